@@ -1,0 +1,198 @@
+"""The `edge` command: demo, query, ui, simulate, backfill."""
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _print_frame(df: object) -> None:
+    import polars as pl
+
+    assert isinstance(df, pl.DataFrame)
+    with pl.Config(tbl_rows=50, tbl_cols=20, fmt_str_lengths=60, tbl_width_chars=200):
+        print(df)
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    from edge_assets.lake import catalog
+    from edge_assets.settings import get_settings
+
+    s = get_settings()
+    lake = _lake(s)
+    try:
+        df = catalog.query(s.duckdb_path, lake, args.sql)
+    except Exception as exc:
+        print(f"edge query: {exc}", file=sys.stderr)
+        return 1
+    if args.csv:
+        print(df.write_csv(), end="")
+    else:
+        _print_frame(df)
+    return 0
+
+
+def _lake(s: object) -> object:
+    from edge_assets.lake import Lake
+
+    return Lake(s.lake_root, s3_endpoint_url=s.s3_endpoint_url, s3_region=s.s3_region)  # type: ignore[attr-defined]
+
+
+def _row_counts(s: object) -> "object":
+    import polars as pl
+
+    from edge_assets.lake import catalog
+
+    lake = _lake(s)
+    con = catalog.connect(s.duckdb_path, lake)  # type: ignore[attr-defined]
+    try:
+        views = catalog.refresh(con, lake)  # type: ignore[arg-type]
+        rows = [(v, con.execute(f'select count(*) from "{v}"').fetchall()[0][0]) for v in views]
+    finally:
+        con.close()
+    return pl.DataFrame(rows, schema=["table", "rows"], orient="row")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    import dagster as dg
+
+    from edge_assets.definitions import defs
+    from edge_assets.runner import ensure_dagster_home, run_window
+    from edge_assets.settings import get_settings
+
+    s = get_settings()
+    ensure_dagster_home(s.dagster_home)
+    now = datetime.now(UTC)
+    end = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    start = end - timedelta(hours=args.hours)
+    print(f"edge demo: source={s.source_mode} lake={s.lake_root} hours {start:%Y-%m-%d %H:00}..{end:%H:00} UTC")
+    t0 = time.perf_counter()
+    with dg.DagsterInstance.get() as instance:
+        report = run_window(defs, instance, start, end)
+    for step in report.steps:
+        print(f"  ran {step.name:<7} {step.partitions:<35} {step.seconds:6.1f}s  {', '.join(step.assets)}")
+    print("\nrows per table:")
+    _print_frame(_row_counts(s))
+    _print_signals(s)
+    print(f"\ndone in {time.perf_counter() - t0:.1f}s; query with: edge query \"select * from signals\"")
+    return 0 if report.success else 1
+
+
+def _print_signals(s: object) -> None:
+    from edge_assets.lake import catalog
+
+    lake = _lake(s)
+    if "signals" not in lake.tables():  # type: ignore[attr-defined]
+        print("\nsignals: none (the comparator has not run)")
+        return
+    df = catalog.query(
+        s.duckdb_path,  # type: ignore[attr-defined]
+        lake,  # type: ignore[arg-type]
+        "select * exclude (dt, hour) from signals order by ev_after_costs desc",
+    )
+    print(f"\nsignals found: {df.height}")
+    if df.height:
+        cols = [c for c in ("created_at", "sport_key", "odds_outcome_name", "market_key", "point",
+                            "pm_price", "fair_prob", "ev_after_costs", "stake", "liquidity") if c in df.columns]
+        _print_frame(df.select(cols).head(20))
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    import dagster as dg
+
+    from edge_assets.definitions import defs
+    from edge_assets.runner import ensure_dagster_home, run_window
+    from edge_assets.settings import get_settings
+
+    s = get_settings()
+    ensure_dagster_home(s.dagster_home)
+    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    if args.end:
+        end = datetime.fromisoformat(args.end).replace(tzinfo=UTC)
+    start = end - timedelta(days=args.days, hours=args.hours)
+    include = args.select.split(",") if args.select else None
+    t0 = time.perf_counter()
+    with dg.DagsterInstance.get() as instance:
+        report = run_window(defs, instance, start, end, include=include)
+    for step in report.steps:
+        print(f"  ran {step.name:<7} {step.partitions:<35} {step.seconds:6.1f}s  {', '.join(step.assets)}")
+    print(f"backfilled {start:%Y-%m-%d %H:00}..{end:%Y-%m-%d %H:00} UTC in {time.perf_counter() - t0:.1f}s")
+    return 0 if report.success else 1
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    from edge_assets.runner import ensure_dagster_home
+    from edge_assets.settings import get_settings
+
+    ensure_dagster_home(get_settings().dagster_home)
+    cmd = ["dagster", "dev", "-w", str(REPO_ROOT / "workspace.yaml"), "-h", args.host, "-p", str(args.port)]
+    print("starting:", " ".join(cmd))
+    return subprocess.call(cmd, cwd=REPO_ROOT, env=os.environ.copy())
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from edge_assets.simulator import serve_forever
+
+    serve_forever(host=args.host, port=args.port, seed=args.seed)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="edge", description="edge-assets: Polymarket vs sportsbook edges.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="run the whole asset graph for the last few hours on the configured source",
+                       description="Materialize every asset for the last N hours (default: the embedded "
+                       "simulator) and print what ran, rows per table and the signals found.")
+    p.add_argument("--hours", type=int, default=3, help="how many hours up to now (default 3)")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("query", help="run a DuckDB SQL query over the lake",
+                       description="Refresh the DuckDB catalog (one view per lake table) and print a query's result.")
+    p.add_argument("sql", help='e.g. "select count(*) from oddsapi_live"')
+    p.add_argument("--csv", action="store_true", help="print CSV instead of a table")
+    p.set_defaults(func=cmd_query)
+
+    p = sub.add_parser("ui", help="start the Dagster UI (dagster dev) on the repo's workspace",
+                       description="Start `dagster dev` with workspace.yaml and the local instance in data/.")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=3000)
+    p.set_defaults(func=cmd_ui)
+
+    p = sub.add_parser("simulate", help="serve the simulated Gamma, CLOB and Odds APIs on a loopback port",
+                       description="Serve the deterministic simulator over HTTP: Gamma under /gamma, CLOB under "
+                       "/clob, The Odds API under /v4. Point EDGE_SIM_URL at it.")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8900)
+    p.add_argument("--seed", type=int, default=7)
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("backfill", help="materialize a past range of hours as single-run backfills",
+                       description="Backfill the graph (or --select assets) for the last --days/--hours.")
+    p.add_argument("--days", type=int, default=0)
+    p.add_argument("--hours", type=int, default=0)
+    p.add_argument("--end", help="UTC end hour, ISO (default: the current hour)")
+    p.add_argument("--select", help="comma-separated asset names (default: all)")
+    p.set_defaults(func=cmd_backfill)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from edge_assets.settings import SettingsError
+
+    try:
+        return int(args.func(args))
+    except SettingsError as exc:
+        print(f"edge: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,85 @@
+"""DuckDB catalog: one view per lake table over its hive-partitioned parquet.
+
+`data/warehouse.duckdb` holds only views, so the parquet lake stays the system of record and
+`duckdb data/warehouse.duckdb "select ..."` works on it.
+"""
+
+import os
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from edge_assets.lake.storage import Lake
+
+_IDENT = re.compile(r"[^A-Za-z0-9_]")
+
+
+def view_name(table_path: str) -> str:
+    """`ml/training_sets` -> `training_sets`: users query tables by their asset name."""
+    return _IDENT.sub("_", table_path.rsplit("/", 1)[-1])
+
+
+def _load_httpfs(con: duckdb.DuckDBPyConnection) -> None:
+    """Load httpfs from the duckdb-extension-httpfs wheel: no download, works offline."""
+    import duckdb_extension_httpfs
+
+    version = con.execute("PRAGMA version").fetchall()[0][0]
+    ext = Path(duckdb_extension_httpfs.__file__).parent / "extensions" / version / "httpfs.duckdb_extension"
+    con.execute(f"INSTALL '{ext}'")
+    con.execute("LOAD httpfs")
+
+
+def configure(con: duckdb.DuckDBPyConnection, lake: Lake) -> None:
+    """Make the connection able to read the lake (S3 secret from the standard AWS variables)."""
+    if not lake.is_s3:
+        return
+    _load_httpfs(con)
+    opts = [
+        "TYPE s3",
+        f"KEY_ID '{os.environ.get('AWS_ACCESS_KEY_ID', '')}'",
+        f"SECRET '{os.environ.get('AWS_SECRET_ACCESS_KEY', '')}'",
+        f"REGION '{lake.s3_region}'",
+    ]
+    if lake.s3_endpoint_url:
+        scheme, _, host = lake.s3_endpoint_url.partition("://")
+        opts += [f"ENDPOINT '{host}'", "URL_STYLE 'path'", f"USE_SSL {'true' if scheme == 'https' else 'false'}"]
+    con.execute(f"CREATE OR REPLACE TEMPORARY SECRET edge_lake ({', '.join(opts)})")
+
+
+def connect(duckdb_path: str, lake: Lake, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    Path(duckdb_path).parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(
+        duckdb_path,
+        read_only=read_only,
+        config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
+    )
+    configure(con, lake)
+    return con
+
+
+def view_sql(lake: Lake, table_path: str) -> str:
+    return (
+        f'CREATE OR REPLACE VIEW "{view_name(table_path)}" AS SELECT * FROM read_parquet('
+        f"'{lake.glob_uri(table_path)}', hive_partitioning = true, union_by_name = true)"
+    )
+
+
+def refresh(con: duckdb.DuckDBPyConnection, lake: Lake, tables: Iterable[str] | None = None) -> list[str]:
+    """Create or replace the views of the given tables (default: every table in the lake)."""
+    names = list(tables) if tables is not None else lake.tables()
+    for table in names:
+        con.execute(view_sql(lake, table))
+    return [view_name(t) for t in names]
+
+
+def query(duckdb_path: str, lake: Lake, sql: str) -> pl.DataFrame:
+    """Refresh the catalog, then run one query and return its result."""
+    con = connect(duckdb_path, lake)
+    try:
+        refresh(con, lake)
+        return con.execute(sql).pl()
+    finally:
+        con.close()

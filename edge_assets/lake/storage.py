@@ -1,0 +1,160 @@
+"""Partitioned parquet storage on a pyarrow filesystem (local or S3), with atomic writes.
+
+Layout: <root>/<table path>/dt=YYYY-MM-DD/hour=HH/part.parquet (hourly), dt=YYYY-MM-DD/ (daily),
+<root>/<table path>/part.parquet (unpartitioned): the hive layout DuckDB reads, with no ':' in keys.
+"""
+
+import os
+import uuid
+from collections.abc import Iterable, Sequence
+from urllib.parse import quote
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+PART_FILE = "part.parquet"
+
+
+class LakeMissingPartition(FileNotFoundError):
+    """A partition that was asked for has never been written."""
+
+
+def partition_subpath(partition_key: str | None) -> str:
+    """Map a Dagster partition key to its hive folder ('' for unpartitioned)."""
+    if partition_key is None:
+        return ""
+    key = partition_key
+    if len(key) == 16 and key[10] == "-" and key[13] == ":":  # hourly: 2026-01-01-05:00
+        return f"dt={key[:10]}/hour={key[11:13]}"
+    if len(key) == 10 and key[4] == "-" and key[7] == "-":  # daily: 2026-01-01
+        return f"dt={key}"
+    return f"key={quote(key, safe='')}"
+
+
+class Lake:
+    """A lake root on the local filesystem or on S3 (``s3://bucket/prefix``)."""
+
+    def __init__(
+        self,
+        root: str,
+        *,
+        s3_endpoint_url: str | None = None,
+        s3_region: str = "us-east-1",
+    ) -> None:
+        self.root = root.rstrip("/")
+        self.is_s3 = self.root.startswith("s3://")
+        if self.is_s3:
+            kwargs: dict[str, object] = {"region": s3_region}
+            if s3_endpoint_url:
+                scheme, _, host = s3_endpoint_url.partition("://")
+                kwargs["endpoint_override"] = host or scheme
+                kwargs["scheme"] = scheme if host else "https"
+            self.fs: pafs.FileSystem = pafs.S3FileSystem(**kwargs)
+            self.base = self.root.removeprefix("s3://")
+        else:
+            self.fs = pafs.LocalFileSystem()
+            self.base = os.path.abspath(self.root)
+        self.s3_endpoint_url = s3_endpoint_url
+        self.s3_region = s3_region
+
+    # paths -------------------------------------------------------------------------------
+    def table_dir(self, table: str | Sequence[str]) -> str:
+        parts = [table] if isinstance(table, str) else list(table)
+        return "/".join([self.base, *parts])
+
+    def partition_file(self, table: str | Sequence[str], partition_key: str | None) -> str:
+        sub = partition_subpath(partition_key)
+        return "/".join(p for p in (self.table_dir(table), sub, PART_FILE) if p)
+
+    def uri(self, path: str) -> str:
+        return f"s3://{path}" if self.is_s3 else path
+
+    def glob_uri(self, table: str | Sequence[str]) -> str:
+        """What DuckDB reads for one table: every parquet file below its folder."""
+        return self.uri(self.table_dir(table)) + "/**/*.parquet"
+
+    # writes ------------------------------------------------------------------------------
+    def write(self, table: str | Sequence[str], partition_key: str | None, df: pl.DataFrame) -> str:
+        """Write one partition atomically: readers see the old file or the new one, never half."""
+        path = self.partition_file(table, partition_key)
+        self.write_file(path, df)
+        return path
+
+    def write_file(self, path: str, df: pl.DataFrame) -> None:
+        table = df.to_arrow()
+        if self.is_s3:
+            # Serialize fully first, then upload in one request: pyarrow's S3 stream would complete
+            # a half-written multipart upload on close, so a crash must happen before any bytes go out.
+            buffer = pa.BufferOutputStream()
+            pq.write_table(table, buffer, compression="zstd")
+            payload = buffer.getvalue()
+            with self.fs.open_output_stream(path) as out:
+                out.write(payload)
+            return
+        parent = path.rsplit("/", 1)[0]
+        os.makedirs(parent, exist_ok=True)
+        tmp = f"{path}.{uuid.uuid4().hex}.tmp"
+        try:
+            with open(tmp, "wb") as out:
+                pq.write_table(table, out, compression="zstd")
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+
+    # reads -------------------------------------------------------------------------------
+    def exists(self, table: str | Sequence[str], partition_key: str | None) -> bool:
+        info = self.fs.get_file_info(self.partition_file(table, partition_key))
+        return info.type == pafs.FileType.File
+
+    def read(self, table: str | Sequence[str], partition_key: str | None) -> pl.DataFrame:
+        path = self.partition_file(table, partition_key)
+        try:
+            return self.read_file(path)
+        except FileNotFoundError as exc:
+            name = "/".join([table] if isinstance(table, str) else table)
+            where = f"partition {partition_key}" if partition_key else "its only file"
+            raise LakeMissingPartition(f"lake table {name}: {where} has not been written ({path})") from exc
+
+    def read_file(self, path: str) -> pl.DataFrame:
+        info = self.fs.get_file_info(path)
+        if info.type != pafs.FileType.File:
+            raise FileNotFoundError(path)
+        return pl.from_arrow(pq.read_table(path, filesystem=self.fs))  # type: ignore[return-value]
+
+    def read_many(
+        self,
+        table: str | Sequence[str],
+        partition_keys: Iterable[str],
+        *,
+        allow_missing: bool = False,
+    ) -> pl.DataFrame:
+        """Read a window of partitions as one frame (missing ones skipped only when allowed)."""
+        frames = []
+        for key in partition_keys:
+            try:
+                frames.append(self.read(table, key))
+            except LakeMissingPartition:
+                if not allow_missing:
+                    raise
+        frames = [f for f in frames if f.width]
+        if not frames:
+            return pl.DataFrame()
+        return pl.concat(frames, how="diagonal_relaxed")
+
+    def tables(self) -> list[str]:
+        """Table paths (relative to the root) that hold at least one parquet file."""
+        selector = pafs.FileSelector(self.base, recursive=True, allow_not_found=True)
+        found: set[str] = set()
+        for info in self.fs.get_file_info(selector):
+            if info.type != pafs.FileType.File or not info.path.endswith(".parquet"):
+                continue
+            rel = info.path[len(self.base) :].strip("/").split("/")[:-1]
+            table = [p for p in rel if "=" not in p]
+            if table:
+                found.add("/".join(table))
+        return sorted(found)

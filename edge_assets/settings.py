@@ -1,0 +1,131 @@
+"""One typed settings object, read from EDGE_* environment variables and an optional .env file.
+
+The default is the embedded simulator and a local lake under data/: a fresh machine runs the
+whole graph with no keys. Setting EDGE_SOURCE_MODE=live plus EDGE_ODDS_API_KEY switches to the
+real APIs with no code change.
+"""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "EDGE_"
+ODDS_API_KEY_ENV = "EDGE_ODDS_API_KEY"
+SIMULATOR_API_KEY = "sim-key"
+
+REAL_GAMMA_URL = "https://gamma-api.polymarket.com"
+REAL_CLOB_URL = "https://clob.polymarket.com"
+REAL_ODDS_URL = "https://api.the-odds-api.com"
+
+DEFAULT_SPORTS = ("basketball_nba", "americanfootball_nfl", "icehockey_nhl", "baseball_mlb", "soccer_epl")
+
+
+class SettingsError(ValueError):
+    """A missing or invalid setting; the message names the environment variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # storage
+    lake_root: str = Field("data/lake", description="local folder or s3://bucket/prefix")
+    duckdb_path: str = "data/warehouse.duckdb"
+    dagster_home: str = "data/dagster_home"
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+
+    # sources
+    source_mode: Literal["simulator", "live"] = "simulator"
+    sim_seed: int = 7
+    sim_url: str | None = Field(None, description="loopback simulator (edge simulate); unset = in-process")
+    odds_api_key: SecretStr | None = None
+    gamma_base_url: str = REAL_GAMMA_URL
+    clob_base_url: str = REAL_CLOB_URL
+    odds_base_url: str = REAL_ODDS_URL
+    sports: tuple[str, ...] = DEFAULT_SPORTS
+    odds_regions: str = "us,eu"
+    odds_markets: str = "h2h,spreads,totals"
+    quota_reserve: int = Field(50, ge=0)
+    http_timeout_s: float = Field(10.0, gt=0)
+
+    # comparator
+    min_ev: float = Field(0.03, description="minimum EV after all costs per dollar")
+    min_confidence: float = Field(0.6, ge=0, le=1)
+    stake_usdc: float = Field(100.0, gt=0)
+    min_trade_usdc: float = Field(25.0, ge=0)
+    devig_method: Literal["multiplicative", "additive", "power", "shin", "worst_case"] = "multiplicative"
+    max_quote_age_s: int = Field(600, gt=0)
+
+    # alerts
+    slack_webhook_url: SecretStr | None = None
+    slack_bot_token: SecretStr | None = None
+    slack_channel: str | None = None
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_sender: str | None = None
+    smtp_recipients: tuple[str, ...] = ()
+    alert_console: bool = False
+
+    @field_validator("lake_root")
+    @classmethod
+    def _lake_root(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("must not be empty")
+        if value.startswith("s3://") and len(value) <= len("s3://"):
+            raise ValueError("needs a bucket, e.g. s3://my-bucket/lake")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _live_needs_key(self) -> "Settings":
+        if self.source_mode == "live" and self.odds_api_key is None:
+            raise ValueError(f"{ODDS_API_KEY_ENV} must be set when EDGE_SOURCE_MODE=live")
+        return self
+
+    @property
+    def is_s3(self) -> bool:
+        return self.lake_root.startswith("s3://")
+
+    @property
+    def odds_api_key_value(self) -> str:
+        """The key for the client only; never put it in resource config, metadata or logs."""
+        if self.odds_api_key is not None:
+            return self.odds_api_key.get_secret_value()
+        return SIMULATOR_API_KEY
+
+    def local_path(self, value: str) -> Path:
+        return Path(value).expanduser().resolve()
+
+
+def _variable_for(loc: tuple[int | str, ...]) -> str:
+    if not loc or loc[0] == "__root__":
+        return ODDS_API_KEY_ENV
+    return ENV_PREFIX + str(loc[0]).upper()
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings, turning pydantic's report into one message naming each bad variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = tuple(err.get("loc", ()))
+            msg = err.get("msg", "invalid")
+            if not loc:
+                problems.append(msg.removeprefix("Value error, "))
+            else:
+                problems.append(f"{_variable_for(loc)}: {msg.removeprefix('Value error, ')}")
+        raise SettingsError("invalid edge-assets settings: " + "; ".join(problems)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()
