@@ -1,0 +1,164 @@
+"""Ingest benchmark: historical Odds API JSON → ODDS_QUOTES parquet, in rows per second.
+
+Part 1 (sources): parse + normalize + write_parquet for a backfill-shaped workload built
+from the real 2021 NFL historical snapshot (../shared/fixtures/real), replicated into many
+snapshots with distinct event ids and timestamps; falls back to a synthetic snapshot of the
+same shape when the recordings are absent. Two paths are timed:
+
+- fast: raw response bytes → `historical_to_frame(bytes)` (polars `read_json`, explode/unnest)
+- validated: `json.loads` → pydantic `HistoricalOdds` → `historical_to_frame(model)`
+
+Run: `.venv/bin/python bench/ingest.py [--snapshots 200] [--replicate 4]`
+"""
+
+import argparse
+import json
+import random
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from edge_assets.sources.normalize import historical_to_frame  # noqa: E402
+from edge_assets.sources.oddsapi import HistoricalOdds  # noqa: E402
+
+REAL = (
+    REPO.parent
+    / "shared"
+    / "fixtures"
+    / "real"
+    / "oddsapi_v4_historical_odds_americanfootball_nfl_2021-11-25.json"
+)
+
+
+def synthetic_snapshot(n_events: int = 16, n_books: int = 10, seed: int = 0) -> dict[str, Any]:
+    """Same shape as a real NFL snapshot: h2h + spreads + totals per book, American prices."""
+    rng = random.Random(seed)
+    data = []
+    for e in range(n_events):
+        home, away = f"Home {e}", f"Away {e}"
+        books = []
+        for b in range(n_books):
+            line = rng.choice([-7.5, -3.0, -1.5, 2.5])
+            total = rng.choice([41.0, 44.5, 47.5])
+            books.append(
+                {
+                    "key": f"book{b}",
+                    "title": f"Book {b}",
+                    "last_update": "2021-11-25T11:49:47Z",
+                    "markets": [
+                        {
+                            "key": "h2h",
+                            "outcomes": [{"name": home, "price": -150}, {"name": away, "price": 130}],
+                        },
+                        {
+                            "key": "spreads",
+                            "outcomes": [
+                                {"name": home, "price": -110, "point": line},
+                                {"name": away, "price": -110, "point": -line},
+                            ],
+                        },
+                        {
+                            "key": "totals",
+                            "outcomes": [
+                                {"name": "Over", "price": -105, "point": total},
+                                {"name": "Under", "price": -115, "point": total},
+                            ],
+                        },
+                    ],
+                }
+            )
+        data.append(
+            {
+                "id": f"{e:032x}",
+                "sport_key": "americanfootball_nfl",
+                "sport_title": "NFL",
+                "commence_time": "2021-11-25T17:30:00Z",
+                "home_team": home,
+                "away_team": away,
+                "bookmakers": books,
+            }
+        )
+    return {
+        "timestamp": "2021-11-25T11:55:00Z",
+        "previous_timestamp": "2021-11-25T11:45:00Z",
+        "next_timestamp": "2021-11-25T12:05:00Z",
+        "data": data,
+    }
+
+
+def base_snapshot() -> tuple[dict[str, Any], str]:
+    if REAL.is_file():
+        return json.loads(REAL.read_text(encoding="utf-8")), "real NFL 2021-11-25 historical snapshot"
+    return synthetic_snapshot(), "synthetic NFL-shaped snapshot (real recordings absent)"
+
+
+def make_bodies(base: dict[str, Any], snapshots: int, replicate: int) -> list[bytes]:
+    """`snapshots` wrappers 10 minutes apart, each with the base events `replicate` times (new ids)."""
+    start = datetime.fromisoformat(base["timestamp"].replace("Z", "+00:00"))
+    bodies = []
+    for s in range(snapshots):
+        ts = start + timedelta(minutes=10 * s)
+        data = []
+        for r in range(replicate):
+            for ev in base["data"]:
+                data.append({**ev, "id": f"{ev['id'][:28]}{r:04x}"})
+        wrapper = {
+            "timestamp": ts.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "previous_timestamp": (ts - timedelta(minutes=10)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "next_timestamp": (ts + timedelta(minutes=10)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "data": data,
+        }
+        bodies.append(json.dumps(wrapper).encode())
+    return bodies
+
+
+def run(bodies: list[bytes], odds_format: str, validated: bool, out: Path) -> tuple[int, float]:
+    started = time.perf_counter()
+    if validated:
+        frames = [historical_to_frame(HistoricalOdds.model_validate_json(b), odds_format) for b in bodies]
+    else:
+        frames = [historical_to_frame(b, odds_format) for b in bodies]
+    frame = pl.concat(frames)
+    frame.write_parquet(out)
+    return frame.height, time.perf_counter() - started
+
+
+def bench_historical_ingest(snapshots: int = 200, replicate: int = 4) -> dict[str, Any]:
+    base, label = base_snapshot()
+    bodies = make_bodies(base, snapshots, replicate)
+    mb = sum(len(b) for b in bodies) / 1e6
+    results: dict[str, Any] = {"input": label, "snapshots": snapshots, "json_mb": round(mb, 1)}
+    with tempfile.TemporaryDirectory() as tmp:
+        run(bodies[:2], "american", False, Path(tmp) / "warm.parquet")  # warm-up (imports, caches)
+        # pydantic is ~20x slower: time it on a subset so the bench stays short
+        for name, validated, subset in (("fast", False, bodies), ("validated", True, bodies[:50])):
+            rows, seconds = run(subset, "american", validated, Path(tmp) / f"{name}.parquet")
+            results[name] = {"rows": rows, "seconds": round(seconds, 3), "rows_per_s": round(rows / seconds)}
+    return results
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--snapshots", type=int, default=200)
+    parser.add_argument("--replicate", type=int, default=4, help="copies of the base events per snapshot")
+    args = parser.parse_args(argv)
+    r = bench_historical_ingest(args.snapshots, args.replicate)
+    print(f"historical odds ingest ({r['input']}): {r['snapshots']} snapshots, {r['json_mb']} MB JSON")
+    for name in ("fast", "validated"):
+        x = r[name]
+        print(
+            f"  {name:9s} parse+normalize+write_parquet: {x['rows']:,} rows in {x['seconds']:.2f} s "
+            f"= {x['rows_per_s']:,} rows/s"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,374 @@
+"""Polymarket Gamma (catalogue) and CLOB (order book) clients and wire models.
+
+The models absorb the wire quirks once (JSON arrays inside strings, numbers as strings,
+three timestamp formats, books ordered worst-to-best) so nothing downstream has to.
+"""
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+import httpx
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, field_validator
+from pydantic.alias_generators import to_camel
+
+from edge_assets.sources.http import HttpSource, MalformedResponse, OnResponse, paginate_offset, parse_utc
+
+GAMMA_BASE_URL = "https://gamma-api.polymarket.com"
+CLOB_BASE_URL = "https://clob.polymarket.com"
+
+
+def _json_list(value: Any) -> Any:
+    """Gamma serialises arrays inside strings: '["a", "b"]' → ['a', 'b']; null/'' → []."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        return json.loads(value)  # ValueError → ValidationError naming the field
+    return value
+
+
+def _blank_to_none(value: Any) -> Any:
+    return None if value == "" else value
+
+
+def _to_str(value: Any) -> Any:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+UtcDatetime = Annotated[datetime, BeforeValidator(parse_utc)]
+OptUtcDatetime = Annotated[datetime | None, BeforeValidator(parse_utc)]
+OptFloat = Annotated[float | None, BeforeValidator(_blank_to_none)]
+OptDecimal = Annotated[Decimal | None, BeforeValidator(_blank_to_none)]
+IdStr = Annotated[str, BeforeValidator(_to_str)]
+OptIdStr = Annotated[str | None, BeforeValidator(_to_str)]
+JsonStrList = Annotated[list[str], BeforeValidator(_json_list)]
+JsonFloatList = Annotated[list[float], BeforeValidator(_json_list)]
+
+
+class _Wire(BaseModel):
+    """camelCase aliases, snake_case attributes, unknown fields kept (the API adds fields often)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="allow")
+
+
+# --------------------------------------------------------------------------- Gamma models
+
+
+class FeeSchedule(_Wire):
+    rate: float
+    exponent: float = 1.0
+    taker_only: bool = True
+    rebate_rate: float = 0.0
+
+
+class GammaTag(_Wire):
+    id: IdStr
+    label: str | None = None
+    slug: str | None = None
+
+
+class GammaSeries(_Wire):
+    id: IdStr
+    slug: str | None = None
+    title: str | None = None
+    ticker: str | None = None
+
+
+class GammaTeam(_Wire):
+    id: OptIdStr = None
+    name: str
+    league: str | None = None
+    abbreviation: str | None = None
+    ordering: str | None = None  # "home" | "away"
+
+
+class GammaSport(_Wire):
+    id: OptIdStr = None
+    sport: str  # league code, e.g. "nba", "mlp"
+    name: str | None = None
+    ordering: str | None = None
+    tags: str | None = None  # comma-separated tag ids
+    series: OptIdStr = None
+
+
+class GammaMarket(_Wire):
+    id: IdStr
+    question: str | None = None
+    condition_id: str | None = None
+    question_id: str | None = Field(default=None, alias="questionID")
+    slug: str | None = None
+    outcomes: JsonStrList = []
+    outcome_prices: JsonFloatList = []
+    clob_token_ids: JsonStrList = []
+    best_bid: OptFloat = None
+    best_ask: OptFloat = None
+    last_trade_price: OptFloat = None
+    spread: OptFloat = None
+    liquidity: OptFloat = None
+    volume: OptFloat = None
+    liquidity_num: OptFloat = None
+    volume_num: OptFloat = None
+    start_date: OptUtcDatetime = None
+    end_date: OptUtcDatetime = None
+    game_start_time: OptUtcDatetime = None
+    event_start_time: OptUtcDatetime = None
+    closed_time: OptUtcDatetime = None
+    sports_market_type: str | None = None
+    line: OptFloat = None
+    group_item_title: str | None = None
+    game_id: OptIdStr = None
+    neg_risk: bool | None = None
+    active: bool | None = None
+    closed: bool | None = None
+    archived: bool | None = None
+    accepting_orders: bool | None = None
+    enable_order_book: bool | None = None
+    uma_resolution_status: str | None = None
+    order_price_min_tick_size: OptFloat = None
+    order_min_size: OptFloat = None
+    fees_enabled: bool | None = None
+    fee_type: str | None = None
+    fee_schedule: FeeSchedule | None = None
+    events: list["GammaEvent"] = []
+
+    @field_validator("outcome_prices", mode="after")
+    @classmethod
+    def _prices_in_range(cls, v: list[float]) -> list[float]:
+        if any(p < 0 or p > 1 for p in v):
+            raise ValueError(f"outcome prices must lie in [0, 1], got {v}")
+        return v
+
+    @property
+    def tradable(self) -> bool:
+        """Closed markets keep active=true, so tradability is closed/acceptingOrders/orderbook."""
+        return not self.closed and bool(self.accepting_orders) and bool(self.enable_order_book)
+
+
+class GammaEvent(_Wire):
+    id: IdStr
+    ticker: str | None = None
+    slug: str | None = None
+    title: str | None = None
+    start_date: OptUtcDatetime = None
+    end_date: OptUtcDatetime = None
+    start_time: OptUtcDatetime = None  # game start
+    active: bool | None = None
+    closed: bool | None = None
+    archived: bool | None = None
+    liquidity: OptFloat = None
+    volume: OptFloat = None
+    neg_risk: bool | None = None
+    series_slug: str | None = None
+    game_id: OptIdStr = None
+    markets: list[GammaMarket] = []
+    series: list[GammaSeries] = []
+    tags: list[GammaTag] = []
+    teams: list[GammaTeam] = []
+    sport: GammaSport | None = None
+
+    def team(self, ordering: Literal["home", "away"]) -> str | None:
+        for t in self.teams:
+            if t.ordering == ordering:
+                return t.name
+        return None
+
+    @property
+    def home_team(self) -> str | None:
+        return self.team("home")
+
+    @property
+    def away_team(self) -> str | None:
+        return self.team("away")
+
+
+GammaMarket.model_rebuild()
+
+
+# --------------------------------------------------------------------------- CLOB models
+
+
+class BookLevel(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    price: Decimal
+    size: Decimal
+
+
+class ClobBook(BaseModel):
+    """An order book. The wire lists bids ascending and asks descending (best LAST); never
+    read best prices by position — use `best_bid`/`best_ask`."""
+
+    model_config = ConfigDict(extra="allow")
+    market: str  # condition id
+    asset_id: str  # token id
+    timestamp: UtcDatetime  # CLOB's own book time (epoch ms string on the wire)
+    hash: str | None = None
+    bids: list[BookLevel] = []
+    asks: list[BookLevel] = []
+    min_order_size: OptDecimal = None
+    tick_size: OptDecimal = None
+    neg_risk: bool | None = None
+    last_trade_price: OptDecimal = None
+
+    @property
+    def best_bid(self) -> Decimal | None:
+        return max((lv.price for lv in self.bids), default=None)
+
+    @property
+    def best_ask(self) -> Decimal | None:
+        return min((lv.price for lv in self.asks), default=None)
+
+    @property
+    def mid(self) -> Decimal | None:
+        """Mid only when both sides exist (CLOB /midpoint counts an empty side as 0)."""
+        bid, ask = self.best_bid, self.best_ask
+        return (bid + ask) / 2 if bid is not None and ask is not None else None
+
+
+class PricePoint(BaseModel):
+    t: UtcDatetime  # epoch seconds on the wire
+    p: float
+
+
+class PriceHistory(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    history: list[PricePoint] = []
+
+
+_MARKETS = TypeAdapter(list[GammaMarket])
+_MARKET = TypeAdapter(GammaMarket)
+_EVENTS = TypeAdapter(list[GammaEvent])
+_EVENT = TypeAdapter(GammaEvent)
+_BOOK = TypeAdapter(ClobBook)
+_BOOKS = TypeAdapter(list[ClobBook])
+_HISTORY = TypeAdapter(PriceHistory)
+_ANY = TypeAdapter(dict[str, Any])
+
+
+# --------------------------------------------------------------------------- clients
+
+
+class GammaClient(HttpSource):
+    """Gamma catalogue: markets and events, offset-paginated (limit ≤ 100, offset ≤ 10,000)."""
+
+    PAGE_LIMIT = 100
+    MAX_OFFSET = 10_000
+
+    def __init__(
+        self,
+        base_url: str = GAMMA_BASE_URL,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        on_response: OnResponse | None = None,
+        rate_per_s: float | None = 25.0,
+        **kwargs: Any,
+    ) -> None:
+        """`kwargs` go to HttpSource: retry, timeout_s, sleep, clock, now, rng, burst."""
+        super().__init__(
+            "gamma", base_url, transport=transport, on_response=on_response, rate_per_s=rate_per_s, **kwargs
+        )
+
+    def _paged(self, endpoint: str, adapter: TypeAdapter[Any], limit: int, filters: dict[str, Any]) -> list:
+        limit = min(limit, self.PAGE_LIMIT)
+
+        def fetch(lim: int, offset: int) -> list:
+            return self.get_model(endpoint, endpoint, adapter, {**filters, "limit": lim, "offset": offset})
+
+        return list(paginate_offset(fetch, limit=limit, max_offset=self.MAX_OFFSET))
+
+    def markets(self, *, closed: bool = False, limit: int = 100, **filters: Any) -> list[GammaMarket]:
+        """All markets matching `filters` (Gamma query names, lists sent as repeated keys).
+
+        `closed` is always sent: without it Gamma silently hides closed markets.
+        """
+        return self._paged("/markets", _MARKETS, limit, {**filters, "closed": closed})
+
+    def events(self, *, closed: bool = False, limit: int = 100, **filters: Any) -> list[GammaEvent]:
+        """All events (with nested markets, teams, series, sport) matching `filters`."""
+        return self._paged("/events", _EVENTS, limit, {**filters, "closed": closed})
+
+    def market(self, market_id: str) -> GammaMarket:
+        return self.get_model("/markets/{id}", f"/markets/{market_id}", _MARKET)
+
+    def event(self, event_id: str) -> GammaEvent:
+        return self.get_model("/events/{id}", f"/events/{event_id}", _EVENT)
+
+
+class ClobClient(HttpSource):
+    """CLOB public market data: books, point prices, price history."""
+
+    BOOKS_BATCH = 100
+
+    def __init__(
+        self,
+        base_url: str = CLOB_BASE_URL,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        on_response: OnResponse | None = None,
+        rate_per_s: float | None = 50.0,
+        **kwargs: Any,
+    ) -> None:
+        """`kwargs` go to HttpSource: retry, timeout_s, sleep, clock, now, rng, burst."""
+        super().__init__(
+            "clob", base_url, transport=transport, on_response=on_response, rate_per_s=rate_per_s, **kwargs
+        )
+
+    def book(self, token_id: str) -> ClobBook:
+        return self.get_model("/book", "/book", _BOOK, {"token_id": token_id})
+
+    def books(self, token_ids: Sequence[str], *, batch_size: int | None = None) -> list[ClobBook]:
+        """Books for many tokens via POST /books, in batches (order of the response kept)."""
+        size = batch_size or self.BOOKS_BATCH
+        out: list[ClobBook] = []
+        ids = list(token_ids)
+        for start in range(0, len(ids), size):
+            body = [{"token_id": t} for t in ids[start : start + size]]
+            out.extend(self.get_model("/books", "/books", _BOOKS, method="POST", json_body=body))
+        return out
+
+    def midpoint(self, token_id: str) -> Decimal | None:
+        """CLOB midpoint (an empty side counts as 0 there: prefer ClobBook.mid)."""
+        payload = self.get_model("/midpoint", "/midpoint", _ANY, {"token_id": token_id})
+        return self._decimal("/midpoint", payload, "mid")
+
+    def price(self, token_id: str, side: Literal["BUY", "SELL"]) -> Decimal | None:
+        """side=BUY → best bid, side=SELL → best ask (the side of the resting orders)."""
+        if side not in ("BUY", "SELL"):
+            raise ValueError(f"side must be BUY or SELL, got {side!r}")
+        payload = self.get_model("/price", "/price", _ANY, {"token_id": token_id, "side": side})
+        return self._decimal("/price", payload, "price")
+
+    def prices_history(
+        self,
+        token_id: str,
+        start_ts: int | datetime | None = None,
+        end_ts: int | datetime | None = None,
+        interval: str | None = None,
+        fidelity: int | None = None,
+    ) -> PriceHistory:
+        """GET /prices-history: `market` is the TOKEN id; ts in epoch seconds; fidelity in minutes."""
+
+        def ts(v: int | datetime | None) -> int | None:
+            return int(v.timestamp()) if isinstance(v, datetime) else v
+
+        params = {
+            "market": token_id,
+            "startTs": ts(start_ts),
+            "endTs": ts(end_ts),
+            "interval": interval,
+            "fidelity": fidelity,
+        }
+        return self.get_model("/prices-history", "/prices-history", _HISTORY, params)
+
+    def _decimal(self, endpoint: str, payload: dict[str, Any], key: str) -> Decimal | None:
+        if key not in payload:
+            raise MalformedResponse(self.source, endpoint, f"field '{key}': Field required")
+        value = payload[key]
+        if value in (None, ""):
+            return None
+        try:
+            return Decimal(str(value))
+        except ArithmeticError:
+            detail = f"field '{key}': not a number: {value!r}"
+            raise MalformedResponse(self.source, endpoint, detail) from None
