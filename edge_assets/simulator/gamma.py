@@ -1,0 +1,826 @@
+"""Polymarket Gamma API (`/markets`, `/events`, `/sports`, `/teams`) rendered from the world.
+
+Why: the ingestion client is written against the real wire format, so field names, wire types
+(stringified JSON arrays, string vs number liquidity, `"YYYY-MM-DD HH:MM:SS+00"` game times),
+pagination caps and the implicit `closed=false` filter follow the real API (apis.md §1).
+"""
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from edge_assets.simulator.teams import LEAGUES, TEAMS, League
+from edge_assets.simulator.world import ET, GameDetail, PMMarket, World, from_ts, grid_index, h64, to_ts
+
+IMG = "https://polymarket-upload.s3.us-east-2.amazonaws.com"
+RESOLVER = "0x65070BE91477460D8A7AeEb94ef92fe056C2f2A7"
+SPORT_GROUP_TAG = {
+    "nba": ("100149", "Basketball", "basketball"),
+    "nfl": ("100148", "Football", "football"),
+    "nhl": ("100088", "Hockey", "hockey"),
+    "mlb": ("100379", "Baseball", "baseball"),
+    "epl": ("100350", "Soccer", "soccer"),
+}
+GAMES_TAG = "100639"
+RESOLUTION_URL = {
+    "nba": "https://www.nba.com/",
+    "nfl": "https://www.nfl.com/",
+    "nhl": "https://www.nhl.com/",
+    "mlb": "https://www.mlb.com/",
+    "epl": "https://www.premierleague.com/",
+}
+MAX_LIMIT = 100
+MAX_OFFSET = 10_000
+DEFAULT_LIMIT = 20
+
+
+class GammaError(Exception):
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        super().__init__(body)
+        self.status = status
+        self.body = body
+
+
+def iso_z(dt: datetime) -> str:
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def iso_us(dt: datetime, salt: int) -> str:
+    micro = salt % 1_000_000
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{micro:06d}".rstrip("0").rstrip(".") + "Z"
+
+
+def pg_time(dt: datetime) -> str:
+    return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S+00")
+
+
+def num_str(x: float, nd: int = 4) -> str:
+    s = f"{x:.{nd}f}".rstrip("0").rstrip(".")
+    return s if s not in ("", "-0") else "0"
+
+
+def _parse_dt(v: str) -> datetime:
+    try:
+        s = v.strip().replace(" ", "T")
+        if s.endswith("Z"):
+            s = s[:-1] + "+00:00"
+        if len(s) == 10:
+            s += "T00:00:00+00:00"
+        dt = datetime.fromisoformat(s)
+    except ValueError as exc:
+        raise GammaError(422, {"type": "validation error", "error": f"invalid date-time: {v}"}) from exc
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def _tags(lg: League) -> list[dict[str, Any]]:
+    gid, glabel, gslug = SPORT_GROUP_TAG[lg.code]
+    return [
+        {
+            "id": "1",
+            "label": "Sports",
+            "slug": "sports",
+            "forceShow": False,
+            "publishedAt": "2023-10-24 22:37:50.296+00",
+            "updatedBy": 15,
+            "createdAt": "2023-10-24T22:37:50.31Z",
+            "updatedAt": "2026-04-17T20:47:16.461062Z",
+            "forceHide": True,
+            "requiresTranslation": False,
+        },
+        {
+            "id": gid,
+            "label": glabel,
+            "slug": gslug,
+            "createdAt": "2023-11-02T21:22:21.615Z",
+            "updatedAt": "2026-04-17T20:46:56.49275Z",
+            "requiresTranslation": False,
+        },
+        {
+            "id": lg.tag_id,
+            "label": lg.pm_sport_name,
+            "slug": lg.code,
+            "createdAt": "2023-11-02T21:22:21.615Z",
+            "updatedAt": "2026-03-09T22:28:03.358133Z",
+            "requiresTranslation": False,
+        },
+        {
+            "id": GAMES_TAG,
+            "label": "Games",
+            "slug": "games",
+            "forceShow": False,
+            "createdAt": "2024-09-23T22:41:37.670714Z",
+            "updatedAt": "2026-03-09T22:28:03.358133Z",
+            "requiresTranslation": False,
+        },
+    ]
+
+
+def sport_object(lg: League) -> dict[str, Any]:
+    gid = SPORT_GROUP_TAG[lg.code][0]
+    return {
+        "id": lg.sport_id,
+        "sport": lg.code,
+        "name": lg.pm_sport_name,
+        "image": f"{IMG}/league-icons/{lg.code}.png",
+        "resolution": RESOLUTION_URL[lg.code],
+        "ordering": lg.ordering,
+        "tags": f"1,{gid},{lg.tag_id},{GAMES_TAG}",
+        "primaryTagId": int(lg.tag_id),
+        "series": lg.series_id,
+        "createdAt": "2025-06-01T00:00:00.000000Z",
+    }
+
+
+def _series(lg: League, now: datetime) -> dict[str, Any]:
+    return {
+        "id": lg.series_id,
+        "ticker": lg.code,
+        "slug": lg.code,
+        "title": lg.pm_sport_name,
+        "seriesType": "single",
+        "recurrence": "daily",
+        "image": "",
+        "icon": "",
+        "active": True,
+        "closed": False,
+        "archived": False,
+        "createdAt": "2024-09-01T00:00:00.000000Z",
+        "updatedAt": iso_us(from_ts(grid_index(to_ts(now)) * 300), 1),
+        "volume24hr": 1_250_000.5,
+        "volume": 98_765_432.1,
+        "liquidity": 2_345_678.9,
+        "commentCount": 5,
+        "requiresTranslation": False,
+    }
+
+
+class Gamma:
+    """Renders and filters Gamma objects for one world at one instant."""
+
+    def __init__(self, world: World) -> None:
+        self.w = world
+
+    # ------------------------------------------------------------------ market rendering
+    def _end_date(self, det: GameDetail) -> datetime:
+        g = det.game
+        return g.scheduled + (timedelta(days=7) if g.league == "mlb" else timedelta(hours=6))
+
+    def market_json(
+        self, det: GameDetail | None, mk: PMMarket, now: datetime, *, with_events: bool
+    ) -> dict[str, Any]:
+        w = self.w
+        t_s = to_ts(now)
+        closed = det is not None and now >= det.game.closed_at
+        salt = h64(w.seed, "m", mk.market_id)
+        created = mk.created_at
+        start_date = created + timedelta(seconds=int(salt % 500))
+        end_date = self._end_date(det) if det is not None else datetime(2026, 12, 31, 12, tzinfo=UTC)
+        book = None if closed else w.pm_book(mk.token_ids[0], now)
+        if closed:
+            assert det is not None
+            y = w.resolved_outcome(det, mk)
+            prices = ["1", "0"] if y else ["0", "1"]
+            best_bid: float | None = 0.999 if y else None
+            best_ask: float | None = 1 if y else 0.001
+            last_trade = 0.999 if y else 0.001
+        else:
+            bb = book.bids[-1][0] if book and book.bids else None
+            ba = book.asks[-1][0] if book and book.asks else None
+            mid = ((bb or 0.0) + (ba or 0.0)) / 2
+            prices = [num_str(mid), num_str(1 - mid)]
+            best_bid, best_ask = bb, ba
+            last_trade = book.last_trade if book else 0.5
+        life = max((det.game.closed_at if det else end_date) - created, timedelta(hours=1)).total_seconds()
+        frac = min(max((t_s - to_ts(created)) / life, 0.0), 1.0)
+        vol_total = 2_000 + (salt % 400_000) * (1.0 if mk.in_scope else 0.15)
+        volume = round(vol_total * frac**1.5, 6)
+        liquidity = 0.0
+        if book is not None:
+            liquidity = round(sum(p * s for p, s in book.bids) + sum((1 - p) * s for p, s in book.asks), 4)
+        k = grid_index(t_s)
+        k_day = k - 288
+        day_change = 0.0
+        hour_change = 0.0
+        if det is not None and not closed:
+            ps = w.pm_prob_first(det, mk, np.array([k, max(k - 12, det.k0), max(k_day, det.k0)]))
+            hour_change = round(float(ps[0] - ps[1]), 4)
+            day_change = round(float(ps[0] - ps[2]), 4)
+        g = det.game if det else None
+        lg = LEAGUES[g.league] if g else None
+        accepting = not closed and (g is None or now < g.end)
+        spread = round(best_ask - best_bid, 4) if best_ask is not None and best_bid is not None else 1.0
+        desc = self._market_description(det, mk)
+        d: dict[str, Any] = {
+            "id": mk.market_id,
+            "question": mk.question,
+            "conditionId": mk.condition_id,
+            "slug": mk.slug,
+            "resolutionSource": RESOLUTION_URL[lg.code] if lg else "",
+            "endDate": iso_z(end_date),
+            "liquidity": num_str(liquidity, 5),
+            "startDate": iso_z(start_date),
+            "image": f"{IMG}/{(lg.code if lg else 'futures')}-game.png",
+            "icon": f"{IMG}/{(lg.code if lg else 'futures')}-game.png",
+            "description": desc,
+            "outcomes": json.dumps(list(mk.outcomes)),
+            "outcomePrices": json.dumps(prices),
+            "volume": num_str(volume, 6),
+            "active": True,
+            "closed": closed,
+            "marketMakerAddress": "",
+            "createdAt": iso_us(created, salt),
+            "updatedAt": iso_us(
+                from_ts(min(k * 300, to_ts(det.game.closed_at) if det else k * 300)), salt >> 20
+            ),
+            "new": False,
+            "featured": False,
+            "archived": False,
+            "resolvedBy": RESOLVER,
+            "restricted": True,
+            "groupItemTitle": mk.group_item_title,
+            "groupItemThreshold": str(mk.idx),
+            "questionID": mk.question_id,
+            "enableOrderBook": True,
+            "orderPriceMinTickSize": book.tick if book else 0.01,
+            "orderMinSize": 5,
+            "volumeNum": volume,
+            "liquidityNum": liquidity,
+            "endDateIso": end_date.date().isoformat(),
+            "startDateIso": start_date.date().isoformat(),
+            "hasReviewedDates": True,
+        }
+        if g is not None:
+            d["gameStartTime"] = pg_time(g.scheduled)
+            d["eventStartTime"] = iso_z(g.scheduled)
+            d["secondsDelay"] = 3 if g.league in ("nfl", "nba") else 1
+        d.update(
+            {
+                "clobTokenIds": json.dumps(list(mk.token_ids)),
+                "comboStatus": "disabled",
+                "umaBond": "500",
+                "umaReward": "2",
+                "volumeClob": volume,
+                "liquidityClob": liquidity,
+                "makerBaseFee": 1000,
+                "takerBaseFee": 1000,
+                "acceptingOrders": accepting,
+                "negRisk": det is None,
+                "ready": False,
+                "funded": False,
+                "acceptingOrdersTimestamp": iso_z(start_date),
+                "cyom": False,
+                "competitive": round(0.5 + 0.49 * np.cos(salt % 1000), 6),
+                "pagerDutyNotificationEnabled": False,
+                "approved": True,
+                "rewardsMinSize": 50,
+                "rewardsMaxSpread": 4.5,
+                "spread": spread,
+                "oneDayPriceChange": day_change,
+                "oneHourPriceChange": hour_change,
+                "lastTradePrice": last_trade,
+                "bestBid": best_bid,
+                "bestAsk": best_ask,
+                "automaticallyActive": True,
+                "clearBookOnStart": g is not None,
+                "manualActivation": False,
+                "negRiskOther": False,
+            }
+        )
+        if g is not None:
+            d["gameId"] = str(int(g.pm_event_id) * 7 + 11)
+            d["sportsMarketType"] = mk.sports_market_type
+            d["line"] = mk.line
+        d.update(
+            {
+                "umaResolutionStatuses": '["proposed"]' if closed else "[]",
+                "pendingDeployment": False,
+                "deploying": False,
+                "deployingTimestamp": iso_us(created + timedelta(seconds=20), salt >> 7),
+                "rfqEnabled": False,
+                "holdingRewardsEnabled": False,
+                "feesEnabled": mk.fee_rate > 0,
+                "requiresTranslation": False,
+                "feeType": mk.fee_type,
+                "feeSchedule": {
+                    "exponent": 1,
+                    "rate": mk.fee_rate,
+                    "takerOnly": True,
+                    "rebateRate": mk.fee_rebate,
+                },
+                "version": "v1",
+            }
+        )
+        if closed:
+            assert g is not None
+            d["closedTime"] = pg_time(g.closed_at)
+            d["umaEndDate"] = iso_z(g.closed_at)
+            d["umaResolutionStatus"] = "resolved"
+            d["automaticallyResolved"] = True
+        if with_events:
+            d["events"] = [self.event_json_for_market(det, mk, now)]
+        return d
+
+    def _market_description(self, det: GameDetail | None, mk: PMMarket) -> str:
+        if det is None:
+            return f'This market will resolve to "Yes" if {mk.group_item_title} wins. Otherwise "No".'
+        g = det.game
+        when = g.scheduled.astimezone(ET).strftime("%B %-d at %-I:%M%p ET")
+        return (
+            f"This market refers to the {LEAGUES[g.league].pm_sport_name} game between {g.away.pm_full} and "
+            f"{g.home.pm_full}, scheduled for {when}.\n\n{mk.question.strip()}\n\n"
+            "If the game is postponed beyond "
+            "7 days from the scheduled date or canceled, this market will resolve 50-50."
+        )
+
+    # ------------------------------------------------------------------ event rendering
+    def _event_common(self, det: GameDetail, now: datetime) -> dict[str, Any]:
+        g = det.game
+        lg = LEAGUES[g.league]
+        ml = det.markets[0]
+        closed = now >= g.closed_at
+        salt = h64(self.w.seed, "e", g.pm_event_id)
+        if lg.has_draw:
+            title = f"{g.home.pm_full} vs. {g.away.pm_full}"
+        else:
+            title = ml.question
+        created = ml.created_at
+        end_date = self._end_date(det)
+        vol = 5000.0 + salt % 900_000
+        life = max((g.closed_at - created).total_seconds(), 3600.0)
+        frac = min(max((now - created).total_seconds() / life, 0.0), 1.0)
+        d: dict[str, Any] = {
+            "id": g.pm_event_id,
+            "ticker": ml.slug if not lg.has_draw else ml.slug.rsplit("-", 1)[0],
+            "slug": ml.slug if not lg.has_draw else ml.slug.rsplit("-", 1)[0],
+            "title": title,
+            "description": self._market_description(det, ml),
+            "resolutionSource": RESOLUTION_URL[lg.code],
+            "startDate": iso_z(created + timedelta(seconds=int(salt % 500))),
+            "creationDate": iso_z(g.scheduled),
+            "endDate": iso_z(end_date),
+            "image": f"{IMG}/{lg.code}-game.png",
+            "icon": f"{IMG}/{lg.code}-game.png",
+            "active": True,
+            "closed": closed,
+            "archived": False,
+            "new": False,
+            "featured": False,
+            "restricted": True,
+            "liquidity": round(vol * 0.03, 5),
+            "volume": round(vol * frac**1.5, 6),
+            "openInterest": round(vol * frac * 0.4, 6),
+            "createdAt": iso_us(created, salt),
+            "updatedAt": iso_us(from_ts(min(grid_index(to_ts(now)) * 300, to_ts(g.closed_at))), salt >> 9),
+            "competitive": round(0.5 + 0.49 * np.sin(salt % 1000), 6),
+            "enableOrderBook": True,
+            "liquidityClob": round(vol * 0.03, 5),
+            "negRisk": False,
+            "commentCount": int(salt % 40),
+        }
+        return d
+
+    def _event_tail(self, det: GameDetail, now: datetime, d: dict[str, Any]) -> dict[str, Any]:
+        g = det.game
+        lg = LEAGUES[g.league]
+        d.update(
+            {
+                "cyom": False,
+                "showAllOutcomes": True,
+                "showMarketImages": False,
+                "enableNegRisk": False,
+                "automaticallyActive": True,
+                "eventDate": g.scheduled.astimezone(ET).date().isoformat(),
+                "startTime": iso_z(g.scheduled),
+                "seriesSlug": lg.code,
+            }
+        )
+        started = now >= g.actual_start
+        ended = now >= g.end
+        if not started:
+            d["period"] = "NS"
+        else:
+            frac = min((now - g.actual_start) / (g.end - g.actual_start), 1.0)
+            per = {"nba": ("Q", 4), "nfl": ("Q", 4), "nhl": ("P", 3), "mlb": ("I", 9), "epl": ("H", 2)}[
+                g.league
+            ]
+            d["period"] = "FT" if ended else f"{per[0]}{min(int(frac * per[1]) + 1, per[1])}"
+            hs, as_ = _partial(det, frac)
+            first, second = (as_, hs) if lg.ordering == "away" else (hs, as_)
+            d["score"] = f"{first}-{second}"
+            d["live"] = not ended
+            d["ended"] = ended
+        d.update(
+            {
+                "negRiskAugmented": False,
+                "pendingDeployment": False,
+                "deploying": False,
+                "gameId": int(g.pm_event_id) * 7 + 11,
+                "requiresTranslation": False,
+            }
+        )
+        d["eventMetadata"] = {
+            "context_description": f"{g.away.pm_full} visit {g.home.pm_full}.",
+            "context_requires_regen": False,
+            "context_updated_at": iso_z(g.listed_at + timedelta(hours=2)).replace("Z", ".000Z"),
+        }
+        if ended and now >= g.closed_at:
+            d["closedTime"] = iso_z(g.closed_at)
+        return d
+
+    def event_json_for_market(self, det: GameDetail | None, mk: PMMarket, now: datetime) -> dict[str, Any]:
+        """The parent event as nested inside a /markets item (no markets/series/tags/teams)."""
+        if det is None:
+            return self._futures_event(mk, now, nested=True)
+        d = self._event_common(det, now)
+        for k in ("liquidity", "liquidityClob", "competitive"):
+            d.pop(k, None)
+        return self._event_tail(det, now, d)
+
+    def event_json(self, det: GameDetail, now: datetime) -> dict[str, Any]:
+        g = det.game
+        lg = LEAGUES[g.league]
+        d = self._event_common(det, now)
+        d["markets"] = [
+            self.market_json(det, mk, now, with_events=False) for mk in det.markets if now >= mk.created_at
+        ]
+        d["series"] = [_series(lg, now)]
+        d["tags"] = _tags(lg)
+        d = self._event_tail(det, now, d)
+        team_objs = []
+        order = (
+            [(g.away, "away"), (g.home, "home")]
+            if lg.ordering == "away"
+            else [(g.home, "home"), (g.away, "away")]
+        )
+        for team, role in order:
+            th = h64("team", lg.code, team.abbr)
+            team_objs.append(
+                {
+                    "id": 3_000_000 + th % 900_000,
+                    "name": team.pm_full,
+                    "league": lg.code,
+                    "record": _record(th, now),
+                    "logo": f"{IMG}/{team.pm_full}-{th % 0xFFFFFFFFFF:010x}.png",
+                    "abbreviation": team.abbr,
+                    "createdAt": "2025-06-03T03:34:57.26259Z",
+                    "updatedAt": "2026-06-03T14:03:48.46343Z",
+                    "providerId": int(th % 2_000_000_000),
+                    "color": f"#{th % 0xFFFFFF:06x}",
+                    "ordering": role,
+                }
+            )
+        d["teams"] = team_objs
+        d["sport"] = sport_object(lg)
+        d["version"] = "v1"
+        return d
+
+    def _futures_event(self, mk: PMMarket, now: datetime, *, nested: bool) -> dict[str, Any]:
+        league = next(
+            c for c, lg in LEAGUES.items() if mk.token_ids in [m.token_ids for m in self.w.futures(c)]
+        )
+        return self.futures_event(league, now, nested=nested)
+
+    def futures_event(self, league: str, now: datetime, *, nested: bool = False) -> dict[str, Any]:
+        lg = LEAGUES[league]
+        title = self.w.futures_title(league)
+        d: dict[str, Any] = {
+            "id": str(900_000 + lg.index),
+            "ticker": f"{lg.code}-champion",
+            "slug": f"{lg.code}-champion",
+            "title": title,
+            "description": f"Futures market on the {title}.",
+            "resolutionSource": RESOLUTION_URL[lg.code],
+            "startDate": "2025-08-01T16:05:00Z",
+            "creationDate": "2025-08-01T16:00:00Z",
+            "endDate": "2026-12-31T12:00:00Z",
+            "image": f"{IMG}/{lg.code}-futures.png",
+            "icon": f"{IMG}/{lg.code}-futures.png",
+            "active": True,
+            "closed": False,
+            "archived": False,
+            "new": False,
+            "featured": True,
+            "restricted": True,
+            "liquidity": 250000.0,
+            "volume": 12_345_678.9,
+            "openInterest": 2_000_000.0,
+            "createdAt": "2025-08-01T16:00:00.123456Z",
+            "updatedAt": iso_us(from_ts(grid_index(to_ts(now)) * 300), 3),
+            "competitive": 0.9,
+            "enableOrderBook": True,
+            "liquidityClob": 250000.0,
+            "negRisk": True,
+            "commentCount": 321,
+        }
+        if nested:
+            for k in ("liquidity", "liquidityClob", "competitive"):
+                d.pop(k)
+        else:
+            d["markets"] = [self.market_json(None, m, now, with_events=False) for m in self.w.futures(league)]
+            d["series"] = [_series(lg, now)]
+            d["tags"] = _tags(lg)[:3]
+        d.update(
+            {
+                "cyom": False,
+                "showAllOutcomes": True,
+                "showMarketImages": True,
+                "enableNegRisk": True,
+                "automaticallyActive": True,
+                "seriesSlug": lg.code,
+                "negRiskAugmented": True,
+                "pendingDeployment": False,
+                "deploying": False,
+                "requiresTranslation": False,
+            }
+        )
+        if not nested:
+            d["version"] = "v1"
+        return d
+
+    # ------------------------------------------------------------------ enumeration and filters
+    def _details_in(self, leagues: list[str], start: datetime, end: datetime) -> Iterator[GameDetail]:
+        for lg in leagues:
+            for g in self.w.games_overlapping(lg, start, end):
+                yield self.w.detail(g)
+
+    def _leagues_for(self, q: dict[str, list[str]]) -> list[str]:
+        tag = _one(q, "tag_id")
+        series = _one(q, "series_id")
+        out = []
+        for code, lg in LEAGUES.items():
+            if tag is not None and tag not in ("1", GAMES_TAG, lg.tag_id, SPORT_GROUP_TAG[code][0]):
+                continue
+            if series is not None and series != lg.series_id:
+                continue
+            out.append(code)
+        return out
+
+    def _window(self, q: dict[str, list[str]], now: datetime, closed: bool) -> tuple[datetime, datetime]:
+        if not closed:
+            return now, now
+        lo = now - timedelta(days=30)
+        for key in ("start_date_min", "end_date_min"):
+            v = _one(q, key)
+            if v is not None:
+                lo = max(_parse_dt(v) - timedelta(days=8), now - timedelta(days=120))
+        return lo, now
+
+    def list_markets(self, q: dict[str, list[str]], now: datetime) -> list[dict[str, Any]]:
+        limit, offset = _page(q)
+        closed = _bool(q, "closed", False)
+        found: list[tuple[GameDetail | None, PMMarket]] = []
+        direct = False
+        for mid in q.get("id", []):
+            direct = True
+            r = self.w.lookup_market(mid)
+            if r:
+                found.append(r)
+        for tok in q.get("clob_token_ids", []):
+            direct = True
+            r2 = self.w.lookup_token(tok)
+            if r2:
+                found.append((r2[0], r2[1]))
+        for cid in q.get("condition_ids", []):
+            direct = True
+            r = self.w.lookup_condition(cid)
+            if r:
+                found.append(r)
+        for slug in q.get("slug", []):
+            direct = True
+            found.extend(self._markets_by_slug(slug))
+        if not direct:
+            lo, hi = self._window(q, now, closed)
+            for det in self._details_in(self._leagues_for(q), lo, hi):
+                found.extend((det, mk) for mk in det.markets)
+            if not closed:
+                for lg in self._leagues_for(q):
+                    found.extend((None, mk) for mk in self.w.futures(lg))
+        seen: set[str] = set()
+        rows: list[tuple[GameDetail | None, PMMarket]] = []
+        smt = set(q.get("sports_market_types", []))
+        tag = _one(q, "tag_id")
+        for det, mk in found:
+            if mk.market_id in seen or now < mk.created_at:
+                continue
+            seen.add(mk.market_id)
+            is_closed = det is not None and now >= det.game.closed_at
+            if is_closed != closed:
+                continue
+            if smt and mk.sports_market_type not in smt:
+                continue
+            if (
+                tag is not None
+                and det is not None
+                and det.game.league not in self._leagues_for({"tag_id": [tag]})
+            ):
+                continue
+            if not self._date_ok(
+                q, mk.created_at, self._end_date(det) if det else datetime(2026, 12, 31, 12, tzinfo=UTC)
+            ):
+                continue
+            rows.append((det, mk))
+        rows = _order(rows, q, key=lambda r: int(r[1].market_id))
+        return [self.market_json(det, mk, now, with_events=True) for det, mk in rows[offset : offset + limit]]
+
+    def _date_ok(self, q: dict[str, list[str]], start: datetime, end: datetime) -> bool:
+        for key, val, ge in (
+            ("start_date_min", start, True),
+            ("start_date_max", start, False),
+            ("end_date_min", end, True),
+            ("end_date_max", end, False),
+        ):
+            v = _one(q, key)
+            if v is None:
+                continue
+            lim = _parse_dt(v)
+            if (ge and val < lim) or (not ge and val > lim):
+                return False
+        return True
+
+    def _markets_by_slug(self, slug: str) -> list[tuple[GameDetail | None, PMMarket]]:
+        out: list[tuple[GameDetail | None, PMMarket]] = []
+        for det in self._details_for_slug(slug):
+            out.extend((det, mk) for mk in det.markets if mk.slug == slug)
+        return out
+
+    def _details_for_slug(self, slug: str) -> list[GameDetail]:
+        parts = slug.split("-")
+        if len(parts) < 6 or parts[0] not in LEAGUES:
+            return []
+        try:
+            d = datetime(int(parts[3]), int(parts[4]), int(parts[5][:2])).date()
+        except ValueError:
+            return []
+        return [self.w.detail(g) for g in self.w.games_on(parts[0], d)]
+
+    def list_events(self, q: dict[str, list[str]], now: datetime) -> list[dict[str, Any]]:
+        limit, offset = _page(q)
+        closed = _bool(q, "closed", False)
+        dets: list[GameDetail] = []
+        futures: list[str] = []
+        direct = False
+        for eid in q.get("id", []):
+            direct = True
+            det = self._detail_by_event_id(eid)
+            if det is not None:
+                dets.append(det)
+            elif eid.isdigit() and 900_000 <= int(eid) < 900_008:
+                futures.extend(c for c, lg in LEAGUES.items() if lg.index == int(eid) - 900_000)
+        for slug in q.get("slug", []):
+            direct = True
+            if slug.endswith("-champion") and slug.split("-")[0] in LEAGUES:
+                futures.append(slug.split("-")[0])
+            dets.extend(x for x in self._details_for_slug(slug) if self._event_slug(x) == slug)
+        if not direct:
+            lo, hi = self._window(q, now, closed)
+            leagues = self._leagues_for(q)
+            dets = list(self._details_in(leagues, lo, hi))
+            if not closed:
+                futures = leagues
+        rows: list[tuple[int, GameDetail | None, str]] = []
+        seen: set[str] = set()
+        for det in dets:
+            g = det.game
+            if g.pm_event_id in seen or now < det.markets[0].created_at or (now >= g.closed_at) != closed:
+                continue
+            if g.league not in self._leagues_for(q):
+                continue
+            if not self._date_ok(q, det.markets[0].created_at, self._end_date(det)):
+                continue
+            seen.add(g.pm_event_id)
+            rows.append((int(g.pm_event_id), det, g.league))
+        if not closed:
+            fut_start, fut_end = (
+                datetime(2025, 8, 1, 16, 5, tzinfo=UTC),
+                datetime(2026, 12, 31, 12, tzinfo=UTC),
+            )
+            for lg_code in dict.fromkeys(futures):
+                if lg_code in self._leagues_for(q) and self._date_ok(q, fut_start, fut_end):
+                    rows.append((900_000 + LEAGUES[lg_code].index, None, lg_code))
+        rows = _order(rows, q, key=lambda r: r[0])
+        out = []
+        for _, det, lg_code in rows[offset : offset + limit]:
+            out.append(self.event_json(det, now) if det is not None else self.futures_event(lg_code, now))
+        return out
+
+    @staticmethod
+    def _event_slug(det: GameDetail) -> str:
+        ml = det.markets[0]
+        return ml.slug.rsplit("-", 1)[0] if LEAGUES[det.game.league].has_draw else ml.slug
+
+    def _detail_by_event_id(self, eid: str) -> GameDetail | None:
+        if not eid.isdigit():
+            return None
+        code = int(eid) - 300_000_000
+        if code < 0:
+            return None
+        no = code % 64
+        code //= 64
+        lidx, dnum = code % 8, code // 8
+        found = self.w._lookup(dnum, lidx, no, 0)
+        if found is None or found[0] is None or found[0].game.pm_event_id != eid:
+            return None
+        return found[0]
+
+    def sports(self) -> list[dict[str, Any]]:
+        out = []
+        for lg in LEAGUES.values():
+            s = sport_object(lg)
+            out.append(
+                {
+                    k: s[k]
+                    for k in ("id", "sport", "image", "resolution", "ordering", "tags", "series", "createdAt")
+                }
+            )
+        return out
+
+    def teams(self, q: dict[str, list[str]]) -> list[dict[str, Any]]:
+        limit, offset = _page(q)
+        leagues = q.get("league", []) or list(LEAGUES)
+        out = []
+        for code in leagues:
+            for team in TEAMS.get(code, []):
+                th = h64("team", code, team.abbr)
+                out.append(
+                    {
+                        "id": 3_000_000 + th % 900_000,
+                        "name": team.pm_full,
+                        "league": code,
+                        "record": "0-0",
+                        "logo": f"{IMG}/{team.pm_full}.png",
+                        "abbreviation": team.abbr,
+                        "alias": team.pm_name,
+                        "createdAt": "2025-06-03T03:34:57.26259Z",
+                        "updatedAt": "2026-06-03T14:03:48.46343Z",
+                        "providerId": int(th % 2_000_000_000),
+                        "color": f"#{th % 0xFFFFFF:06x}",
+                    }
+                )
+        return out[offset : offset + limit]
+
+    def market_by_id(self, mid: str, now: datetime) -> dict[str, Any]:
+        r = self.w.lookup_market(mid)
+        if r is None or now < r[1].created_at:
+            raise GammaError(404, {"type": "not found error", "error": "id not found"})
+        return self.market_json(r[0], r[1], now, with_events=True)
+
+    def market_by_slug(self, slug: str, now: datetime) -> dict[str, Any]:
+        for det, mk in self._markets_by_slug(slug):
+            if now >= mk.created_at:
+                return self.market_json(det, mk, now, with_events=True)
+        raise GammaError(404, {"type": "not found error", "error": "slug not found"})
+
+    def event_by_id(self, eid: str, now: datetime) -> dict[str, Any]:
+        det = self._detail_by_event_id(eid)
+        if det is None or now < det.markets[0].created_at:
+            raise GammaError(404, {"type": "not found error", "error": "id not found"})
+        return self.event_json(det, now)
+
+    def event_by_slug(self, slug: str, now: datetime) -> dict[str, Any]:
+        for det in self._details_for_slug(slug):
+            if self._event_slug(det) == slug and now >= det.markets[0].created_at:
+                return self.event_json(det, now)
+        raise GammaError(404, {"type": "not found error", "error": "slug not found"})
+
+
+def _partial(det: GameDetail, frac: float) -> tuple[int, int]:
+    return int(det.home_score * frac), int(det.away_score * frac)
+
+
+def _record(th: int, now: datetime) -> str:
+    played = (now.timetuple().tm_yday + th % 7) % 60
+    wins = int(played * ((th >> 8) % 100) / 100)
+    return f"{wins}-{played - wins}"
+
+
+def _one(q: dict[str, list[str]], key: str) -> str | None:
+    v = q.get(key)
+    return v[-1] if v else None
+
+
+def _bool(q: dict[str, list[str]], key: str, default: bool) -> bool:
+    v = _one(q, key)
+    if v is None:
+        return default
+    return v.lower() in ("true", "1")
+
+
+def _page(q: dict[str, list[str]]) -> tuple[int, int]:
+    try:
+        limit = int(_one(q, "limit") or DEFAULT_LIMIT)
+        offset = int(_one(q, "offset") or 0)
+    except ValueError as exc:
+        raise GammaError(422, {"type": "validation error", "error": "limit/offset must be integers"}) from exc
+    if offset > MAX_OFFSET:
+        raise GammaError(422, {"type": "validation error", "error": f"offset must be <= {MAX_OFFSET}"})
+    if limit < 0 or offset < 0:
+        raise GammaError(422, {"type": "validation error", "error": "limit/offset must be >= 0"})
+    return min(limit, MAX_LIMIT), offset
+
+
+def _order(rows: list[Any], q: dict[str, list[str]], key: Any) -> list[Any]:
+    asc = _bool(q, "ascending", True)
+    return sorted(rows, key=key, reverse=not asc)

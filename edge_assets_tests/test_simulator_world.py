@@ -1,0 +1,238 @@
+"""The simulator's world model: determinism, naming, schedules, outcomes and injected edges."""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import polars as pl
+import pytest
+
+from edge_assets.simulator import World
+from edge_assets.simulator.teams import LEAGUES, TEAMS
+from edge_assets.simulator.world import ET, grid_index, to_ts
+
+T = datetime(2026, 10, 15, 18, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def world() -> World:
+    return World(7)
+
+
+def test_world_is_a_pure_function_of_seed(world: World) -> None:
+    other = World(7)
+    for lg in LEAGUES:
+        a = [
+            (g.odds_event_id, g.home.odds_name, g.away.odds_name, g.scheduled)
+            for g in world.odds_games(lg, T)
+        ]
+        b = [
+            (g.odds_event_id, g.home.odds_name, g.away.odds_name, g.scheduled)
+            for g in other.odds_games(lg, T)
+        ]
+        assert a == b and a
+    g = world.odds_games("nba", T)[0]
+    q1 = world.book_quotes(world.detail(g), to_ts(T), ["pinnacle", "draftkings"], ["h2h", "totals"])
+    q2 = other.book_quotes(
+        other.detail(other.odds_games("nba", T)[0]), to_ts(T), ["pinnacle", "draftkings"], ["h2h", "totals"]
+    )
+    assert q1 == q2
+    seed8 = [g.odds_event_id for g in World(8).odds_games("nba", T)]
+    assert seed8 != [g.odds_event_id for g in world.odds_games("nba", T)]
+
+
+def test_real_team_names_and_quirks() -> None:
+    nhl = {t.odds_name: t for t in TEAMS["nhl"]}
+    assert "Utah Mammoth" in nhl and nhl["Utah Mammoth"].pm_name == "Mammoth"
+    assert "Montréal Canadiens" in nhl and "St Louis Blues" in nhl
+    assert nhl["St Louis Blues"].abbr == "stl"
+    mlb = {t.odds_name: t for t in TEAMS["mlb"]}
+    assert "Athletics" in mlb and mlb["Athletics"].abbr == "ath"
+    assert {t.odds_name for t in TEAMS["nba"]} >= {"Los Angeles Clippers", "Los Angeles Lakers"}
+    assert [len(TEAMS[k]) for k in ("nba", "nfl", "nhl", "mlb", "epl")] == [30, 32, 32, 30, 20]
+
+
+def test_games_per_day_and_listing_horizon(world: World) -> None:
+    counts = {
+        lg: [len(world.games_on(lg, (T + timedelta(days=i)).date())) for i in range(14)] for lg in LEAGUES
+    }
+    assert all(4 <= n <= 12 for n in counts["nba"])
+    assert all(10 <= n <= 16 for n in counts["mlb"])
+    assert sum(counts["nfl"]) == 2 * 15  # Thu 1 + Sun 13 + Mon 1 per week
+    assert 18 <= sum(counts["epl"]) <= 30
+    for lg in LEAGUES:
+        for g in world.odds_games(lg, T):
+            assert g.listed_at <= T < g.end
+            assert g.scheduled - g.listed_at <= timedelta(days=LEAGUES[lg].lead_days[1] + 1)
+
+
+def test_slug_uses_us_eastern_date_and_away_first(world: World) -> None:
+    late = [
+        g
+        for d in range(7)
+        for g in world.games_on("nba", (T + timedelta(days=d)).date())
+        if g.scheduled.astimezone(ET).hour >= 20
+    ]
+    g = late[0]
+    assert g.scheduled.date() != g.et_date  # next UTC day
+    ml = world.detail(g).markets[0]
+    assert ml.slug == f"nba-{g.away.abbr}-{g.home.abbr}-{g.et_date.isoformat()}"
+    assert ml.question.rstrip() == f"{g.away.pm_name} vs. {g.home.pm_name}"
+    assert ml.outcomes == (g.away.pm_name, g.home.pm_name)
+
+
+def test_soccer_has_three_yes_no_markets_including_draw(world: World) -> None:
+    g = world.odds_games("epl", T)[0]
+    det = world.detail(g)
+    ml = [m for m in det.markets if m.sports_market_type == "moneyline"]
+    assert [m.kind for m in ml] == ["soccer_home", "soccer_draw", "soccer_away"]
+    assert all(m.outcomes == ("Yes", "No") for m in ml)
+    assert ml[1].question == f"Will {g.home.pm_full} vs. {g.away.pm_full} end in a draw?"
+    assert ml[0].slug.endswith(f"-{g.home.abbr}") and ml[1].slug.endswith("-draw")
+    assert ml[0].slug.startswith(f"epl-{g.home.abbr}-{g.away.abbr}-")  # home first for soccer
+    k = np.array([grid_index(to_ts(T))])
+    total = sum(float(world.true_prob(det, m, k)[0]) for m in ml)
+    assert total == pytest.approx(1.0, abs=1e-9)
+
+
+def test_scores_and_resolutions_follow_outcomes(world: World) -> None:
+    days = [(T - timedelta(days=d)).date() for d in range(2, 9)]
+    n_checked = 0
+    for lg in LEAGUES:
+        for d in days:
+            for g in world.games_on(lg, d):
+                det = world.detail(g)
+                if not LEAGUES[lg].has_draw:
+                    assert det.home_score != det.away_score
+                ml = det.markets[0]
+                y = world.resolved_outcome(det, ml)
+                if lg == "epl":
+                    assert y == int(det.home_score > det.away_score)
+                else:
+                    assert y == int(det.away_score > det.home_score)  # first outcome = away team
+                end_k = np.array([det.ke + 5])
+                assert float(world.true_prob(det, ml, end_k)[0]) == float(y)
+                n_checked += 1
+    assert n_checked > 200
+    # calibration: pre-game favourites win about as often as priced
+    ps, ys = [], []
+    for d in [(T - timedelta(days=x)).date() for x in range(2, 40)]:
+        for g in world.games_on("mlb", d):
+            det = world.detail(g)
+            ps.append(float(world.true_prob(det, det.markets[0], np.array([det.ks]))[0]))
+            ys.append(world.resolved_outcome(det, det.markets[0]))
+    assert abs(np.mean(ps) - np.mean(ys)) < 0.05
+
+
+def test_doubleheaders_and_start_shifts_exist(world: World) -> None:
+    games = [g for d in range(30) for g in world.games_on("mlb", (T - timedelta(days=d)).date())]
+    dh = [g for g in games if g.doubleheader]
+    assert dh and any(g.doubleheader == 2 for g in dh)
+    g2 = next(g for g in dh if g.doubleheader == 2)
+    g1 = next(g for g in dh if g.doubleheader == 1 and g.et_date == g2.et_date and g.home == g2.home)
+    assert world.detail(g1).markets[0].slug + "-2" == world.detail(g2).markets[0].slug
+    shifted = [g for g in games if g.commence_latest != g.scheduled]
+    assert shifted
+    g = shifted[0]
+    assert g.shift_announce is not None
+    assert world.commence_time(g, g.shift_announce - timedelta(seconds=1)) == g.scheduled
+    assert world.commence_time(g, g.shift_announce) == g.commence_latest
+
+
+def test_ground_truth_pairs(world: World) -> None:
+    gt = world.ground_truth_pairs(T, T + timedelta(hours=1))
+    assert gt.columns[:8] == [
+        "pm_market_id",
+        "pm_token_id",
+        "pm_outcome",
+        "pm_event_id",
+        "pm_slug",
+        "pm_kind",
+        "odds_event_id",
+        "sport_key",
+    ]
+    assert gt["pm_token_id"].n_unique() == gt.height
+    scope = gt.filter(pl.col("in_scope"))
+    assert set(scope["market_key"].unique()) == {"h2h", "spreads", "totals"}
+    out = gt.filter(~pl.col("in_scope"))
+    assert {"future", "team_total_home", "half_total", "f5_total", "prop", "nrfi"} <= set(
+        out["pm_kind"].unique()
+    )
+    # a spread pair: the favourite carries the negative point
+    sp = scope.filter(pl.col("market_key") == "spreads").row(0, named=True)
+    assert sp["point"] < 0 and sp["pm_outcome"] != "Over"
+    draw = scope.filter(pl.col("odds_outcome_name") == "Draw")
+    assert draw.height > 0 and set(draw["pm_outcome"]) == {"Yes"}
+
+
+def test_injected_edges_kinds_and_rate(world: World) -> None:
+    e = world.injected_edges(T - timedelta(hours=24), T + timedelta(hours=24))
+    kinds = dict(e.group_by("kind").len().iter_rows())
+    assert set(kinds) == {"true_mispricing", "stale_book", "thin_book", "soft_outlier", "near_start"}
+    assert 24 <= kinds["true_mispricing"] <= 150  # dozens in 48 h
+    tm = e.filter(pl.col("kind") == "true_mispricing")
+    assert (tm["true_prob"] - tm["pm_ask"]).min() >= 0.025
+    assert tm["size_available"].min() >= 150
+    row = tm.row(0, named=True)
+    assert row["true_ev"] == pytest.approx(row["true_prob"] / row["pm_ask"] - 1)
+    thin = e.filter(pl.col("kind") == "thin_book")
+    assert thin["size_available"].max() < 5
+
+
+def test_true_mispricing_is_in_the_book_then_gone(world: World) -> None:
+    e = world.injected_edges(T - timedelta(hours=24), T + timedelta(hours=24))
+    row = e.filter(pl.col("kind") == "true_mispricing").row(0, named=True)
+    inside = world.pm_book(row["pm_token_id"], row["window_start"] + timedelta(minutes=1))
+    assert inside is not None and inside.asks[-1] == (row["pm_ask"], row["size_available"])
+    after = world.pm_book(row["pm_token_id"], row["window_end"] + timedelta(minutes=1))
+    assert after is None or after.asks[-1][0] > row["pm_ask"]
+    thin = e.filter(pl.col("kind") == "thin_book").row(0, named=True)
+    b1 = world.pm_book(thin["pm_token_id"], thin["window_start"] + timedelta(seconds=30))
+    b2 = world.pm_book(thin["pm_token_id"], thin["window_end"] + timedelta(seconds=30))
+    assert b1 is not None and b1.asks[-1][1] < 5
+    assert b2 is None or b2.asks[-1][1] != b1.asks[-1][1] or b2.asks[-1][0] != b1.asks[-1][0]
+
+
+def test_stale_book_and_soft_outlier_footprints(world: World) -> None:
+    e = world.injected_edges(T - timedelta(days=3), T + timedelta(days=3))
+    st = e.filter(pl.col("kind") == "stale_book").row(0, named=True)
+    g = next(
+        g
+        for lg in LEAGUES
+        for g in world.odds_games(lg, st["window_start"])
+        if g.odds_event_id == st["odds_event_id"]
+    )
+    det = world.detail(g)
+    mid = st["window_start"] + (st["window_end"] - st["window_start"]) / 2
+    quotes = world.book_quotes(det, to_ts(mid), ["pinnacle", "draftkings"], ["h2h"])
+    for _, last, _ in quotes:
+        assert last <= to_ts(st["window_start"])  # books have not updated since the news
+    so = e.filter(pl.col("kind") == "soft_outlier").row(0, named=True)
+    g = next(
+        g
+        for lg in LEAGUES
+        for g in world.odds_games(lg, so["window_start"])
+        if g.odds_event_id == so["odds_event_id"]
+    )
+    det = world.detail(g)
+    t_in = to_ts(so["window_start"]) + 60
+    name = so["odds_outcome_name"]
+
+    def implied(book: str, t_s: int) -> float:
+        q = world.book_quotes(det, t_s, [book], ["h2h"])
+        return 1 / next(p for n, p, _ in q[0][2][0][2] if n == name)
+
+    # the outlier book prices the outcome far above the sharp book inside the window
+    assert implied(so["bookmaker"], t_in) - implied("pinnacle", t_in) > 0.05
+
+
+def test_ninety_days_of_history_without_waiting(world: World) -> None:
+    old = T - timedelta(days=90)
+    games = world.odds_games(["icehockey", "nhl"][1], old)
+    assert games
+    det = world.detail(games[0])
+    q = world.book_quotes(det, to_ts(old), ["pinnacle"], ["h2h"])
+    assert q and q[0][2][0][0] == "h2h"
+    assert json.dumps(q) == json.dumps(
+        World(7).book_quotes(World(7).detail(games[0]), to_ts(old), ["pinnacle"], ["h2h"])
+    )
