@@ -81,7 +81,8 @@ def open_session(
 
         fixed = as_of.astimezone(UTC) if as_of else None
         clock = (lambda: fixed) if fixed else (lambda: datetime.now(UTC))
-        app = SimulatorApp(_world(cfg.sim_seed), clock=clock, api_key=api_key)  # type: ignore[arg-type]
+        # in-process: no server-side rate limit (it would only slow backfills); loopback keeps it
+        app = SimulatorApp(_world(cfg.sim_seed), clock=clock, api_key=api_key, rate_limit_per_s=None)  # type: ignore[arg-type]
         transport = app.transport()
         now = clock  # type: ignore[assignment]
         gamma_url, clob_url, odds_url = f"{EMBEDDED_HOST}/gamma", f"{EMBEDDED_HOST}/clob", EMBEDDED_HOST
@@ -93,8 +94,13 @@ def open_session(
     else:
         gamma_url, clob_url, odds_url = cfg.gamma_base_url, cfg.clob_base_url, cfg.odds_base_url
         rate = 0.0
-    common: dict[str, Any] = {"transport": transport, "on_response": on_response, "timeout_s": cfg.timeout_s,
-                              "now": now, "retry": RetryPolicy()}
+    common: dict[str, Any] = {
+        "transport": transport,
+        "on_response": on_response,
+        "timeout_s": cfg.timeout_s,
+        "now": now,
+        "retry": RetryPolicy(),
+    }
     if sleep is not None:
         common["sleep"] = sleep
     limit = {} if rate == 0.0 else {"rate_per_s": rate}

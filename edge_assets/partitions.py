@@ -5,8 +5,9 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 START = "2025-06-01"
-HOURLY = dg.HourlyPartitionsDefinition(start_date=f"{START}-00:00", timezone="UTC")
-DAILY = dg.DailyPartitionsDefinition(start_date=START, timezone="UTC")
+# end_offset=1: live polls upsert into the hour (day) in progress, so it must be a valid key.
+HOURLY = dg.HourlyPartitionsDefinition(start_date=f"{START}-00:00", timezone="UTC", end_offset=1)
+DAILY = dg.DailyPartitionsDefinition(start_date=START, timezone="UTC", end_offset=1)
 
 HOUR_FMT = "%Y-%m-%d-%H:%M"
 

@@ -1,10 +1,11 @@
 """Settings -> Dagster resources. Secrets never enter resource config (only env var names)."""
 
-import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from edge_assets.comparator_resources import build_comparator_resources
 from edge_assets.lake.io_manager import LakeResource, ParquetLakeIOManager
 from edge_assets.settings import Settings, get_settings
+from edge_assets.sources_resource import build_source_resources
 
 
 def build_resources(settings: Settings | None = None) -> dict[str, object]:
@@ -14,17 +15,10 @@ def build_resources(settings: Settings | None = None) -> dict[str, object]:
         database=s.duckdb_path,
         connection_config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
     )
-    resources: dict[str, object] = {
+    return {
         "lake": lake,
         "catalog_db": catalog_db,
         "io_manager": ParquetLakeIOManager(lake_resource=lake, catalog_db=catalog_db),
+        **build_source_resources(s),
+        **build_comparator_resources(s),
     }
-    try:
-        from edge_assets.sources_resource import build_source_resources
-    except ImportError:  # sources not wired yet
-        return resources
-    resources.update(build_source_resources(s))
-    return resources
-
-
-__all__ = ["build_resources", "dg"]

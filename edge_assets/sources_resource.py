@@ -6,7 +6,7 @@ from datetime import datetime
 import dagster as dg
 
 from edge_assets.connect import SourceConfig, SourceSession, open_session
-from edge_assets.settings import ODDS_API_KEY_ENV, Settings, get_settings
+from edge_assets.settings import DEFAULT_SPORTS, ODDS_API_KEY_ENV, Settings, get_settings
 from edge_assets.sources.http import OnResponse
 
 
@@ -20,31 +20,45 @@ class SourcesResource(dg.ConfigurableResource):
     odds_api_key_env: str = ODDS_API_KEY_ENV
     quota_reserve: int = 50
     timeout_s: float = 10.0
-    sports: list[str] = []
+    sports: list[str] = list(DEFAULT_SPORTS)  # noqa: RUF012 (pydantic copies defaults)
     odds_regions: str = "us,eu"
     odds_markets: str = "h2h,spreads,totals"
 
     def config(self) -> SourceConfig:
         return SourceConfig(
-            mode=self.mode, sim_seed=self.sim_seed, sim_url=self.sim_url, gamma_base_url=self.gamma_base_url,
-            clob_base_url=self.clob_base_url, odds_base_url=self.odds_base_url,
-            quota_reserve=self.quota_reserve, timeout_s=self.timeout_s,
+            mode=self.mode,
+            sim_seed=self.sim_seed,
+            sim_url=self.sim_url,
+            gamma_base_url=self.gamma_base_url,
+            clob_base_url=self.clob_base_url,
+            odds_base_url=self.odds_base_url,
+            quota_reserve=self.quota_reserve,
+            timeout_s=self.timeout_s,
         )
 
     def _api_key(self) -> str:
         """Read at run time from the environment (or .env through settings): never stored in config."""
         return os.environ.get(self.odds_api_key_env) or get_settings().odds_api_key_value
 
-    def session(self, *, as_of: datetime | None = None, on_response: OnResponse | None = None) -> SourceSession:
+    def session(
+        self, *, as_of: datetime | None = None, on_response: OnResponse | None = None
+    ) -> SourceSession:
         return open_session(self.config(), api_key=self._api_key(), as_of=as_of, on_response=on_response)
 
 
 def build_source_resources(s: Settings) -> dict[str, object]:
     return {
         "sources": SourcesResource(
-            mode=s.source_mode, sim_seed=s.sim_seed, sim_url=s.sim_url, gamma_base_url=s.gamma_base_url,
-            clob_base_url=s.clob_base_url, odds_base_url=s.odds_base_url, quota_reserve=s.quota_reserve,
-            timeout_s=s.http_timeout_s, sports=list(s.sports), odds_regions=s.odds_regions,
+            mode=s.source_mode,
+            sim_seed=s.sim_seed,
+            sim_url=s.sim_url,
+            gamma_base_url=s.gamma_base_url,
+            clob_base_url=s.clob_base_url,
+            odds_base_url=s.odds_base_url,
+            quota_reserve=s.quota_reserve,
+            timeout_s=s.http_timeout_s,
+            sports=list(s.sports),
+            odds_regions=s.odds_regions,
             odds_markets=s.odds_markets,
         )
     }

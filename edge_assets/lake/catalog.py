@@ -45,7 +45,11 @@ def configure(con: duckdb.DuckDBPyConnection, lake: Lake) -> None:
     ]
     if lake.s3_endpoint_url:
         scheme, _, host = lake.s3_endpoint_url.partition("://")
-        opts += [f"ENDPOINT '{host}'", "URL_STYLE 'path'", f"USE_SSL {'true' if scheme == 'https' else 'false'}"]
+        opts += [
+            f"ENDPOINT '{host}'",
+            "URL_STYLE 'path'",
+            f"USE_SSL {'true' if scheme == 'https' else 'false'}",
+        ]
     con.execute(f"CREATE OR REPLACE TEMPORARY SECRET edge_lake ({', '.join(opts)})")
 
 

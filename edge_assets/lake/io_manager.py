@@ -40,7 +40,9 @@ class ParquetLakeIOManager(dg.ConfigurableIOManager):
         if obj is None:
             return
         if not isinstance(obj, pl.DataFrame):
-            raise TypeError(f"{context.asset_key.to_user_string()}: expected a polars DataFrame, got {type(obj)}")
+            raise TypeError(
+                f"{context.asset_key.to_user_string()}: expected a polars DataFrame, got {type(obj)}"
+            )
         lake = self._lake()
         path = table_path(context.asset_key)
         if not context.has_asset_partitions:

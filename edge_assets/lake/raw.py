@@ -45,9 +45,9 @@ class RawStore:
             "requested_at": at,
             "elapsed_ms": float(exchange.elapsed_ms),
             "status": exchange.status,
-            "quota_remaining": exchange.quota_remaining(),
-            "quota_used": exchange.quota_used(),
-            "quota_last": exchange.quota_last(),
+            "quota_remaining": exchange.quota_remaining,
+            "quota_used": exchange.quota_used,
+            "quota_last": exchange.quota_last,
             "body_zstd": compress(body),
             "body_bytes": len(body),
             "sha256": digest,
@@ -57,7 +57,13 @@ class RawStore:
         params_hash = hashlib.sha1(row["params"].encode()).hexdigest()[:8]
         name = f"{at:%Y%m%dT%H%M%S%fZ}-{exchange.source}-{params_hash}-{digest[:12]}.parquet"
         path = "/".join(
-            [self.lake.table_dir(RAW_TABLE), f"api={exchange.source}", f"dt={at:%Y-%m-%d}", f"hour={at:%H}", name]
+            [
+                self.lake.table_dir(RAW_TABLE),
+                f"api={exchange.source}",
+                f"dt={at:%Y-%m-%d}",
+                f"hour={at:%H}",
+                name,
+            ]
         )
         self.lake.write_file(path, frame)
         with self._lock:

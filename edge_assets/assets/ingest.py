@@ -1,0 +1,353 @@
+"""Ingestion assets: raw responses first, then curated hourly/daily partitions (upserted).
+
+Live endpoints are polled "now"; on the embedded simulator a past hour is reproduced by polling
+as of fixed minutes inside that hour, so backfills of live assets are deterministic.
+"""
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+import polars as pl
+
+from edge_assets.lake.io_manager import LakeResource
+from edge_assets.lake.raw import RAW_TABLE, RawStore
+from edge_assets.lake.storage import Lake
+from edge_assets.partitions import DAILY, HOURLY, hour_key
+from edge_assets.schemas import ODDS_QUOTES, ODDS_SCORES, PM_MARKETS, PM_ORDER_BOOK_SNAPSHOTS, conform, empty
+from edge_assets.sources import normalize
+from edge_assets.sources.http import MalformedResponse, SourceError
+from edge_assets.sources.oddsapi import QuotaExhausted
+from edge_assets.sources_resource import SourcesResource
+
+SIM_POLL_MINUTES = (5, 20, 35, 50)  # polls reproduced per past hour on the embedded simulator
+IN_SCOPE_TYPES = ("moneyline", "spreads", "totals")
+SPORTS_TAG_ID = 1  # Gamma's "Sports" parent tag
+
+raw_responses = dg.AssetSpec(
+    RAW_TABLE,
+    group_name="raw",
+    kinds={"parquet"},
+    description="Every API response body (zstd), request params minus the key, status, quota headers, "
+    "timing and sha256, written by the ingestion assets before parsing. Immutable.",
+)
+
+SINGLE_RUN = dg.BackfillPolicy.single_run()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def poll_times(
+    start: datetime, end: datetime, sources: SourcesResource, now: datetime, what: str
+) -> list[datetime]:
+    """When to poll a live endpoint for the hours in [start, end)."""
+    cfg = sources.config()
+    if cfg.can_time_travel:
+        times = []
+        hour = start
+        while hour < end:
+            times += [
+                hour + timedelta(minutes=m) for m in SIM_POLL_MINUTES if hour + timedelta(minutes=m) <= now
+            ]
+            hour += timedelta(hours=1)
+        if start <= now < end and (not times or times[-1] < now):
+            times.append(now.replace(microsecond=0))
+        if times:
+            return times
+    elif start <= now < end:
+        return [now]
+    raise dg.Failure(
+        description=f"{what} is polled live: hours {start:%Y-%m-%d %H:%M}..{end:%H:%M} UTC cannot be "
+        f"fetched now ({now:%Y-%m-%d %H:%M} UTC). Use oddsapi_historical_hourly for past odds."
+    )
+
+
+def upsert(
+    lake: Lake, table: str, keys: list[str], new: pl.DataFrame, key_cols: list[str], schema: dict
+) -> pl.DataFrame:
+    """Merge a poll into what the partitions already hold: no duplicates, nothing lost."""
+    old = lake.read_many(table, keys, allow_missing=True)
+    frames = [conform(f, schema) for f in (old, new) if f.height]
+    if not frames:
+        return empty(schema)
+    merged = pl.concat(frames).unique(subset=key_cols, keep="last", maintain_order=True)
+    return merged.sort(key_cols)
+
+
+def _guarded(context: dg.AssetExecutionContext, what: str, fn: Callable[[], pl.DataFrame]) -> pl.DataFrame:
+    """Turn source errors into one clear step failure; raw bodies are already in the lake."""
+    try:
+        return fn()
+    except QuotaExhausted as exc:
+        raise dg.Failure(description=f"{what}: stopped cleanly, {exc}") from None
+    except MalformedResponse as exc:
+        raise dg.Failure(
+            description=f"{what}: malformed response kept raw in {RAW_TABLE}; curated rows unchanged. {exc}"
+        ) from None
+    except SourceError as exc:
+        raise dg.Failure(description=f"{what}: {exc}") from None
+
+
+def _record_raw(context: dg.AssetExecutionContext, store: RawStore) -> None:
+    context.log_event(
+        dg.AssetObservation(
+            asset_key=RAW_TABLE,
+            metadata={"files_written": len(store.files), "body_bytes": store.bytes},
+        )
+    )
+
+
+def _window(context: dg.AssetExecutionContext) -> tuple[datetime, datetime, list[str]]:
+    window = context.partition_time_window
+    return window.start, window.end, list(context.partition_keys)
+
+
+@dg.asset(
+    partitions_def=HOURLY,
+    backfill_policy=SINGLE_RUN,
+    group_name="ingest",
+    deps=[raw_responses],
+    kinds={"polars", "parquet"},
+    metadata={"partition_column": "observed_at"},
+    description="Polymarket sports markets from Gamma /events, one row per market per poll; polls upsert.",
+)
+def pm_markets(
+    context: dg.AssetExecutionContext, sources: SourcesResource, lake: LakeResource
+) -> dg.MaterializeResult:
+    start, end, keys = _window(context)
+    store = RawStore(lake.lake())
+    frames = []
+
+    def fetch() -> pl.DataFrame:
+        for at in poll_times(start, end, sources, _now(), "pm_markets"):
+            with sources.session(as_of=at, on_response=store) as s:
+                events = s.gamma.events(closed=False, tag_id=SPORTS_TAG_ID)
+                frames.append(normalize.gamma_events_to_frame(events, observed_at=at))
+        return pl.concat(frames) if frames else empty(PM_MARKETS)
+
+    polled = _guarded(context, "pm_markets", fetch)
+    _record_raw(context, store)
+    df = upsert(lake.lake(), "pm_markets", keys, polled, ["observed_at", "market_id"], PM_MARKETS)
+    return dg.MaterializeResult(
+        value=df,
+        metadata={
+            "dagster/row_count": df.height,
+            "polls": len(frames),
+            "markets_last_poll": polled.height
+            and polled.filter(pl.col("observed_at") == polled["observed_at"].max()).height,
+        },
+    )
+
+
+@dg.asset(
+    partitions_def=HOURLY,
+    backfill_policy=SINGLE_RUN,
+    group_name="ingest",
+    deps=[raw_responses],
+    kinds={"polars", "parquet"},
+    metadata={"partition_column": "snapshot_at"},
+    description="CLOB order books of tradable in-scope sports tokens (all levels + per-book summary), "
+    "one snapshot per hour (plus on-demand re-runs, which upsert).",
+)
+def pm_order_book_snapshots(
+    context: dg.AssetExecutionContext, sources: SourcesResource, lake: LakeResource, pm_markets: pl.DataFrame
+) -> dg.MaterializeResult:
+    keys = list(context.partition_keys)
+    store = RawStore(lake.lake())
+    now = _now()
+    frames = []
+
+    def fetch() -> pl.DataFrame:
+        if pm_markets.height == 0:
+            return empty(PM_ORDER_BOOK_SNAPSHOTS)
+        latest = pm_markets.with_columns(hour=pl.col("observed_at").dt.truncate("1h")).filter(
+            pl.col("observed_at") == pl.col("observed_at").max().over("hour")
+        )
+        for _, group in latest.group_by(["hour"], maintain_order=True):
+            at = min(group["observed_at"].max(), now)
+            tokens = (
+                group.filter(
+                    pl.col("sports_market_type").is_in(IN_SCOPE_TYPES)
+                    & ~pl.col("closed")
+                    & pl.col("accepting_orders")
+                )
+                .select(pl.col("token_ids").explode())
+                .unique()
+                .sort("token_ids")["token_ids"]
+                .to_list()
+            )
+            if not tokens:
+                continue
+            with sources.session(as_of=at, on_response=store) as s:
+                books = s.clob.books(tokens)
+            frames.append(normalize.book_to_frame(books, snapshot_at=at))
+        return pl.concat(frames) if frames else empty(PM_ORDER_BOOK_SNAPSHOTS)
+
+    polled = _guarded(context, "pm_order_book_snapshots", fetch)
+    _record_raw(context, store)
+    df = upsert(
+        lake.lake(),
+        "pm_order_book_snapshots",
+        keys,
+        polled,
+        ["snapshot_at", "token_id", "side", "level"],
+        PM_ORDER_BOOK_SNAPSHOTS,
+    )
+    return dg.MaterializeResult(
+        value=df, metadata={"dagster/row_count": df.height, "books": polled["token_id"].n_unique()}
+    )
+
+
+def _odds_for(
+    sources: SourcesResource, store: RawStore, at: datetime, quota: dict[str, int | None]
+) -> pl.DataFrame:
+    frames = []
+    with sources.session(as_of=at, on_response=store) as s:
+        for sport in sources.sports:
+            events = s.odds.odds(
+                sport, regions=sources.odds_regions, markets=sources.odds_markets, odds_format="decimal"
+            )
+            frames.append(normalize.odds_to_frame(events, observed_at=at))
+        quota["remaining"] = s.odds.quota.remaining
+    return pl.concat(frames) if frames else empty(ODDS_QUOTES)
+
+
+@dg.asset(
+    partitions_def=HOURLY,
+    backfill_policy=SINGLE_RUN,
+    group_name="ingest",
+    deps=[raw_responses],
+    kinds={"polars", "parquet"},
+    metadata={"partition_column": "observed_at"},
+    description="Live sportsbook odds (The Odds API /odds, decimal), one row per outcome quote per poll.",
+)
+def oddsapi_live(
+    context: dg.AssetExecutionContext, sources: SourcesResource, lake: LakeResource
+) -> dg.MaterializeResult:
+    start, end, keys = _window(context)
+    store = RawStore(lake.lake())
+    quota: dict[str, int | None] = {"remaining": None}
+
+    def fetch() -> pl.DataFrame:
+        times = poll_times(start, end, sources, _now(), "oddsapi_live")
+        return pl.concat([_odds_for(sources, store, at, quota) for at in times])
+
+    polled = _guarded(context, "oddsapi_live", fetch)
+    _record_raw(context, store)
+    df = upsert(
+        lake.lake(),
+        "oddsapi_live",
+        keys,
+        polled,
+        ["observed_at", "event_id", "bookmaker", "market_key", "outcome_name", "point"],
+        ODDS_QUOTES,
+    )
+    meta: dict[str, object] = {"dagster/row_count": df.height, "events": df["event_id"].n_unique()}
+    if quota["remaining"] is not None:
+        meta["quota_remaining"] = quota["remaining"]
+    return dg.MaterializeResult(value=df, metadata=meta)
+
+
+@dg.asset(
+    partitions_def=HOURLY,
+    backfill_policy=SINGLE_RUN,
+    group_name="ingest",
+    deps=[raw_responses],
+    kinds={"polars", "parquet"},
+    metadata={"partition_column": "observed_at"},
+    description="Historical odds: one /v4/historical call per sport per hour (the snapshot just before the "
+    "hour ends). observed_at is the snapshot's own timestamp. Backfill ranges as one run.",
+)
+def oddsapi_historical_hourly(
+    context: dg.AssetExecutionContext, sources: SourcesResource, lake: LakeResource
+) -> dg.MaterializeResult:
+    start, end, keys = _window(context)
+    store = RawStore(lake.lake())
+    now = _now()
+    frames: list[pl.DataFrame] = []
+
+    def fetch() -> pl.DataFrame:
+        with sources.session(as_of=now, on_response=store) as s:
+            hour = start
+            while hour < end:
+                date = min(hour + timedelta(minutes=59), now)
+                if date >= hour:
+                    for sport in sources.sports:
+                        frames.append(
+                            s.odds.historical_odds_frame(
+                                sport,
+                                date,
+                                regions=sources.odds_regions,
+                                markets=sources.odds_markets,
+                                odds_format="decimal",
+                            )
+                        )
+                hour += timedelta(hours=1)
+        return pl.concat(frames) if frames else empty(ODDS_QUOTES)
+
+    polled = _guarded(context, "oddsapi_historical_hourly", fetch)
+    _record_raw(context, store)
+    df = (
+        conform(polled, ODDS_QUOTES)
+        .unique(
+            subset=["observed_at", "event_id", "bookmaker", "market_key", "outcome_name", "point"],
+            keep="last",
+        )
+        .sort(["observed_at", "event_id", "bookmaker", "market_key", "outcome_name"])
+    )
+    return dg.MaterializeResult(
+        value=df,
+        metadata={"dagster/row_count": df.height, "hours": len(keys), "api_calls": len(frames)},
+    )
+
+
+@dg.asset(
+    partitions_def=DAILY,
+    group_name="ingest",
+    deps=[raw_responses],
+    kinds={"polars", "parquet"},
+    metadata={"partition_column": "observed_at"},
+    description="Scores and results (The Odds API /scores, daysFrom=3) for labels and closing lines.",
+)
+def oddsapi_scores(
+    context: dg.AssetExecutionContext, sources: SourcesResource, lake: LakeResource
+) -> dg.MaterializeResult:
+    window = context.partition_time_window
+    keys = list(context.partition_keys)
+    store = RawStore(lake.lake())
+    now = _now()
+    cfg = sources.config()
+    if window.start > now:
+        raise dg.Failure(description=f"oddsapi_scores: day {keys[0]} has not started yet")
+    if not cfg.can_time_travel and now >= window.end:
+        raise dg.Failure(
+            description=f"oddsapi_scores: day {keys[0]} is past; scores are polled live (daysFrom ≤ 3)"
+        )
+    at = min(now, window.end - timedelta(minutes=1))
+
+    def fetch() -> pl.DataFrame:
+        frames = []
+        with sources.session(as_of=at, on_response=store) as s:
+            for sport in sources.sports:
+                frames.append(normalize.scores_to_frame(s.odds.scores(sport, days_from=3), observed_at=at))
+        return pl.concat(frames) if frames else empty(ODDS_SCORES)
+
+    polled = _guarded(context, "oddsapi_scores", fetch)
+    _record_raw(context, store)
+    df = upsert(lake.lake(), "oddsapi_scores", keys, polled, ["observed_at", "event_id"], ODDS_SCORES)
+    return dg.MaterializeResult(
+        value=df, metadata={"dagster/row_count": df.height, "completed": int(df["completed"].sum() or 0)}
+    )
+
+
+__all__ = [
+    "hour_key",
+    "oddsapi_historical_hourly",
+    "oddsapi_live",
+    "oddsapi_scores",
+    "pm_markets",
+    "pm_order_book_snapshots",
+    "raw_responses",
+]

@@ -1,0 +1,224 @@
+"""Ingestion assets against the simulator: in-process and on a real loopback port."""
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+
+from edge_assets.assets import ingest
+from edge_assets.lake import Lake
+from edge_assets.lake.raw import decompress
+from edge_assets.partitions import hour_key
+from edge_assets.resources import build_resources
+from edge_assets.settings import load_settings
+from edge_assets.simulator import FaultConfig, SimulatorApp, World, serve
+
+RANGE = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
+LEAK_KEY = "sk-LEAKCANARY-8f3a9d"
+
+
+def _resources(tmp_path: Path, **overrides: object) -> dict[str, object]:
+    s = load_settings(lake_root=str(tmp_path / "lake"), duckdb_path=str(tmp_path / "w.duckdb"), **overrides)
+    return build_resources(s)
+
+
+def test_historical_backfill_168_hours_is_one_run(tmp_path: Path) -> None:
+    end = datetime(2026, 11, 20, tzinfo=UTC)
+    first, last = hour_key(end - timedelta(hours=168)), hour_key(end - timedelta(hours=1))
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            [ingest.oddsapi_historical_hourly],
+            resources=_resources(tmp_path),
+            instance=instance,
+            tags={RANGE[0]: first, RANGE[1]: last},
+        )
+        assert result.success
+        assert len(instance.get_runs()) == 1
+        mats = result.asset_materializations_for_node("oddsapi_historical_hourly")
+        assert len(mats) == 168
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EDGE_")}
+    env.update(EDGE_LAKE_ROOT=str(tmp_path / "lake"), EDGE_DUCKDB_PATH=str(tmp_path / "w.duckdb"))
+    sql = (
+        "select count(distinct date_trunc('hour', observed_at)) as hours, "
+        "count(distinct sport_key) as sports "
+        "from oddsapi_historical_hourly"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "edge_assets.cli", "query", sql, "--csv"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["hours,sports", "168,5"]
+
+
+def test_rerunning_a_partition_gives_the_same_rows(tmp_path: Path) -> None:
+    key = hour_key(datetime.now(UTC) - timedelta(hours=5))
+    lake = Lake(str(tmp_path / "lake"))
+    with dg.instance_for_test() as instance:
+        frames = []
+        for _ in range(2):
+            r = dg.materialize(
+                [ingest.pm_markets, ingest.oddsapi_live],
+                resources=_resources(tmp_path),
+                instance=instance,
+                partition_key=key,
+            )
+            assert r.success
+            frames.append((lake.read("pm_markets", key), lake.read("oddsapi_live", key)))
+    (m1, o1), (m2, o2) = frames
+    assert m1.height > 100 and o1.height > 1000
+    assert m1.equals(m2) and o1.equals(o2)
+    assert m1["observed_at"].n_unique() == len(ingest.SIM_POLL_MINUTES)
+    assert (
+        o1.select(["observed_at", "event_id", "bookmaker", "market_key", "outcome_name", "point"])
+        .is_duplicated()
+        .sum()
+        == 0
+    )
+
+
+def test_live_mode_cannot_poll_the_past(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EDGE_ODDS_API_KEY", "k")
+    res = _resources(tmp_path, source_mode="live", odds_api_key="k")
+    with dg.instance_for_test() as instance:
+        r = dg.materialize(
+            [ingest.oddsapi_live],
+            resources=res,
+            instance=instance,
+            raise_on_error=False,
+            partition_key="2026-01-01-00:00",
+        )
+    assert not r.success
+    failure = next(e for e in r.all_events if e.is_step_failure)
+    assert "oddsapi_live is polled live" in failure.event_specific_data.error.message  # type: ignore[union-attr]
+
+
+# -- loopback simulator: faults ---------------------------------------------------------------
+
+
+@pytest.fixture
+def loopback() -> Iterator[tuple[SimulatorApp, str]]:
+    app = SimulatorApp(World(7), api_key=LEAK_KEY, rate_limit_per_s=None)
+    server = serve(app)
+    try:
+        yield app, server.url
+    finally:
+        server.stop()
+
+
+def _loop_resources(
+    tmp_path: Path, url: str, monkeypatch: pytest.MonkeyPatch, **kw: object
+) -> dict[str, object]:
+    monkeypatch.setenv("EDGE_ODDS_API_KEY", LEAK_KEY)
+    return _resources(tmp_path, sim_url=url, sports=("basketball_nba", "icehockey_nhl"), **kw)
+
+
+def _run(assets: list, res: dict, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        assets,
+        resources=res,
+        instance=instance,
+        partition_key=hour_key(datetime.now(UTC)),
+        raise_on_error=False,
+    )
+
+
+def _failure(result: dg.ExecuteInProcessResult) -> str:
+    return next(e for e in result.all_events if e.is_step_failure).event_specific_data.error.message  # type: ignore[union-attr]
+
+
+def _raw(tmp_path: Path) -> pl.DataFrame:
+    return pl.read_parquet(
+        str(tmp_path / "lake" / "raw_responses" / "**" / "*.parquet"), hive_partitioning=False
+    )
+
+
+@pytest.mark.integration
+def test_5xx_and_429_are_retried(
+    tmp_path: Path, loopback: tuple[SimulatorApp, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, url = loopback
+    app.faults = FaultConfig(fail_next=2, fail_status=503, paths=("/v4",))
+    res = _loop_resources(tmp_path, url, monkeypatch)
+    with dg.instance_for_test() as instance:
+        assert _run([ingest.oddsapi_live], res, instance).success
+        app.faults = FaultConfig(rate_limit_next=1, retry_after_s=1, paths=("/v4",))
+        t0 = datetime.now(UTC)
+        assert _run([ingest.oddsapi_live], res, instance).success
+        assert datetime.now(UTC) - t0 >= timedelta(seconds=1)
+    statuses = _raw(tmp_path).filter(pl.col("source") == "oddsapi")["status"].to_list()
+    assert statuses.count(503) == 2 and statuses.count(429) == 1 and statuses.count(200) == 4
+
+
+@pytest.mark.integration
+def test_malformed_body_is_kept_raw_and_fails_clearly(
+    tmp_path: Path, loopback: tuple[SimulatorApp, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, url = loopback
+    res = _loop_resources(tmp_path, url, monkeypatch)
+    lake = Lake(str(tmp_path / "lake"))
+    key = hour_key(datetime.now(UTC))
+    with dg.instance_for_test() as instance:
+        assert _run([ingest.oddsapi_live], res, instance).success
+        before = lake.read("oddsapi_live", key)
+        app.faults = FaultConfig(malformed_next=1, paths=("/v4/sports/basketball_nba/odds",))
+        result = _run([ingest.oddsapi_live], res, instance)
+    assert not result.success
+    assert "malformed response kept raw in raw_responses; curated rows unchanged" in _failure(result)
+    assert lake.read("oddsapi_live", key).equals(before)
+    raw = _raw(tmp_path).sort("requested_at")
+    last = raw.filter(pl.col("endpoint") == "/v4/sports/{sport}/odds").row(-1, named=True)
+    body = decompress(last["body_zstd"], last["body_bytes"])
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(body)
+    assert last["status"] == 200 and last["body_bytes"] == len(body) > 0
+
+
+@pytest.mark.integration
+def test_quota_exhaustion_stops_cleanly(
+    tmp_path: Path, loopback: tuple[SimulatorApp, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, url = loopback
+    res = _loop_resources(tmp_path, url, monkeypatch, quota_reserve=5)
+    app.odds.quota = 10  # one /odds call (2 regions x 3 markets) costs 6: the second would cross the reserve
+    with dg.instance_for_test() as instance:
+        result = _run([ingest.oddsapi_live], res, instance)
+    assert not result.success
+    message = _failure(result)
+    assert "oddsapi_live: stopped cleanly" in message and "reserve 5" in message
+
+
+@pytest.mark.integration
+def test_api_key_never_reaches_logs_metadata_or_lake(
+    tmp_path: Path, loopback: tuple[SimulatorApp, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, url = loopback
+    res = _loop_resources(tmp_path, url, monkeypatch)
+    with dg.instance_for_test() as instance:
+        for assets in ([ingest.pm_markets, ingest.oddsapi_live, ingest.pm_order_book_snapshots],):
+            assert _run(assets, res, instance).success
+        app.faults = FaultConfig(fail_next=1, paths=("/v4",))
+        assert _run([ingest.oddsapi_live], res, instance).success
+        logs = [str(e) for run in instance.get_runs() for e in instance.all_logs(run.run_id)]
+    haystack = "\n".join(logs)
+    for path in (tmp_path / "lake").rglob("*.parquet"):
+        table = pq.read_table(path)
+        haystack += json.dumps(table.to_pylist(), default=str)
+        if "body_zstd" in table.column_names:
+            for row in table.to_pylist():
+                haystack += decompress(row["body_zstd"], row["body_bytes"]).decode("utf-8", "replace")
+    assert len(haystack) > 100_000
+    assert LEAK_KEY not in haystack
+    assert "apiKey" not in haystack or "apiKey=***" in haystack
