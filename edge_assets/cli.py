@@ -71,16 +71,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     end = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     start = end - timedelta(hours=args.hours)
-    print(f"edge demo: source={s.source_mode} lake={s.lake_root} hours {start:%Y-%m-%d %H:00}..{end:%H:00} UTC")
+    print(
+        f"edge demo: source={s.source_mode} lake={s.lake_root} hours {start:%Y-%m-%d %H:00}..{end:%H:00} UTC"
+    )
     t0 = time.perf_counter()
     with dg.DagsterInstance.get() as instance:
         report = run_window(defs, instance, start, end)
-    for step in report.steps:
-        print(f"  ran {step.name:<7} {step.partitions:<35} {step.seconds:6.1f}s  {', '.join(step.assets)}")
+    _print_steps(report)
     print("\nrows per table:")
     _print_frame(_row_counts(s))
     _print_signals(s)
-    print(f"\ndone in {time.perf_counter() - t0:.1f}s; query with: edge query \"select * from signals\"")
+    print(f'\ndone in {time.perf_counter() - t0:.1f}s; query with: edge query "select * from signals"')
     return 0 if report.success else 1
 
 
@@ -98,9 +99,33 @@ def _print_signals(s: object) -> None:
     )
     print(f"\nsignals found: {df.height}")
     if df.height:
-        cols = [c for c in ("created_at", "sport_key", "odds_outcome_name", "market_key", "point",
-                            "pm_price", "fair_prob", "ev_after_costs", "stake", "liquidity") if c in df.columns]
+        cols = [
+            c
+            for c in (
+                "created_at",
+                "sport_key",
+                "odds_outcome_name",
+                "market_key",
+                "point",
+                "pm_price",
+                "fair_prob",
+                "ev_after_costs",
+                "stake",
+                "liquidity",
+            )
+            if c in df.columns
+        ]
         _print_frame(df.select(cols).head(20))
+
+
+def _print_steps(report: object) -> None:
+    for step in report.steps:  # type: ignore[attr-defined]
+        state = "ok " if step.success else "FAILED"
+        print(
+            f"  {state} {step.name:<7} {step.partitions:<35} {step.seconds:6.1f}s  {', '.join(step.assets)}"
+        )
+        for error in step.errors:
+            print(f"      error: {error}", file=sys.stderr)
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
@@ -120,8 +145,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     with dg.DagsterInstance.get() as instance:
         report = run_window(defs, instance, start, end, include=include)
-    for step in report.steps:
-        print(f"  ran {step.name:<7} {step.partitions:<35} {step.seconds:6.1f}s  {', '.join(step.assets)}")
+    _print_steps(report)
     print(f"backfilled {start:%Y-%m-%d %H:00}..{end:%Y-%m-%d %H:00} UTC in {time.perf_counter() - t0:.1f}s")
     return 0 if report.success else 1
 
@@ -137,9 +161,14 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from edge_assets.simulator import serve_forever
+    from edge_assets.simulator import SimulatorApp, World, serve_forever
 
-    serve_forever(host=args.host, port=args.port, seed=args.seed)
+    print(
+        f"simulator (seed {args.seed}) on http://{args.host}:{args.port}: "
+        "Gamma /gamma, CLOB /clob, Odds API /v4"
+    )
+    print(f"use it with: EDGE_SIM_URL=http://{args.host}:{args.port} edge demo", flush=True)
+    serve_forever(port=args.port, host=args.host, app=SimulatorApp(World(args.seed)))
     return 0
 
 
@@ -147,34 +176,49 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edge", description="edge-assets: Polymarket vs sportsbook edges.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("demo", help="run the whole asset graph for the last few hours on the configured source",
-                       description="Materialize every asset for the last N hours (default: the embedded "
-                       "simulator) and print what ran, rows per table and the signals found.")
+    p = sub.add_parser(
+        "demo",
+        help="run the whole asset graph for the last few hours on the configured source",
+        description="Materialize every asset for the last N hours (default: the embedded "
+        "simulator) and print what ran, rows per table and the signals found.",
+    )
     p.add_argument("--hours", type=int, default=3, help="how many hours up to now (default 3)")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("query", help="run a DuckDB SQL query over the lake",
-                       description="Refresh the DuckDB catalog (one view per lake table) and print a query's result.")
+    p = sub.add_parser(
+        "query",
+        help="run a DuckDB SQL query over the lake",
+        description="Refresh the DuckDB catalog (one view per lake table) and print a query's result.",
+    )
     p.add_argument("sql", help='e.g. "select count(*) from oddsapi_live"')
     p.add_argument("--csv", action="store_true", help="print CSV instead of a table")
     p.set_defaults(func=cmd_query)
 
-    p = sub.add_parser("ui", help="start the Dagster UI (dagster dev) on the repo's workspace",
-                       description="Start `dagster dev` with workspace.yaml and the local instance in data/.")
+    p = sub.add_parser(
+        "ui",
+        help="start the Dagster UI (dagster dev) on the repo's workspace",
+        description="Start `dagster dev` with workspace.yaml and the local instance in data/.",
+    )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=3000)
     p.set_defaults(func=cmd_ui)
 
-    p = sub.add_parser("simulate", help="serve the simulated Gamma, CLOB and Odds APIs on a loopback port",
-                       description="Serve the deterministic simulator over HTTP: Gamma under /gamma, CLOB under "
-                       "/clob, The Odds API under /v4. Point EDGE_SIM_URL at it.")
+    p = sub.add_parser(
+        "simulate",
+        help="serve the simulated Gamma, CLOB and Odds APIs on a loopback port",
+        description="Serve the deterministic simulator over HTTP: Gamma under /gamma, CLOB under "
+        "/clob, The Odds API under /v4. Point EDGE_SIM_URL at it.",
+    )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8900)
     p.add_argument("--seed", type=int, default=7)
     p.set_defaults(func=cmd_simulate)
 
-    p = sub.add_parser("backfill", help="materialize a past range of hours as single-run backfills",
-                       description="Backfill the graph (or --select assets) for the last --days/--hours.")
+    p = sub.add_parser(
+        "backfill",
+        help="materialize a past range of hours as single-run backfills",
+        description="Backfill the graph (or --select assets) for the last --days/--hours.",
+    )
     p.add_argument("--days", type=int, default=0)
     p.add_argument("--hours", type=int, default=0)
     p.add_argument("--end", help="UTC end hour, ISO (default: the current hour)")

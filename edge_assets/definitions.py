@@ -2,10 +2,15 @@
 
 import dagster as dg
 
-from edge_assets.assets import seeds
+from edge_assets import automation, checks
+from edge_assets.assets import comparator, ingest, mapping, seeds
 from edge_assets.resources import build_resources
 
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([seeds]),
+    assets=[ingest.raw_responses, *dg.load_assets_from_modules([seeds, ingest, mapping, comparator])],
+    asset_checks=checks.CHECKS,
+    schedules=automation.SCHEDULES,
+    sensors=automation.SENSORS,
+    jobs=automation.JOBS,
     resources=build_resources(),
 )

@@ -33,6 +33,7 @@ class StepReport:
     seconds: float
     assets: list[str] = field(default_factory=list)
     success: bool = True
+    errors: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -66,6 +67,7 @@ def run_window(
     *,
     include: Sequence[str] | None = None,
     exclude: Sequence[str] = (),
+    log_level: str = "WARNING",
 ) -> RunReport:
     """Materialize the graph for the hours in [start, end): seeds, then days, then hours as one run."""
     unpart, daily, hourly = _by_partitions(defs)
@@ -90,8 +92,14 @@ def run_window(
             resources=resources,
             partition_key=partition_key,
             tags=tags,
-            raise_on_error=True,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
         )
+        errors = [
+            f"{e.step_key}: {e.event_specific_data.error.message.strip()}"  # type: ignore[union-attr]
+            for e in result.all_events
+            if e.is_step_failure and e.event_specific_data is not None
+        ]
         report.steps.append(
             StepReport(
                 name=name,
@@ -99,6 +107,7 @@ def run_window(
                 seconds=time.perf_counter() - t0,
                 assets=[k.to_user_string() for k in keys],
                 success=result.success,
+                errors=errors,
             )
         )
 

@@ -11,7 +11,11 @@ from edge_assets_tests.conftest import REPO_ROOT
 def test_dagster_definitions_validate_workspace() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=180, env=os.environ.copy(),
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=os.environ.copy(),
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Validation successful for code location edge_assets" in proc.stdout + proc.stderr
@@ -24,7 +28,9 @@ def test_definitions_import_stays_light() -> None:
         "print(json.dumps({'s': time.perf_counter() - t, "
         "'heavy': sorted(m for m in ('mlflow', 'xgboost', 'sklearn') if m in sys.modules)}))"
     )
-    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["heavy"] == []

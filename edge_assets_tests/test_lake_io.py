@@ -61,11 +61,17 @@ def _exercise(root: str, tmp_path: Path, endpoint: str | None = None) -> Lake:
             [ticks],
             resources=resources,
             instance=instance,
-            tags={"dagster/asset_partition_range_start": HOURS[0], "dagster/asset_partition_range_end": HOURS[-1]},
+            tags={
+                "dagster/asset_partition_range_start": HOURS[0],
+                "dagster/asset_partition_range_end": HOURS[-1],
+            },
         )
         assert result.success
         out = dg.materialize(
-            [ticks, ticks_window], selection=[ticks_window], resources=resources, instance=instance,
+            [ticks, ticks_window],
+            selection=[ticks_window],
+            resources=resources,
+            instance=instance,
             partition_key=HOURS[2],
         )
         assert dg.materialize([snapshot], resources=resources, instance=instance).success
@@ -94,7 +100,9 @@ def test_local_partitions_round_trip(tmp_path: Path) -> None:
     assert df["n"].to_list() == [9]
 
 
-def test_write_that_dies_midway_keeps_previous_content(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_write_that_dies_midway_keeps_previous_content(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     lake = Lake(str(tmp_path / "lake"))
     lake.write("t", HOURS[0], pl.DataFrame({"x": [1, 2]}))
 
@@ -127,8 +135,12 @@ def s3_server() -> Iterator[str]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
-    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")}
-    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
+    saved = {
+        k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")
+    }
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1"
+    )
     endpoint = f"http://{host}:{port}"
     import boto3
 
@@ -151,8 +163,9 @@ def test_s3_partitions_round_trip(tmp_path: Path, s3_server: str) -> None:
     lake = _exercise("s3://edge-lake/prefix", tmp_path, s3_server)
     keys = {
         o["Key"]
-        for o in boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1")
-        .list_objects_v2(Bucket="edge-lake")["Contents"]
+        for o in boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1").list_objects_v2(
+            Bucket="edge-lake"
+        )["Contents"]
     }
     assert "prefix/ticks/dt=2026-03-01/hour=02/part.parquet" in keys
     assert not any(k.endswith(".tmp") for k in keys)

@@ -39,7 +39,9 @@ def test_env_and_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None
 
 def test_invalid_value_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EDGE_STAKE_USDC", "lots")
-    with pytest.raises(SettingsError, match=r"^invalid edge-assets settings: EDGE_STAKE_USDC: Input should be a valid"):
+    with pytest.raises(
+        SettingsError, match=r"^invalid edge-assets settings: EDGE_STAKE_USDC: Input should be a valid"
+    ):
         load_settings()
 
 

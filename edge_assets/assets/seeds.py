@@ -19,12 +19,16 @@ def _result(df: pl.DataFrame) -> dg.MaterializeResult:
     return dg.MaterializeResult(value=df, metadata={"dagster/row_count": df.height})
 
 
-@dg.asset(group_name="seeds", kinds={"csv", "parquet"}, description="Team name aliases (data/team_aliases.csv).")
+@dg.asset(
+    group_name="seeds", kinds={"csv", "parquet"}, description="Team name aliases (data/team_aliases.csv)."
+)
 def team_aliases() -> dg.MaterializeResult:
     return _result(_seed("team_aliases"))
 
 
-@dg.asset(group_name="seeds", kinds={"csv", "parquet"}, description="Venue fee schedules with valid-from dates.")
+@dg.asset(
+    group_name="seeds", kinds={"csv", "parquet"}, description="Venue fee schedules with valid-from dates."
+)
 def fee_tables() -> dg.MaterializeResult:
     return _result(_seed("fee_tables"))
 

@@ -1,0 +1,112 @@
+"""Comparator assets: features_latest and signals (upserted; each new signal alerted once)."""
+
+from datetime import timedelta
+
+import dagster as dg
+import polars as pl
+
+from edge_assets.assets.mapping import by_hour, latest_poll
+from edge_assets.comparator_resources import AlertsResource, ComparatorResource
+from edge_assets.features.latest import build_features_latest
+from edge_assets.lake.io_manager import LakeResource
+from edge_assets.partitions import HOURLY
+from edge_assets.signals import select_signals
+
+SINGLE_RUN = dg.BackfillPolicy.single_run()
+
+
+@dg.asset(
+    partitions_def=HOURLY,
+    backfill_policy=SINGLE_RUN,
+    group_name="comparator",
+    kinds={"polars", "parquet"},
+    metadata={"partition_column": "observed_at"},
+    description="Per mapped Polymarket outcome: ask/bid/mid/depth, consensus and sharp fair probability, "
+    "best book price, raw edge, EV after fees and slippage for the configured stake, liquidity.",
+)
+def features_latest(
+    pm_sportsbook_lines: pl.DataFrame,
+    oddsapi_live: pl.DataFrame,
+    pm_order_book_snapshots: pl.DataFrame,
+    market_mappings: pl.DataFrame,
+    comparator: ComparatorResource,
+) -> dg.MaterializeResult:
+    odds_h = by_hour(oddsapi_live, "observed_at")
+    books_h = by_hour(pm_order_book_snapshots, "snapshot_at")
+    lines_h = by_hour(pm_sportsbook_lines, "observed_at")
+    frames = []
+    for hour, maps in by_hour(market_mappings, "observed_at").items():
+        snapshot_at = maps["observed_at"].max()
+        odds = odds_h.get(hour, oddsapi_live.clear())
+        odds = odds.filter(pl.col("observed_at") <= snapshot_at)
+        books = latest_poll(books_h.get(hour, pm_order_book_snapshots.clear()), "snapshot_at")
+        frames.append(
+            build_features_latest(
+                lines_h.get(hour, pm_sportsbook_lines.clear()),
+                odds,
+                books,
+                maps,
+                snapshot_at=snapshot_at,
+                devig_method=comparator.devig_method,
+                stake_usdc=comparator.stake_usdc,
+                max_quote_age=timedelta(seconds=comparator.max_quote_age_s),
+            )
+        )
+    df = (
+        pl.concat(frames, how="diagonal_relaxed")
+        if frames
+        else pl.DataFrame({"observed_at": []}, schema={"observed_at": pl.Datetime("us", "UTC")})
+    )
+    return dg.MaterializeResult(value=df, metadata={"dagster/row_count": df.height})
+
+
+@dg.asset(
+    partitions_def=HOURLY,
+    backfill_policy=SINGLE_RUN,
+    group_name="comparator",
+    kinds={"polars", "parquet"},
+    metadata={"partition_column": "created_at"},
+    description="Verified edges: confidence, price superiority, EV after all costs (≥ min) and liquidity all "
+    "pass. Deterministic signal_id; each new signal is alerted once (ledger in the lake).",
+)
+def signals(
+    context: dg.AssetExecutionContext,
+    features_latest: pl.DataFrame,
+    comparator: ComparatorResource,
+    alerts: AlertsResource,
+    lake: LakeResource,
+) -> dg.MaterializeResult:
+    found = select_signals(
+        features_latest,
+        min_confidence=comparator.min_confidence,
+        min_ev=comparator.min_ev,
+        min_size_usdc=comparator.min_trade_usdc,
+    )
+    keys = list(context.partition_keys)
+    old = lake.lake().read_many("signals", keys, allow_missing=True)
+    if old.height:
+        found = pl.concat(
+            [old.select(found.columns) if set(found.columns) <= set(old.columns) else old, found],
+            how="diagonal_relaxed",
+        ).unique(subset=["signal_id"], keep="last", maintain_order=True)
+    status = "no_channels"
+    sent = 0
+    if found.height:
+        try:
+            from edge_assets.alerts import Alert
+
+            dispatcher = alerts.dispatcher()
+            report = dispatcher.dispatch([Alert.from_signal_row(r) for r in found.iter_rows(named=True)])
+            dispatcher.close()
+            sent = report.total("sent")
+            status = report.summary()
+            found = found.with_columns(
+                alert_status=pl.col("signal_id").map_elements(report.alert_status, return_dtype=pl.String)
+            )
+        except Exception as exc:  # an alert failure never fails the comparator
+            context.log.warning(f"alerts not dispatched: {exc}")
+            status = f"alert error: {type(exc).__name__}"
+    return dg.MaterializeResult(
+        value=found.sort("created_at") if found.height else found,
+        metadata={"dagster/row_count": found.height, "alerts_sent": sent, "alerts": status},
+    )

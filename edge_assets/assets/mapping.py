@@ -1,0 +1,111 @@
+"""Mapping assets: market_mappings (with the alias-mismatch check) and pm_sportsbook_lines."""
+
+from datetime import datetime
+
+import dagster as dg
+import polars as pl
+
+from edge_assets.mapping.aliases import AliasResolver
+from edge_assets.mapping.layout import pm_sportsbook_lines as build_lines
+from edge_assets.mapping.matcher import match_markets, unmatched_report
+from edge_assets.partitions import HOURLY
+from edge_assets.schemas import MARKET_MAPPINGS, PM_SPORTSBOOK_LINES, conform, empty
+
+SINGLE_RUN = dg.BackfillPolicy.single_run()
+MAX_UNMATCHED_SHARE = 0.05
+
+
+def by_hour(df: pl.DataFrame, column: str) -> dict[datetime, pl.DataFrame]:
+    if df.height == 0:
+        return {}
+    tagged = df.with_columns(_hour=pl.col(column).dt.truncate("1h"))
+    return {k[0]: g.drop("_hour") for k, g in tagged.group_by(["_hour"], maintain_order=True)}
+
+
+def latest_poll(df: pl.DataFrame, column: str = "observed_at") -> pl.DataFrame:
+    return df.filter(pl.col(column) == pl.col(column).max()) if df.height else df
+
+
+@dg.asset(
+    partitions_def=HOURLY,
+    backfill_policy=SINGLE_RUN,
+    group_name="mapping",
+    kinds={"polars", "parquet"},
+    metadata={"partition_column": "observed_at"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            "unmatched_share",
+            asset="market_mappings",
+            description=f"in-scope Polymarket sports markets left unmatched ≤ "
+            f"{MAX_UNMATCHED_SHARE:.0%}; lists the names it could not resolve",
+        )
+    ],
+    description="Each Polymarket token mapped 1-to-1 to an Odds API event and outcome (or the reason not).",
+)
+def market_mappings(
+    context: dg.AssetExecutionContext,
+    pm_markets: pl.DataFrame,
+    oddsapi_live: pl.DataFrame,
+    team_aliases: pl.DataFrame,
+):  # yields its value and its check result
+    resolver = AliasResolver(team_aliases)  # the seed asset, so alias edits show in lineage
+    odds_by_hour = by_hour(oddsapi_live, "observed_at")
+    frames = []
+    for hour, markets in by_hour(pm_markets, "observed_at").items():
+        poll = latest_poll(markets)
+        odds = odds_by_hour.get(hour, oddsapi_live.clear())
+        observed_at = poll["observed_at"].max()
+        frames.append(match_markets(poll, odds, resolver, observed_at=observed_at))
+    df = conform(pl.concat(frames), MARKET_MAPPINGS) if frames else empty(MARKET_MAPPINGS)
+    report = unmatched_report(df) if df.height else {"unmatched_share": 0.0, "in_scope": 0}
+    share = float(report.get("unmatched_share", 0.0) or 0.0)  # type: ignore[arg-type]
+    names = report.get("unresolved_names", [])
+    check = dg.AssetCheckResult(
+        check_name="unmatched_share",
+        passed=share <= MAX_UNMATCHED_SHARE,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "unmatched_share": share,
+            "in_scope": int(report.get("in_scope", 0) or 0),  # type: ignore[arg-type]
+            "unresolved_names": dg.MetadataValue.json(dict(list(dict(names).items())[:50])),  # type: ignore[arg-type]
+        },  # type: ignore[arg-type]
+    )
+    counts = df.group_by("method").len().sort("method")
+    yield dg.Output(
+        df,
+        metadata={
+            "dagster/row_count": df.height,
+            "unmatched_share": share,
+            "by_method": dg.MetadataValue.json(dict(zip(counts["method"], counts["len"], strict=True))),
+        },
+    )
+    yield check
+
+
+@dg.asset(
+    partitions_def=HOURLY,
+    backfill_policy=SINGLE_RUN,
+    group_name="mapping",
+    kinds={"polars", "parquet"},
+    metadata={"partition_column": "observed_at"},
+    description="Polymarket's executable prices in the oddsapi_live layout (bookmaker = polymarket): decimal "
+    "price from the best ask including the taker fee, and the size available at that price.",
+)
+def pm_sportsbook_lines(
+    pm_markets: pl.DataFrame,
+    pm_order_book_snapshots: pl.DataFrame,
+    market_mappings: pl.DataFrame,
+    oddsapi_live: pl.DataFrame,
+) -> dg.MaterializeResult:
+    odds_h = by_hour(oddsapi_live, "observed_at")
+    books_by_hour = by_hour(pm_order_book_snapshots, "snapshot_at")
+    maps_by_hour = by_hour(market_mappings, "observed_at")
+    frames = []
+    for hour, markets in by_hour(pm_markets, "observed_at").items():
+        poll = latest_poll(markets)
+        books = latest_poll(books_by_hour.get(hour, pm_order_book_snapshots.clear()), "snapshot_at")
+        maps = maps_by_hour.get(hour, market_mappings.clear())
+        odds = odds_h.get(hour, oddsapi_live.clear())
+        frames.append(build_lines(poll, books, maps, observed_at=poll["observed_at"].max(), odds=odds))
+    df = conform(pl.concat(frames), PM_SPORTSBOOK_LINES) if frames else empty(PM_SPORTSBOOK_LINES)
+    return dg.MaterializeResult(value=df, metadata={"dagster/row_count": df.height})

@@ -1,0 +1,132 @@
+"""Schedules and sensors: the ingestion cadence (DESIGN §3), the comparator sensor, monitor alerts."""
+
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+
+from edge_assets import monitoring
+from edge_assets.assets import comparator, ingest, mapping
+from edge_assets.checks import recent
+from edge_assets.comparator_resources import AlertsResource
+from edge_assets.lake.io_manager import LakeResource
+from edge_assets.partitions import hour_key
+from edge_assets.sources_resource import SourcesResource
+
+RUNNING = dg.DefaultScheduleStatus.RUNNING
+
+COMPARATOR_CHAIN = [
+    mapping.market_mappings,
+    mapping.pm_sportsbook_lines,
+    comparator.features_latest,
+    comparator.signals,
+]
+comparator_job = dg.define_asset_job("comparator_job", selection=COMPARATOR_CHAIN)
+markets_job = dg.define_asset_job("pm_markets_job", selection=[ingest.pm_markets])
+live_odds_job = dg.define_asset_job("oddsapi_live_job", selection=[ingest.oddsapi_live])
+books_job = dg.define_asset_job("order_books_job", selection=[ingest.pm_order_book_snapshots])
+historical_job = dg.define_asset_job("oddsapi_historical_job", selection=[ingest.oddsapi_historical_hourly])
+scores_job = dg.define_asset_job("oddsapi_scores_job", selection=[ingest.oddsapi_scores])
+
+
+def _current_hour_schedule(
+    name: str, job: object, cron: str, offset: timedelta = timedelta(0)
+) -> dg.ScheduleDefinition:
+    """Each tick polls into the partition of its own hour (offset -1h: the last complete hour)."""
+
+    @dg.schedule(name=name, cron_schedule=cron, job=job, default_status=RUNNING, execution_timezone="UTC")
+    def _schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        at = context.scheduled_execution_time.astimezone(UTC) + offset
+        key = hour_key(at)
+        return dg.RunRequest(
+            run_key=f"{name}:{context.scheduled_execution_time.isoformat()}", partition_key=key
+        )
+
+    return _schedule
+
+
+markets_schedule = _current_hour_schedule("pm_markets_every_minute", markets_job, "* * * * *")
+live_odds_schedule = _current_hour_schedule("oddsapi_live_every_2_minutes", live_odds_job, "*/2 * * * *")
+books_schedule = _current_hour_schedule("order_books_hourly", books_job, "2 * * * *")
+historical_schedule = _current_hour_schedule(
+    "oddsapi_historical_hourly_schedule", historical_job, "7 * * * *", offset=timedelta(hours=-1)
+)
+
+
+@dg.schedule(
+    name="oddsapi_scores_hourly",
+    cron_schedule="15 * * * *",
+    job=scores_job,
+    default_status=RUNNING,
+    execution_timezone="UTC",
+)
+def scores_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    day = context.scheduled_execution_time.astimezone(UTC).strftime("%Y-%m-%d")
+    return dg.RunRequest(run_key=f"scores:{context.scheduled_execution_time.isoformat()}", partition_key=day)
+
+
+WATCHED = [ingest.oddsapi_live.key, ingest.pm_markets.key]
+
+
+@dg.sensor(
+    job=comparator_job,
+    minimum_interval_seconds=20,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="New oddsapi_live / pm_markets data -> one comparator run per touched hour.",
+)
+def comparator_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+    """The cursor is the highest storage id already scored, so nothing is scored twice or missed."""
+    after = int(context.cursor) if context.cursor else None
+    hours: set[str] = set()
+    last = after or 0
+    for key in WATCHED:
+        res = context.instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=key, after_storage_id=after), limit=1000, ascending=True
+        )
+        for record in res.records:
+            last = max(last, record.storage_id)
+            if record.partition_key:
+                hours.add(record.partition_key)
+    if not hours:
+        return dg.SensorResult(skip_reason="no new live data since the last tick", cursor=context.cursor)
+    return dg.SensorResult(
+        run_requests=[
+            dg.RunRequest(run_key=f"comparator:{h}:{last}", partition_key=h) for h in sorted(hours)
+        ],
+        cursor=str(last),
+    )
+
+
+@dg.sensor(
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Alert (once per check per hour) when freshness fails or a league goes missing.",
+)
+def monitor_alerts_sensor(
+    context: dg.SensorEvaluationContext, lake: LakeResource, alerts: AlertsResource, sources: SourcesResource
+) -> dg.SkipReason:
+    from edge_assets.alerts import Alert
+
+    now = datetime.now(UTC)
+    store = lake.lake()
+    outcomes = [monitoring.freshness(t, recent(store, t, now), now) for t in monitoring.FRESHNESS_LIMITS]
+    outcomes.append(monitoring.sports_present(recent(store, "oddsapi_live", now), sources.sports))
+    failed = [o for o in outcomes if not o.passed]
+    if not failed:
+        return dg.SkipReason("all monitors pass")
+    hour = hour_key(now)
+    dispatcher = alerts.dispatcher()
+    report = dispatcher.dispatch(
+        [
+            Alert.monitor(
+                f"monitor:{o.name}:{hour}", title=f"edge-assets monitor failed: {o.name}", text=o.message
+            )
+            for o in failed
+        ]
+    )
+    dispatcher.close()
+    return dg.SkipReason(f"{len(failed)} monitor(s) failing: {report.summary()}")
+
+
+SCHEDULES = [markets_schedule, live_odds_schedule, books_schedule, historical_schedule, scores_schedule]
+SENSORS = [comparator_sensor, monitor_alerts_sensor]
+JOBS = [comparator_job, markets_job, live_odds_job, books_job, historical_job, scores_job]

@@ -1,0 +1,85 @@
+"""Asset checks: freshness, completeness and schema, read straight from the lake (no full reloads)."""
+
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+import polars as pl
+
+from edge_assets import monitoring
+from edge_assets.assets import ingest
+from edge_assets.lake.io_manager import LakeResource
+from edge_assets.lake.storage import Lake
+from edge_assets.partitions import hour_key
+from edge_assets.schemas import ODDS_QUOTES, PM_MARKETS, PM_ORDER_BOOK_SNAPSHOTS
+from edge_assets.sources_resource import SourcesResource
+
+
+def recent(lake: Lake, table: str, now: datetime, hours: int = 2) -> pl.DataFrame:
+    keys = [hour_key(now - timedelta(hours=h)) for h in range(hours)]
+    return lake.read_many(table, keys, allow_missing=True)
+
+
+def _result(outcome: monitoring.CheckOutcome, severity: dg.AssetCheckSeverity) -> dg.AssetCheckResult:
+    meta = {
+        k: (dg.MetadataValue.json(v) if isinstance(v, list | dict) else v)
+        for k, v in outcome.metadata.items()
+    }
+    return dg.AssetCheckResult(
+        passed=outcome.passed,
+        severity=severity,
+        description=outcome.message,
+        metadata={**meta, "message": outcome.message},
+    )
+
+
+def _freshness_check(asset: dg.AssetsDefinition, table: str) -> dg.AssetChecksDefinition:
+    limit = monitoring.FRESHNESS_LIMITS[table][1]
+
+    @dg.asset_check(
+        asset=asset, name="fresh", description=f"latest poll ≤ {limit.total_seconds() / 60:.0f} min old"
+    )
+    def _check(lake: LakeResource) -> dg.AssetCheckResult:
+        now = datetime.now(UTC)
+        return _result(
+            monitoring.freshness(table, recent(lake.lake(), table, now), now), dg.AssetCheckSeverity.WARN
+        )
+
+    return _check
+
+
+def _schema_check(asset: dg.AssetsDefinition, table: str, contract: dict) -> dg.AssetChecksDefinition:
+    @dg.asset_check(asset=asset, name="schema", description="latest partitions match the table contract")
+    def _check(lake: LakeResource) -> dg.AssetCheckResult:
+        df = recent(lake.lake(), table, datetime.now(UTC))
+        return _result(monitoring.schema_matches(table, df, contract), dg.AssetCheckSeverity.ERROR)
+
+    return _check
+
+
+@dg.asset_check(
+    asset=ingest.oddsapi_live,
+    name="leagues_present",
+    description="every configured league has live quotes in the last two hours",
+)
+def oddsapi_live_leagues(lake: LakeResource, sources: SourcesResource) -> dg.AssetCheckResult:
+    df = recent(lake.lake(), "oddsapi_live", datetime.now(UTC))
+    return _result(monitoring.sports_present(df, sources.sports), dg.AssetCheckSeverity.WARN)
+
+
+@dg.asset_check(asset=ingest.pm_markets, name="row_count", description="markets per hour within a sane range")
+def pm_markets_rows(lake: LakeResource) -> dg.AssetCheckResult:
+    df = recent(lake.lake(), "pm_markets", datetime.now(UTC), hours=1)
+    latest = df.filter(pl.col("observed_at") == pl.col("observed_at").max()) if df.height else df
+    return _result(monitoring.row_count_in_range("pm_markets", latest, 1, 20_000), dg.AssetCheckSeverity.WARN)
+
+
+CHECKS = [
+    _freshness_check(ingest.pm_markets, "pm_markets"),
+    _freshness_check(ingest.oddsapi_live, "oddsapi_live"),
+    _freshness_check(ingest.pm_order_book_snapshots, "pm_order_book_snapshots"),
+    _schema_check(ingest.pm_markets, "pm_markets", PM_MARKETS),
+    _schema_check(ingest.oddsapi_live, "oddsapi_live", ODDS_QUOTES),
+    _schema_check(ingest.pm_order_book_snapshots, "pm_order_book_snapshots", PM_ORDER_BOOK_SNAPSHOTS),
+    oddsapi_live_leagues,
+    pm_markets_rows,
+]

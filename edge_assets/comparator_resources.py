@@ -1,0 +1,54 @@
+"""Resources for the comparator: thresholds, and the alert channels (secrets read at run time)."""
+
+from typing import Any
+
+import dagster as dg
+
+from edge_assets.settings import Settings, get_settings
+
+
+class ComparatorResource(dg.ConfigurableResource):
+    min_ev: float = 0.03
+    min_confidence: float = 0.6
+    stake_usdc: float = 100.0
+    min_trade_usdc: float = 25.0
+    devig_method: str = "multiplicative"
+    max_quote_age_s: int = 600
+
+
+class AlertsResource(dg.ConfigurableResource):
+    """Channels come from settings when a run starts, so webhook URLs and tokens never sit in config."""
+
+    console: bool = False
+    lake_root: str = "data/lake"
+    s3_endpoint_url: str | None = None
+    max_per_minute: int = 30
+
+    def dispatcher(self) -> Any:
+        from edge_assets.alerts import AlertDispatcher, AlertLedger, build_channels
+        from edge_assets.alerts.ledger import s3_storage_options
+
+        s = get_settings()
+        config = {
+            **{k: getattr(s, k) for k in type(s).model_fields},
+            "console": self.console or s.alert_console,
+        }
+        options = s3_storage_options(self.s3_endpoint_url) if self.lake_root.startswith("s3://") else None
+        ledger = AlertLedger.in_lake(self.lake_root, options)
+        return AlertDispatcher(build_channels(config), ledger, max_per_minute=self.max_per_minute)
+
+
+def build_comparator_resources(s: Settings) -> dict[str, object]:
+    return {
+        "comparator": ComparatorResource(
+            min_ev=s.min_ev,
+            min_confidence=s.min_confidence,
+            stake_usdc=s.stake_usdc,
+            min_trade_usdc=s.min_trade_usdc,
+            devig_method=s.devig_method,
+            max_quote_age_s=s.max_quote_age_s,
+        ),
+        "alerts": AlertsResource(
+            console=s.alert_console, lake_root=s.lake_root, s3_endpoint_url=s.s3_endpoint_url
+        ),
+    }

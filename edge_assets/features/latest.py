@@ -1,0 +1,298 @@
+"""features_latest: one row per mapped Polymarket outcome (token) at a snapshot time.
+
+Pure polars (no Dagster). Every step is a vectorized frame operation over all tokens at
+once: de-vig of every book (``pricing.devig.devig_frame``), consensus
+(``pricing.consensus``), best sportsbook price, one ``walk_books`` call for the configured
+stake, one ``size_at_or_better`` call at each token's break-even price.
+
+Conventions:
+- The fair probability is the weighted consensus of fresh, de-vigged sportsbook quotes
+  (``fair_prob``); ``sharp_prob`` is the sharp-only estimate beside it.
+- Spreads are de-vigged per (event, book, |point|) since the two sides carry opposite points.
+- The taker fee rate is read back from pm_sportsbook_lines: ``fee_per_share / (ask (1 - ask))``
+  (exact for exponent 1, the exponent of every sports schedule seen); pass ``fee_exponent``
+  if a schedule ever uses another one.
+- Liquidity: ``liquidity_usdc`` / ``liquidity_shares`` are what rests on the ask side at or
+  below the break-even price (the highest price whose all-in cost still has EV >= 0 at the
+  consensus fair probability). The walk's own filled size is reported beside them.
+"""
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import polars as pl
+
+from edge_assets.mapping.matcher import MATCHED_METHODS
+from edge_assets.pricing.consensus import consensus, fresh_latest_quotes
+from edge_assets.pricing.costs import (
+    cost_model_for,
+    fill_probability,
+    load_cost_models,
+    size_at_or_better,
+    walk_books,
+)
+from edge_assets.pricing.devig import METHODS, devig_frame
+from edge_assets.pricing.ev import break_even_price, ev_per_dollar, kelly_fraction
+from edge_assets.schemas import UTC_TS
+
+KEY = ["event_id", "market_key", "point", "outcome_name"]
+
+FEATURES_LATEST_COLUMNS: dict[str, pl.DataType] = {
+    "observed_at": UTC_TS,  # the snapshot time (partition column)
+    "pm_market_id": pl.String(),
+    "pm_token_id": pl.String(),
+    "pm_outcome": pl.String(),
+    "event_id": pl.String(),  # Odds API event id
+    "sport_key": pl.String(),
+    "commence_time": UTC_TS,
+    "home_team": pl.String(),
+    "away_team": pl.String(),
+    "market_key": pl.String(),
+    "point": pl.Float64(),
+    "outcome_name": pl.String(),
+    "mapping_confidence": pl.Float64(),
+    "mapping_method": pl.String(),
+    # Polymarket book
+    "ask": pl.Float64(),
+    "bid": pl.Float64(),
+    "mid": pl.Float64(),
+    "spread": pl.Float64(),
+    "depth_at_ask": pl.Float64(),  # shares at the best ask
+    "tick_size": pl.Float64(),
+    "min_order_size": pl.Float64(),
+    "pm_book_at": UTC_TS,  # CLOB timestamp of the book (last change)
+    "pm_quote_age_s": pl.Float64(),  # snapshot_at minus our latest book observation
+    # sportsbooks
+    "fair_prob": pl.Float64(),  # consensus of de-vigged fresh quotes
+    "sharp_prob": pl.Float64(),
+    "n_books": pl.UInt32(),
+    "n_sharp": pl.UInt32(),
+    "fair_std": pl.Float64(),  # book agreement: population std of per-book fair probs
+    "fair_min": pl.Float64(),
+    "fair_max": pl.Float64(),
+    "book_min_age_s": pl.Float64(),
+    "book_max_age_s": pl.Float64(),
+    "best_book": pl.String(),
+    "best_book_decimal": pl.Float64(),
+    "devig_method": pl.String(),
+    # edge after costs for the configured stake
+    "raw_edge": pl.Float64(),  # fair_prob - ask
+    "fee_rate": pl.Float64(),
+    "stake_usdc": pl.Float64(),
+    "vwap": pl.Float64(),
+    "worst_price": pl.Float64(),
+    "levels_used": pl.UInt32(),
+    "filled_shares": pl.Float64(),
+    "filled_usdc": pl.Float64(),
+    "fully_filled": pl.Boolean(),
+    "fee_per_share": pl.Float64(),  # walk fee (sum over levels) per share
+    "effective_price": pl.Float64(),  # vwap + fee_per_share
+    "pm_decimal": pl.Float64(),  # 1 / effective_price
+    "beats_book": pl.Boolean(),  # pm_decimal > best_book_decimal
+    "ev_after_costs": pl.Float64(),  # fair_prob / effective_price - 1
+    "ev_sharp": pl.Float64(),  # sharp_prob / effective_price - 1
+    "kelly_full": pl.Float64(),
+    "break_even_price": pl.Float64(),
+    "liquidity_shares": pl.Float64(),
+    "liquidity_usdc": pl.Float64(),
+    "fill_prob": pl.Float64(),
+}
+
+__all__ = ["FEATURES_LATEST_COLUMNS", "build_features_latest"]
+
+
+def _utc(at: datetime) -> datetime:
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+def _book_summary(books: pl.DataFrame, snapshot_at: datetime) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Latest snapshot per token at/before snapshot_at: (levels, per-token best bid/ask summary)."""
+    b = books.filter(pl.col("snapshot_at") <= snapshot_at)
+    b = b.filter(pl.col("snapshot_at") == pl.col("snapshot_at").max().over("token_id"))
+    lv = b.filter(pl.col("side").is_not_null() & pl.col("price").is_not_null() & (pl.col("size") > 0))
+    asks = lv.filter(pl.col("side") == "ask")
+    best_ask = asks.group_by("token_id").agg(ask=pl.col("price").min())
+    depth = (
+        asks.join(best_ask, on="token_id")
+        .filter(pl.col("price") == pl.col("ask"))
+        .group_by("token_id")
+        .agg(depth_at_ask=pl.col("size").sum())
+    )
+    best_bid = lv.filter(pl.col("side") == "bid").group_by("token_id").agg(bid=pl.col("price").max())
+    meta = b.group_by("token_id").agg(
+        tick_size=pl.col("tick_size").drop_nulls().first(),
+        min_order_size=pl.col("min_order_size").drop_nulls().first(),
+        pm_book_at=pl.col("book_timestamp").max(),
+        _snap_at=pl.col("snapshot_at").max(),
+    )
+    summary = (
+        meta.join(best_ask, on="token_id", how="left")
+        .join(best_bid, on="token_id", how="left")
+        .join(depth, on="token_id", how="left")
+        .with_columns(
+            mid=pl.when(pl.col("ask").is_not_null() & pl.col("bid").is_not_null()).then(
+                (pl.col("ask") + pl.col("bid")) / 2
+            ),
+            spread=pl.col("ask") - pl.col("bid"),
+            depth_at_ask=pl.col("depth_at_ask").fill_null(0.0),
+        )
+    )
+    levels = lv.select("token_id", "side", "price", "size", "tick_size", "min_order_size")
+    return levels, summary
+
+
+def build_features_latest(
+    pm_lines: pl.DataFrame,
+    odds: pl.DataFrame,
+    books: pl.DataFrame,
+    mappings: pl.DataFrame,
+    *,
+    snapshot_at: datetime,
+    devig_method: str = "multiplicative",
+    stake_usdc: float = 100.0,
+    max_quote_age: timedelta = timedelta(minutes=10),
+    weights: Mapping[str, float] | None = None,
+    fee_exponent: float = 1.0,
+    cost_model: Mapping[str, Any] | None = None,
+) -> pl.DataFrame:
+    """Features for every mapped Polymarket token (see module doc and FEATURES_LATEST_COLUMNS).
+
+    Inputs follow edge_assets.schemas: pm_lines = PM_SPORTSBOOK_LINES, odds = ODDS_QUOTES,
+    books = PM_ORDER_BOOK_SNAPSHOTS, mappings = MARKET_MAPPINGS (usable rows: method
+    exact|fuzzy with an odds outcome; the latest mapping per token wins). Tokens without a
+    fresh sportsbook quote or without an ask keep their row with nulls in what cannot be
+    computed. ``cost_model`` (a cost_models row) defaults to the seed's polymarket/sports row.
+    """
+    if devig_method not in METHODS:
+        raise ValueError(f"unknown de-vig method {devig_method!r}; choose one of {METHODS}")
+    snap = _utc(snapshot_at)
+    snap_lit = pl.lit(snap, dtype=UTC_TS)
+
+    maps = (
+        mappings.filter(pl.col("method").is_in(MATCHED_METHODS) & pl.col("odds_outcome_name").is_not_null())
+        .sort("observed_at")
+        .unique("pm_token_id", keep="last", maintain_order=True)
+        .select(
+            "pm_market_id",
+            "pm_token_id",
+            "pm_outcome",
+            pl.col("odds_event_id").alias("event_id"),
+            "market_key",
+            pl.col("point").cast(pl.Float64),
+            pl.col("odds_outcome_name").alias("outcome_name"),
+            pl.col("confidence").alias("mapping_confidence"),
+            pl.col("method").alias("mapping_method"),
+        )
+    )
+
+    # --- sportsbooks: fresh latest quotes -> per-book fair -> consensus + best price
+    books_only = odds.filter(pl.col("bookmaker") != "polymarket")
+    fresh = fresh_latest_quotes(books_only, snapshot_at=snap, max_age=max_quote_age, key_cols=KEY)
+    fresh = fresh.with_columns(
+        _pgroup=pl.when(pl.col("market_key").str.starts_with("spreads"))
+        .then(pl.col("point").abs())
+        .otherwise(pl.col("point"))
+    )
+    fair = devig_frame(fresh, ["event_id", "bookmaker", "market_key", "_pgroup"], method=devig_method)
+    cons = consensus(fair, snapshot_at=snap, max_age=max_quote_age, weights=weights, key_cols=KEY).rename(
+        {"consensus_prob": "fair_prob", "min_age_s": "book_min_age_s", "max_age_s": "book_max_age_s"}
+    )
+    best = fresh.group_by(KEY).agg(
+        best_book_decimal=pl.col("price_decimal").max(),
+        best_book=pl.col("bookmaker").sort_by(["price_decimal", "bookmaker"]).last(),
+    )
+    events = (
+        odds.sort("observed_at")
+        .group_by("event_id")
+        .agg(
+            pl.col("sport_key").last(),
+            pl.col("commence_time").last(),
+            pl.col("home_team").last(),
+            pl.col("away_team").last(),
+        )
+    )
+
+    # --- Polymarket: book summary, fee rate, walk for the stake, break-even liquidity
+    levels, summary = _book_summary(books, snap)
+    lines = (
+        pm_lines.sort("observed_at")
+        .unique("pm_token_id", keep="last", maintain_order=True)
+        .select(
+            "pm_token_id",
+            pl.col("best_ask").alias("_line_ask"),
+            pl.col("fee_per_share").alias("_line_fee"),
+            pl.col("last_update").alias("_line_at"),
+            pl.col("observed_at").alias("_line_obs"),
+        )
+    )
+    df = (
+        maps.join(cons.drop("latest_quote_at"), on=KEY, how="left", nulls_equal=True)
+        .join(best, on=KEY, how="left", nulls_equal=True)
+        .join(events, on="event_id", how="left")
+        .join(summary.rename({"token_id": "pm_token_id"}), on="pm_token_id", how="left")
+        .join(lines, on="pm_token_id", how="left")
+    )
+    line_ask = pl.col("_line_ask")
+    df = df.with_columns(
+        ask=pl.coalesce("ask", "_line_ask"),
+        pm_book_at=pl.coalesce("pm_book_at", "_line_at"),
+        fee_rate=pl.when((line_ask > 0) & (line_ask < 1) & pl.col("_line_fee").is_not_null())
+        .then(pl.col("_line_fee") / (line_ask * (1.0 - line_ask)).pow(fee_exponent))
+        .otherwise(0.0),
+    ).with_columns(
+        # age of OUR observation of the book (a quiet book keeps an old CLOB timestamp but is live)
+        pm_quote_age_s=(snap_lit - pl.coalesce("_snap_at", "_line_obs")).dt.total_microseconds() / 1e6
+    )
+
+    targets = df.select(
+        pl.col("pm_token_id").alias("token_id"),
+        pl.lit(float(stake_usdc)).alias("stake"),
+        pl.col("fee_rate"),
+        pl.lit(float(fee_exponent)).alias("fee_exponent"),
+    )
+    walk = walk_books(levels, targets, stake_unit="usdc").select(
+        "vwap", "worst_price", "levels_used", "filled_shares", "filled_usdc", "fully_filled", "fee_per_share"
+    )
+    df = pl.concat([df, walk], how="horizontal").with_columns(
+        effective_price=pl.col("vwap") + pl.col("fee_per_share"),
+        break_even_price=break_even_price(pl.col("fair_prob"), pl.col("fee_rate")),
+    )
+    limits = df.filter(pl.col("break_even_price").is_not_null()).select(
+        pl.col("pm_token_id").alias("token_id"), pl.col("break_even_price").alias("price_limit")
+    )
+    liq = (
+        size_at_or_better(levels, limits)
+        .unique("token_id")
+        .select(
+            pl.col("token_id").alias("pm_token_id"),
+            pl.col("size_available").alias("liquidity_shares"),
+            pl.col("notional_available").alias("liquidity_usdc"),
+        )
+    )
+    if cost_model is None:
+        cost_model = cost_model_for("polymarket", "sports", snap, load_cost_models())
+    eff = pl.col("effective_price")
+    df = df.join(liq, on="pm_token_id", how="left").with_columns(
+        stake_usdc=pl.lit(float(stake_usdc)),
+        devig_method=pl.lit(devig_method),
+        observed_at=snap_lit,
+        raw_edge=pl.col("fair_prob") - pl.col("ask"),
+        pm_decimal=1.0 / eff,
+        ev_after_costs=ev_per_dollar(pl.col("fair_prob"), eff),
+        ev_sharp=ev_per_dollar(pl.col("sharp_prob"), eff),
+        kelly_full=kelly_fraction(pl.col("fair_prob"), eff),
+        beats_book=(1.0 / eff) > pl.col("best_book_decimal"),
+        liquidity_shares=pl.when(pl.col("break_even_price").is_not_null()).then(
+            pl.col("liquidity_shares").fill_null(0.0)
+        ),
+        liquidity_usdc=pl.when(pl.col("break_even_price").is_not_null()).then(
+            pl.col("liquidity_usdc").fill_null(0.0)
+        ),
+        fill_prob=(
+            fill_probability(pl.col("depth_at_ask"), pl.col("pm_quote_age_s"), cost_model)
+            if cost_model is not None
+            else pl.lit(None, pl.Float64)
+        ),
+    )
+    return df.select([pl.col(c).cast(t) for c, t in FEATURES_LATEST_COLUMNS.items()])

@@ -1,0 +1,81 @@
+"""Pure monitoring rules (no Dagster): freshness, completeness and schema of lake tables."""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import polars as pl
+
+FRESHNESS_LIMITS: dict[str, tuple[str, timedelta]] = {
+    "pm_markets": ("observed_at", timedelta(minutes=2)),
+    "oddsapi_live": ("observed_at", timedelta(minutes=5)),
+    "pm_order_book_snapshots": ("snapshot_at", timedelta(minutes=70)),
+}
+
+# league code -> Odds API sport key: a league "goes missing" when its sport has no rows
+EXPECTED_SPORTS = ("basketball_nba", "americanfootball_nfl", "icehockey_nhl", "baseball_mlb", "soccer_epl")
+
+
+@dataclass
+class CheckOutcome:
+    name: str
+    passed: bool
+    message: str
+    metadata: dict[str, object] = field(default_factory=dict)
+
+
+def freshness(table: str, df: pl.DataFrame, now: datetime) -> CheckOutcome:
+    column, limit = FRESHNESS_LIMITS[table]
+    if df.height == 0 or column not in df.columns:
+        return CheckOutcome(
+            f"{table}_fresh",
+            False,
+            f"{table}: no rows in the latest partitions",
+            {"limit_s": limit.total_seconds()},
+        )
+    latest = df[column].max()
+    lag = now - latest  # type: ignore[operator]
+    ok = lag <= limit
+    msg = (
+        f"{table}: latest {column} {latest:%Y-%m-%d %H:%M:%S} UTC is {lag.total_seconds():.0f}s behind "
+        f"(limit {limit.total_seconds():.0f}s)"
+    )  # type: ignore[union-attr]
+    return CheckOutcome(
+        f"{table}_fresh", ok, msg, {"lag_s": round(lag.total_seconds(), 1), "limit_s": limit.total_seconds()}
+    )
+
+
+def sports_present(
+    df: pl.DataFrame, expected: tuple[str, ...] | list[str] = EXPECTED_SPORTS, column: str = "sport_key"
+) -> CheckOutcome:
+    present = set(df[column].unique().to_list()) if df.height and column in df.columns else set()
+    missing = sorted(set(expected) - present)
+    msg = "all expected leagues present" if not missing else f"leagues missing: {', '.join(missing)}"
+    return CheckOutcome("leagues_present", not missing, msg, {"missing": missing, "present": sorted(present)})
+
+
+def row_count_in_range(name: str, df: pl.DataFrame, low: int, high: int) -> CheckOutcome:
+    ok = low <= df.height <= high
+    return CheckOutcome(
+        f"{name}_row_count",
+        ok,
+        f"{name}: {df.height} rows (expected {low}..{high})",
+        {"rows": df.height, "low": low, "high": high},
+    )
+
+
+def schema_matches(name: str, df: pl.DataFrame, contract: dict[str, pl.DataType]) -> CheckOutcome:
+    problems = []
+    for col, dtype in contract.items():
+        if col not in df.columns:
+            problems.append(f"missing {col}")
+        elif df.schema[col] != dtype:
+            problems.append(f"{col} is {df.schema[col]}, expected {dtype}")
+    extra = sorted(set(df.columns) - set(contract) - {"dt", "hour"})
+    if extra:
+        problems.append(f"unexpected columns {extra}")
+    return CheckOutcome(
+        f"{name}_schema",
+        not problems,
+        "; ".join(problems) or "schema matches the contract",
+        {"problems": problems},
+    )

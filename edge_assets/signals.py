@@ -1,0 +1,167 @@
+"""Signal selection from features_latest (pure polars, no Dagster).
+
+A signal is a mapped Polymarket outcome that passes all four checks:
+
+1. confidence >= ``min_confidence`` (rule confidence below, or a model's column);
+2. Polymarket's effective decimal price (1 / (VWAP + fee)) beats the best sportsbook price;
+3. EV after fees and slippage >= ``min_ev`` (default 0.03 = +3% per dollar);
+4. liquidity (USDC at or better than the break-even price) >= ``min_size_usdc``.
+
+``signal_id`` = sha1 of event id, market key, point, outcome, token id and the observation
+hour, so the same edge seen again in the same hour has the same id (alert dedupe key).
+"""
+
+import hashlib
+from datetime import datetime
+
+import polars as pl
+
+from edge_assets.schemas import UTC_TS
+
+# rule_confidence parameters (documented defaults)
+AGREEMENT_STD_ZERO = 0.03  # per-book fair-prob std at which agreement reaches 0
+FRESH_AGE_ZERO_S = 600.0  # oldest sportsbook quote age at which freshness reaches 0
+FULL_COVERAGE_BOOKS = 4  # books for full coverage credit
+W_AGREEMENT, W_FRESHNESS, W_COVERAGE = 0.5, 0.3, 0.2
+
+SIGNAL_COLUMNS: dict[str, pl.DataType] = {
+    "signal_id": pl.String(),
+    "created_at": UTC_TS,  # = observed_at of the features row (hour partition of the signal)
+    "observed_at": UTC_TS,
+    "pm_market_id": pl.String(),
+    "pm_token_id": pl.String(),
+    "pm_outcome": pl.String(),
+    "event_id": pl.String(),
+    "market_key": pl.String(),
+    "point": pl.Float64(),
+    "outcome_name": pl.String(),
+    "side": pl.String(),  # buy (the comparator only buys outcome shares)
+    "pm_price": pl.Float64(),  # effective price: VWAP + fee per share
+    "pm_decimal": pl.Float64(),
+    "best_book": pl.String(),
+    "best_book_decimal": pl.Float64(),
+    "fair_prob": pl.Float64(),
+    "sharp_prob": pl.Float64(),
+    "model_prob": pl.Float64(),
+    "model_name": pl.String(),
+    "model_version": pl.String(),
+    "confidence": pl.Float64(),
+    "ev_after_costs": pl.Float64(),
+    "stake": pl.Float64(),  # USDC the walk could spend (<= configured stake)
+    "liquidity": pl.Float64(),  # USDC at or better than break-even
+    "reasons": pl.String(),
+    "alert_status": pl.String(),  # null until the alert dispatcher sets it
+}
+signal_columns = SIGNAL_COLUMNS  # the name other modules import
+
+__all__ = ["SIGNAL_COLUMNS", "rule_confidence", "select_signals", "signal_columns", "signal_id"]
+
+
+def rule_confidence(features: pl.DataFrame) -> pl.Series:
+    """Confidence in [0, 1] from book agreement, quote freshness and coverage:
+
+    ``0.5 * agreement + 0.3 * freshness + 0.2 * coverage`` where
+    agreement = clip(1 - fair_std / 0.03, 0, 1) (books within a 3-point std agree less and less),
+    freshness = clip(1 - book_max_age_s / 600, 0, 1) (oldest sportsbook quote used),
+    coverage = 0.5 * min(n_books / 4, 1) + 0.5 * [a fresh sharp quote exists].
+    A row without any fresh quote (null fair_std/age) scores 0 on those parts.
+    """
+    agreement = (1.0 - pl.col("fair_std") / AGREEMENT_STD_ZERO).clip(0.0, 1.0).fill_null(0.0)
+    freshness = (1.0 - pl.col("book_max_age_s") / FRESH_AGE_ZERO_S).clip(0.0, 1.0).fill_null(0.0)
+    books = (pl.col("n_books").cast(pl.Float64).fill_null(0.0) / FULL_COVERAGE_BOOKS).clip(0.0, 1.0)
+    sharp = (pl.col("n_sharp").fill_null(0) > 0).cast(pl.Float64)
+    coverage = 0.5 * books + 0.5 * sharp
+    expr = W_AGREEMENT * agreement + W_FRESHNESS * freshness + W_COVERAGE * coverage
+    return features.select(expr.alias("confidence")).to_series()
+
+
+def _fmt_point(point: float | None) -> str:
+    return "" if point is None else repr(float(point))
+
+
+def signal_id(
+    event_id: str, market_key: str, point: float | None, outcome: str, token_id: str, observed_at: datetime
+) -> str:
+    """Deterministic id of one edge: same inputs within the same UTC hour -> same id."""
+    hour = observed_at.replace(minute=0, second=0, microsecond=0)
+    key = "|".join([event_id, market_key, _fmt_point(point), outcome, token_id, hour.strftime("%Y-%m-%dT%H")])
+    return hashlib.sha1(key.encode("utf-8")).hexdigest()
+
+
+def _ids(df: pl.DataFrame) -> pl.Series:
+    """signal_id for the (few) selected rows."""
+    cols = ("event_id", "market_key", "point", "outcome_name", "pm_token_id", "observed_at")
+    return pl.Series(
+        "signal_id",
+        [signal_id(*row) for row in df.select(cols).iter_rows()],
+        dtype=pl.String,
+    )
+
+
+def select_signals(
+    features: pl.DataFrame,
+    *,
+    min_confidence: float = 0.6,
+    min_ev: float = 0.03,
+    min_size_usdc: float = 25.0,
+    confidence_col: str | None = None,
+    model_name: str | None = None,
+    model_version: str | None = None,
+    model_prob_col: str | None = None,
+) -> pl.DataFrame:
+    """Rows of ``features`` (FEATURES_LATEST_COLUMNS) passing the four checks, as signals.
+
+    Output: SIGNAL_COLUMNS first, then every other input column (all inputs kept), plus
+    ``confidence`` from ``confidence_col`` (e.g. a model's score) or ``rule_confidence``.
+    ``reasons`` lists each check's value and threshold, e.g.
+    ``confidence=0.820>=0.600; pm_decimal=2.1053>best_book=2.0500; ev=0.0460>=0.0300;
+    liquidity_usdc=412.00>=25.00``.
+    """
+    if features.height == 0 or "ev_after_costs" not in features.columns:
+        extra = {c: t for c, t in features.schema.items() if c not in SIGNAL_COLUMNS}
+        return pl.DataFrame(schema={**SIGNAL_COLUMNS, **extra})
+    conf = features[confidence_col].cast(pl.Float64) if confidence_col else rule_confidence(features)
+    df = features.with_columns(conf.alias("confidence"))
+    c_ok = pl.col("confidence") >= min_confidence
+    p_ok = pl.col("pm_decimal") > pl.col("best_book_decimal")
+    e_ok = pl.col("ev_after_costs") >= min_ev
+    l_ok = pl.col("liquidity_usdc") >= min_size_usdc
+    passed = df.filter((c_ok & p_ok & e_ok & l_ok).fill_null(False))
+
+    def num(col: str, digits: int) -> pl.Expr:
+        return pl.col(col).round(digits).cast(pl.String).fill_null("null")
+
+    reasons = pl.concat_str(
+        [
+            pl.lit("confidence="),
+            num("confidence", 3),
+            pl.lit(f">={min_confidence}; pm_decimal="),
+            num("pm_decimal", 4),
+            pl.lit(">best_book="),
+            num("best_book_decimal", 4),
+            pl.lit(" ("),
+            pl.col("best_book").fill_null("none"),
+            pl.lit("); ev="),
+            num("ev_after_costs", 4),
+            pl.lit(f">={min_ev}; liquidity_usdc="),
+            num("liquidity_usdc", 2),
+            pl.lit(f">={min_size_usdc}"),
+        ]
+    )
+    model_prob = pl.col(model_prob_col).cast(pl.Float64) if model_prob_col else pl.lit(None, pl.Float64)
+    out = passed.with_columns(
+        _ids(passed),
+        created_at=pl.col("observed_at"),
+        side=pl.lit("buy"),
+        pm_price=pl.col("effective_price"),
+        model_prob=model_prob,
+        model_name=pl.lit(model_name, pl.String),
+        model_version=pl.lit(model_version, pl.String),
+        stake=pl.col("filled_usdc"),
+        liquidity=pl.col("liquidity_usdc"),
+        reasons=reasons,
+        alert_status=pl.lit(None, pl.String),
+    )
+    core = [pl.col(c).cast(t) for c, t in SIGNAL_COLUMNS.items()]
+    rest = [c for c in out.columns if c not in SIGNAL_COLUMNS]
+    return out.select([*core, *rest])

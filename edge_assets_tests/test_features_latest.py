@@ -1,0 +1,275 @@
+"""build_features_latest on small hand-built frames with hand-computed values."""
+
+from datetime import UTC, datetime, timedelta
+
+import polars as pl
+import pytest
+
+from edge_assets.features.latest import FEATURES_LATEST_COLUMNS, build_features_latest
+from edge_assets.schemas import MARKET_MAPPINGS, ODDS_QUOTES, PM_ORDER_BOOK_SNAPSHOTS, PM_SPORTSBOOK_LINES
+
+SNAP = datetime(2026, 5, 1, 18, 0, tzinfo=UTC)
+RATE = 0.03
+
+
+def _odds_row(
+    event: str, book: str, market: str, outcome: str, point: float | None, dec: float, age_s: float
+):
+    t = SNAP - timedelta(seconds=age_s)
+    return {
+        "observed_at": t,
+        "event_id": event,
+        "sport_key": "basketball_nba",
+        "commence_time": SNAP + timedelta(hours=1),
+        "home_team": "Home",
+        "away_team": "Away",
+        "bookmaker": book,
+        "market_key": market,
+        "outcome_name": outcome,
+        "point": point,
+        "price_decimal": dec,
+        "last_update": t,
+    }
+
+
+def _odds() -> pl.DataFrame:
+    rows = [
+        _odds_row("ev1", "pinnacle", "h2h", "Home", None, 1 / 0.55, 60),
+        _odds_row("ev1", "pinnacle", "h2h", "Away", None, 1 / 0.50, 60),
+        _odds_row("ev1", "draftkings", "h2h", "Home", None, 1 / 0.60, 120),
+        _odds_row("ev1", "draftkings", "h2h", "Away", None, 1 / 0.45, 120),
+        _odds_row("ev1", "fanduel", "h2h", "Home", None, 1.2, 1200),  # stale (> 10 min): ignored
+        _odds_row("ev1", "fanduel", "h2h", "Away", None, 9.0, 1200),
+        _odds_row("ev2", "pinnacle", "spreads", "Home", -3.5, 1.95, 30),
+        _odds_row("ev2", "pinnacle", "spreads", "Away", 3.5, 1.95, 30),
+    ]
+    return pl.DataFrame(rows, schema=ODDS_QUOTES)
+
+
+def _mappings() -> pl.DataFrame:
+    base = {
+        "observed_at": SNAP,
+        "sport_key": "basketball_nba",
+        "confidence": 1.0,
+        "method": "exact",
+        "reason": None,
+    }
+    rows = [
+        base
+        | {
+            "pm_market_id": "m1",
+            "pm_token_id": "tH",
+            "pm_outcome": "Home",
+            "odds_event_id": "ev1",
+            "odds_outcome_name": "Home",
+            "market_key": "h2h",
+            "point": None,
+        },
+        base
+        | {
+            "pm_market_id": "m1",
+            "pm_token_id": "tA",
+            "pm_outcome": "Away",
+            "odds_event_id": "ev1",
+            "odds_outcome_name": "Away",
+            "market_key": "h2h",
+            "point": None,
+        },
+        base
+        | {
+            "pm_market_id": "m2",
+            "pm_token_id": "tS",
+            "pm_outcome": "Home -3.5",
+            "odds_event_id": "ev2",
+            "odds_outcome_name": "Home",
+            "market_key": "spreads",
+            "point": -3.5,
+        },
+        base
+        | {
+            "pm_market_id": "m3",
+            "pm_token_id": "tX",
+            "pm_outcome": "X",
+            "odds_event_id": None,
+            "odds_outcome_name": None,
+            "market_key": None,
+            "point": None,
+            "method": "unmatched",
+            "reason": "no event",
+        },
+        base
+        | {
+            "pm_market_id": "m4",
+            "pm_token_id": "tN",
+            "pm_outcome": "Home",
+            "odds_event_id": "ev1",
+            "odds_outcome_name": "Home",
+            "market_key": "h2h",
+            "point": None,
+        },  # no book at all
+    ]
+    return pl.DataFrame(rows, schema=MARKET_MAPPINGS)
+
+
+def _books() -> pl.DataFrame:
+    snap_at = SNAP - timedelta(seconds=20)
+    levels = [
+        ("tA", "ask", 0, 0.40, 100.0),
+        ("tA", "ask", 1, 0.42, 200.0),
+        ("tA", "bid", 0, 0.38, 50.0),
+        ("tH", "ask", 0, 0.56, 500.0),
+        ("tH", "bid", 0, 0.54, 100.0),
+        ("tS", "ask", 0, 0.45, 1000.0),
+        ("tS", "bid", 0, 0.44, 10.0),
+    ]
+    rows = [
+        {
+            "snapshot_at": snap_at,
+            "token_id": t,
+            "market_id": "c",
+            "side": s,
+            "level": lv,
+            "price": p,
+            "size": sz,
+            "book_timestamp": SNAP - timedelta(minutes=5),
+            "tick_size": 0.01,
+            "min_order_size": 5.0,
+        }
+        for t, s, lv, p, sz in levels
+    ]
+    # an older snapshot of tA that must be ignored (latest per token wins)
+    rows.append(
+        {
+            "snapshot_at": SNAP - timedelta(minutes=30),
+            "token_id": "tA",
+            "market_id": "c",
+            "side": "ask",
+            "level": 0,
+            "price": 0.10,
+            "size": 1e6,
+            "book_timestamp": SNAP - timedelta(minutes=31),
+            "tick_size": 0.01,
+            "min_order_size": 5.0,
+        }
+    )
+    return pl.DataFrame(rows, schema=PM_ORDER_BOOK_SNAPSHOTS)
+
+
+def _lines() -> pl.DataFrame:
+    rows = []
+    for tok, ask, outcome, event, market, point in (
+        ("tA", 0.40, "Away", "ev1", "h2h", None),
+        ("tH", 0.56, "Home", "ev1", "h2h", None),
+        ("tS", 0.45, "Home", "ev2", "spreads", -3.5),
+    ):
+        fee = RATE * ask * (1 - ask)
+        rows.append(
+            {
+                "observed_at": SNAP,
+                "event_id": event,
+                "bookmaker": "polymarket",
+                "market_key": market,
+                "outcome_name": outcome,
+                "point": point,
+                "price_decimal": 1 / (ask + fee),
+                "last_update": SNAP - timedelta(minutes=5),
+                "pm_market_id": "m",
+                "pm_token_id": tok,
+                "best_ask": ask,
+                "fee_per_share": fee,
+                "size_available": 100.0,
+            }
+        )
+    return pl.DataFrame(rows, schema=PM_SPORTSBOOK_LINES)
+
+
+def build(**kw) -> pl.DataFrame:  # type: ignore[no-untyped-def]
+    return build_features_latest(_lines(), _odds(), _books(), _mappings(), snapshot_at=SNAP, **kw)
+
+
+def test_one_row_per_mapped_token_with_contract() -> None:
+    f = build()
+    assert f.columns == list(FEATURES_LATEST_COLUMNS)
+    assert sorted(f["pm_token_id"].to_list()) == ["tA", "tH", "tN", "tS"]  # unmatched tX dropped
+    assert f.schema == pl.Schema(FEATURES_LATEST_COLUMNS)
+    assert (f["observed_at"] == SNAP).all()
+
+
+def test_away_token_hand_values() -> None:
+    r = build().filter(pl.col("pm_token_id") == "tA").row(0, named=True)
+    pin_a, dk_a = 0.50 / 1.05, 0.45 / 1.05
+    fair = (3.0 * pin_a + 1.0 * dk_a) / 4.0
+    assert r["fair_prob"] == pytest.approx(fair, abs=1e-14)
+    assert r["sharp_prob"] == pytest.approx(pin_a, abs=1e-14)
+    assert (r["n_books"], r["n_sharp"]) == (2, 1)
+    assert r["fair_std"] == pytest.approx(abs(pin_a - dk_a) / 2, abs=1e-14)
+    assert (r["book_min_age_s"], r["book_max_age_s"]) == (60.0, 120.0)
+    assert (r["best_book"], r["best_book_decimal"]) == ("draftkings", pytest.approx(1 / 0.45))
+    assert (r["ask"], r["bid"], r["depth_at_ask"]) == (0.40, 0.38, 100.0)
+    assert r["mid"] == pytest.approx(0.39) and r["spread"] == pytest.approx(0.02)
+    assert r["pm_quote_age_s"] == 20.0 and r["pm_book_at"] == SNAP - timedelta(minutes=5)
+    assert r["raw_edge"] == pytest.approx(fair - 0.40, abs=1e-14)
+    assert r["fee_rate"] == pytest.approx(RATE, abs=1e-14)
+    # 100 USDC: 100 shares at 0.40 (40 USDC) + 60 USDC at 0.42
+    shares = 100 + 60 / 0.42
+    fee = RATE * (100 * 0.4 * 0.6 + (60 / 0.42) * 0.42 * 0.58)
+    eff = 100 / shares + fee / shares
+    assert r["filled_shares"] == pytest.approx(shares, abs=1e-9)
+    assert r["vwap"] == pytest.approx(100 / shares, abs=1e-14)
+    assert (r["worst_price"], r["levels_used"], r["fully_filled"]) == (0.42, 2, True)
+    assert r["fee_per_share"] == pytest.approx(fee / shares, abs=1e-14)
+    assert r["effective_price"] == pytest.approx(eff, abs=1e-14)
+    assert r["ev_after_costs"] == pytest.approx(fair / eff - 1, abs=1e-12)
+    assert r["ev_sharp"] == pytest.approx(pin_a / eff - 1, abs=1e-12)
+    assert r["pm_decimal"] == pytest.approx(1 / eff) and r["beats_book"] is True
+    assert r["kelly_full"] == pytest.approx((fair - eff) / (1 - eff), abs=1e-12)
+    be = r["break_even_price"]
+    assert be + RATE * be * (1 - be) == pytest.approx(fair, abs=1e-14)
+    assert (r["liquidity_shares"], r["liquidity_usdc"]) == (300.0, pytest.approx(40 + 84))
+    assert r["fill_prob"] == pytest.approx(0.95 * 0.5 ** (20 / 120) * (1 - 2.718281828459045 ** (-100 / 200)))
+
+
+def test_home_token_negative_edge_and_no_book_token() -> None:
+    f = build()
+    h = f.filter(pl.col("pm_token_id") == "tH").row(0, named=True)
+    fair_h = (3 * 0.55 / 1.05 + 0.60 / 1.05) / 4
+    eff_h = 0.56 + RATE * 0.56 * 0.44
+    assert h["ev_after_costs"] == pytest.approx(fair_h / eff_h - 1, abs=1e-12) and h["ev_after_costs"] < 0
+    assert h["beats_book"] is False and h["kelly_full"] == 0.0
+    assert h["liquidity_usdc"] == 0.0  # nothing rests below break-even
+    n = f.filter(pl.col("pm_token_id") == "tN").row(0, named=True)
+    assert n["fair_prob"] == pytest.approx(fair_h) and n["ask"] is None and n["vwap"] is None
+    assert n["ev_after_costs"] is None and n["fully_filled"] is False
+
+
+def test_spreads_devig_on_abs_point_and_method_choice() -> None:
+    s = build().filter(pl.col("pm_token_id") == "tS").row(0, named=True)
+    assert s["point"] == -3.5 and s["fair_prob"] == pytest.approx(0.5, abs=1e-15) and s["n_books"] == 1
+    w = (
+        build(devig_method="worst_case", stake_usdc=10.0)
+        .filter(pl.col("pm_token_id") == "tA")
+        .row(0, named=True)
+    )
+    # worst case for a two-way market: min(multiplicative, additive, power, shin) per book
+    assert w["devig_method"] == "worst_case" and w["fair_prob"] < (3 * 0.5 / 1.05 + 0.45 / 1.05) / 4
+    assert w["filled_shares"] == pytest.approx(25.0) and w["levels_used"] == 1
+    with pytest.raises(ValueError, match="unknown de-vig method"):
+        build(devig_method="magic")
+
+
+def test_max_age_and_weights() -> None:
+    f = build(max_quote_age=timedelta(seconds=90)).filter(pl.col("pm_token_id") == "tA").row(0, named=True)
+    assert f["n_books"] == 1 and f["fair_prob"] == pytest.approx(0.5 / 1.05)  # draftkings (120 s) too old
+    g = (
+        build(weights={"pinnacle": 1.0, "draftkings": 1.0})
+        .filter(pl.col("pm_token_id") == "tA")
+        .row(0, named=True)
+    )
+    assert g["fair_prob"] == pytest.approx((0.5 / 1.05 + 0.45 / 1.05) / 2, abs=1e-14)
+
+
+def test_empty_inputs() -> None:
+    f = build_features_latest(
+        _lines().clear(), _odds().clear(), _books().clear(), _mappings().clear(), snapshot_at=SNAP
+    )
+    assert f.height == 0 and f.columns == list(FEATURES_LATEST_COLUMNS)
