@@ -1,0 +1,149 @@
+"""The comparator sensor on a real instance: new data -> one run and its alerts; no new data -> nothing."""
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from edge_assets import automation
+from edge_assets.assets import ingest, seeds
+from edge_assets.lake import Lake
+from edge_assets.partitions import hour_key
+from edge_assets.resources import build_resources
+from edge_assets.settings import get_settings, load_settings
+
+
+class _Sink(BaseHTTPRequestHandler):
+    received: list[dict] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["content-length"]))
+        type(self).received.append(json.loads(body))
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def webhook() -> Iterator[tuple[str, list[dict]]]:
+    received: list[dict] = []
+    handler = type("Sink", (_Sink,), {"received": received})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook", received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+ALL_ASSETS = [
+    seeds.team_aliases,
+    seeds.fee_tables,
+    seeds.cost_models,
+    ingest.pm_markets,
+    ingest.pm_order_book_snapshots,
+    ingest.oddsapi_live,
+    *automation.COMPARATOR_CHAIN,
+]
+
+
+def test_new_data_gives_one_run_and_one_alert_per_signal(
+    tmp_path: Path, webhook: tuple[str, list[dict]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, received = webhook
+    monkeypatch.setenv("EDGE_WEBHOOK_URL", url)
+    monkeypatch.setenv("EDGE_LAKE_ROOT", str(tmp_path / "lake"))
+    get_settings.cache_clear()
+    try:
+        settings = load_settings(lake_root=str(tmp_path / "lake"), duckdb_path=str(tmp_path / "w.duckdb"))
+        resources = build_resources(settings)
+        hour = hour_key(datetime(2026, 11, 20, 20, tzinfo=UTC))
+        defs = dg.Definitions(
+            assets=ALL_ASSETS,
+            sensors=[automation.comparator_sensor],
+            jobs=[automation.comparator_job],
+            resources=resources,
+        )
+        sensor = defs.resolve_sensor_def("comparator_sensor")
+        with dg.instance_for_test() as instance:
+            assert dg.materialize(ALL_ASSETS[:3], resources=resources, instance=instance).success
+            # new live data for the hour
+            assert dg.materialize(
+                ALL_ASSETS,
+                selection=[ingest.pm_markets, ingest.pm_order_book_snapshots, ingest.oddsapi_live],
+                resources=resources,
+                instance=instance,
+                partition_key=hour,
+            ).success
+            tick = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, definitions=defs))
+            assert [r.partition_key for r in tick.run_requests] == [hour]
+            run = dg.materialize(
+                ALL_ASSETS,
+                selection=automation.COMPARATOR_CHAIN,
+                resources=resources,
+                instance=instance,
+                partition_key=tick.run_requests[0].partition_key,
+            )
+            assert run.success
+            found = Lake(str(tmp_path / "lake")).read("signals", hour)
+            assert found.height >= 1
+            alerted = [p["alert_id"] for p in received]
+            assert sorted(alerted) == sorted(found["signal_id"].to_list())
+            assert found["alert_status"].to_list() == ["sent"] * found.height
+
+            # the next tick, with no new data, asks for nothing (cursor), and nothing is re-alerted
+            again = sensor.evaluate_tick(
+                dg.build_sensor_context(instance=instance, definitions=defs, cursor=tick.cursor)
+            )
+            assert again.run_requests == []
+            assert again.skip_message == "no new live data since the last tick"
+            # even a forced re-run of the same hour alerts no signal twice
+            assert dg.materialize(
+                ALL_ASSETS,
+                selection=automation.COMPARATOR_CHAIN,
+                resources=resources,
+                instance=instance,
+                partition_key=hour,
+            ).success
+            assert len(received) == len(alerted)
+            assert Lake(str(tmp_path / "lake")).read("signals", hour).height == found.height
+    finally:
+        get_settings.cache_clear()
+
+
+def test_schedules_poll_into_the_right_partitions() -> None:
+    at = datetime(2026, 11, 20, 14, 2, tzinfo=UTC)
+    expected = {
+        "pm_markets_every_minute": "2026-11-20-14:00",
+        "oddsapi_live_every_2_minutes": "2026-11-20-14:00",
+        "order_books_hourly": "2026-11-20-14:00",
+        "oddsapi_historical_hourly_schedule": "2026-11-20-13:00",
+        "oddsapi_scores_hourly": "2026-11-20",
+    }
+    from edge_assets.definitions import defs
+
+    repo = defs.get_repository_def()
+    for schedule in automation.SCHEDULES:
+        ctx = dg.build_schedule_context(scheduled_execution_time=at, repository_def=repo)
+        result = schedule.evaluate_tick(ctx)
+        assert [r.partition_key for r in result.run_requests or []] == [expected[schedule.name]], (
+            schedule.name
+        )
+        assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    assert {s.name for s in automation.SENSORS} == {"comparator_sensor", "monitor_alerts_sensor"}
+    assert automation.comparator_sensor.minimum_interval_seconds <= 30
+
+
+def test_hour_key_is_utc() -> None:
+    est = datetime(2026, 1, 1, 0, 59, tzinfo=UTC) - timedelta(hours=5)
+    assert hour_key(est) == "2025-12-31-19:00"

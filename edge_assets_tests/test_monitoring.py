@@ -1,0 +1,112 @@
+"""Freshness, completeness and schema checks, and the monitor alert sensor."""
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from edge_assets import automation, checks, monitoring
+from edge_assets.assets import ingest
+from edge_assets.partitions import hour_key
+from edge_assets.resources import build_resources
+from edge_assets.schemas import ODDS_QUOTES, conform
+from edge_assets.settings import get_settings, load_settings
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+
+def _quotes(at: datetime, sports: list[str]) -> pl.DataFrame:
+    rows = [
+        {
+            "observed_at": at,
+            "event_id": f"e{i}",
+            "sport_key": s,
+            "commence_time": at,
+            "home_team": "A",
+            "away_team": "B",
+            "bookmaker": "pinnacle",
+            "market_key": "h2h",
+            "outcome_name": "A",
+            "point": None,
+            "price_decimal": 1.9,
+            "last_update": at,
+        }
+        for i, s in enumerate(sports)
+    ]
+    return conform(pl.DataFrame(rows), ODDS_QUOTES)
+
+
+def test_freshness_limits() -> None:
+    ok = monitoring.freshness("oddsapi_live", _quotes(NOW - timedelta(minutes=4), ["basketball_nba"]), NOW)
+    assert ok.passed and ok.metadata["lag_s"] == 240.0
+    late = monitoring.freshness("oddsapi_live", _quotes(NOW - timedelta(minutes=6), ["basketball_nba"]), NOW)
+    assert not late.passed
+    assert late.message == (
+        "oddsapi_live: latest observed_at 2026-11-20 11:54:00 UTC is 360s behind (limit 300s)"
+    )
+    empty = monitoring.freshness("pm_markets", pl.DataFrame(), NOW)
+    assert not empty.passed and empty.message == "pm_markets: no rows in the latest partitions"
+
+
+def test_league_missing_and_schema_drift() -> None:
+    df = _quotes(NOW, ["basketball_nba", "soccer_epl"])
+    out = monitoring.sports_present(df, ["basketball_nba", "soccer_epl", "icehockey_nhl"])
+    assert not out.passed and out.message == "leagues missing: icehockey_nhl"
+    assert monitoring.schema_matches("oddsapi_live", df, ODDS_QUOTES).passed
+    drifted = df.drop("point").with_columns(pl.col("price_decimal").cast(pl.String))
+    bad = monitoring.schema_matches("oddsapi_live", drifted, ODDS_QUOTES)
+    assert not bad.passed
+    assert bad.message == "missing point; price_decimal is String, expected Float64"
+    assert monitoring.row_count_in_range("x", df, 3, 10).message == "x: 2 rows (expected 3..10)"
+
+
+def test_checks_run_on_fresh_and_stale_data(tmp_path: Path) -> None:
+    resources = build_resources(
+        load_settings(lake_root=str(tmp_path / "lake"), duckdb_path=str(tmp_path / "w.db"))
+    )
+    now = datetime.now(UTC)
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            [ingest.pm_markets, ingest.oddsapi_live, *checks.CHECKS],
+            resources=resources,
+            instance=instance,
+            partition_key=hour_key(now),
+        )
+    evaluations = {
+        (e.asset_key.to_user_string(), e.check_name): e for e in result.get_asset_check_evaluations()
+    }
+    assert evaluations[("oddsapi_live", "fresh")].passed
+    assert evaluations[("pm_markets", "fresh")].passed
+    assert evaluations[("oddsapi_live", "schema")].passed
+    assert evaluations[("pm_markets", "schema")].passed
+    assert evaluations[("oddsapi_live", "leagues_present")].passed
+    assert evaluations[("pm_markets", "row_count")].passed
+
+
+def test_monitor_sensor_alerts_once_per_hour(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("EDGE_ALERT_CONSOLE", "true")
+    get_settings.cache_clear()
+    try:
+        settings = load_settings(
+            lake_root=str(tmp_path / "lake"), duckdb_path=str(tmp_path / "w.db"), alert_console=True
+        )
+        resources = build_resources(settings)
+        defs = dg.Definitions(sensors=[automation.monitor_alerts_sensor], resources=resources)
+        sensor = defs.resolve_sensor_def("monitor_alerts_sensor")
+        with dg.instance_for_test() as instance:
+            ticks = []
+            for _ in range(2):
+                with dg.build_sensor_context(instance=instance, definitions=defs, resources=resources) as ctx:
+                    ticks.append(sensor.evaluate_tick(ctx))
+            first, second = ticks
+        assert first.skip_message.startswith("4 monitor(s) failing: sent=4")
+        assert second.skip_message.startswith("4 monitor(s) failing: skipped_duplicate=4")
+        printed = capsys.readouterr().out
+        assert printed.count("edge-assets monitor failed") == 4
+        assert "pm_markets_fresh" in printed and "leagues_present" in printed
+    finally:
+        get_settings.cache_clear()

@@ -1,0 +1,116 @@
+"""A real dagster-webserver on loopback: every asset appears with its upstreams and partitions."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from edge_assets_tests.conftest import REPO_ROOT
+
+QUERY = """
+{ assetNodes { assetKey { path } dependencyKeys { path } isPartitioned isMaterializable
+               partitionDefinition { type description } } }
+"""
+
+EXPECTED_UPSTREAMS = {
+    "pm_markets": {"raw_responses"},
+    "pm_order_book_snapshots": {"raw_responses", "pm_markets"},
+    "oddsapi_live": {"raw_responses"},
+    "oddsapi_historical_hourly": {"raw_responses"},
+    "oddsapi_scores": {"raw_responses"},
+    "market_mappings": {"pm_markets", "oddsapi_live", "team_aliases"},
+    "pm_sportsbook_lines": {"pm_markets", "pm_order_book_snapshots", "market_mappings", "oddsapi_live"},
+    "features_latest": {"pm_sportsbook_lines", "oddsapi_live", "pm_order_book_snapshots", "market_mappings"},
+    "signals": {"features_latest"},
+    "team_aliases": set(),
+    "fee_tables": set(),
+    "cost_models": set(),
+}
+HOURLY = {
+    "pm_markets",
+    "pm_order_book_snapshots",
+    "oddsapi_live",
+    "oddsapi_historical_hourly",
+    "market_mappings",
+    "pm_sportsbook_lines",
+    "features_latest",
+    "signals",
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def webserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    home = tmp_path_factory.mktemp("ws_home")
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    port = _free_port()
+    log = open(home / "webserver.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dagster_webserver",
+            "-w",
+            str(REPO_ROOT / "workspace.yaml"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        cwd=REPO_ROOT,
+        env={**os.environ, "DAGSTER_HOME": str(home)},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{url}/server_info", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("webserver did not start:\n" + Path(log.name).read_text()[-3000:])
+            time.sleep(0.5)
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+
+
+@pytest.mark.integration
+def test_every_asset_with_upstreams_and_partitions(webserver: str) -> None:
+    response = httpx.post(f"{webserver}/graphql", json={"query": QUERY}, timeout=60)
+    response.raise_for_status()
+    nodes = {"/".join(n["assetKey"]["path"]): n for n in response.json()["data"]["assetNodes"]}
+    for name, upstreams in EXPECTED_UPSTREAMS.items():
+        assert name in nodes, f"{name} missing from the UI"
+        deps = {"/".join(d["path"]) for d in nodes[name]["dependencyKeys"]}
+        assert upstreams <= deps, f"{name}: upstreams {deps}, expected at least {upstreams}"
+        partitions = nodes[name]["partitionDefinition"]
+        if name in HOURLY:
+            assert partitions["type"] == "TIME_WINDOW" and "Hourly" in partitions["description"], name
+        elif name == "oddsapi_scores":
+            assert partitions["type"] == "TIME_WINDOW" and "Daily" in partitions["description"]
+        else:
+            assert partitions is None, name
+    assert nodes["raw_responses"]["isMaterializable"] is False
