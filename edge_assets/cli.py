@@ -66,6 +66,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from edge_assets.runner import ensure_dagster_home, run_window
     from edge_assets.settings import get_settings
 
+    # the demo's alerts go to a local sink that prints them (other channels still apply if configured)
+    os.environ.setdefault("EDGE_ALERT_CONSOLE", "true")
+    get_settings.cache_clear()
     s = get_settings()
     ensure_dagster_home(s.dagster_home)
     now = datetime.now(UTC)
@@ -104,7 +107,7 @@ def _print_signals(s: object) -> None:
             for c in (
                 "created_at",
                 "sport_key",
-                "odds_outcome_name",
+                "outcome_name",
                 "market_key",
                 "point",
                 "pm_price",
@@ -112,6 +115,8 @@ def _print_signals(s: object) -> None:
                 "ev_after_costs",
                 "stake",
                 "liquidity",
+                "best_book",
+                "alert_status",
             )
             if c in df.columns
         ]
