@@ -99,19 +99,31 @@ def _record_raw(context: dg.AssetExecutionContext, store: RawStore) -> None:
     )
 
 
+def ingest_asset(
+    description: str,
+    *,
+    partitions_def: dg.PartitionsDefinition = HOURLY,
+    partition_column: str = "observed_at",
+) -> Callable:
+    """The ingestion assets' shared shape: raw lineage, partition column, single-run hourly backfills."""
+    return dg.asset(
+        partitions_def=partitions_def,
+        backfill_policy=SINGLE_RUN if partitions_def is HOURLY else None,
+        group_name="ingest",
+        deps=[raw_responses],
+        kinds={"polars", "parquet"},
+        metadata={"partition_column": partition_column},
+        description=description,
+    )
+
+
 def _window(context: dg.AssetExecutionContext) -> tuple[datetime, datetime, list[str]]:
     window = context.partition_time_window
     return window.start, window.end, list(context.partition_keys)
 
 
-@dg.asset(
-    partitions_def=HOURLY,
-    backfill_policy=SINGLE_RUN,
-    group_name="ingest",
-    deps=[raw_responses],
-    kinds={"polars", "parquet"},
-    metadata={"partition_column": "observed_at"},
-    description="Polymarket sports markets from Gamma /events, one row per market per poll; polls upsert.",
+@ingest_asset(
+    "Polymarket sports markets from Gamma /events, one row per market per poll; polls upsert.",
 )
 def pm_markets(
     context: dg.AssetExecutionContext, sources: SourcesResource, lake: LakeResource
@@ -141,15 +153,10 @@ def pm_markets(
     )
 
 
-@dg.asset(
-    partitions_def=HOURLY,
-    backfill_policy=SINGLE_RUN,
-    group_name="ingest",
-    deps=[raw_responses],
-    kinds={"polars", "parquet"},
-    metadata={"partition_column": "snapshot_at"},
-    description="CLOB order books of tradable in-scope sports tokens (all levels + per-book summary), "
+@ingest_asset(
+    "CLOB order books of tradable in-scope sports tokens (all levels + per-book summary), "
     "one snapshot per hour (plus on-demand re-runs, which upsert).",
+    partition_column="snapshot_at",
 )
 def pm_order_book_snapshots(
     context: dg.AssetExecutionContext, sources: SourcesResource, lake: LakeResource, pm_markets: pl.DataFrame
@@ -214,14 +221,8 @@ def _odds_for(
     return pl.concat(frames) if frames else empty(ODDS_QUOTES)
 
 
-@dg.asset(
-    partitions_def=HOURLY,
-    backfill_policy=SINGLE_RUN,
-    group_name="ingest",
-    deps=[raw_responses],
-    kinds={"polars", "parquet"},
-    metadata={"partition_column": "observed_at"},
-    description="Live sportsbook odds (The Odds API /odds, decimal), one row per outcome quote per poll.",
+@ingest_asset(
+    "Live sportsbook odds (The Odds API /odds, decimal), one row per outcome quote per poll.",
 )
 def oddsapi_live(
     context: dg.AssetExecutionContext, sources: SourcesResource, lake: LakeResource
@@ -250,14 +251,8 @@ def oddsapi_live(
     return dg.MaterializeResult(value=df, metadata=meta)
 
 
-@dg.asset(
-    partitions_def=HOURLY,
-    backfill_policy=SINGLE_RUN,
-    group_name="ingest",
-    deps=[raw_responses],
-    kinds={"polars", "parquet"},
-    metadata={"partition_column": "observed_at"},
-    description="Historical odds: one /v4/historical call per sport per hour (the snapshot just before the "
+@ingest_asset(
+    "Historical odds: one /v4/historical call per sport per hour (the snapshot just before the "
     "hour ends). observed_at is the snapshot's own timestamp. Backfill ranges as one run.",
 )
 def oddsapi_historical_hourly(
@@ -303,13 +298,9 @@ def oddsapi_historical_hourly(
     )
 
 
-@dg.asset(
+@ingest_asset(
+    "Scores and results (The Odds API /scores, daysFrom=3) for labels and closing lines.",
     partitions_def=DAILY,
-    group_name="ingest",
-    deps=[raw_responses],
-    kinds={"polars", "parquet"},
-    metadata={"partition_column": "observed_at"},
-    description="Scores and results (The Odds API /scores, daysFrom=3) for labels and closing lines.",
 )
 def oddsapi_scores(
     context: dg.AssetExecutionContext, sources: SourcesResource, lake: LakeResource
