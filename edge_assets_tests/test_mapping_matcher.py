@@ -601,3 +601,60 @@ def test_win_market_without_opponent_or_with_foreign_team(resolver: AliasResolve
     assert m["alien-t0"]["reason"] == (
         '"Arsenal" is not one of the game\'s teams (Manchester United vs Tottenham Hotspur)'
     )
+
+
+def test_doubleheader_tag_in_total_question_is_not_part_of_the_team(resolver: AliasResolver) -> None:
+    """ "Rays vs. Rangers (Game 2): O/U 8.5" names the Rangers, not "Rangers (Game 2)"."""
+    g1 = datetime(2026, 11, 21, 18, 5, tzinfo=UTC)
+    g2 = datetime(2026, 11, 21, 23, 40, tzinfo=UTC)
+    tot = [("totals", "Over", 8.5), ("totals", "Under", 8.5)]
+    odds = odds_frame(
+        quotes("ev_g1", "baseball_mlb", "Texas Rangers", "Tampa Bay Rays", g1, tot),
+        quotes("ev_g2", "baseball_mlb", "Texas Rangers", "Tampa Bay Rays", g2, tot),
+    )
+    pm = pm_frame(
+        pm_row(
+            "t2",
+            "Rays vs. Rangers (Game 2): O/U 8.5",
+            ["Over", "Under"],
+            league="mlb",
+            sports_market_type="totals",
+            line=8.5,
+            start=g2,
+        ),
+        pm_row(
+            "t1",
+            "Tampa Bay Rays vs. Texas Rangers (Gm. 1): O/U 8.5",
+            ["Over", "Under"],
+            league="mlb",
+            sports_market_type="totals",
+            line=8.5,
+            start=g1,
+        ),
+    )
+    m = by_token(match_markets(pm, odds, resolver, observed_at=OBS))
+    got = {t: (m[t]["method"], m[t]["odds_event_id"], m[t]["odds_outcome_name"]) for t in m}
+    assert got == {
+        "t1-t0": ("exact", "ev_g1", "Over"),
+        "t1-t1": ("exact", "ev_g1", "Under"),
+        "t2-t0": ("exact", "ev_g2", "Over"),
+        "t2-t1": ("exact", "ev_g2", "Under"),
+    }
+
+
+def test_all_star_game_is_out_of_scope_from_its_event_title(resolver: AliasResolver) -> None:
+    """Only the event says "All-Star": the market reads like any game and its slug gives no hint."""
+    pm = pm_frame(
+        pm_row(
+            "asg",
+            "American League vs. National League",
+            ["American League", "National League"],
+            league="mlb",
+            slug="mlb-al-nl-2026-11-22",
+            event_title="MLB All-Star Game: American League vs. National League",
+            sports_market_type="moneyline",
+        )
+    )
+    m = match_markets(pm, odds_frame(TB_DAL), resolver, observed_at=OBS)
+    assert m["method"].to_list() == ["out_of_scope", "out_of_scope"]
+    assert m["reason"][0].startswith("partial-game, prop or special market")

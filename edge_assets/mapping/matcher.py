@@ -31,6 +31,8 @@ SPREAD_RE = r"(?i)^\s*spread:\s*(.+?)\s*\(\s*([+-]?\d+(?:\.\d+)?)\s*\)\s*$"
 TOTAL_RE = r"(?i)^\s*(?:(.+?)\s+(?:vs\.?|v\.?|@)\s+(.+?)\s*:\s*)?o/u\s*(\d+(?:\.\d+)?)\s*$"
 VS_RE = r"(?i)^(.+?)\s+(?:vs\.?|v\.?|@)\s+(.+?)\s*(?:\((?:game|gm)\s*\d+\))?\s*(?:[,?:].*)?$"
 WHO_WILL_WIN_RE = r"(?i)^.*?who\s+will\s+win\s+"
+# Doubleheader tag a title carries after the second team: "Red Sox (Game 2)", "Mets (Gm. 1)".
+GAME_NO_RE = r"(?i)\s*\(\s*(?:game|gm)\.?\s*\d+\s*\)\s*$"
 
 # Partial-game, prop and special markets that share an event with the full-game lines.
 OOS_TEXT_RE = (
@@ -74,7 +76,11 @@ def _classify(pm: pl.DataFrame) -> pl.DataFrame:
     n_tok = pl.col("token_ids").list.len().fill_null(0)
     yes_no = (n_out == 2) & (o0 == "yes") & (o1 == "no")
     over_under = (n_out == 2) & (o0 == "over") & (o1 == "under")
-    text = pl.concat_str([q, pl.col("group_item_title").fill_null("")], separator=" | ")
+    # The event title counts too: an All-Star game's markets read "American League vs. National
+    # League"; only the event says "All-Star Game". Game titles ("A vs. B") never hit OOS_TEXT_RE.
+    text = pl.concat_str(
+        [q, pl.col("group_item_title").fill_null(""), pl.col("event_title").fill_null("")], separator=" | "
+    )
     slug = pl.concat_str([pl.col("slug").fill_null(""), pl.col("event_slug").fill_null("")], separator=" ")
 
     df = pm.with_columns(
@@ -186,19 +192,25 @@ def _classify(pm: pl.DataFrame) -> pl.DataFrame:
         df.with_columns(kind=kind)
         .with_columns(oos_reason=oos_reason)
         .with_columns(
-            pair_a=pair_a.str.strip_chars(),
-            pair_b=pair_b.str.strip_chars(),
-            named_team=pl.when(pl.col("kind") == "win")
-            .then(win_team)
-            .when(pl.col("kind") == "spread")
-            .then(pl.coalesce(spread_team, out0))
-            .str.strip_chars(),
+            pair_a=_team_text(pair_a),
+            pair_b=_team_text(pair_b),
+            named_team=_team_text(
+                pl.when(pl.col("kind") == "win")
+                .then(win_team)
+                .when(pl.col("kind") == "spread")
+                .then(pl.coalesce(spread_team, out0))
+            ),
             line_value=line.round(2),
         )
         .drop(
             "_win", "_draw", "_spread", "_total", "_title_vs", "_q_vs", "_oos_text", "_yes_no", "_over_under"
         )
     )
+
+
+def _team_text(expr: pl.Expr) -> pl.Expr:
+    """A team name as captured from free text, minus whitespace and a doubleheader "(Game N)" tag."""
+    return expr.str.replace(GAME_NO_RE, "").str.strip_chars()
 
 
 def _missing_name(col: str) -> pl.Expr:

@@ -6,14 +6,27 @@ pagination caps and the implicit `closed=false` filter follow the real API (apis
 """
 
 import json
+import re
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
 from edge_assets.simulator.teams import LEAGUES, TEAMS, League
-from edge_assets.simulator.world import ET, GameDetail, PMMarket, World, from_ts, grid_index, h64, to_ts
+from edge_assets.simulator.world import (
+    EPOCH_DATE,
+    ET,
+    GameDetail,
+    PMMarket,
+    World,
+    from_ts,
+    grid_index,
+    h64,
+    to_ts,
+)
 
 IMG = "https://polymarket-upload.s3.us-east-2.amazonaws.com"
 RESOLVER = "0x65070BE91477460D8A7AeEb94ef92fe056C2f2A7"
@@ -35,6 +48,50 @@ RESOLUTION_URL = {
 MAX_LIMIT = 100
 MAX_OFFSET = 10_000
 DEFAULT_LIMIT = 20
+# Naming variety seen in real Gamma records (apis.md §1.8, §5.1), drawn per game from a hash so a
+# game keeps one style for its whole life. Probabilities are per game.
+FULL_NAMES_P = 0.15  # mascot leagues (NBA/NFL/NHL) written with full names ("by year" styles)
+OLD_FORM_P = 0.10  # US moneyline in the older "<LG>: Who will win A vs. B, scheduled for ..." form
+TITLE_SWAP_P = 0.10  # US event title lists home first, disagreeing with its own slug and markets
+TITLE_SPACE_P = 0.10  # event title carries a trailing space
+OUTCOME_SPACE_P = 0.05  # team outcomes carry a trailing space
+SOCCER_SHORT_P = 0.20  # soccer clubs written without "FC"/"AFC"
+NO_TEAMS_P = 0.12  # older events carry no teams[] (names then come from titles and questions)
+
+# Negatives that look like games (apis.md §5.1): a KBO game whose mascots overlap MLB/NFL names,
+# and an All-Star game typed `moneyline` under the MLB sport. Rendered only in /events listings;
+# their tokens use a league slot no real league has, so the CLOB has no book for them and the
+# world's ground truth does not list them (every such token must stay unmapped).
+DECOY_LEAGUE_SLOT = 7
+DECOY_EVENT_BASE = 800_000_000
+KBO_TEAMS = (
+    ("Lotte Giants", "Giants", "lot"),
+    ("KIA Tigers", "Tigers", "kia"),
+    ("Samsung Lions", "Lions", "sam"),
+    ("LG Twins", "Twins", "lg"),
+    ("Doosan Bears", "Bears", "doo"),
+    ("Hanwha Eagles", "Eagles", "han"),
+    ("SSG Landers", "Landers", "ssg"),
+    ("NC Dinos", "Dinos", "nc"),
+    ("KT Wiz", "Wiz", "kt"),
+    ("Kiwoom Heroes", "Heroes", "kiw"),
+)
+KST = ZoneInfo("Asia/Seoul")
+
+
+@dataclass(frozen=True)
+class Decoy:
+    """A game-shaped event with no Odds API counterpart."""
+
+    event_id: str
+    league: str  # Polymarket sport code on the event ("kbo", or "mlb" for the All-Star game)
+    slug: str
+    title: str
+    group_item_title: str
+    start: datetime
+    listed_at: datetime
+    closed_at: datetime
+    market: PMMarket
 
 
 class GammaError(Exception):
@@ -157,11 +214,100 @@ def _series(lg: League, now: datetime) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class NameStyle:
+    """How one game's names are written on Gamma (questions, outcomes, titles)."""
+
+    rename: dict[str, str]  # name as the world wrote it -> as rendered
+    old_form: bool
+    title_swap: bool
+    title_space: bool
+    outcome_space: bool
+    no_teams: bool
+
+    def text(self, s: str) -> str:
+        if not self.rename:
+            return s
+        pat = "|".join(re.escape(k) for k in sorted(self.rename, key=len, reverse=True))
+        return re.sub(rf"(?<![\w.])(?:{pat})(?![\w])", lambda m: self.rename[m.group(0)], s)
+
+    def outcome(self, s: str) -> str:
+        if s in ("Yes", "No", "Over", "Under"):
+            return s
+        return self.text(s) + (" " if self.outcome_space else "")
+
+
+def _soccer_short(name: str) -> str:
+    """'Arsenal FC' -> 'Arsenal', 'AFC Bournemouth' -> 'Bournemouth', 'Sunderland AFC' -> 'Sunderland'."""
+    return re.sub(r"^A?FC\s+|\s+A?FC$", "", name)
+
+
 class Gamma:
     """Renders and filters Gamma objects for one world at one instant."""
 
     def __init__(self, world: World) -> None:
         self.w = world
+        self._styles: dict[str, NameStyle] = {}
+
+    # ------------------------------------------------------------------ naming variety
+    def style(self, det: GameDetail) -> NameStyle:
+        """The game's naming style: a pure function of (seed, event id)."""
+        st = self._styles.get(det.game.pm_event_id)
+        if st is None:
+            st = self._styles[det.game.pm_event_id] = self._style(det)
+        return st
+
+    def _style(self, det: GameDetail) -> NameStyle:
+        g = det.game
+        lg = LEAGUES[g.league]
+        u = [(h64(self.w.seed, "style", g.pm_event_id, i) % 10_000) / 10_000 for i in range(7)]
+        rename: dict[str, str] = {}
+        if lg.pm_style == "mascot" and u[0] < FULL_NAMES_P:
+            rename = {t.pm_name: t.pm_full for t in (g.home, g.away)}
+        elif lg.pm_style == "soccer" and u[0] < SOCCER_SHORT_P:
+            rename = {t.pm_full: _soccer_short(t.pm_full) for t in (g.home, g.away)}
+        us = lg.pm_style != "soccer"
+        return NameStyle(
+            rename={k: v for k, v in rename.items() if k != v},
+            old_form=us and u[1] < OLD_FORM_P,
+            title_swap=us and u[2] < TITLE_SWAP_P,
+            title_space=u[3] < TITLE_SPACE_P,
+            outcome_space=us and u[4] < OUTCOME_SPACE_P,
+            no_teams=u[5] < NO_TEAMS_P,
+        )
+
+    def question(self, det: GameDetail | None, mk: PMMarket) -> str:
+        """The market question as rendered for this game's style."""
+        if det is None:
+            return mk.question
+        st = self.style(det)
+        if mk.kind == "ml" and st.old_form:
+            return self._old_form(det, mk, st)
+        return st.text(mk.question)
+
+    def _old_form(self, det: GameDetail, mk: PMMarket, st: NameStyle) -> str:
+        g = det.game
+        a, b = (st.text(o) for o in mk.outcomes)
+        when = g.scheduled.astimezone(ET)
+        game_no = f" (Game {g.doubleheader})" if g.doubleheader else ""
+        return (
+            f"{LEAGUES[g.league].pm_sport_name}: Who will win {a} vs. {b}{game_no}, scheduled for "
+            f"{when:%B} {when.day}, {when:%-I:%M %p} ET?"
+        )
+
+    def event_title(self, det: GameDetail) -> str:
+        g = det.game
+        lg = LEAGUES[g.league]
+        st = self.style(det)
+        ml = det.markets[0]
+        if lg.has_draw:
+            title = f"{st.text(g.home.pm_full)} vs. {st.text(g.away.pm_full)}"
+        elif st.title_swap:
+            a, b = (st.text(o) for o in ml.outcomes)
+            title = f"{b} vs. {a}" + (f" (Game {g.doubleheader})" if g.doubleheader else "")
+        else:
+            title = self.question(det, ml).rstrip()
+        return title + (" " if st.title_space else "")
 
     # ------------------------------------------------------------------ market rendering
     def _end_date(self, det: GameDetail) -> datetime:
@@ -215,7 +361,7 @@ class Gamma:
         desc = self._market_description(det, mk)
         d: dict[str, Any] = {
             "id": mk.market_id,
-            "question": mk.question,
+            "question": self.question(det, mk),
             "conditionId": mk.condition_id,
             "slug": mk.slug,
             "resolutionSource": RESOLUTION_URL[lg.code] if lg else "",
@@ -225,7 +371,9 @@ class Gamma:
             "image": f"{IMG}/{(lg.code if lg else 'futures')}-game.png",
             "icon": f"{IMG}/{(lg.code if lg else 'futures')}-game.png",
             "description": desc,
-            "outcomes": json.dumps(list(mk.outcomes)),
+            "outcomes": json.dumps(
+                [self.style(det).outcome(o) for o in mk.outcomes] if det is not None else list(mk.outcomes)
+            ),
             "outcomePrices": json.dumps(prices),
             "volume": num_str(volume, 6),
             "active": True,
@@ -240,7 +388,7 @@ class Gamma:
             "archived": False,
             "resolvedBy": RESOLVER,
             "restricted": True,
-            "groupItemTitle": mk.group_item_title,
+            "groupItemTitle": self.style(det).text(mk.group_item_title) if det else mk.group_item_title,
             "groupItemThreshold": str(mk.idx),
             "questionID": mk.question_id,
             "enableOrderBook": True,
@@ -330,7 +478,7 @@ class Gamma:
         when = g.scheduled.astimezone(ET).strftime("%B %-d at %-I:%M%p ET")
         return (
             f"This market refers to the {LEAGUES[g.league].pm_sport_name} game between {g.away.pm_full} and "
-            f"{g.home.pm_full}, scheduled for {when}.\n\n{mk.question.strip()}\n\n"
+            f"{g.home.pm_full}, scheduled for {when}.\n\n{self.question(det, mk).strip()}\n\n"
             "If the game is postponed beyond "
             "7 days from the scheduled date or canceled, this market will resolve 50-50."
         )
@@ -342,10 +490,7 @@ class Gamma:
         ml = det.markets[0]
         closed = now >= g.closed_at
         salt = h64(self.w.seed, "e", g.pm_event_id)
-        if lg.has_draw:
-            title = f"{g.home.pm_full} vs. {g.away.pm_full}"
-        else:
-            title = ml.question
+        title = self.event_title(det)
         created = ml.created_at
         end_date = self._end_date(det)
         vol = 5000.0 + salt % 900_000
@@ -472,7 +617,8 @@ class Gamma:
                     "ordering": role,
                 }
             )
-        d["teams"] = team_objs
+        if not self.style(det).no_teams:
+            d["teams"] = team_objs
         d["sport"] = sport_object(lg)
         d["version"] = "v1"
         return d
@@ -539,6 +685,156 @@ class Gamma:
         if not nested:
             d["version"] = "v1"
         return d
+
+    # ------------------------------------------------------------------ negatives that look like games
+    def decoys_on(self, d: date) -> list[Decoy]:
+        """KBO game every day, MLB All-Star game every Sunday (US Eastern date d)."""
+        dnum = (d - EPOCH_DATE).days
+        out: list[Decoy] = []
+        i = h64(self.w.seed, "kbo", dnum)
+        h, a = KBO_TEAMS[i % len(KBO_TEAMS)], KBO_TEAMS[(i // 16) % (len(KBO_TEAMS) - 1)]
+        if a == h:
+            a = KBO_TEAMS[-1]
+        start = datetime(d.year, d.month, d.day, 18, 30, tzinfo=KST).astimezone(UTC)
+        # Polymarket mascot style, away team first: "Tigers vs. Giants" (names MLB/NFL teams share).
+        out.append(self._decoy(dnum, 0, "kbo", f"kbo-{a[2]}-{h[2]}-{d.isoformat()}", a[1], h[1], start, ""))
+        if d.weekday() == 6:
+            start = datetime(d.year, d.month, d.day, 20, 0, tzinfo=ET).astimezone(UTC)
+            out.append(
+                self._decoy(
+                    dnum,
+                    1,
+                    "mlb",
+                    f"mlb-al-nl-{d.isoformat()}",
+                    "American League",
+                    "National League",
+                    start,
+                    "MLB All-Star Game: ",
+                )
+            )
+        return out
+
+    def _decoy(
+        self, dnum: int, no: int, league: str, slug: str, a: str, b: str, start: datetime, prefix: str
+    ) -> Decoy:
+        mid, cond, qid, toks = self.w._ids_raw(dnum, DECOY_LEAGUE_SLOT, no, 0)
+        listed = start - timedelta(days=1, hours=int(h64(self.w.seed, "dl", dnum, no) % 6))
+        question = f"{a} vs. {b}"
+        mk = PMMarket(
+            0,
+            "decoy",
+            question,
+            slug,
+            (a, b),
+            "moneyline",
+            None,
+            question,
+            mid,
+            cond,
+            qid,
+            toks,
+            False,
+            ((None, None, None), (None, None, None)),
+            (),
+            listed + timedelta(minutes=5),
+            0.0,
+            0.0,
+            None,
+            0.01,
+        )
+        return Decoy(
+            str(DECOY_EVENT_BASE + dnum * 4 + no),
+            league,
+            slug,
+            prefix + question,
+            question,
+            start,
+            listed,
+            start + timedelta(hours=4),
+            mk,
+        )
+
+    def decoys_open(self, now: datetime) -> list[Decoy]:
+        d0 = now.astimezone(ET).date()
+        return [
+            dc
+            for k in range(-1, 3)
+            for dc in self.decoys_on(d0 + timedelta(days=k))
+            if dc.market.created_at <= now < dc.closed_at
+        ]
+
+    def decoy_event(self, dc: Decoy, now: datetime) -> dict[str, Any]:
+        mlb = LEAGUES["mlb"]
+        m = self.market_json(None, dc.market, now, with_events=False)
+        m.update(
+            {
+                "endDate": iso_z(dc.closed_at),
+                "endDateIso": dc.closed_at.date().isoformat(),
+                "description": f"This market refers to the game {dc.title}, scheduled for "
+                f"{dc.start.astimezone(ET):%B %-d at %-I:%M%p} ET.",
+                "outcomePrices": json.dumps(["0.5", "0.5"]),
+                "negRisk": False,
+                "gameStartTime": pg_time(dc.start),
+                "eventStartTime": iso_z(dc.start),
+                "sportsMarketType": "moneyline",
+                "line": None,
+            }
+        )
+        sport = (
+            sport_object(mlb)
+            if dc.league == "mlb"
+            else {**sport_object(mlb), "id": 40, "sport": "kbo", "series": "10370", "ordering": "away"}
+        )
+        return {
+            "id": dc.event_id,
+            "ticker": dc.slug,
+            "slug": dc.slug,
+            "title": dc.title,
+            "description": m["description"],
+            "startDate": iso_z(dc.listed_at),
+            "creationDate": iso_z(dc.start),
+            "endDate": iso_z(dc.closed_at),
+            "image": f"{IMG}/{dc.league}-game.png",
+            "icon": f"{IMG}/{dc.league}-game.png",
+            "active": True,
+            "closed": False,
+            "archived": False,
+            "new": False,
+            "featured": False,
+            "restricted": True,
+            "liquidity": 1500.0,
+            "volume": 2500.0,
+            "openInterest": 800.0,
+            "createdAt": iso_us(dc.listed_at, int(dc.event_id)),
+            "updatedAt": iso_us(from_ts(grid_index(to_ts(now)) * 300), int(dc.event_id)),
+            "competitive": 0.7,
+            "enableOrderBook": True,
+            "liquidityClob": 1500.0,
+            "negRisk": False,
+            "commentCount": 3,
+            "markets": [m],
+            "series": [{**_series(mlb, now), "slug": dc.league, "ticker": dc.league}],
+            "tags": _tags(mlb)[:2],
+            "cyom": False,
+            "showAllOutcomes": True,
+            "showMarketImages": False,
+            "enableNegRisk": False,
+            "automaticallyActive": True,
+            "eventDate": dc.start.astimezone(ET).date().isoformat(),
+            "startTime": iso_z(dc.start),
+            "seriesSlug": dc.league,
+            "sport": sport,
+            "version": "v1",
+        }
+
+    def _decoys_listed(self, q: dict[str, list[str]], now: datetime) -> list[Decoy]:
+        """Decoys an /events query sees: open listings under the Sports or Baseball tag only."""
+        tag = _one(q, "tag_id")
+        if _bool(q, "closed", False) or _one(q, "series_id") is not None:
+            return []
+        if tag is not None and tag not in ("1", SPORT_GROUP_TAG["mlb"][0]):
+            return []
+        return [dc for dc in self.decoys_open(now) if self._date_ok(q, dc.market.created_at, dc.closed_at)]
 
     # ------------------------------------------------------------------ enumeration and filters
     def _details_in(self, leagues: list[str], start: datetime, end: datetime) -> Iterator[GameDetail]:
@@ -700,10 +996,17 @@ class Gamma:
             for lg_code in dict.fromkeys(futures):
                 if lg_code in self._leagues_for(q) and self._date_ok(q, fut_start, fut_end):
                     rows.append((900_000 + LEAGUES[lg_code].index, None, lg_code))
+        decoys = {} if direct else {int(dc.event_id): dc for dc in self._decoys_listed(q, now)}
+        rows.extend((eid, None, "decoy") for eid in decoys)
         rows = _order(rows, q, key=lambda r: r[0])
         out = []
-        for _, det, lg_code in rows[offset : offset + limit]:
-            out.append(self.event_json(det, now) if det is not None else self.futures_event(lg_code, now))
+        for eid, det, lg_code in rows[offset : offset + limit]:
+            if det is not None:
+                out.append(self.event_json(det, now))
+            elif lg_code == "decoy":
+                out.append(self.decoy_event(decoys[eid], now))
+            else:
+                out.append(self.futures_event(lg_code, now))
         return out
 
     @staticmethod
