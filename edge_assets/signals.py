@@ -1,11 +1,16 @@
 """Signal selection from features_latest (pure polars, no Dagster).
 
-A signal is a mapped Polymarket outcome that passes all four checks:
+A signal is a mapped Polymarket outcome that passes all five checks:
 
 1. confidence >= ``min_confidence`` (rule confidence below, or a model's column);
-2. Polymarket's effective decimal price (1 / (VWAP + fee)) beats the best sportsbook price;
+2. Polymarket's effective decimal price (1 / (VWAP + fee)) beats the best sportsbook price on
+   the same line (vacuous when no book offers that exact spread/total);
 3. EV after fees and slippage >= ``min_ev`` (default 0.03 = +3% per dollar);
-4. liquidity (USDC at or better than the break-even price) >= ``min_size_usdc``.
+4. liquidity (USDC at or better than the break-even price) >= ``min_size_usdc``;
+5. timing: the game starts at least ``min_minutes_to_start`` (30) minutes after the snapshot.
+   Live games are out: books quote them with wide, clipped in-play prices (a 2% floor looks
+   like a huge edge on a 0.4% Polymarket longshot), and in the last half hour before the
+   start lines and books move on team news faster than an hourly comparator sees.
 
 ``signal_id`` = sha1 of event id, market key, point, outcome, token id and the observation
 hour, so the same edge seen again in the same hour has the same id (alert dedupe key).
@@ -19,8 +24,10 @@ import polars as pl
 from edge_assets.schemas import UTC_TS
 
 # rule_confidence parameters (documented defaults)
-AGREEMENT_STD_ZERO = 0.03  # per-book fair-prob std at which agreement reaches 0
-FRESH_AGE_ZERO_S = 600.0  # oldest sportsbook quote age at which freshness reaches 0
+AGREEMENT_STD_ZERO = 0.05  # per-book fair-prob std at which agreement reaches 0
+MIN_AGREEING_BOOKS = 2  # fewer books: agreement is unknown and scores 0
+FRESH_AGE_ZERO_S = 600.0  # newest sportsbook quote age at which freshness reaches 0
+MIN_MINUTES_TO_START = 30.0  # pre-match only: no signal on live games or in the last half hour
 FULL_COVERAGE_BOOKS = 4  # books for full coverage credit
 W_AGREEMENT, W_FRESHNESS, W_COVERAGE = 0.5, 0.3, 0.2
 
@@ -54,20 +61,34 @@ SIGNAL_COLUMNS: dict[str, pl.DataType] = {
 }
 signal_columns = SIGNAL_COLUMNS  # the name other modules import
 
-__all__ = ["SIGNAL_COLUMNS", "rule_confidence", "select_signals", "signal_columns", "signal_id"]
+__all__ = [
+    "CHECK_COLUMNS",
+    "SIGNAL_COLUMNS",
+    "rule_confidence",
+    "select_signals",
+    "signal_checks",
+    "signal_columns",
+    "signal_id",
+]
 
 
 def rule_confidence(features: pl.DataFrame) -> pl.Series:
     """Confidence in [0, 1] from book agreement, quote freshness and coverage:
 
     ``0.5 * agreement + 0.3 * freshness + 0.2 * coverage`` where
-    agreement = clip(1 - fair_std / 0.03, 0, 1) (books within a 3-point std agree less and less),
-    freshness = clip(1 - book_max_age_s / 600, 0, 1) (oldest sportsbook quote used),
+    agreement = clip(1 - fair_std / 0.05, 0, 1) with at least 2 books, else 0: one book
+    cannot agree with anyone, and its std of 0 used to score as perfect agreement;
+    freshness = clip(1 - book_min_age_s / 600, 0, 1): how recently any book confirmed the
+    price (every quote used is already younger than max_quote_age; books refresh every few
+    minutes, so scoring the oldest one penalised every multi-book consensus);
     coverage = 0.5 * min(n_books / 4, 1) + 0.5 * [a fresh sharp quote exists].
     A row without any fresh quote (null fair_std/age) scores 0 on those parts.
     """
-    agreement = (1.0 - pl.col("fair_std") / AGREEMENT_STD_ZERO).clip(0.0, 1.0).fill_null(0.0)
-    freshness = (1.0 - pl.col("book_max_age_s") / FRESH_AGE_ZERO_S).clip(0.0, 1.0).fill_null(0.0)
+    multi = pl.col("n_books").fill_null(0) >= MIN_AGREEING_BOOKS
+    agreement = (
+        pl.when(multi).then((1.0 - pl.col("fair_std") / AGREEMENT_STD_ZERO).clip(0.0, 1.0)).fill_null(0.0)
+    )
+    freshness = (1.0 - pl.col("book_min_age_s") / FRESH_AGE_ZERO_S).clip(0.0, 1.0).fill_null(0.0)
     books = (pl.col("n_books").cast(pl.Float64).fill_null(0.0) / FULL_COVERAGE_BOOKS).clip(0.0, 1.0)
     sharp = (pl.col("n_sharp").fill_null(0) > 0).cast(pl.Float64)
     coverage = 0.5 * books + 0.5 * sharp
@@ -98,6 +119,45 @@ def _ids(df: pl.DataFrame) -> pl.Series:
     )
 
 
+CHECK_COLUMNS = ("confidence_ok", "price_ok", "ev_ok", "liquidity_ok", "timing_ok", "failed")
+
+
+def signal_checks(
+    features: pl.DataFrame,
+    *,
+    min_confidence: float = 0.6,
+    min_ev: float = 0.03,
+    min_size_usdc: float = 25.0,
+    confidence_col: str | None = None,
+    min_minutes_to_start: float = MIN_MINUTES_TO_START,
+) -> pl.DataFrame:
+    """``features`` plus ``confidence``, one boolean per check (null inputs fail) and ``failed``:
+    the failed checks with their values, ``""`` when all pass (used for signals and to explain misses)."""
+    conf = features[confidence_col].cast(pl.Float64) if confidence_col else rule_confidence(features)
+    df = features.with_columns(conf.alias("confidence"))
+    checks = {
+        "confidence_ok": (pl.col("confidence") >= min_confidence, "confidence", 3),
+        # no book offers this exact line (the fair value comes from moved lines): nothing to beat
+        "price_ok": (
+            pl.col("best_book_decimal").is_null() | (pl.col("pm_decimal") > pl.col("best_book_decimal")),
+            "pm_decimal",
+            4,
+        ),
+        "ev_ok": (pl.col("ev_after_costs") >= min_ev, "ev_after_costs", 4),
+        "liquidity_ok": (pl.col("liquidity_usdc") >= min_size_usdc, "liquidity_usdc", 2),
+        "timing_ok": (pl.col("minutes_to_start") >= min_minutes_to_start, "minutes_to_start", 1),
+    }
+    df = df.with_columns([expr.fill_null(False).alias(name) for name, (expr, _, _) in checks.items()])
+    parts = [
+        pl.when(~pl.col(name)).then(
+            pl.lit(f"{col}=") + pl.col(col).round(digits).cast(pl.String).fill_null("null") + pl.lit(" ")
+        )
+        for name, (_, col, digits) in checks.items()
+    ]
+    failed = pl.concat_str(parts, ignore_nulls=True).str.strip_chars()
+    return df.with_columns(failed=pl.when(pl.all_horizontal(list(checks))).then(pl.lit("")).otherwise(failed))
+
+
 def select_signals(
     features: pl.DataFrame,
     *,
@@ -108,8 +168,9 @@ def select_signals(
     model_name: str | None = None,
     model_version: str | None = None,
     model_prob_col: str | None = None,
+    min_minutes_to_start: float = MIN_MINUTES_TO_START,
 ) -> pl.DataFrame:
-    """Rows of ``features`` (FEATURES_LATEST_COLUMNS) passing the four checks, as signals.
+    """Rows of ``features`` (FEATURES_LATEST_COLUMNS) passing the five checks, as signals.
 
     Output: SIGNAL_COLUMNS first, then every other input column (all inputs kept), plus
     ``confidence`` from ``confidence_col`` (e.g. a model's score) or ``rule_confidence``.
@@ -120,13 +181,15 @@ def select_signals(
     if features.height == 0 or "ev_after_costs" not in features.columns:
         extra = {c: t for c, t in features.schema.items() if c not in SIGNAL_COLUMNS}
         return pl.DataFrame(schema={**SIGNAL_COLUMNS, **extra})
-    conf = features[confidence_col].cast(pl.Float64) if confidence_col else rule_confidence(features)
-    df = features.with_columns(conf.alias("confidence"))
-    c_ok = pl.col("confidence") >= min_confidence
-    p_ok = pl.col("pm_decimal") > pl.col("best_book_decimal")
-    e_ok = pl.col("ev_after_costs") >= min_ev
-    l_ok = pl.col("liquidity_usdc") >= min_size_usdc
-    passed = df.filter((c_ok & p_ok & e_ok & l_ok).fill_null(False))
+    df = signal_checks(
+        features,
+        min_confidence=min_confidence,
+        min_ev=min_ev,
+        min_size_usdc=min_size_usdc,
+        confidence_col=confidence_col,
+        min_minutes_to_start=min_minutes_to_start,
+    )
+    passed = df.filter(pl.col("failed") == "").drop(CHECK_COLUMNS)
 
     def num(col: str, digits: int) -> pl.Expr:
         return pl.col(col).round(digits).cast(pl.String).fill_null("null")
@@ -145,7 +208,9 @@ def select_signals(
             num("ev_after_costs", 4),
             pl.lit(f">={min_ev}; liquidity_usdc="),
             num("liquidity_usdc", 2),
-            pl.lit(f">={min_size_usdc}"),
+            pl.lit(f">={min_size_usdc}; minutes_to_start="),
+            num("minutes_to_start", 1),
+            pl.lit(f">={min_minutes_to_start}"),
         ]
     )
     model_prob = pl.col(model_prob_col).cast(pl.Float64) if model_prob_col else pl.lit(None, pl.Float64)

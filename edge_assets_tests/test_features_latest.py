@@ -273,3 +273,47 @@ def test_empty_inputs() -> None:
         _lines().clear(), _odds().clear(), _books().clear(), _mappings().clear(), snapshot_at=SNAP
     )
     assert f.height == 0 and f.columns == list(FEATURES_LATEST_COLUMNS)
+
+
+def test_retarget_lines_moves_books_onto_the_polymarket_line() -> None:
+    """Each book's nearest line is moved to the target with the normal model; h2h passes through."""
+    from edge_assets.features.latest import retarget_lines
+
+    def q(book: str, key: str, name: str, point: float | None, p: float) -> dict:
+        return {"event_id": "e", "sport_key": "basketball_nba", "bookmaker": book, "market_key": key,
+                "outcome_name": name, "point": point, "fair_prob": p}  # fmt: skip
+
+    fair = pl.DataFrame(
+        [
+            q("b1", "totals", "Over", 220.5, 0.5),
+            q("b1", "totals", "Under", 220.5, 0.5),
+            q("b2", "totals", "Over", 222.5, 0.47),  # exact line: kept as is
+            q("b2", "totals", "Over", 230.5, 0.30),  # farther than b2's exact line: not used
+            q("b3", "totals", "Over", 240.5, 0.2),  # 18 points away > 0.5 sd: dropped
+            q("b1", "spreads", "Boston Celtics", -3.5, 0.5),
+            q("b1", "h2h", "Boston Celtics", None, 0.6),
+        ]
+    )
+    targets = pl.DataFrame(
+        {
+            "event_id": ["e", "e", "e"],
+            "market_key": ["totals", "totals", "spreads"],
+            "outcome_name": ["Over", "Under", "Boston Celtics"],
+            "_target": [222.5, 222.5, -2.5],
+        }
+    )
+    out = retarget_lines(fair, targets).sort("market_key", "outcome_name", "bookmaker")
+    rows = [
+        (r["bookmaker"], r["market_key"], r["outcome_name"], r["point"]) for r in out.iter_rows(named=True)
+    ]
+    assert rows == [
+        ("b1", "h2h", "Boston Celtics", None),
+        ("b1", "spreads", "Boston Celtics", -2.5),
+        ("b1", "totals", "Over", 222.5),
+        ("b2", "totals", "Over", 222.5),
+        ("b1", "totals", "Under", 222.5),
+    ]
+    # Phi(0 + 1/12), Phi(0 - 2/18), exact 0.47, Phi(0 + 2/18)
+    assert out["fair_prob"].to_list() == pytest.approx(
+        [0.6, 0.5332067519, 0.4557641190, 0.47, 0.5442358810], abs=1e-9
+    )

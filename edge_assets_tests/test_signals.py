@@ -1,4 +1,4 @@
-"""Signal selection: rule confidence, the four checks, deterministic ids, reasons."""
+"""Signal selection: rule confidence, the five checks, deterministic ids, reasons."""
 
 import hashlib
 from datetime import UTC, datetime, timedelta
@@ -7,7 +7,14 @@ import polars as pl
 import pytest
 
 from edge_assets.features.latest import FEATURES_LATEST_COLUMNS
-from edge_assets.signals import SIGNAL_COLUMNS, rule_confidence, select_signals, signal_columns, signal_id
+from edge_assets.signals import (
+    SIGNAL_COLUMNS,
+    rule_confidence,
+    select_signals,
+    signal_checks,
+    signal_columns,
+    signal_id,
+)
 
 SNAP = datetime(2026, 5, 1, 18, 5, tzinfo=UTC)
 
@@ -28,7 +35,9 @@ def _row(token: str, **over: object) -> dict:
         "n_books": 4,
         "n_sharp": 1,
         "fair_std": 0.006,
-        "book_max_age_s": 120.0,
+        "book_max_age_s": 400.0,
+        "book_min_age_s": 120.0,
+        "minutes_to_start": 240.0,
         "best_book": "draftkings",
         "best_book_decimal": 2.2,
         "effective_price": 0.42,
@@ -47,41 +56,52 @@ def _frame(rows: list[dict]) -> pl.DataFrame:
 def test_rule_confidence_hand_values() -> None:
     f = _frame(
         [
-            _row("a"),  # agreement 0.8, freshness 0.8, coverage 1.0
-            _row("b", fair_std=0.03, book_max_age_s=600.0, n_books=2, n_sharp=0),  # 0, 0, 0.25
-            _row("c", fair_std=None, book_max_age_s=None, n_books=None, n_sharp=None),
-            _row("d", fair_std=0.0, book_max_age_s=0.0, n_books=9, n_sharp=3),
+            _row("a"),  # agreement 1 - 0.006/0.05 = 0.88, freshness 1 - 120/600 = 0.8, coverage 1.0
+            _row("b", fair_std=0.05, book_min_age_s=600.0, n_books=2, n_sharp=0),  # 0, 0, 0.25
+            _row("c", fair_std=None, book_min_age_s=None, n_books=None, n_sharp=None),
+            _row("d", fair_std=0.0, book_min_age_s=0.0, n_books=9, n_sharp=3),
+            # one book: its std of 0 is not agreement (it used to score 1.0 here)
+            _row("e", fair_std=0.0, book_min_age_s=0.0, n_books=1, n_sharp=0),
         ]
     )
     conf = rule_confidence(f)
     assert conf.to_list() == pytest.approx(
-        [0.5 * 0.8 + 0.3 * 0.8 + 0.2 * 1.0, 0.2 * 0.25, 0.0, 1.0], abs=1e-15
+        [0.5 * 0.88 + 0.3 * 0.8 + 0.2 * 1.0, 0.2 * 0.25, 0.0, 1.0, 0.3 + 0.2 * 0.125], abs=1e-12
     )
 
 
-def test_four_checks_each_can_fail() -> None:
+def test_five_checks_each_can_fail() -> None:
     f = _frame(
         [
             _row("ok"),
-            _row("low_conf", fair_std=0.03, book_max_age_s=600.0, n_sharp=0),
+            _row("low_conf", fair_std=0.05, book_min_age_s=600.0, n_sharp=0),
             _row("book_better", best_book_decimal=2.5),
             _row("book_equal", best_book_decimal=1 / 0.42),  # equal price does not beat the book
             _row("low_ev", fair_prob=0.43, ev_after_costs=0.43 / 0.42 - 1),
             _row("thin", liquidity_usdc=24.99),
             _row("no_price", effective_price=None, pm_decimal=None, ev_after_costs=None),
+            _row("near_start", minutes_to_start=29.9),
+            _row("live", minutes_to_start=-5.0),
+            _row("no_start", minutes_to_start=None),
         ]
     )
     s = select_signals(f, min_size_usdc=25.0)
     assert s["pm_token_id"].to_list() == ["ok"]
     r = s.row(0, named=True)
-    assert r["confidence"] == pytest.approx(0.84, abs=1e-15)
+    assert r["confidence"] == pytest.approx(0.88, abs=1e-12)
     assert r["side"] == "buy" and r["pm_price"] == 0.42 and r["fair_prob"] == 0.48
     assert r["stake"] == 100.0 and r["liquidity"] == 124.0 and r["created_at"] == SNAP
     assert r["model_prob"] is None and r["alert_status"] is None
     assert r["reasons"] == (
-        "confidence=0.84>=0.6; pm_decimal=2.381>best_book=2.2 (draftkings); ev=0.1429>=0.03; "
-        "liquidity_usdc=124.0>=25.0"
+        "confidence=0.88>=0.6; pm_decimal=2.381>best_book=2.2 (draftkings); ev=0.1429>=0.03; "
+        "liquidity_usdc=124.0>=25.0; minutes_to_start=240.0>=30.0"
     )
+    failed = dict(signal_checks(f, min_size_usdc=25.0).select("pm_token_id", "failed").iter_rows())
+    assert failed["ok"] == ""
+    assert failed["thin"] == "liquidity_usdc=24.99"
+    assert failed["live"] == "minutes_to_start=-5.0"
+    assert failed["book_equal"] == "pm_decimal=2.381"
+    assert "near_start" in select_signals(f, min_minutes_to_start=20.0)["pm_token_id"].to_list()
     # lowering thresholds lets the others through check by check
     assert "thin" in select_signals(f, min_size_usdc=20.0)["pm_token_id"].to_list()
     assert "low_conf" in select_signals(f, min_confidence=0.1)["pm_token_id"].to_list()

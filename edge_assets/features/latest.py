@@ -21,7 +21,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import polars as pl
+from scipy.special import ndtr, ndtri
 
 from edge_assets.mapping.matcher import MATCHED_METHODS
 from edge_assets.pricing.consensus import consensus, fresh_latest_quotes
@@ -46,6 +48,7 @@ FEATURES_LATEST_COLUMNS: dict[str, pl.DataType] = {
     "event_id": pl.String(),  # Odds API event id
     "sport_key": pl.String(),
     "commence_time": UTC_TS,
+    "minutes_to_start": pl.Float64(),  # commence_time - snapshot (negative once the game is live)
     "home_team": pl.String(),
     "away_team": pl.String(),
     "market_key": pl.String(),
@@ -68,6 +71,8 @@ FEATURES_LATEST_COLUMNS: dict[str, pl.DataType] = {
     "sharp_prob": pl.Float64(),
     "n_books": pl.UInt32(),
     "n_sharp": pl.UInt32(),
+    "n_market_books": pl.UInt32(),  # fresh books quoting this market (any line) for the event
+    "line_share": pl.Float64(),  # n_books / n_market_books: 1 when every book quotes this exact line
     "fair_std": pl.Float64(),  # book agreement: population std of per-book fair probs
     "fair_min": pl.Float64(),
     "fair_max": pl.Float64(),
@@ -99,7 +104,7 @@ FEATURES_LATEST_COLUMNS: dict[str, pl.DataType] = {
     "fill_prob": pl.Float64(),
 }
 
-__all__ = ["FEATURES_LATEST_COLUMNS", "build_features_latest"]
+__all__ = ["FEATURES_LATEST_COLUMNS", "LINE_SD", "build_features_latest", "retarget_lines"]
 
 
 def _utc(at: datetime) -> datetime:
@@ -142,6 +147,80 @@ def _book_summary(books: pl.DataFrame, snapshot_at: datetime) -> tuple[pl.DataFr
     return levels, summary
 
 
+# Standard deviation of the final margin (spreads) and of the final total (totals) per sport: the
+# normal model that moves a book's probability from its own line to Polymarket's line. Public
+# long-run figures (NBA ~12 / ~18 points, NFL ~13.5 / ~13.5, NHL ~2.3 goals, MLB ~4.3 runs,
+# EPL ~1.7 goals). The conversion is only as good as the model, so lines are moved by at most
+# MAX_LINE_SHIFT_SD of these.
+LINE_SD: dict[tuple[str, str], float] = {
+    ("basketball_nba", "spreads"): 12.0,
+    ("basketball_nba", "totals"): 18.0,
+    ("americanfootball_nfl", "spreads"): 13.5,
+    ("americanfootball_nfl", "totals"): 13.5,
+    ("icehockey_nhl", "spreads"): 2.3,
+    ("icehockey_nhl", "totals"): 2.3,
+    ("baseball_mlb", "spreads"): 4.3,
+    ("baseball_mlb", "totals"): 4.4,
+    ("soccer_epl", "spreads"): 1.7,
+    ("soccer_epl", "totals"): 1.7,
+}
+MAX_LINE_SHIFT_SD = 0.5
+
+
+def retarget_lines(
+    fair: pl.DataFrame, targets: pl.DataFrame, *, line_sd: Mapping[tuple[str, str], float] = LINE_SD
+) -> pl.DataFrame:
+    """Per-book fair probabilities moved onto the mapped (Polymarket) line of spreads and totals.
+
+    Why: books set their own main line, so only a few of them quote the exact spread or total a
+    Polymarket market uses, and those few are exactly the books whose estimate happens to sit on
+    that line: a small, biased sample (an off-centre line de-vigs to ~50% for them). Instead
+    every book's quote nearest the target line is moved to it with a normal model of the margin
+    or total: ``p = Phi(Phi^-1(p_book) + d / sd)`` with ``d`` = target - book line for spreads and
+    Under, book line - target for Over. Exact-line quotes keep their probability (d = 0); books
+    more than MAX_LINE_SHIFT_SD * sd away, and sports/markets without an sd, contribute only
+    exact-line quotes. ``targets`` has event_id, market_key, outcome_name and ``_target``.
+    Other markets (h2h) pass through unchanged.
+    """
+    lined = pl.col("market_key").is_in(["spreads", "totals"])
+    other = fair.filter(~lined | pl.col("point").is_null())
+    quotes = fair.filter(lined & pl.col("point").is_not_null())
+    if quotes.height == 0:
+        return fair
+    sd_frame = pl.DataFrame(
+        [(k[0], k[1], float(v)) for k, v in line_sd.items()],
+        schema={"sport_key": pl.String, "market_key": pl.String, "_sd": pl.Float64},
+        orient="row",
+    )
+    tg = targets.filter(pl.col("_target").is_not_null() & pl.col("market_key").is_in(["spreads", "totals"]))
+    moved = (
+        quotes.join(tg.unique(), on=["event_id", "market_key", "outcome_name"], how="inner")
+        .join(sd_frame, on=["sport_key", "market_key"], how="left")
+        .with_columns(_d=pl.col("_target") - pl.col("point"))
+        .filter(
+            (pl.col("_d") == 0) | ((pl.col("_d").abs() <= MAX_LINE_SHIFT_SD * pl.col("_sd")).fill_null(False))
+        )
+        .sort(pl.col("_d").abs(), "point")
+        .unique(
+            ["event_id", "market_key", "outcome_name", "_target", "bookmaker"],
+            keep="first",
+            maintain_order=True,
+        )
+    )
+    if moved.height == 0:
+        return other
+    sign = pl.when(pl.col("outcome_name") == "Over").then(-1.0).otherwise(1.0)
+    shift = moved.select((sign * pl.col("_d") / pl.col("_sd")).fill_null(0.0)).to_series().to_numpy()
+    p = moved["fair_prob"].cast(pl.Float64).to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        moved_p = np.where(shift == 0.0, p, ndtr(ndtri(p) + shift))
+    moved = moved.with_columns(
+        fair_prob=pl.Series(moved_p, dtype=pl.Float64).fill_nan(None),
+        point=pl.col("_target"),
+    ).drop("_target", "_sd", "_d")
+    return pl.concat([other, moved.select(other.columns)], how="vertical_relaxed")
+
+
 def build_features_latest(
     pm_lines: pl.DataFrame,
     odds: pl.DataFrame,
@@ -155,6 +234,7 @@ def build_features_latest(
     weights: Mapping[str, float] | None = None,
     fee_exponent: float = 1.0,
     cost_model: Mapping[str, Any] | None = None,
+    line_sd: Mapping[tuple[str, str], float] | None = None,
 ) -> pl.DataFrame:
     """Features for every mapped Polymarket token (see module doc and FEATURES_LATEST_COLUMNS).
 
@@ -195,12 +275,19 @@ def build_features_latest(
         .otherwise(pl.col("point"))
     )
     fair = devig_frame(fresh, ["event_id", "bookmaker", "market_key", "_pgroup"], method=devig_method)
+    targets = maps.select("event_id", "market_key", "outcome_name", pl.col("point").alias("_target"))
+    fair = retarget_lines(fair, targets, line_sd=LINE_SD if line_sd is None else line_sd)
     cons = consensus(fair, snapshot_at=snap, max_age=max_quote_age, weights=weights, key_cols=KEY).rename(
         {"consensus_prob": "fair_prob", "min_age_s": "book_min_age_s", "max_age_s": "book_max_age_s"}
     )
     best = fresh.group_by(KEY).agg(
         best_book_decimal=pl.col("price_decimal").max(),
         best_book=pl.col("bookmaker").sort_by(["price_decimal", "bookmaker"]).last(),
+    )
+    # books quoting the market at all (any line): a spread/total line quoted by only a few of them
+    # is an alternate line for most books, and the few that sit on it are a biased sample
+    market_books = fresh.group_by("event_id", "market_key").agg(
+        n_market_books=pl.col("bookmaker").n_unique().cast(pl.UInt32)
     )
     events = (
         odds.sort("observed_at")
@@ -229,6 +316,7 @@ def build_features_latest(
     df = (
         maps.join(cons.drop("latest_quote_at"), on=KEY, how="left", nulls_equal=True)
         .join(best, on=KEY, how="left", nulls_equal=True)
+        .join(market_books, on=["event_id", "market_key"], how="left")
         .join(events, on="event_id", how="left")
         .join(summary.rename({"token_id": "pm_token_id"}), on="pm_token_id", how="left")
         .join(lines, on="pm_token_id", how="left")
@@ -277,6 +365,8 @@ def build_features_latest(
         stake_usdc=pl.lit(float(stake_usdc)),
         devig_method=pl.lit(devig_method),
         observed_at=snap_lit,
+        minutes_to_start=(pl.col("commence_time") - snap_lit).dt.total_microseconds() / 60e6,
+        line_share=pl.col("n_books").cast(pl.Float64) / pl.col("n_market_books").cast(pl.Float64),
         raw_edge=pl.col("fair_prob") - pl.col("ask"),
         pm_decimal=1.0 / eff,
         ev_after_costs=ev_per_dollar(pl.col("fair_prob"), eff),
