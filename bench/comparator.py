@@ -13,17 +13,32 @@ and is extrapolated linearly; the output says so.
 
 import argparse
 import math
+import sys
 import time
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
+from statistics import NormalDist
+from typing import Any
 
 import numpy as np
 import polars as pl
 
-from edge_assets.features.latest import build_features_latest
-from edge_assets.pricing.consensus import DEFAULT_BOOK_WEIGHTS, SHARP_BOOKS
+from edge_assets.features.latest import LINE_SD, MAX_LINE_SHIFT_SD, build_features_latest
+from edge_assets.mapping.matcher import MATCHED_METHODS
+from edge_assets.pricing.consensus import DEFAULT_BOOK_WEIGHTS, DEFAULT_WEIGHT, SHARP_BOOKS
 from edge_assets.schemas import MARKET_MAPPINGS, ODDS_QUOTES, PM_ORDER_BOOK_SNAPSHOTS, PM_SPORTSBOOK_LINES
-from edge_assets.signals import select_signals
+from edge_assets.signals import (
+    AGREEMENT_STD_ZERO,
+    FRESH_AGE_ZERO_S,
+    FULL_COVERAGE_BOOKS,
+    MIN_AGREEING_BOOKS,
+    MIN_MINUTES_TO_START,
+    W_AGREEMENT,
+    W_COVERAGE,
+    W_FRESHNESS,
+    select_signals,
+)
 
 SNAP = datetime(2026, 5, 1, 18, 0, tzinfo=UTC)
 BOOKS = [
@@ -35,6 +50,7 @@ BOOKS = [
 RATE = 0.03
 STAKE = 100.0
 MAX_AGE = timedelta(minutes=10)
+_NORMAL = NormalDist()
 
 
 def _conform(df: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
@@ -156,69 +172,208 @@ def tick(w: dict[str, pl.DataFrame]) -> tuple[pl.DataFrame, pl.DataFrame]:
     return feats, select_signals(feats, min_size_usdc=25.0)
 
 
-def loop_tick(w: dict[str, pl.DataFrame]) -> int:
-    """The same tick as plain per-row Python over the frames' rows (multiplicative de-vig,
-    weighted consensus, best price, ask walk with fees, break-even liquidity, rule confidence)."""
-    snap_s = SNAP.timestamp()
-    per_book: dict[tuple, dict[str, tuple[float, float]]] = defaultdict(dict)
-    for r in w["odds"].iter_rows(named=True):
-        age = snap_s - r["last_update"].timestamp()
-        if age < 0 or age > MAX_AGE.total_seconds():
-            continue
-        per_book[(r["event_id"], r["market_key"], r["bookmaker"])][r["outcome_name"]] = (
-            r["price_decimal"],
-            age,
-        )
-    acc: dict[tuple, dict] = defaultdict(
-        lambda: {"w": 0.0, "wp": 0.0, "best": 0.0, "age": 0.0, "p": [], "sharp": 0}
+# ---------------------------------------------------------------- per-row Python twin of the tick
+# One function per step of build_features_latest / select_signals, in the same order, using the
+# same module constants (thresholds, weights, line sds), so a change there has one obvious place
+# here. Matched against edge_assets/features/latest.py with retarget_lines and the pm_news /
+# stale_consensus columns (null here: the tick passes no pm_history, and select_signals does not
+# read them) and edge_assets/signals.py with the five checks (agreement over >= 2 books,
+# freshness of the NEWEST quote, null best book passes the price check, timing >= 30 min).
+# Only the multiplicative de-vig (the tick's default) is twinned.
+
+Row = dict[str, Any]
+
+
+def _latest(rows: Iterable[Row], key: Callable[[Row], tuple], order: Callable[[Row], tuple]) -> dict:
+    """Latest row per key (``order`` ascending, last wins), like sort + unique(keep="last")."""
+    out: dict[tuple, Row] = {}
+    for r in rows:
+        k = key(r)
+        if k not in out or order(r) >= order(out[k]):
+            out[k] = r
+    return out
+
+
+def _quote_key(r: Row) -> tuple:
+    return (r["event_id"], r["market_key"], r["point"], r["outcome_name"])
+
+
+def _fresh_latest(rows: Iterable[Row], snap: datetime) -> list[Row]:
+    """consensus.fresh_latest_quotes: quote time = last_update or observed_at, no look-ahead,
+    age <= MAX_AGE, latest per (key, book)."""
+    keep = []
+    for r in rows:
+        quote_at = r["last_update"] or r["observed_at"]
+        age = (snap - quote_at).total_seconds()
+        if quote_at <= snap and r["observed_at"] <= snap and age <= MAX_AGE.total_seconds():
+            keep.append({**r, "quote_at": quote_at, "age_s": age})
+    latest = _latest(
+        keep, lambda r: (*_quote_key(r), r["bookmaker"]), lambda r: (r["observed_at"], r["quote_at"])
     )
-    for (ev, mk, book), outs in per_book.items():
-        if len(outs) < 2:
+    return list(latest.values())
+
+
+def _devig_mult(fresh: list[Row]) -> list[Row]:
+    """devig_frame(multiplicative) per (event, book, market, |point| for spreads): a group needs 2+
+    outcomes and every price finite and > 1, else its fair_prob is None."""
+    groups: dict[tuple, list[Row]] = defaultdict(list)
+    for r in fresh:
+        pt = r["point"]
+        pg = abs(pt) if pt is not None and r["market_key"].startswith("spreads") else pt
+        groups[(r["event_id"], r["bookmaker"], r["market_key"], pg)].append(r)
+    out = []
+    for rows in groups.values():
+        prices = [r["price_decimal"] for r in rows]
+        ok = len(rows) >= 2 and all(p is not None and math.isfinite(p) and p > 1.0 for p in prices)
+        s = sum(1.0 / p for p in prices) if ok else 0.0
+        out += [{**r, "fair_prob": (1.0 / r["price_decimal"]) / s if ok else None} for r in rows]
+    return out
+
+
+def _retarget(fair: list[Row], maps: list[Row]) -> list[Row]:
+    """retarget_lines: spreads/totals quotes nearest each mapped line (within MAX_LINE_SHIFT_SD sd)
+    moved there with p = Phi(Phi^-1(p) + sign d / sd); other markets unchanged."""
+    lined = ("spreads", "totals")
+    other = [r for r in fair if not (r["market_key"] in lined and r["point"] is not None)]
+    quotes = [r for r in fair if r["market_key"] in lined and r["point"] is not None]
+    targets: dict[tuple, set[float]] = defaultdict(set)
+    for m in maps:
+        if m["point"] is not None and m["market_key"] in lined:
+            targets[(m["event_id"], m["market_key"], m["outcome_name"])].add(m["point"])
+    best: dict[tuple, tuple[tuple, Row, float, float | None]] = {}
+    for r in quotes:
+        for tgt in targets.get((r["event_id"], r["market_key"], r["outcome_name"]), ()):
+            d = tgt - r["point"]
+            sd = LINE_SD.get((r["sport_key"], r["market_key"]))
+            if d != 0 and (sd is None or abs(d) > MAX_LINE_SHIFT_SD * sd):
+                continue
+            k = (r["event_id"], r["market_key"], r["outcome_name"], tgt, r["bookmaker"])
+            rank = (abs(d), r["point"])
+            if k not in best or rank < best[k][0]:
+                best[k] = (rank, r, d, sd)
+    moved = []
+    for (_, _, _, tgt, _), (_, r, d, sd) in best.items():
+        p = r["fair_prob"]
+        shift = 0.0 if sd is None else (-1.0 if r["outcome_name"] == "Over" else 1.0) * d / sd
+        if p is not None and shift != 0.0 and 0.0 < p < 1.0:
+            p = _NORMAL.cdf(_NORMAL.inv_cdf(p) + shift)
+        moved.append({**r, "fair_prob": p, "point": tgt})
+    return other + moved
+
+
+def _consensus(fair: list[Row], snap: datetime) -> dict[tuple, Row]:
+    """consensus: fresh latest per (key, book) again, weighted mean, sharp share, std, ages."""
+    acc: dict[tuple, list[tuple[float, float, bool, float]]] = defaultdict(list)
+    for r in _fresh_latest(fair, snap):
+        p = r["fair_prob"]
+        wt = DEFAULT_BOOK_WEIGHTS.get(r["bookmaker"], DEFAULT_WEIGHT)
+        if p is None or math.isnan(p) or wt <= 0:
             continue
-        s = sum(1 / d for d, _ in outs.values())
-        wt = DEFAULT_BOOK_WEIGHTS.get(book, 1.0)
-        for name, (dec, age) in outs.items():
-            a = acc[(ev, mk, name)]
-            a["w"] += wt
-            a["wp"] += wt * (1 / dec) / s
-            a["best"] = max(a["best"], dec)
-            a["age"] = max(a["age"], age)
-            a["p"].append((1 / dec) / s)
-            a["sharp"] += book in SHARP_BOOKS
+        acc[_quote_key(r)].append((p, wt, r["bookmaker"] in SHARP_BOOKS, r["age_s"]))
+    out = {}
+    for key, xs in acc.items():
+        ps = [x[0] for x in xs]
+        mean = sum(ps) / len(ps)
+        out[key] = {
+            "fair_prob": sum(p * w for p, w, _, _ in xs) / sum(w for _, w, _, _ in xs),
+            "n_books": len(xs),
+            "n_sharp": sum(s for _, _, s, _ in xs),
+            "fair_std": math.sqrt(sum((p - mean) ** 2 for p in ps) / len(ps)),
+            "book_min_age_s": min(x[3] for x in xs),
+        }
+    return out
+
+
+def _rule_confidence(c: Row) -> float:
+    """signals.rule_confidence: agreement (>= MIN_AGREEING_BOOKS), freshness of the newest quote,
+    coverage (books, any sharp)."""
+    clip = lambda x: min(max(x, 0.0), 1.0)  # noqa: E731
+    agreement = clip(1.0 - c["fair_std"] / AGREEMENT_STD_ZERO) if c["n_books"] >= MIN_AGREEING_BOOKS else 0.0
+    freshness = clip(1.0 - c["book_min_age_s"] / FRESH_AGE_ZERO_S)
+    coverage = 0.5 * clip(c["n_books"] / FULL_COVERAGE_BOOKS) + 0.5 * (c["n_sharp"] > 0)
+    return W_AGREEMENT * agreement + W_FRESHNESS * freshness + W_COVERAGE * coverage
+
+
+def _walk_and_liquidity(levels: list[tuple[float, float]], fee_rate: float, fair: float) -> tuple:
+    """walk_books (buy STAKE USDC up the asks, fee per level) and size_at_or_better at the
+    break-even price; (effective price or None, liquidity USDC)."""
+    spent = shares = fee = 0.0
+    for px, sz in sorted(levels):
+        take = min(px * sz, max(STAKE - spent, 0.0))
+        spent += take
+        shares += take / px
+        fee += (take / px) * fee_rate * px * (1 - px)
+    if shares <= 0:
+        return None, 0.0
+    r = fee_rate
+    be = 2 * fair / ((1 + r) + math.sqrt((1 + r) ** 2 - 4 * r * fair))
+    liq = sum(px * sz for px, sz in levels if px <= be + 1e-9)
+    return spent / shares + fee / shares, liq
+
+
+def loop_tick(w: dict[str, pl.DataFrame]) -> set[str]:
+    """The tick as plain per-row Python over the frames' rows; returns the signalled token ids."""
+    snap = SNAP
+    maps = [
+        m
+        for m in _latest(
+            (r for r in w["maps"].iter_rows(named=True) if r["method"] in MATCHED_METHODS),
+            lambda r: (r["pm_token_id"],),
+            lambda r: (r["observed_at"],),
+        ).values()
+        if m["odds_outcome_name"] is not None
+    ]
+    maps = [{**m, "event_id": m["odds_event_id"], "outcome_name": m["odds_outcome_name"]} for m in maps]
+    odds = list(w["odds"].iter_rows(named=True))
+    fresh = _fresh_latest((r for r in odds if r["bookmaker"] != "polymarket"), snap)
+    cons = _consensus(_retarget(_devig_mult(fresh), maps), snap)
+    best_dec: dict[tuple, float] = {}
+    for r in fresh:
+        best_dec[_quote_key(r)] = max(best_dec.get(_quote_key(r), -math.inf), r["price_decimal"])
+    commence = {
+        e[0]: r["commence_time"]
+        for e, r in _latest(odds, lambda r: (r["event_id"],), lambda r: (r["observed_at"],)).items()
+    }
+    book_rows = [r for r in w["books"].iter_rows(named=True) if r["snapshot_at"] <= snap]
+    last_snap = _latest(book_rows, lambda r: (r["token_id"],), lambda r: (r["snapshot_at"],))
     asks: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    for r in w["books"].iter_rows(named=True):
-        if r["side"] == "ask":
+    for r in book_rows:
+        if (
+            r["snapshot_at"] == last_snap[(r["token_id"],)]["snapshot_at"]
+            and r["side"] == "ask"
+            and r["price"] is not None
+            and r["size"] is not None
+            and r["size"] > 0
+        ):
             asks[r["token_id"]].append((r["price"], r["size"]))
-    n_signals = 0
-    for m in w["maps"].iter_rows(named=True):
-        a = acc.get((m["odds_event_id"], m["market_key"], m["odds_outcome_name"]))
-        if not a or a["w"] == 0:
+    lines = _latest(
+        w["lines"].iter_rows(named=True), lambda r: (r["pm_token_id"],), lambda r: (r["observed_at"],)
+    )
+
+    signals = set()
+    for m in maps:
+        key = (m["event_id"], m["market_key"], m["point"], m["outcome_name"])
+        c = cons.get(key)
+        ln = lines.get((m["pm_token_id"],))
+        la, lf = (ln["best_ask"], ln["fee_per_share"]) if ln else (None, None)
+        fee_rate = lf / (la * (1 - la)) if la is not None and 0 < la < 1 and lf is not None else 0.0
+        if c is None:
+            continue  # no fair value: EV is null, the EV check fails
+        eff, liq = _walk_and_liquidity(asks.get(m["pm_token_id"], []), fee_rate, c["fair_prob"])
+        if eff is None:
             continue
-        fair = a["wp"] / a["w"]
-        mean = sum(a["p"]) / len(a["p"])
-        std = math.sqrt(sum((x - mean) ** 2 for x in a["p"]) / len(a["p"]))
-        conf = (
-            0.5 * min(max(1 - std / 0.03, 0.0), 1.0)
-            + 0.3 * min(max(1 - a["age"] / 600, 0.0), 1.0)
-            + 0.2 * (0.5 * min(len(a["p"]) / 4, 1.0) + 0.5 * (a["sharp"] > 0))
+        book = best_dec.get(key)
+        start = commence.get(m["event_id"])
+        checks = (
+            _rule_confidence(c) >= 0.6,
+            book is None or 1 / eff > book,
+            c["fair_prob"] / eff - 1 >= 0.03,
+            liq >= 25.0,
+            start is not None and (start - snap).total_seconds() / 60 >= MIN_MINUTES_TO_START,
         )
-        spent = shares = fee = 0.0
-        for px, sz in sorted(asks.get(m["pm_token_id"], [])):
-            take = min(px * sz, STAKE - spent)
-            if take <= 0:
-                break
-            spent += take
-            shares += take / px
-            fee += (take / px) * RATE * px * (1 - px)
-        if shares == 0:
-            continue
-        eff = spent / shares + fee / shares
-        ev = fair / eff - 1
-        be = 2 * fair / ((1 + RATE) + math.sqrt((1 + RATE) ** 2 - 4 * RATE * fair))
-        liq = sum(px * sz for px, sz in asks[m["pm_token_id"]] if px <= be + 1e-9)
-        if conf >= 0.6 and 1 / eff > a["best"] and ev >= 0.03 and liq >= 25.0:
-            n_signals += 1
-    return n_signals
+        if all(checks):
+            signals.add(m["pm_token_id"])
+    return signals
 
 
 def _subset(w: dict[str, pl.DataFrame], n_markets: int) -> dict[str, pl.DataFrame]:
@@ -267,7 +422,7 @@ def main() -> None:
     t0 = time.perf_counter()
     loop_signals = loop_tick(sub)
     loop_s = (time.perf_counter() - t0) * args.markets / n_loop_m
-    vec_sub = tick(sub)[1].height
+    vec_signals = set(tick(sub)[1]["pm_token_id"].to_list())
     print(f"features rows: {feats.height:,}; signals: {sigs.height:,}")
     print(
         "vectorized tick (build_features_latest + select_signals): "
@@ -276,12 +431,19 @@ def main() -> None:
     print(f"  of which build_features_latest ~{t_feat * 1000:.0f} ms")
     print(
         f"per-row Python loop: {loop_s * 1000:.0f} ms extrapolated from {n_loop_m:,} markets "
-        f"(x{args.markets / n_loop_m:.0f}); speed-up {loop_s / best:.1f}x"
+        f"(x{args.markets / n_loop_m:.0f}, one run); speed-up {loop_s / best:.1f}x"
     )
-    print(
-        f"  (loop found {loop_signals} signals on its subset; "
-        f"the vectorized tick found {vec_sub} on the same subset)"
-    )
+    if loop_signals != vec_signals:
+        only_loop = sorted(loop_signals - vec_signals)[:5]
+        only_vec = sorted(vec_signals - loop_signals)[:5]
+        print(
+            f"ERROR: the loop twin and the vectorized tick disagree on the {n_loop_m:,}-market subset: "
+            f"loop {len(loop_signals)} signals, vectorized {len(vec_signals)}; "
+            f"only in loop e.g. {only_loop}, only vectorized e.g. {only_vec}",
+            file=sys.stderr,
+        )
+        sys.exit(1)
+    print(f"  loop twin and vectorized tick agree: the same {len(vec_signals)} signals on the subset")
 
 
 if __name__ == "__main__":

@@ -37,6 +37,11 @@ _MAX_ITER = 200
 # Stop once |sum(p) - 1| is at rounding-noise level; the step already taken then lands on the
 # root to ~1e-16 (the acceptance bound is TOL = 1e-12).
 _F_TOL = 1e-14
+# Two-outcome power method: Halley steps on every row before the convergence check (enough for
+# margins up to ~10%; larger ones take one or two more steps on their own rows).
+_POWER_STEPS2 = 2
+_MAX_RETRY = 20
+_BLOCK = 32_768
 
 __all__ = [
     "BASE_METHODS",
@@ -60,6 +65,8 @@ def _as_matrix(implied: np.ndarray | Sequence[Sequence[float]]) -> tuple[np.ndar
         m = m[None, :]
     if m.ndim != 2 or m.shape[1] < 2:
         raise ValueError(f"implied must have shape (n_markets, n_outcomes>=2), got {m.shape}")
+    if m.size and m.min() > 0.0 and m.max() < 1.0:  # common case: two reductions, no mask passes
+        return m, np.ones(m.shape[0], dtype=bool)
     # NaN fails both comparisons, +-inf fails one: no separate isfinite pass needed
     valid = np.logical_and.reduce([(m[:, j] > 0.0) & (m[:, j] < 1.0) for j in range(m.shape[1])])
     return m, valid
@@ -95,11 +102,130 @@ def _additive(cols: Cols) -> Cols:
 
 
 def _solve_power_k(cols: Cols) -> np.ndarray:
-    """Halley iterations on g(k) = sum(pi^k) - 1 from k = 1 (cubic convergence: 3-4 passes for
-    any realistic margin). g is convex and decreasing; a step that is not finite or leaves
-    k <= 0 falls back to the Newton step, which is monotone for such g."""
-    logs_all = [np.log(c) for c in cols]
-    k = np.ones(cols[0].shape[0])
+    """The power exponent k per market: closed-form start plus a fixed number of vectorized
+    steps, then a convergence check that re-iterates only the (few) unconverged rows."""
+    return _power_solve(cols)[0]
+
+
+def _power_solve(cols: Cols) -> tuple[np.ndarray, Cols]:
+    """(k, fair columns) of the power method from the log implied probabilities.
+
+    Start: one Halley step on g(k) = sum(pi^k) - 1 from k = 1, free because pi^1 = pi (no exp).
+    Two outcomes: then ``_POWER_STEPS2`` Halley steps on F(k) = k lb - log(1 - exp(k la)) (a =
+    the larger outcome): F is nearly linear in k even where g is not (one price near 1, the
+    other a long shot), so two steps reach ~1e-10 on realistic markets where Halley on g needs
+    5-8. More outcomes: the safeguarded Halley loop on g. Last, one evaluation p = exp(k log pi)
+    with a Newton correction done to first order (p += dk p log pi: no further exp; exact to
+    O(dk^2) ~ 1e-20 once |g| <= 1e-10), and the check ``|sum(p) - 1| <= _F_TOL``; rows that fail
+    it are iterated again on their own, and in the worst case handed to the safeguarded loop.
+    """
+    n = cols[0].shape[0]
+    if len(cols) != 2:
+        logs = [np.log(c) for c in cols]
+        k = _power_k_safeguarded(logs, np.ones(n))
+        return k, _power_finish(logs, k)[0]
+    k = np.empty(n)
+    p = [np.empty(n), np.empty(n)]
+    ok = np.empty(n, dtype=bool)
+    # blocks that stay in cache: the ~60 array operations per block then run from L2, not RAM
+    for lo in range(0, n, _BLOCK):
+        sl = slice(lo, lo + _BLOCK)
+        k[sl], p_b, ok[sl] = _power2_block([c[sl] for c in cols])
+        p[0][sl], p[1][sl] = p_b
+    if ok.all():
+        return k, p
+    # retry only the unconverged rows (wide margins, extreme prices)
+    idx = np.flatnonzero(~ok)
+    logs = [np.log(c[idx]) for c in cols]
+    la, lb = np.maximum(logs[0], logs[1]), np.minimum(logs[0], logs[1])
+    ok_i = ok[idx]
+    for _ in range(_MAX_RETRY):
+        if ok_i.all():
+            break
+        ki = k[idx]
+        ki -= _power_f_step(ki, la, lb)
+        p_i, ok_i = _power_finish(logs, ki)
+        k[idx] = ki
+        for col, col_i in zip(p, p_i, strict=True):
+            col[idx] = col_i
+    if not ok_i.all():  # pathological rows: the monotone safeguarded loop from k = 1
+        sub = [lg[~ok_i] for lg in logs]
+        idx = idx[~ok_i]
+        ki = _power_k_safeguarded(sub, np.ones(idx.size))
+        p_i, _ = _power_finish(sub, ki)
+        k[idx] = ki
+        for col, col_i in zip(p, p_i, strict=True):
+            col[idx] = col_i
+    return k, p
+
+
+def _power2_block(cols: Cols) -> tuple[np.ndarray, Cols, np.ndarray]:
+    """Fixed schedule of the two-outcome power solve on one block: (k, p, converged)."""
+    logs = [np.log(c) for c in cols]
+    g = _rowsum(cols)
+    g -= 1.0
+    u = [p * lg for p, lg in zip(cols, logs, strict=True)]
+    g1 = _rowsum(u)
+    g2 = _rowsum([x * lg for x, lg in zip(u, logs, strict=True)])
+    k = 1.0 - _halley_step(g, g1, g2)
+    la = np.maximum(logs[0], logs[1])
+    lb = np.minimum(logs[0], logs[1])
+    for _ in range(_POWER_STEPS2):
+        k -= _power_f_step(k, la, lb)
+    p, ok = _power_finish(logs, k)
+    return k, p, ok
+
+
+def _halley_step(g: np.ndarray, g1: np.ndarray, g2: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return 2.0 * g * g1 / (2.0 * g1 * g1 - g * g2)
+
+
+def _power_f_step(k: np.ndarray, la: np.ndarray, lb: np.ndarray) -> np.ndarray:
+    """Halley step for F(k) = k lb - log(-expm1(k la)) (two outcomes, la >= lb, both < 0):
+    F' = lb + la e / (1 - e), F'' = la^2 e / (1 - e)^2 with e = exp(k la)."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        em = np.expm1(k * la)
+        np.negative(em, out=em)  # 1 - e  (> 0)
+        f = k * lb
+        f -= np.log(em)
+        r = 1.0 - em
+        r /= em  # e / (1 - e)
+        r *= la
+        f1 = r + lb
+        f2 = r * r
+        f2 += r * la  # la^2 e / (1 - e)^2  =  r^2 + la r
+        return _halley_step(f, f1, f2)
+
+
+def _power_finish(logs: Cols, k: np.ndarray) -> tuple[Cols, np.ndarray]:
+    """p = exp(k log pi) with a first-order Newton correction of k; (p, converged mask). k is
+    updated in place with the correction."""
+    p = []
+    for lg in logs:
+        t = k * lg
+        p.append(np.exp(t, out=t))
+    g = _rowsum(p)
+    g -= 1.0
+    u = [x * lg for x, lg in zip(p, logs, strict=True)]
+    g1 = _rowsum(u)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dk = g / g1
+    ok = np.abs(g) <= 1e-10
+    for x, ux in zip(p, u, strict=True):
+        ux *= dk
+        x -= ux
+    k -= dk
+    s = _rowsum(p)
+    s -= 1.0
+    ok &= np.abs(s) <= _F_TOL
+    return p, ok
+
+
+def _power_k_safeguarded(logs_all: Cols, k: np.ndarray) -> np.ndarray:
+    """Halley iterations on g(k) = sum(pi^k) - 1 (any number of outcomes). g is convex and
+    decreasing; a step that is not finite or leaves k <= 0 falls back to the Newton step,
+    which is monotone for such g. Iterates only the rows still moving."""
     idx: np.ndarray | None = None  # active rows; None = all (avoids fancy-index copies early on)
     for _ in range(_MAX_ITER):
         logs = logs_all if idx is None else [lg[idx] for lg in logs_all]
@@ -188,11 +314,21 @@ def shin_z(implied: np.ndarray) -> np.ndarray:
 
 
 def _power(cols: Cols) -> Cols:
-    k = _solve_power_k(cols)
-    return [np.exp(k * np.log(c)) for c in cols]
+    return _power_solve(cols)[1]
 
 
 def _shin(cols: Cols) -> Cols:
+    if len(cols) == 2:
+        # Two outcomes: Shin coincides with additive. sum(p) = 1 gives r1 + r2 = 2 (r_i the square
+        # roots), and r1^2 - r2^2 = 4 (1 - z) (pi1^2 - pi2^2) / S = 4 (1 - z) (pi1 - pi2), so
+        # r1 - r2 = 2 (1 - z) (pi1 - pi2) and p1 = (r1 - z) / (2 (1 - z)) = (1 + pi1 - pi2) / 2.
+        # Never negative (pi2 < 1 keeps pi1 - (S - 1) / 2 > 0); no margin: multiplicative.
+        s = _rowsum(cols)
+        over = s > 1.0
+        add = _additive(cols)
+        if over.all():
+            return add
+        return [np.where(over, a, c / s) for a, c in zip(add, cols, strict=True)]
     z = _solve_shin_z(cols)
     s = _rowsum(cols)
     over = s > 1.0
@@ -203,7 +339,12 @@ _KERNELS = {"multiplicative": _multiplicative, "additive": _additive, "power": _
 
 
 def _worst(results: list[Cols]) -> Cols:
-    return [np.minimum.reduce([r[j] for r in results]) for j in range(len(results[0]))]
+    """Outcome-wise minimum of the already computed methods (one in-place pass per method)."""
+    out = [r.copy() for r in results[0]]
+    for res in results[1:]:
+        for o, r in zip(out, res, strict=True):
+            np.minimum(o, r, out=o)
+    return out
 
 
 def _run(implied: np.ndarray, methods: Sequence[str]) -> dict[str, np.ndarray]:
