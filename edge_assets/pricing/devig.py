@@ -354,9 +354,12 @@ def _run(implied: np.ndarray, methods: Sequence[str]) -> dict[str, np.ndarray]:
     per: dict[str, Cols] = {}
     for meth in methods:
         if meth == "worst_case":
-            for b in BASE_METHODS:
+            bases = list(BASE_METHODS)
+            if len(cols) == 2 and bool((_rowsum(cols) > 1.0).all()):
+                bases.remove("shin")  # two outcomes with margin: Shin equals additive (see _shin)
+            for b in bases:
                 per.setdefault(b, _KERNELS[b](cols))
-            per["worst_case"] = _worst([per[b] for b in BASE_METHODS])
+            per["worst_case"] = _worst([per[b] for b in bases])
         else:
             per.setdefault(meth, _KERNELS[meth](cols))
     out: dict[str, np.ndarray] = {}
