@@ -1,6 +1,6 @@
 """Signal selection from features_latest (pure polars, no Dagster).
 
-A signal is a mapped Polymarket outcome that passes all five checks:
+A signal is a mapped Polymarket outcome that passes all six checks:
 
 1. confidence >= ``min_confidence`` (rule confidence below, or a model's column);
 2. Polymarket's effective decimal price (1 / (VWAP + fee)) beats the best sportsbook price on
@@ -10,7 +10,11 @@ A signal is a mapped Polymarket outcome that passes all five checks:
 5. timing: the game starts at least ``min_minutes_to_start`` (30) minutes after the snapshot.
    Live games are out: books quote them with wide, clipped in-play prices (a 2% floor looks
    like a huge edge on a 0.4% Polymarket longshot), and in the last half hour before the
-   start lines and books move on team news faster than an hourly comparator sees.
+   start lines and books move on team news faster than an hourly comparator sees;
+6. the consensus is not stale: when the game repriced on Polymarket within the hour (several
+   of its markets moved together: news) and no book quote in the consensus postdates it, the
+   books have not seen the news yet and the "edge" is their old price (``stale_consensus`` from
+   features_latest; passes when it is null or absent).
 
 ``signal_id`` = sha1 of event id, market key, point, outcome, token id and the observation
 hour, so the same edge seen again in the same hour has the same id (alert dedupe key).
@@ -119,7 +123,7 @@ def _ids(df: pl.DataFrame) -> pl.Series:
     )
 
 
-CHECK_COLUMNS = ("confidence_ok", "price_ok", "ev_ok", "liquidity_ok", "timing_ok", "failed")
+CHECK_COLUMNS = ("confidence_ok", "price_ok", "ev_ok", "liquidity_ok", "timing_ok", "consensus_ok", "failed")
 
 
 def signal_checks(
@@ -148,14 +152,21 @@ def signal_checks(
         "timing_ok": (pl.col("minutes_to_start") >= min_minutes_to_start, "minutes_to_start", 1),
     }
     df = df.with_columns([expr.fill_null(False).alias(name) for name, (expr, _, _) in checks.items()])
+    stale = pl.col("stale_consensus") if "stale_consensus" in df.columns else pl.lit(None, pl.Boolean)
+    df = df.with_columns(consensus_ok=~stale.fill_null(False))
     parts = [
         pl.when(~pl.col(name)).then(
             pl.lit(f"{col}=") + pl.col(col).round(digits).cast(pl.String).fill_null("null") + pl.lit(" ")
         )
         for name, (_, col, digits) in checks.items()
     ]
+    news = (
+        pl.col("pm_news_at").dt.strftime("%H:%M") if "pm_news_at" in df.columns else pl.lit(None, pl.String)
+    ).fill_null("?")
+    parts.append(pl.when(~pl.col("consensus_ok")).then(pl.lit("stale_consensus(news ") + news + pl.lit(")")))
     failed = pl.concat_str(parts, ignore_nulls=True).str.strip_chars()
-    return df.with_columns(failed=pl.when(pl.all_horizontal(list(checks))).then(pl.lit("")).otherwise(failed))
+    names = [*checks, "consensus_ok"]
+    return df.with_columns(failed=pl.when(pl.all_horizontal(names)).then(pl.lit("")).otherwise(failed))
 
 
 def select_signals(

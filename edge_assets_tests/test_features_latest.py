@@ -317,3 +317,49 @@ def test_retarget_lines_moves_books_onto_the_polymarket_line() -> None:
     assert out["fair_prob"].to_list() == pytest.approx(
         [0.6, 0.5332067519, 0.4557641190, 0.47, 0.5442358810], abs=1e-9
     )
+
+
+def test_pm_news_counts_markets_of_the_event_that_moved_and_dates_the_move() -> None:
+    """Two markets of event e1 move >= NEWS_MOVE (news); e2's single mover is not news."""
+    from edge_assets.features.latest import pm_news
+
+    t0 = datetime(2026, 11, 19, 18, 5, tzinfo=UTC)
+    polls = [t0, t0 + timedelta(minutes=15), t0 + timedelta(minutes=30), t0 + timedelta(minutes=45)]
+    mids = {  # first-token mid per poll
+        "m1": [0.50, 0.50, 0.49, 0.43],  # moves at the 4th poll
+        "m2": [0.40, 0.35, 0.34, 0.34],  # moves at the 2nd poll
+        "m3": [0.60, 0.61, 0.60, 0.62],  # quiet
+        "m4": [0.30, 0.30, 0.24, 0.24],  # e2, alone
+    }
+    hist = pl.DataFrame(
+        [
+            {
+                "observed_at": at,
+                "market_id": m,
+                "token_ids": [f"{m}-a", f"{m}-b"],
+                "outcome_prices": [p[i], round(1 - p[i], 4)],
+            }
+            for m, p in mids.items()
+            for i, at in enumerate(polls)
+        ],
+        schema={
+            "observed_at": pl.Datetime("us", "UTC"),
+            "market_id": pl.String,
+            "token_ids": pl.List(pl.String),
+            "outcome_prices": pl.List(pl.Float64),
+        },
+    )
+    maps = pl.DataFrame(
+        {
+            "pm_token_id": [f"{m}-{s}" for m in mids for s in "ab"],
+            "pm_market_id": [m for m in mids for _ in "ab"],
+            "event_id": ["e1"] * 6 + ["e2"] * 2,
+        }
+    )
+    out = {r["pm_token_id"]: r for r in pm_news(hist, maps, polls[-1]).iter_rows(named=True)}
+    assert out["m1-a"]["pm_move_1h"] == pytest.approx(-0.07)
+    assert out["m1-b"]["pm_move_1h"] == pytest.approx(0.07)
+    assert out["m3-a"]["event_moved_markets"] == 2  # m1 and m2 moved; m3 sits in the same event
+    assert out["m3-a"]["pm_news_at"] == polls[3]  # the latest of the movers' first polls showing it
+    assert out["m4-a"]["event_moved_markets"] == 1
+    assert out["m4-a"]["pm_news_at"] == polls[2]

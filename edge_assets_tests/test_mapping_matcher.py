@@ -147,16 +147,35 @@ def test_spread_sign_follows_the_question_team_even_if_outcomes_are_reordered(
     assert (m["sp-t1"]["odds_outcome_name"], m["sp-t1"]["point"]) == ("Dallas Cowboys", -9.5)
 
 
-def test_spread_line_not_quoted_is_unmatched_with_available_points(resolver: AliasResolver) -> None:
+def test_spread_line_not_quoted_maps_at_polymarket_line_with_available_points(
+    resolver: AliasResolver,
+) -> None:
+    """The outcome is quoted at another line: it maps at Polymarket's line (features re-target)."""
     pm = pm_frame(
         pm_row("sp", "Spread: Cowboys (-7.5)", ["Cowboys", "Buccaneers"], sports_market_type="spreads")
     )
     m = by_token(match_markets(pm, odds_frame(TB_DAL), resolver, observed_at=OBS))
-    assert m["sp-t0"]["method"] == "unmatched"
+    got = {k: (r["method"], r["odds_event_id"], r["odds_outcome_name"], r["point"]) for k, r in m.items()}
+    assert got["sp-t0"] == ("exact", "ev_tb_dal", "Dallas Cowboys", -7.5)
+    assert got["sp-t1"] == ("exact", "ev_tb_dal", "Tampa Bay Buccaneers", 7.5)
     assert m["sp-t0"]["reason"] == (
-        "event ev_tb_dal has no spreads quote for Dallas Cowboys at -7.5 (quoted points: -9.5, 9.5)"
+        "line -7.5 not quoted by books (quoted points: -9.5, 9.5); priced by re-targeting"
     )
-    assert m["sp-t0"]["odds_event_id"] is None
+    assert m["sp-t0"]["confidence"] == 1.0
+
+
+def test_total_without_any_totals_quote_stays_unmatched(resolver: AliasResolver) -> None:
+    """No book quotes the market for that outcome at any line: nothing to price it from."""
+    pm = pm_frame(
+        pm_row("tot", "Buccaneers vs. Cowboys: O/U 47.5", ["Over", "Under"], sports_market_type="totals")
+    )
+    no_totals = [q for q in TB_DAL if q["market_key"] != "totals"]
+    m = by_token(match_markets(pm, odds_frame(no_totals), resolver, observed_at=OBS))
+    assert m["tot-t0"]["method"] == "unmatched"
+    assert m["tot-t0"]["reason"] == (
+        "event ev_tb_dal has no totals quote for Over at 47.5 (quoted points: none)"
+    )
+    assert m["tot-t0"]["odds_event_id"] is None
 
 
 def test_totals_map_over_under_with_point(resolver: AliasResolver) -> None:
@@ -581,9 +600,9 @@ def test_real_odds_api_recording_with_polymarket_naming(resolver: AliasResolver)
     assert got["ou-t0"] == ("exact", gb, "totals", "Over", 48.0)
     assert got["lions-t0"] == ("exact", det, "spreads", "Detroit Lions", -6.0)
     assert got["lions-t1"] == ("exact", det, "spreads", "Chicago Bears", 6.0)
-    assert m["sp25-t0"]["method"] == "unmatched"
+    assert got["sp25-t0"] == ("exact", gb, "spreads", "Green Bay Packers", -2.5)
     assert m["sp25-t0"]["reason"] == (
-        f"event {gb} has no spreads quote for Green Bay Packers at -2.5 (quoted points: -3.5, 3.5)"
+        "line -2.5 not quoted by books (quoted points: -3.5, 3.5); priced by re-targeting"
     )
 
 

@@ -129,7 +129,12 @@ def test_snapshot_truth_labels_by_hand() -> None:
     )
     out = snapshot_truth(pairs, pm, odds).sort("token")
     assert out["token"].to_list() == ["t1", "t2", "t3", "t4", "t5", "t6"]
-    assert out["quoted"].to_list() == [True, True, False, False, False, False]
+    # the total is quoted at another line: still truth, expected at the PM line 9.5
+    assert out["quoted"].to_list() == [True, True, True, True, False, False]
+    assert out["point"].to_list()[2:4] == [9.5, 9.5]
+    # without any totals quote the total is in scope but not scored
+    h2h_only = snapshot_truth(pairs, pm, odds.filter(pl.col("market_key") == "h2h")).sort("token")
+    assert h2h_only["quoted"].to_list() == [True, True, False, False, False, False]
     assert out["in_scope"].to_list() == [True, True, True, True, False, False]
     assert out["sport_key"].to_list()[-1] == "<other>"  # KBO: no sport key
     assert out["pm_kind"].to_list()[-1] == "unknown_to_simulator"

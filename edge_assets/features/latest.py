@@ -68,6 +68,7 @@ FEATURES_LATEST_COLUMNS: dict[str, pl.DataType] = {
     "pm_quote_age_s": pl.Float64(),  # snapshot_at minus our latest book observation
     # sportsbooks
     "fair_prob": pl.Float64(),  # consensus of de-vigged fresh quotes
+    "line_haircut": pl.Float64(),  # fair_prob minus its value at the worse end of the line-sd band (>= 0)
     "sharp_prob": pl.Float64(),
     "n_books": pl.UInt32(),
     "n_sharp": pl.UInt32(),
@@ -95,16 +96,36 @@ FEATURES_LATEST_COLUMNS: dict[str, pl.DataType] = {
     "effective_price": pl.Float64(),  # vwap + fee_per_share
     "pm_decimal": pl.Float64(),  # 1 / effective_price
     "beats_book": pl.Boolean(),  # pm_decimal > best_book_decimal
-    "ev_after_costs": pl.Float64(),  # fair_prob / effective_price - 1
+    "ev_after_costs": pl.Float64(),  # (fair_prob - line_haircut) / effective_price - 1
     "ev_sharp": pl.Float64(),  # sharp_prob / effective_price - 1
     "kelly_full": pl.Float64(),
     "break_even_price": pl.Float64(),
     "liquidity_shares": pl.Float64(),
     "liquidity_usdc": pl.Float64(),
     "fill_prob": pl.Float64(),
+    # Polymarket news check (null without pm_history): see _pm_news
+    "pm_move_1h": pl.Float64(),  # this token's Polymarket mid now minus its first poll in the last hour
+    "event_moved_markets": pl.UInt32(),  # the event's mapped PM markets whose mid moved >= NEWS_MOVE
+    "pm_news_at": UTC_TS,  # first poll showing the event's move
+    "stale_consensus": pl.Boolean(),  # the event repriced on PM and no book quote used postdates it
 }
 
-__all__ = ["FEATURES_LATEST_COLUMNS", "LINE_SD", "build_features_latest", "retarget_lines"]
+__all__ = [
+    "FEATURES_LATEST_COLUMNS",
+    "LINE_SD",
+    "NEWS_MIN_MARKETS",
+    "NEWS_MOVE",
+    "build_features_latest",
+    "pm_news",
+    "retarget_lines",
+]
+
+# News on Polymarket: a game's markets repricing together. A mid move of NEWS_MOVE (4 points of
+# probability) within the hour is several times the quiet-market noise; NEWS_MIN_MARKETS markets of
+# the same game moving at once is news (one mispriced resting order moves only its own market).
+NEWS_MOVE = 0.04
+NEWS_MIN_MARKETS = 2
+NEWS_WINDOW = timedelta(hours=1)
 
 
 def _utc(at: datetime) -> datetime:
@@ -165,6 +186,11 @@ LINE_SD: dict[tuple[str, str], float] = {
     ("soccer_epl", "totals"): 1.7,
 }
 MAX_LINE_SHIFT_SD = 0.5
+# How well the sd above is known: published figures for the same sport and market differ by this
+# much between sources and seasons (NFL totals: 10 to 14 points). A re-targeted probability is only
+# as good as its sd, so the buy side is priced at the less favourable end of sd x/÷ (1 + this):
+# no haircut on an exact line, a haircut growing with the shift otherwise.
+LINE_SD_REL_ERR = 0.35
 
 
 def retarget_lines(
@@ -221,6 +247,50 @@ def retarget_lines(
     return pl.concat([other, moved.select(other.columns)], how="vertical_relaxed")
 
 
+def pm_news(pm_history: pl.DataFrame, maps: pl.DataFrame, snapshot_at: datetime) -> pl.DataFrame:
+    """Per mapped token: its Polymarket mid move over the last hour and whether its game repriced.
+
+    Why: books sometimes sleep through news that Polymarket has already priced; their consensus
+    then shows the old price and every Polymarket outcome that moved against it looks like an
+    edge. ``pm_history`` = PM_MARKETS polls (``outcome_prices`` follow ``token_ids``); the mid of
+    each token is compared with its first poll in the last hour. A market moved when
+    |move| >= NEWS_MOVE; ``event_moved_markets`` counts the moved markets mapped to the same Odds
+    API event, and ``pm_news_at`` is the latest of their first polls showing the move (the
+    repricing is complete by then; a book quote after it has seen the news).
+    Output: pm_token_id, pm_move_1h, event_moved_markets, pm_news_at.
+    """
+    snap = _utc(snapshot_at)
+    h = (
+        pm_history.filter(
+            (pl.col("observed_at") <= snap)
+            & (pl.col("observed_at") >= snap - NEWS_WINDOW)
+            & pl.col("token_ids").is_not_null()
+            & (pl.col("token_ids").list.len() == pl.col("outcome_prices").list.len())
+        )
+        .select("observed_at", "token_ids", "outcome_prices")
+        .explode("token_ids", "outcome_prices")
+        .rename({"token_ids": "pm_token_id", "outcome_prices": "_mid"})
+        .drop_nulls()
+        .sort("observed_at")
+        .with_columns(_d=pl.col("_mid") - pl.col("_mid").first().over("pm_token_id"))
+    )
+    per_token = h.group_by("pm_token_id").agg(
+        pm_move_1h=pl.col("_d").last(),
+        _seen_at=pl.col("observed_at").filter(pl.col("_d").abs() >= NEWS_MOVE).first(),
+    )
+    tok = maps.select("pm_token_id", "pm_market_id", "event_id").join(per_token, on="pm_token_id", how="left")
+    moved = tok.filter(pl.col("_seen_at").is_not_null() & pl.col("event_id").is_not_null())
+    per_event = moved.group_by("event_id").agg(
+        event_moved_markets=pl.col("pm_market_id").n_unique().cast(pl.UInt32),
+        pm_news_at=pl.col("_seen_at").max(),
+    )
+    return (
+        tok.join(per_event, on="event_id", how="left")
+        .with_columns(pl.col("event_moved_markets").fill_null(0))
+        .select("pm_token_id", "pm_move_1h", "event_moved_markets", "pm_news_at")
+    )
+
+
 def build_features_latest(
     pm_lines: pl.DataFrame,
     odds: pl.DataFrame,
@@ -235,6 +305,7 @@ def build_features_latest(
     fee_exponent: float = 1.0,
     cost_model: Mapping[str, Any] | None = None,
     line_sd: Mapping[tuple[str, str], float] | None = None,
+    pm_history: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Features for every mapped Polymarket token (see module doc and FEATURES_LATEST_COLUMNS).
 
@@ -243,6 +314,10 @@ def build_features_latest(
     exact|fuzzy with an odds outcome; the latest mapping per token wins). Tokens without a
     fresh sportsbook quote or without an ask keep their row with nulls in what cannot be
     computed. ``cost_model`` (a cost_models row) defaults to the seed's polymarket/sports row.
+    ``pm_history`` (PM_MARKETS polls of the last hour, optional) feeds the news check
+    (``pm_news``): ``stale_consensus`` is true when the token's game repriced on Polymarket
+    (``event_moved_markets >= NEWS_MIN_MARKETS``) and the newest book quote in the consensus is
+    not later than the first poll showing it, i.e. no book has confirmed the old price since.
     """
     if devig_method not in METHODS:
         raise ValueError(f"unknown de-vig method {devig_method!r}; choose one of {METHODS}")
@@ -276,9 +351,28 @@ def build_features_latest(
     )
     fair = devig_frame(fresh, ["event_id", "bookmaker", "market_key", "_pgroup"], method=devig_method)
     targets = maps.select("event_id", "market_key", "outcome_name", pl.col("point").alias("_target"))
-    fair = retarget_lines(fair, targets, line_sd=LINE_SD if line_sd is None else line_sd)
+    sds = LINE_SD if line_sd is None else line_sd
+    devigged = fair
+    fair = retarget_lines(devigged, targets, line_sd=sds)
     cons = consensus(fair, snapshot_at=snap, max_age=max_quote_age, weights=weights, key_cols=KEY).rename(
         {"consensus_prob": "fair_prob", "min_age_s": "book_min_age_s", "max_age_s": "book_max_age_s"}
+    )
+    # line-model uncertainty (LINE_SD_REL_ERR): the consensus again with every sd scaled up and down
+    band = []
+    for scale in (1.0 + LINE_SD_REL_ERR, 1.0 / (1.0 + LINE_SD_REL_ERR)):
+        moved = retarget_lines(devigged, targets, line_sd={k: v * scale for k, v in sds.items()})
+        band.append(
+            consensus(moved, snapshot_at=snap, max_age=max_quote_age, weights=weights, key_cols=KEY).select(
+                *KEY, pl.col("consensus_prob").alias(f"_band{len(band)}")
+            )
+        )
+    cons = (
+        cons.join(band[0], on=KEY, how="left", nulls_equal=True)
+        .join(band[1], on=KEY, how="left", nulls_equal=True)
+        .with_columns(
+            line_haircut=(pl.col("fair_prob") - pl.min_horizontal("fair_prob", "_band0", "_band1")).clip(0.0)
+        )
+        .drop("_band0", "_band1")
     )
     best = fresh.group_by(KEY).agg(
         best_book_decimal=pl.col("price_decimal").max(),
@@ -343,8 +437,12 @@ def build_features_latest(
         "vwap", "worst_price", "levels_used", "filled_shares", "filled_usdc", "fully_filled", "fee_per_share"
     )
     df = pl.concat([df, walk], how="horizontal").with_columns(
+        # what a buyer can count on: the consensus less the line-model haircut (0 on exact lines)
+        _fair_buy=pl.col("fair_prob") - pl.col("line_haircut").fill_null(0.0)
+    )
+    df = df.with_columns(
         effective_price=pl.col("vwap") + pl.col("fee_per_share"),
-        break_even_price=break_even_price(pl.col("fair_prob"), pl.col("fee_rate")),
+        break_even_price=break_even_price(pl.col("_fair_buy"), pl.col("fee_rate")),
     )
     limits = df.filter(pl.col("break_even_price").is_not_null()).select(
         pl.col("pm_token_id").alias("token_id"), pl.col("break_even_price").alias("price_limit")
@@ -358,6 +456,22 @@ def build_features_latest(
             pl.col("notional_available").alias("liquidity_usdc"),
         )
     )
+    if pm_history is not None and pm_history.height:
+        news = pm_news(pm_history, maps, snap)
+        df = df.join(news, on="pm_token_id", how="left").with_columns(
+            stale_consensus=(pl.col("event_moved_markets").fill_null(0) >= NEWS_MIN_MARKETS)
+            & (
+                (snap_lit - pl.duration(microseconds=(pl.col("book_min_age_s") * 1e6).cast(pl.Int64)))
+                <= pl.col("pm_news_at")
+            ).fill_null(True)
+        )
+    else:
+        df = df.with_columns(
+            pm_move_1h=pl.lit(None, pl.Float64),
+            event_moved_markets=pl.lit(None, pl.UInt32),
+            pm_news_at=pl.lit(None, UTC_TS),
+            stale_consensus=pl.lit(None, pl.Boolean),
+        )
     if cost_model is None:
         cost_model = cost_model_for("polymarket", "sports", snap, load_cost_models())
     eff = pl.col("effective_price")
@@ -369,9 +483,9 @@ def build_features_latest(
         line_share=pl.col("n_books").cast(pl.Float64) / pl.col("n_market_books").cast(pl.Float64),
         raw_edge=pl.col("fair_prob") - pl.col("ask"),
         pm_decimal=1.0 / eff,
-        ev_after_costs=ev_per_dollar(pl.col("fair_prob"), eff),
+        ev_after_costs=ev_per_dollar(pl.col("_fair_buy"), eff),
         ev_sharp=ev_per_dollar(pl.col("sharp_prob"), eff),
-        kelly_full=kelly_fraction(pl.col("fair_prob"), eff),
+        kelly_full=kelly_fraction(pl.col("_fair_buy"), eff),
         beats_book=(1.0 / eff) > pl.col("best_book_decimal"),
         liquidity_shares=pl.when(pl.col("break_even_price").is_not_null()).then(
             pl.col("liquidity_shares").fill_null(0.0)

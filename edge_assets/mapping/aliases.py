@@ -223,7 +223,7 @@ class AliasResolver:
             )
             parts.append(
                 part.with_columns(
-                    canonical=pl.Series(np.where(ok, canon_arr[order[:, 0]], None), dtype=pl.String),
+                    canonical=pl.Series(np.where(ok, canon_arr[order[:, 0]], None).tolist(), dtype=pl.String),
                     confidence=pl.Series(np.where(ok, np.round(best.astype(np.float64) / 100.0, 4), 0.0)),
                     method=pl.Series(np.where(ok, "fuzzy", "unresolved"), dtype=pl.String),
                     candidates=pl.Series([list(r) for r in cand_names], dtype=pl.List(pl.String)),

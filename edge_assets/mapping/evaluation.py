@@ -6,11 +6,15 @@ hand-built frame. Each snapshot is matched on its own, as the hourly `market_map
 does, and every (snapshot, token) verdict is scored with `evaluate` against
 `World.ground_truth_pairs`.
 
-What counts as truth at a snapshot: an in-scope token whose true counterpart (event, market_key,
-outcome, point) is quoted in that snapshot's Odds API response. A true pair that no book quotes
-then (an alternate Polymarket line, a game already live, a book without spreads) cannot be
-mapped to anything usable, so the matcher must leave it unmapped; those tokens are counted
-apart as `in_scope_unquoted` and appear in no precision/recall figure. Out-of-scope tokens
+What counts as truth at a snapshot: an in-scope token whose true counterpart outcome (event,
+market_key, outcome name) is quoted in that snapshot's Odds API response at any line; the
+expected `point` stays the token's own (Polymarket's) line. Why any line: the mapping identifies
+the contract, and a spread or total is the same contract whatever line the books happen to hang
+that hour; features_latest prices Polymarket's line from the books' nearest ones
+(`retarget_lines`), so an alternate Polymarket line is a usable mapping, not a miss. A true pair
+whose outcome no book quotes then (a game already live, a book without spreads) cannot be priced,
+so the matcher must leave it unmapped; those tokens are counted apart as `in_scope_unquoted` and
+appear in no precision/recall figure. Out-of-scope tokens
 (team/half/F5 totals, NRFI, props, futures, the "No" side of soccer Yes/No) must never map.
 
 Pure module: no Dagster. Not imported by `edge_assets.mapping` itself (it pulls in the simulator).
@@ -113,11 +117,8 @@ def snapshot_truth(pairs: pl.DataFrame, pm: pl.DataFrame, odds: pl.DataFrame) ->
         .explode("token", "outcome")
         .drop_nulls("token")
     )
-    quoted = (
-        odds.select("event_id", "market_key", "outcome_name", pt=pl.col("point").round(2))
-        .unique()
-        .with_columns(quoted=pl.lit(True))
-    )
+    # the outcome quoted at any line (module doc): the expected point is still the PM line
+    quoted = odds.select("event_id", "market_key", "outcome_name").unique().with_columns(quoted=pl.lit(True))
     return (
         listed.join(pairs, left_on="token", right_on="pm_token_id", how="left")
         .with_columns(
@@ -126,17 +127,15 @@ def snapshot_truth(pairs: pl.DataFrame, pm: pl.DataFrame, odds: pl.DataFrame) ->
             sport_key=pl.coalesce("sport_key", "pm_sport_key", pl.lit("<other>")),
             pm_kind=pl.col("pm_kind").fill_null("unknown_to_simulator"),
             in_scope=pl.col("in_scope").fill_null(False),
-            pt=pl.col("point").round(2),
         )
         .join(
             quoted,
-            left_on=["odds_event_id", "market_key", "odds_outcome_name", "pt"],
-            right_on=["event_id", "market_key", "outcome_name", "pt"],
+            left_on=["odds_event_id", "market_key", "odds_outcome_name"],
+            right_on=["event_id", "market_key", "outcome_name"],
             how="left",
-            nulls_equal=True,
         )
         .with_columns(quoted=pl.col("quoted").fill_null(False) & pl.col("in_scope"))
-        .drop("pt", "outcome", "pm_sport_key")
+        .drop("outcome", "pm_sport_key")
     )
 
 

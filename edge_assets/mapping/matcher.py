@@ -8,7 +8,9 @@ Pipeline (all joins, no loops over markets × events):
 3. join to the distinct Odds API events on (sport_key, unordered canonical team pair) and keep
    the closest start within the tolerance; a runner-up within `ambiguity_margin` is a conflict;
 4. explode to tokens, map each to the event's outcome name (oriented by the event's own
-   home/away strings), market_key and point, and check the quotes hold that combination;
+   home/away strings), market_key and point, and check the quotes hold that outcome (a spread or
+   total whose exact line no book quotes still maps, at Polymarket's line, with a reason saying
+   so: features_latest re-targets the books' nearest lines onto it);
 5. flag one-to-one violations: two markets claiming the same (event, market, point, outcome).
 
 Only rows with method exact|fuzzy are usable mappings; everything else says why in `reason`.
@@ -538,19 +540,49 @@ def match_markets(
         .group_by("event_id", "market_key")
         .agg(avail_points=pl.col("point").round(2).unique().sort().cast(pl.String).str.join(", "))
     )
-    t = t.join(
-        avail.rename({"event_id": "odds_event_id", "outcome_name": "odds_outcome_name"}),
-        on=["odds_event_id", "market_key", "odds_outcome_name", "point"],
-        how="left",
-        nulls_equal=True,
-    ).join(avail_points.rename({"event_id": "odds_event_id"}), on=["odds_event_id", "market_key"], how="left")
+    # The same outcome quoted at any line: a spread/total whose exact line no book quotes is still
+    # that outcome (Polymarket's line is the contract); features_latest prices it by moving each
+    # book's nearest line onto it (features.latest.retarget_lines).
+    avail_any = (
+        odds.filter(pl.col("point").is_not_null())
+        .select("event_id", "market_key", "outcome_name")
+        .unique()
+        .with_columns(_avail_any=pl.lit(True))
+    )
+    t = (
+        t.join(
+            avail.rename({"event_id": "odds_event_id", "outcome_name": "odds_outcome_name"}),
+            on=["odds_event_id", "market_key", "odds_outcome_name", "point"],
+            how="left",
+            nulls_equal=True,
+        )
+        .join(
+            avail_any.rename({"event_id": "odds_event_id", "outcome_name": "odds_outcome_name"}),
+            on=["odds_event_id", "market_key", "odds_outcome_name"],
+            how="left",
+        )
+        .join(
+            avail_points.rename({"event_id": "odds_event_id"}), on=["odds_event_id", "market_key"], how="left"
+        )
+    )
     ok = pl.col("market_status") == "ok"
+    line_only = (
+        pl.col("_avail").is_null()
+        & pl.col("point").is_not_null()
+        & pl.col("market_key").is_in(["spreads", "totals"])
+        & pl.col("_avail_any").fill_null(False)
+    )
+    line_note = pl.format(
+        "line {} not quoted by books (quoted points: {}); priced by re-targeting",
+        pl.col("point"),
+        pl.col("avail_points").fill_null("none"),
+    )
     token_reason = (
         pl.when(pl.col("complement"))
         .then(pl.lit("complement side of a Yes/No outcome market: no single sportsbook outcome"))
         .when(pl.col("odds_outcome_name").is_null())
         .then(pl.format('outcome "{}" is not one of the event\'s teams', pl.col("pm_outcome")))
-        .when(pl.col("_avail").is_null())
+        .when(pl.col("_avail").is_null() & ~line_only)
         .then(
             pl.format(
                 "event {} has no {} quote for {}{}",
@@ -579,7 +611,9 @@ def match_markets(
         .when(pl.col("any_fuzzy") | (pl.col("ro_method") == "fuzzy"))
         .then(pl.lit("fuzzy"))
         .otherwise(pl.lit("exact")),
-        reason=pl.when(~ok).then(pl.col("market_reason")).otherwise(token_reason),
+        reason=pl.when(~ok)
+        .then(pl.col("market_reason"))
+        .otherwise(pl.coalesce(token_reason, pl.when(line_only).then(line_note))),
         confidence=pl.when(ok & ~pl.col("complement") & token_reason.is_null())
         .then(pl.min_horizontal("name_conf", pl.when(kind.is_in(["ml2", "spread"])).then(pl.col("ro_conf"))))
         .otherwise(0.0),
