@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from edge_assets import monitoring
-from edge_assets.assets import comparator, ingest, mapping
+from edge_assets.assets import comparator, ingest, mapping, training
 from edge_assets.checks import recent
 from edge_assets.comparator_resources import AlertsResource
 from edge_assets.lake.io_manager import LakeResource
@@ -127,6 +127,46 @@ def monitor_alerts_sensor(
     return dg.SkipReason(f"{len(failed)} monitor(s) failing: {report.summary()}")
 
 
-SCHEDULES = [markets_schedule, live_odds_schedule, books_schedule, historical_schedule, scores_schedule]
+features_job = dg.define_asset_job("features_job", selection=[training.features])
+features_schedule = _current_hour_schedule(
+    "features_hourly", features_job, "55 * * * *", offset=timedelta(hours=-1)
+)
+nightly_training_job = dg.define_asset_job(
+    "nightly_training_job", selection=[training.training_sets, training.edge_models]
+)
+
+
+@dg.schedule(
+    name="nightly_training",
+    cron_schedule="30 3 * * *",
+    job=nightly_training_job,
+    default_status=RUNNING,
+    execution_timezone="UTC",
+)
+def nightly_training_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    """Label the day whose games have all settled (label horizon), then retrain on all history."""
+    from edge_assets.settings import get_settings
+
+    at = context.scheduled_execution_time.astimezone(UTC)
+    day = (at - timedelta(days=get_settings().model_label_horizon_days + 1)).strftime("%Y-%m-%d")
+    return dg.RunRequest(run_key=f"nightly:{day}", partition_key=day)
+
+
+SCHEDULES = [
+    markets_schedule,
+    live_odds_schedule,
+    books_schedule,
+    historical_schedule,
+    scores_schedule,
+]
+ML_SCHEDULES = [features_schedule, nightly_training_schedule]
 SENSORS = [comparator_sensor, monitor_alerts_sensor]
-JOBS = [comparator_job, markets_job, live_odds_job, books_job, historical_job, scores_job]
+JOBS = [
+    comparator_job,
+    markets_job,
+    live_odds_job,
+    books_job,
+    historical_job,
+    scores_job,
+]
+ML_JOBS = [features_job, nightly_training_job]

@@ -148,11 +148,60 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     start = end - timedelta(days=args.days, hours=args.hours)
     include = args.select.split(",") if args.select else None
     t0 = time.perf_counter()
+    polls = None if args.all_polls else s.backfill_poll_minutes
     with dg.DagsterInstance.get() as instance:
-        report = run_window(defs, instance, start, end, include=include)
+        report = run_window(
+            defs, instance, start, end, include=include, chunk_hours=args.chunk_hours, poll_minutes=polls
+        )
     _print_steps(report)
     print(f"backfilled {start:%Y-%m-%d %H:00}..{end:%Y-%m-%d %H:00} UTC in {time.perf_counter() - t0:.1f}s")
     return 0 if report.success else 1
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from edge_assets.models_resource import build_models_resource
+    from edge_assets.settings import get_settings
+
+    s = get_settings()
+    res = build_models_resource(s)
+    if args.ui:
+        cmd = [
+            "mlflow",
+            "ui",
+            "--backend-store-uri",
+            res.tracking_uri,
+            "--host",
+            args.host,
+            "--port",
+            str(args.port),
+        ]
+        print("starting:", " ".join(cmd))
+        try:
+            return subprocess.call(cmd, env=os.environ.copy())
+        except FileNotFoundError:
+            print(
+                "edge models --ui: the MLflow UI needs the full `mlflow` package (the base install has "
+                "mlflow-skinny only): pip install 'edge-assets[mlflow-ui]' (or `pip install mlflow`)",
+                file=sys.stderr,
+            )
+            return 1
+    if not res.has_store():
+        print(f"no models yet: tracking store {res.tracking_uri} does not exist (run edge_models first)")
+        return 0
+    from edge_assets.ml.registry import list_versions
+
+    df = list_versions(res.tracking_uri)
+    if df.height == 0:
+        print(f"no registered model versions in {res.tracking_uri}")
+        return 0
+    _print_frame(df.drop("run_id", "created"))
+    champ = df.filter(df["champion"])
+    for row in champ.iter_rows(named=True):
+        print(f"champion: {row['model']} v{row['version']}")
+    if champ.height == 0:
+        print("champion: none (the comparator uses the rule confidence)")
+    print(f"tracking store: {res.tracking_uri}; browse with: edge models --ui")
+    return 0
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
@@ -228,7 +277,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hours", type=int, default=0)
     p.add_argument("--end", help="UTC end hour, ISO (default: the current hour)")
     p.add_argument("--select", help="comma-separated asset names (default: all)")
+    p.add_argument("--chunk-hours", type=int, default=168, help="hours per single run (default 168)")
+    p.add_argument(
+        "--all-polls",
+        action="store_true",
+        help="poll the simulator 4x per past hour (default: EDGE_BACKFILL_POLL_MINUTES, one poll at :50)",
+    )
     p.set_defaults(func=cmd_backfill)
+
+    p = sub.add_parser(
+        "models",
+        help="list model versions, metrics and the champion (MLflow); --ui opens the MLflow UI",
+        description="List the registered versions of edge_validity and edge_ev with held-out metrics and "
+        "the champion alias. --ui starts `mlflow ui` on the tracking store (needs the full mlflow package).",
+    )
+    p.add_argument("--ui", action="store_true", help="start the MLflow UI on the tracking store")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=5000)
+    p.set_defaults(func=cmd_models)
     return parser
 
 

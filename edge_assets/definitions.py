@@ -3,14 +3,17 @@
 import dagster as dg
 
 from edge_assets import automation, checks
-from edge_assets.assets import comparator, ingest, mapping, seeds
+from edge_assets.assets import comparator, ingest, mapping, seeds, training
 from edge_assets.resources import build_resources
 
 defs = dg.Definitions(
-    assets=[ingest.raw_responses, *dg.load_assets_from_modules([seeds, ingest, mapping, comparator])],
+    assets=[
+        ingest.raw_responses,
+        *dg.load_assets_from_modules([seeds, ingest, mapping, comparator, training]),
+    ],
     asset_checks=checks.CHECKS,
-    schedules=automation.SCHEDULES,
+    schedules=[*automation.SCHEDULES, *automation.ML_SCHEDULES],
     sensors=automation.SENSORS,
-    jobs=automation.JOBS,
+    jobs=[*automation.JOBS, *automation.ML_JOBS],
     resources=build_resources(),
 )

@@ -4,6 +4,7 @@ from dagster_duckdb import DuckDBResource
 
 from edge_assets.comparator_resources import build_comparator_resources
 from edge_assets.lake.io_manager import LakeResource, ParquetLakeIOManager
+from edge_assets.models_resource import build_models_resource
 from edge_assets.settings import Settings, get_settings
 from edge_assets.sources_resource import build_source_resources
 
@@ -21,4 +22,5 @@ def build_resources(settings: Settings | None = None) -> dict[str, object]:
         "io_manager": ParquetLakeIOManager(lake_resource=lake, catalog_db=catalog_db),
         **build_source_resources(s),
         **build_comparator_resources(s),
+        "models": build_models_resource(s),
     }

@@ -1,8 +1,9 @@
 """In-process runs of the asset graph for the CLI: demo windows and single-run backfills."""
 
+import contextlib
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -45,18 +46,47 @@ class RunReport:
         return all(s.success for s in self.steps)
 
 
-def _by_partitions(defs: dg.Definitions) -> tuple[list[dg.AssetKey], list[dg.AssetKey], list[dg.AssetKey]]:
+def _by_partitions(
+    defs: dg.Definitions,
+) -> tuple[list[dg.AssetKey], list[dg.AssetKey], list[dg.AssetKey], list[dg.AssetKey], list[dg.AssetKey]]:
+    """Split assets into phases by partitioning and upstream: roots, days, hours, days after hours, last.
+
+    e.g. seeds (unpartitioned roots) -> oddsapi_scores (daily) -> hourly graph -> training_sets (daily,
+    reads hourly features) -> edge_models (unpartitioned, reads training_sets).
+    """
     graph = defs.resolve_asset_graph()
-    unpart, daily, hourly = [], [], []
+    unpart, daily, hourly, daily_after, final = [], [], [], [], []
     for key in graph.materializable_asset_keys:
-        pdef = graph.get(key).partitions_def
+        node = graph.get(key)
+        pdef = node.partitions_def
+        parents = [graph.get(p).partitions_def for p in node.parent_keys if graph.has(p)]
         if pdef is None:
-            unpart.append(key)
+            (final if any(p is not None for p in parents) else unpart).append(key)
         elif pdef == DAILY:
-            daily.append(key)
+            (daily_after if any(p == HOURLY for p in parents) else daily).append(key)
         elif pdef == HOURLY:
             hourly.append(key)
-    return unpart, daily, hourly
+    return unpart, daily, hourly, daily_after, final
+
+
+@contextlib.contextmanager
+def sim_poll_minutes(minutes: Sequence[int] | None) -> Iterator[None]:
+    """Poll the embedded simulator at these minutes of each past hour (fewer polls = faster backfill).
+
+    The comparator scores each hour at its last poll, so one late poll (:50) loses no signal; the
+    sub-hourly volatility features get fewer points. Restored on exit.
+    """
+    if not minutes:
+        yield
+        return
+    from edge_assets.assets import ingest
+
+    saved = ingest.SIM_POLL_MINUTES
+    ingest.SIM_POLL_MINUTES = tuple(sorted(int(m) for m in minutes))
+    try:
+        yield
+    finally:
+        ingest.SIM_POLL_MINUTES = saved
 
 
 def run_window(
@@ -68,9 +98,16 @@ def run_window(
     include: Sequence[str] | None = None,
     exclude: Sequence[str] = (),
     log_level: str = "WARNING",
+    chunk_hours: int | None = None,
+    poll_minutes: Sequence[int] | None = None,
 ) -> RunReport:
-    """Materialize the graph for the hours in [start, end): seeds, then days, then hours as one run."""
-    unpart, daily, hourly = _by_partitions(defs)
+    """Materialize the graph for the hours in [start, end) in dependency phases.
+
+    Seeds, then days, then the hours as single runs of ``chunk_hours`` (default: one run for the whole
+    range), then daily assets built from hours (training_sets), then unpartitioned assets built from
+    partitioned ones (edge_models). ``poll_minutes`` lowers the simulated polls per past hour.
+    """
+    unpart, daily, hourly, daily_after, final = _by_partitions(defs)
     all_assets = list(defs.assets or [])
     resources = defs.resources or {}
     report = RunReport()
@@ -111,17 +148,38 @@ def run_window(
             )
         )
 
-    step("seeds", keep(unpart), None, {})
     first_hour = hour_key(start)
     last_hour = hour_key(end - timedelta(seconds=1))
-    days = sorted({first_hour[:10], last_hour[:10]})
-    day = datetime.strptime(days[0], "%Y-%m-%d").replace(tzinfo=UTC)
-    while day.strftime("%Y-%m-%d") <= days[-1]:
-        step("daily", keep(daily), day.strftime("%Y-%m-%d"), {})
+    day_keys: list[str] = []
+    day = datetime.strptime(first_hour[:10], "%Y-%m-%d").replace(tzinfo=UTC)
+    while day.strftime("%Y-%m-%d") <= last_hour[:10]:
+        day_keys.append(day.strftime("%Y-%m-%d"))
         day += timedelta(days=1)
-    hourly_keys = keep(hourly)
-    if first_hour == last_hour:
-        step("hourly", hourly_keys, first_hour, {})
-    else:
-        step("hourly", hourly_keys, None, {RANGE_START: first_hour, RANGE_END: last_hour})
+
+    def days_step(name: str, keys: list[dg.AssetKey], single_run: bool = False) -> None:
+        if single_run and len(day_keys) > 1:
+            step(name, keys, None, {RANGE_START: day_keys[0], RANGE_END: day_keys[-1]})
+            return
+        for key in day_keys:
+            step(name, keys, key, {})
+
+    with sim_poll_minutes(poll_minutes):
+        step("seeds", keep(unpart), None, {})
+        days_step("daily", keep(daily))
+        hourly_keys = keep(hourly)
+        if first_hour == last_hour:
+            step("hourly", hourly_keys, first_hour, {})
+        else:
+            chunk = timedelta(hours=chunk_hours) if chunk_hours else end - start
+            lo = start
+            while lo < end:
+                hi = min(lo + chunk, end)
+                a, b = hour_key(lo), hour_key(hi - timedelta(seconds=1))
+                if a == b:
+                    step("hourly", hourly_keys, a, {})
+                else:
+                    step("hourly", hourly_keys, None, {RANGE_START: a, RANGE_END: b})
+                lo = hi
+        days_step("daily", keep(daily_after), single_run=True)
+        step("models", keep(final), None, {})
     return report

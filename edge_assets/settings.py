@@ -61,6 +61,19 @@ class Settings(BaseSettings):
     devig_method: Literal["multiplicative", "additive", "power", "shin", "worst_case"] = "multiplicative"
     max_quote_age_s: int = Field(600, gt=0)
 
+    # models (MLflow: sqlite store under data/, artifacts under the lake root unless set)
+    mlflow_tracking_uri: str = "sqlite:///data/mlflow.db"
+    mlflow_artifact_root: str | None = Field(None, description="default: <lake_root>/mlflow-artifacts")
+    model_min_history_days: int = Field(60, ge=1, description="edge_models waits until this much history")
+    model_holdout_days: int = Field(14, ge=1)
+    model_label_horizon_days: int = Field(
+        4, ge=1, description="days after a feature day to find closes/scores"
+    )
+    model_threshold: float = Field(0.5, ge=0, le=1, description="champion P(valid) needed for a signal")
+    backfill_poll_minutes: tuple[int, ...] = Field(
+        (50,), description="simulated polls per past hour in `edge backfill` (minutes of the hour)"
+    )
+
     # alerts
     slack_webhook_url: SecretStr | None = None
     slack_bot_token: SecretStr | None = None

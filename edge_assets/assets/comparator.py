@@ -7,10 +7,11 @@ import polars as pl
 
 from edge_assets.assets.mapping import by_hour, latest_poll
 from edge_assets.comparator_resources import AlertsResource, ComparatorResource
+from edge_assets.features.history import build_features
 from edge_assets.features.latest import build_features_latest
 from edge_assets.lake.io_manager import LakeResource
+from edge_assets.models_resource import build_models_resource, lookback_features
 from edge_assets.partitions import HOURLY
-from edge_assets.signals import select_signals
 
 SINGLE_RUN = dg.BackfillPolicy.single_run()
 
@@ -30,10 +31,12 @@ def features_latest(
     pm_order_book_snapshots: pl.DataFrame,
     market_mappings: pl.DataFrame,
     comparator: ComparatorResource,
+    pm_markets: pl.DataFrame,
 ) -> dg.MaterializeResult:
     odds_h = by_hour(oddsapi_live, "observed_at")
     books_h = by_hour(pm_order_book_snapshots, "snapshot_at")
     lines_h = by_hour(pm_sportsbook_lines, "observed_at")
+    pm_h = by_hour(pm_markets, "observed_at")  # the hour's polls: Polymarket's recent moves (news check)
     frames = []
     for hour, maps in by_hour(market_mappings, "observed_at").items():
         snapshot_at = maps["observed_at"].max()
@@ -46,6 +49,7 @@ def features_latest(
                 odds,
                 books,
                 maps,
+                pm_history=pm_h.get(hour, pm_markets.clear()),
                 snapshot_at=snapshot_at,
                 devig_method=comparator.devig_method,
                 stake_usdc=comparator.stake_usdc,
@@ -66,8 +70,10 @@ def features_latest(
     group_name="comparator",
     kinds={"polars", "parquet"},
     metadata={"partition_column": "created_at"},
-    description="Verified edges: confidence, price superiority, EV after all costs (≥ min) and liquidity all "
-    "pass. Deterministic signal_id; each new signal is alerted once (ledger in the lake).",
+    description="Verified edges: confidence (the champion model's P(valid) >= threshold; rule confidence "
+    "when no champion exists), price superiority, EV after all costs (≥ min) and liquidity all pass. "
+    "Each signal records the model name and version used. Deterministic signal_id; each new signal is "
+    "alerted once (ledger in the lake).",
 )
 def signals(
     context: dg.AssetExecutionContext,
@@ -76,12 +82,15 @@ def signals(
     alerts: AlertsResource,
     lake: LakeResource,
 ) -> dg.MaterializeResult:
-    found = select_signals(
-        features_latest,
-        min_confidence=comparator.min_confidence,
-        min_ev=comparator.min_ev,
-        min_size_usdc=comparator.min_trade_usdc,
+    from edge_assets.ml.scoring import select_with_champion
+
+    window = context.partition_time_window
+    feats = build_features(
+        lookback_features(lake.lake(), window.start, features_latest), start=window.start, end=window.end
     )
+    # model settings are read at run time (like the alert channels), so the comparator needs no new resource
+    found, used = select_with_champion(feats, comparator, build_models_resource())
+    context.log.info(f"signals: check (1) by {used}")
     keys = list(context.partition_keys)
     old = lake.lake().read_many("signals", keys, allow_missing=True)
     if old.height:
@@ -108,5 +117,10 @@ def signals(
             status = f"alert error: {type(exc).__name__}"
     return dg.MaterializeResult(
         value=found.sort("created_at") if found.height else found,
-        metadata={"dagster/row_count": found.height, "alerts_sent": sent, "alerts": status},
+        metadata={
+            "dagster/row_count": found.height,
+            "alerts_sent": sent,
+            "alerts": status,
+            "confidence_by": used,
+        },
     )

@@ -1,0 +1,180 @@
+"""Models benchmark: 90-day backfill of the whole graph, feature/training/scoring speed, and the
+model-driven vs rule-based comparator on the last two held-out weeks (simulator ground truth).
+
+    .venv/bin/python bench/models.py                       # full run in a temp dir (slow: see README)
+    .venv/bin/python bench/models.py --dir /tmp/hist --skip-backfill   # reuse a lake + dagster home
+
+Ground truth (simulator only, never read by the pipeline): a row is a true edge when it is observed
+inside an injected ``true_mispricing`` window of its token whose true EV after fees is >= 3 %.
+"""
+
+import argparse
+import os
+import resource
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+TRUE_EV = 0.03
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--days", type=int, default=90)
+    ap.add_argument("--end", default="2026-11-24", help="UTC end day of the simulated history")
+    ap.add_argument("--dir", help="work dir holding lake/, dh/ (default: a temp dir)")
+    ap.add_argument("--skip-backfill", action="store_true", help="reuse the lake's ingest/mapping history")
+    ap.add_argument("--min-history-days", type=int, default=30)
+    args = ap.parse_args()
+
+    work = Path(args.dir or tempfile.mkdtemp(prefix="edge_models_bench_"))
+    os.environ.update(
+        EDGE_LAKE_ROOT=str(work / "lake"),
+        EDGE_DUCKDB_PATH=str(work / "w.duckdb"),
+        EDGE_MLFLOW_TRACKING_URI=f"sqlite:///{work}/mlflow.db",
+        EDGE_MODEL_MIN_HISTORY_DAYS=str(args.min_history_days),
+        MLFLOW_DISABLE_TELEMETRY="true",
+    )
+    import dagster as dg
+
+    from edge_assets.definitions import defs
+    from edge_assets.lake import Lake
+    from edge_assets.runner import ensure_dagster_home, run_window
+    from edge_assets.settings import get_settings
+
+    ensure_dagster_home(str(work / "dh"))
+    s = get_settings()
+    end = datetime.fromisoformat(args.end).replace(tzinfo=UTC)
+    start = end - timedelta(days=args.days)
+    print(f"work dir {work}; history {start:%Y-%m-%d}..{end:%Y-%m-%d} ({args.days} days)")
+
+    def run(include: list[str] | None, exclude: tuple[str, ...] = ()) -> float:
+        t0 = time.perf_counter()
+        with dg.DagsterInstance.get() as inst:
+            rep = run_window(
+                defs,
+                inst,
+                start,
+                end,
+                include=include,
+                exclude=exclude,
+                chunk_hours=168,
+                poll_minutes=s.backfill_poll_minutes,
+            )
+        bad = [f"{st.name} {st.partitions}: {st.errors[:1]}" for st in rep.steps if not st.success]
+        for b in bad[:5]:
+            print("  FAILED", b)
+        return time.perf_counter() - t0
+
+    if not args.skip_backfill:
+        secs = run(None)
+        print(f"backfill whole graph: {secs:.0f} s wall, peak RSS {_rss_mb():.0f} MB (aims: 300 s, 4096 MB)")
+    else:
+        secs = run(["features", "ml/training_sets", "edge_models"])
+        print(f"features + training_sets + edge_models over the stored history: {secs:.0f} s")
+
+    lake = Lake(s.lake_root)
+    from edge_assets.features.history import build_features
+    from edge_assets.partitions import hours_between
+
+    snaps = lake.read_many("features_latest", hours_between(start, end), allow_missing=True)
+    t0 = time.perf_counter()
+    feats = build_features(snaps)
+    dt = time.perf_counter() - t0
+    print(f"feature build: {feats.height} rows in {dt:.2f} s = {feats.height / dt:,.0f} rows/s")
+
+    from edge_assets.assets.training import TRAINING_TABLE, partition_keys
+
+    data = lake.read_many(TRAINING_TABLE, partition_keys(lake, TRAINING_TABLE), allow_missing=True)
+    print(f"training_sets: {data.height} labelled rows, valid share {data['valid'].mean():.3f}")
+    from edge_assets.ml.registry import list_versions, load_champion
+    from edge_assets.ml.train import Comparators, fit_models, walk_forward_split
+
+    train, hold, cutoff = walk_forward_split(data, s.model_holdout_days)
+    t0 = time.perf_counter()
+    fitted = fit_models(train, holdout_range=(cutoff, data["observed_at"].max()), n_holdout=hold.height)
+    print(f"training time: {time.perf_counter() - t0:.1f} s on {train.height} rows")
+    champ = load_champion(s.mlflow_tracking_uri, s.model_threshold)
+    print(list_versions(s.mlflow_tracking_uri).drop("run_id", "created"))
+    from edge_assets.ml.train import predict
+
+    def score(d: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        return champ.score(d) if champ else predict(fitted, d)
+
+    big = pl.concat([hold] * (100_000 // max(hold.height, 1) + 1)).head(100_000)
+    score(big.head(10))
+    t0 = time.perf_counter()
+    score(big)
+    print(f"scoring 100,000 rows: {(time.perf_counter() - t0) * 1000:.0f} ms (aim 100 ms)")
+
+    # ---- comparators on the held-out weeks, with simulator ground truth
+    from edge_assets.simulator.world import World
+
+    edges = World(s.sim_seed).injected_edges(cutoff - timedelta(days=1), end + timedelta(days=1))
+    truth = edges.filter((pl.col("kind") == "true_mispricing") & (pl.col("true_ev_after_fee") >= TRUE_EV))
+    hit = (
+        hold.select("observed_at", "pm_token_id")
+        .join(truth.select("pm_token_id", "window_start", "window_end"), on="pm_token_id", how="inner")
+        .filter(
+            (pl.col("observed_at") >= pl.col("window_start")) & (pl.col("observed_at") < pl.col("window_end"))
+        )
+        .select("observed_at", "pm_token_id")
+        .unique()
+        .with_columns(true_edge=pl.lit(True))
+    )
+    h = hold.join(hit, on=["observed_at", "pm_token_id"], how="left").with_columns(
+        pl.col("true_edge").fill_null(False)
+    )
+    y_true = h["true_edge"].to_numpy()
+    p_model = score(h)[0]
+    cfg = Comparators(model_threshold=s.model_threshold, min_confidence=s.min_confidence, min_ev=s.min_ev)
+    from sklearn.metrics import brier_score_loss, roc_auc_score
+
+    from edge_assets.signals import signal_checks
+
+    rule_ok = (signal_checks(h.drop("confidence", strict=False))["failed"] == "").to_numpy()
+    model_ok = (
+        signal_checks(
+            h.with_columns(model_prob=pl.Series(p_model)),
+            min_confidence=cfg.model_threshold,
+            confidence_col="model_prob",
+        )["failed"]
+        == ""
+    ).to_numpy()
+    valid = h["valid"].cast(pl.Int8).to_numpy()
+    rows = []
+    for name, ok, prob in (
+        ("rule", rule_ok, h["rule_confidence"].fill_null(0).to_numpy()),
+        ("model", model_ok, p_model),
+    ):
+        n = int(ok.sum())
+        tp = int((ok & y_true).sum())
+        rows.append(
+            {
+                "comparator": name,
+                "accepted": n,
+                "precision_true_edge": tp / n if n else float("nan"),
+                "recall_true_edge": tp / max(int(y_true.sum()), 1),
+                "mean_realized_ev": float(h["realized_ev"].to_numpy()[ok].mean()) if n else float("nan"),
+                "mean_ev_close": float(h["ev_close"].to_numpy()[ok].mean()) if n else float("nan"),
+                "auc_valid": float(roc_auc_score(valid, prob)),
+                "brier_valid": float(brier_score_loss(valid, np.clip(prob, 0, 1))),
+            }
+        )
+    print(f"held-out {cutoff:%Y-%m-%d}..{end:%Y-%m-%d}: {h.height} rows, {int(y_true.sum())} true-edge rows")
+    with pl.Config(tbl_cols=20, tbl_width_chars=200):
+        print(pl.DataFrame(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""ML assets: features (hourly), training_sets (daily), edge_models (MLflow-versioned)."""
+
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+import polars as pl
+import pyarrow.fs as pafs
+
+from edge_assets.assets.ingest import oddsapi_scores
+from edge_assets.features.history import LOOKBACK, build_features
+from edge_assets.features.labels import TRAINING_COLUMNS, build_labels
+from edge_assets.lake.io_manager import LakeResource
+from edge_assets.lake.storage import Lake
+from edge_assets.models_resource import ModelsResource
+from edge_assets.partitions import DAILY, HOURLY, hours_between
+
+SINGLE_RUN = dg.BackfillPolicy.single_run()
+TRAINING_TABLE = "ml/training_sets"
+LOOKBACK_HOURS = int(LOOKBACK.total_seconds() // 3600)
+
+
+def partition_keys(lake: Lake, table: str) -> list[str]:
+    """Daily keys (dt=YYYY-MM-DD folders) a table holds in the lake."""
+    infos = lake.fs.get_file_info(pafs.FileSelector(lake.table_dir(table), allow_not_found=True))
+    return sorted(
+        i.base_name[3:] for i in infos if i.type == pafs.FileType.Directory and i.base_name.startswith("dt=")
+    )
+
+
+@dg.asset(
+    partitions_def=HOURLY,
+    backfill_policy=SINGLE_RUN,
+    group_name="ml",
+    kinds={"polars", "parquet"},
+    metadata={"partition_column": "observed_at"},
+    ins={
+        "features_latest": dg.AssetIn(
+            partition_mapping=dg.TimeWindowPartitionMapping(
+                start_offset=-LOOKBACK_HOURS, allow_nonexistent_upstream_partitions=True
+            ),
+            metadata={"allow_missing_partitions": True},
+        )
+    },
+    description="Model features per mapped outcome and hour: the features_latest snapshot plus point-in-time "
+    "history (line deltas 1/6/24 h, drift, liquidity decay, volatility, mean-reversion z, time to start). "
+    "Same code as the comparator's scoring (features.history.build_features).",
+)
+def features(context: dg.AssetExecutionContext, features_latest: pl.DataFrame) -> dg.MaterializeResult:
+    window = context.partition_time_window
+    df = build_features(features_latest, start=window.start, end=window.end)
+    return dg.MaterializeResult(value=df, metadata={"dagster/row_count": df.height})
+
+
+@dg.asset(
+    partitions_def=DAILY,
+    backfill_policy=SINGLE_RUN,
+    group_name="ml",
+    key_prefix=["ml"],
+    kinds={"polars", "parquet"},
+    deps=[
+        dg.AssetDep(features, partition_mapping=dg.TimeWindowPartitionMapping()),
+        oddsapi_scores,
+    ],
+    metadata={"partition_column": "observed_at"},
+    description="Labelled feature rows observed on the day whose game has settled: closing-line value vs the "
+    "sharp close, result from scores, EV after fees and slippage at the entry price; valid = EV > 0 at the "
+    "close. Lake: ml/training_sets (DuckDB view training_sets).",
+)
+def training_sets(
+    context: dg.AssetExecutionContext, lake: LakeResource, models: ModelsResource
+) -> dg.MaterializeResult:
+    store = lake.lake()
+    window = context.partition_time_window
+    horizon = timedelta(days=models.label_horizon_days)
+    feats = store.read_many("features", hours_between(window.start, window.end + horizon), allow_missing=True)
+    days = [k for k in partition_keys(store, "oddsapi_scores") if window.start.strftime("%Y-%m-%d") <= k]
+    last_day = (window.end + horizon).strftime("%Y-%m-%d")
+    scores = store.read_many("oddsapi_scores", [d for d in days if d <= last_day], allow_missing=True)
+    if feats.height == 0 or scores.height == 0:
+        df = pl.DataFrame(schema=TRAINING_COLUMNS)
+    else:
+        rows = feats.filter((pl.col("observed_at") >= window.start) & (pl.col("observed_at") < window.end))
+        df = build_labels(rows, feats, scores)
+    valid = int(df["valid"].sum() or 0) if df.height else 0
+    return dg.MaterializeResult(
+        value=df,
+        metadata={"dagster/row_count": df.height, "valid": valid, "days": len(context.partition_keys)},
+    )
+
+
+@dg.asset(
+    group_name="ml",
+    kinds={"sklearn", "xgboost", "mlflow"},
+    deps=[training_sets],
+    output_required=False,
+    description="Validity classifier (logistic) + EV regressor (XGBoost), trained walk-forward on all "
+    "training sets, logged to MLflow and registered; the alias `champion` moves only when the new version "
+    "beats it on the same held-out window. Waits (no materialization) while history < the minimum.",
+)
+def edge_models(context: dg.AssetExecutionContext, lake: LakeResource, models: ModelsResource):  # generator
+    from edge_assets.ml.registry import log_and_promote
+    from edge_assets.ml.train import Comparators, fit_models, walk_forward_split
+
+    store = lake.lake()
+    days = partition_keys(store, TRAINING_TABLE)
+    span = 0
+    if days:
+        span = (datetime.fromisoformat(days[-1]) - datetime.fromisoformat(days[0])).days + 1
+    if span < models.min_history_days:
+        context.log.warning(
+            f"edge_models: waiting for history: {span} day(s) of training_sets, the minimum is "
+            f"{models.min_history_days} (EDGE_MODEL_MIN_HISTORY_DAYS); no model trained"
+        )
+        return
+    data = store.read_many(TRAINING_TABLE, days, allow_missing=True)
+    train, hold, cutoff = walk_forward_split(data, models.holdout_days)
+    end = data["observed_at"].max()
+    fitted = fit_models(train, holdout_range=(cutoff, end), n_holdout=hold.height)
+    cfg = Comparators(model_threshold=models.model_threshold)
+    outcome = log_and_promote(
+        fitted,
+        hold,
+        tracking_uri=models.tracking_uri,
+        artifact_root=models.artifact_root,
+        partition_range=(days[0], days[-1]),
+        cfg=cfg,
+    )
+    context.log.info(f"edge_models: {outcome.reason}")
+    m = outcome.metrics
+    yield dg.Output(
+        None,
+        metadata={
+            "run_id": outcome.run_id,
+            "classifier_version": outcome.classifier_version,
+            "regressor_version": outcome.regressor_version,
+            "promoted": outcome.promoted,
+            "champion_decision": outcome.reason,
+            "train_rows": fitted.n_train,
+            "holdout_rows": fitted.n_holdout,
+            "partitions": f"{days[0]}..{days[-1]}",
+            "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            **{f"{who}_{k}": float(v) for who in ("model", "rule") for k, v in m[who].items() if v == v},
+        },
+    )
+
+
+__all__ = ["edge_models", "features", "partition_keys", "training_sets"]

@@ -1,0 +1,1 @@
+"""Pure training/evaluation code (scikit-learn, XGBoost) and MLflow helpers; no Dagster."""

@@ -1,0 +1,258 @@
+"""MLflow: log a training run, register both models, promote the champion only when it is better.
+
+Tracking store: sqlite under data/ (``sqlite:///data/mlflow.db``); artifacts under the lake
+root (``<lake_root>/mlflow-artifacts``, so on S3 they go to S3). The champion is the registered
+model alias ``champion`` on both models (same run). A new version takes the alias only when its
+held-out log loss beats the current champion's on the SAME held-out rows; otherwise the run and
+versions are kept and the reason is logged (tag ``champion_decision``).
+
+mlflow is imported inside the functions (2-3 s import, DESIGN §7); ``log_model`` gets explicit
+``pip_requirements`` (inferring them spawns a 6-9 s subprocess).
+"""
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from edge_assets.ml.train import (
+    CLASSIFIER_NAME,
+    REGRESSOR_NAME,
+    Comparators,
+    TrainedModels,
+    evaluate,
+    matrix,
+)
+
+CHAMPION = "champion"
+EXPERIMENT = "edge_models"
+MIN_IMPROVEMENT = 1e-4  # log-loss points a challenger must gain
+
+__all__ = ["CHAMPION", "Champion", "TrainOutcome", "list_versions", "load_champion", "log_and_promote"]
+
+
+@dataclass
+class TrainOutcome:
+    run_id: str
+    classifier_version: str
+    regressor_version: str
+    promoted: bool
+    reason: str
+    metrics: dict[str, dict[str, float]]
+
+
+@dataclass
+class Champion:
+    name: str
+    version: str
+    classifier: Any
+    regressor: Any
+    features: tuple[str, ...]
+    threshold: float
+
+    def score(self, df: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        x = matrix(df, self.features)
+        return self.classifier.predict_proba(x)[:, 1], self.regressor.predict(x)
+
+
+def _mlflow(tracking_uri: str, artifact_root: str | None) -> Any:
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    import mlflow
+
+    if tracking_uri.startswith("sqlite:///"):
+        Path(tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+    if mlflow.get_experiment_by_name(EXPERIMENT) is None:
+        location = None
+        if artifact_root:
+            location = artifact_root if "://" in artifact_root else Path(artifact_root).resolve().as_uri()
+        mlflow.create_experiment(EXPERIMENT, artifact_location=location)
+    mlflow.set_experiment(EXPERIMENT)
+    return mlflow
+
+
+def _plots(models: TrainedModels, hold: pl.DataFrame, out: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.calibration import calibration_curve
+
+    x = matrix(hold, models.features)
+    p = models.classifier.predict_proba(x)[:, 1]
+    y = hold["valid"].cast(pl.Int8).to_numpy()
+    frac, mean = calibration_curve(y, p, n_bins=10, strategy="quantile")
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.plot([0, 1], [0, 1], "k--", lw=1)
+    ax.plot(mean, frac, "o-")
+    ax.set(xlabel="predicted P(valid)", ylabel="observed frequency", title="calibration (held-out)")
+    cal = out / "calibration.png"
+    fig.savefig(cal, dpi=80, bbox_inches="tight")
+    plt.close(fig)
+
+    coef = models.classifier.named_steps["logit"].coef_[0]
+    gain = models.regressor.feature_importances_
+    order = np.argsort(np.abs(coef))[::-1][:20]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 6))
+    axes[0].barh([models.features[i] for i in order][::-1], coef[order][::-1])
+    axes[0].set_title("classifier: standardized coefficients")
+    order2 = np.argsort(gain)[::-1][:20]
+    axes[1].barh([models.features[i] for i in order2][::-1], gain[order2][::-1])
+    axes[1].set_title("EV regressor: feature importance")
+    fig.tight_layout()
+    imp = out / "feature_importance.png"
+    fig.savefig(imp, dpi=80)
+    plt.close(fig)
+    return [cal, imp]
+
+
+def _pip() -> list[str]:
+    from importlib.metadata import version
+
+    import xgboost
+
+    return [f"scikit-learn=={version('scikit-learn')}", f"xgboost-cpu=={xgboost.__version__}", "numpy"]
+
+
+def load_champion(tracking_uri: str, threshold: float = 0.5) -> Champion | None:
+    """Both champion models, or None when no champion alias exists yet."""
+    mlflow = _mlflow(tracking_uri, None)
+    client = mlflow.MlflowClient()
+    try:
+        cv = client.get_model_version_by_alias(CLASSIFIER_NAME, CHAMPION)
+        rv = client.get_model_version_by_alias(REGRESSOR_NAME, CHAMPION)
+    except mlflow.exceptions.MlflowException:
+        return None
+    clf = mlflow.sklearn.load_model(f"models:/{CLASSIFIER_NAME}@{CHAMPION}")
+    reg = mlflow.xgboost.load_model(f"models:/{REGRESSOR_NAME}@{CHAMPION}")
+    features = tuple(json.loads(cv.tags.get("features", "[]")))
+    thr = float(cv.tags.get("threshold", threshold))
+    return Champion(CLASSIFIER_NAME, str(cv.version), clf, reg, features, thr) if rv else None
+
+
+def log_and_promote(
+    models: TrainedModels,
+    hold: pl.DataFrame,
+    *,
+    tracking_uri: str,
+    artifact_root: str | None,
+    partition_range: tuple[str, str],
+    cfg: Comparators | None = None,
+) -> TrainOutcome:
+    """Log params/metrics/plots, register both models, move ``champion`` only if the new one wins."""
+    cfg = cfg or Comparators()
+    mlflow = _mlflow(tracking_uri, artifact_root)
+    client = mlflow.MlflowClient()
+    metrics = evaluate(models, hold, cfg)
+    y = hold["valid"].cast(pl.Int8).to_numpy()
+    with mlflow.start_run() as run, tempfile.TemporaryDirectory() as tmp:
+        mlflow.log_params(
+            {
+                **models.params,
+                "n_train": models.n_train,
+                "n_holdout": models.n_holdout,
+                "train_start": str(models.train_range[0]),
+                "train_end": str(models.train_range[1]),
+                "holdout_start": str(models.holdout_range[0]),
+                "holdout_end": str(models.holdout_range[1]),
+                "partition_start": partition_range[0],
+                "partition_end": partition_range[1],
+                "model_threshold": cfg.model_threshold,
+                "n_features": len(models.features),
+            }
+        )
+        mlflow.log_metrics(
+            {
+                f"{who}_{k}": v
+                for who, ms in metrics.items()
+                for k, v in ms.items()
+                if v == v  # NaN is not loggable as a useful metric
+            }
+            | {"fit_seconds": models.fit_seconds}
+        )
+        for path in _plots(models, hold, Path(tmp)):
+            mlflow.log_artifact(str(path), artifact_path="plots")
+        tags = {"features": json.dumps(list(models.features)), "threshold": str(cfg.model_threshold)}
+        ci = mlflow.sklearn.log_model(
+            models.classifier,
+            name="classifier",
+            registered_model_name=CLASSIFIER_NAME,
+            pip_requirements=_pip(),
+            serialization_format="cloudpickle",
+        )
+        ri = mlflow.xgboost.log_model(
+            models.regressor, name="regressor", registered_model_name=REGRESSOR_NAME, pip_requirements=_pip()
+        )
+        cver, rver = str(ci.registered_model_version), str(ri.registered_model_version)
+        for k, v in {**tags, "run_id": run.info.run_id, "paired_version": rver}.items():
+            client.set_model_version_tag(CLASSIFIER_NAME, cver, k, v)
+        client.set_model_version_tag(REGRESSOR_NAME, rver, "paired_version", cver)
+
+        new_ll = metrics["model"]["log_loss"]
+        champ = load_champion(tracking_uri)
+        if champ is None:
+            promoted, reason = True, f"no champion yet; v{cver} log_loss={new_ll:.5f} on the held-out window"
+        else:
+            pc = np.clip(champ.score(hold)[0], 1e-6, 1 - 1e-6)
+            from sklearn.metrics import log_loss
+
+            old_ll = float(log_loss(y, pc, labels=[0, 1]))
+            mlflow.log_metric("champion_log_loss_same_window", old_ll)
+            promoted = new_ll < old_ll - MIN_IMPROVEMENT
+            verdict = "beats" if promoted else "does not beat"
+            reason = (
+                f"v{cver} log_loss={new_ll:.5f} {verdict} champion v{champ.version} "
+                f"log_loss={old_ll:.5f} on the same held-out window (needs -{MIN_IMPROVEMENT})"
+            )
+        if promoted:
+            client.set_registered_model_alias(CLASSIFIER_NAME, CHAMPION, cver)
+            client.set_registered_model_alias(REGRESSOR_NAME, CHAMPION, rver)
+        mlflow.set_tags({"champion_decision": reason, "promoted": str(promoted)})
+    return TrainOutcome(run.info.run_id, cver, rver, promoted, reason, metrics)
+
+
+def list_versions(tracking_uri: str) -> pl.DataFrame:
+    """Every registered version of both models with its run's key metrics and the champion flag."""
+    mlflow = _mlflow(tracking_uri, None)
+    client = mlflow.MlflowClient()
+    rows = []
+    for name in (CLASSIFIER_NAME, REGRESSOR_NAME):
+        try:
+            champ = client.get_model_version_by_alias(name, CHAMPION).version
+        except mlflow.exceptions.MlflowException:
+            champ = None
+        for v in client.search_model_versions(f"name='{name}'"):
+            m = client.get_run(v.run_id).data.metrics if v.run_id else {}
+            rows.append(
+                {
+                    "model": name,
+                    "version": int(v.version),
+                    "champion": str(v.version) == str(champ),
+                    "run_id": v.run_id,
+                    "created": v.creation_timestamp,
+                    "auc": m.get("model_auc"),
+                    "brier": m.get("model_brier"),
+                    "log_loss": m.get("model_log_loss"),
+                    "calibration_error": m.get("model_calibration_error"),
+                    "precision": m.get("model_precision"),
+                    "mean_realized_ev": m.get("model_mean_realized_ev"),
+                    "ev_rmse": m.get("model_ev_rmse"),
+                }
+            )
+    schema = {
+        "model": pl.String,
+        "version": pl.Int64,
+        "champion": pl.Boolean,
+        "run_id": pl.String,
+        "created": pl.Int64,
+        **{k: pl.Float64 for k in ("auc", "brier", "log_loss", "calibration_error", "precision")},
+        "mean_realized_ev": pl.Float64,
+        "ev_rmse": pl.Float64,
+    }
+    return pl.DataFrame(rows, schema=schema).sort("model", "version")

@@ -1,0 +1,66 @@
+"""Serving: the comparator's check (1) by the champion model, or the rule confidence without one.
+
+The champion is looked up at most every ``CACHE_S`` seconds per process (mlflow import and
+model load cost ~3 s once); without a tracking store nothing heavy is imported at all.
+"""
+
+import time
+from typing import Any
+
+import polars as pl
+
+from edge_assets.signals import select_signals
+
+CACHE_S = 300.0
+RULE = "rule_confidence"
+_cache: dict[str, tuple[float, Any]] = {}
+
+__all__ = ["RULE", "champion_for", "select_with_champion"]
+
+
+def champion_for(tracking_uri: str, threshold: float) -> Any:
+    """The cached champion (ml.registry.Champion) or None."""
+    hit = _cache.get(tracking_uri)
+    if hit is not None and time.monotonic() - hit[0] < CACHE_S:
+        return hit[1]
+    from edge_assets.ml.registry import load_champion
+
+    champ = load_champion(tracking_uri, threshold)
+    _cache[tracking_uri] = (time.monotonic(), champ)
+    return champ
+
+
+def clear_cache() -> None:
+    _cache.clear()
+
+
+def select_with_champion(features: pl.DataFrame, comparator: Any, models: Any) -> tuple[pl.DataFrame, str]:
+    """Signals from model features (FEATURE_COLUMNS) and which confidence decided check (1).
+
+    With a champion: confidence = its calibrated P(valid), threshold = the champion's own
+    (``model_threshold`` at training), signals carry ``model_name``/``model_version``/``model_prob``
+    and the regressor's ``model_ev``. Without: the documented rule confidence and
+    ``comparator.min_confidence`` (model_name = "rule_confidence").
+    """
+    champ = champion_for(models.tracking_uri, models.model_threshold) if models.has_store() else None
+    common = {
+        "min_ev": comparator.min_ev,
+        "min_size_usdc": comparator.min_trade_usdc,
+    }
+    if champ is None or features.height == 0:
+        found = select_signals(
+            features, min_confidence=comparator.min_confidence, model_name=RULE, model_version=None, **common
+        )
+        return found, RULE
+    p, ev_hat = champ.score(features)
+    scored = features.with_columns(model_prob=pl.Series(p, dtype=pl.Float64), model_ev=pl.Series(ev_hat))
+    found = select_signals(
+        scored,
+        min_confidence=champ.threshold,
+        confidence_col="model_prob",
+        model_prob_col="model_prob",
+        model_name=champ.name,
+        model_version=champ.version,
+        **common,
+    )
+    return found, f"{champ.name} v{champ.version}"

@@ -1,0 +1,245 @@
+"""Model features and labels: hand-computed values, no look-ahead, serving = training parity."""
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from edge_assets.assets import training
+from edge_assets.features.history import FEATURE_COLUMNS, build_features
+from edge_assets.features.labels import TRAINING_COLUMNS, build_labels, closing_lines
+from edge_assets.features.latest import FEATURES_LATEST_COLUMNS
+from edge_assets.lake import Lake
+from edge_assets.lake.io_manager import LakeResource, ParquetLakeIOManager
+from edge_assets.models_resource import ModelsResource, lookback_features
+from edge_assets.partitions import hour_key
+from edge_assets.schemas import ODDS_SCORES
+
+T0 = datetime(2026, 3, 1, 0, 50, tzinfo=UTC)
+HOURS = 40
+START = T0 + timedelta(hours=30, minutes=10)  # commence 2026-03-02 07:00
+
+
+def snapshots(hours: int = HOURS, seed: int = 3) -> pl.DataFrame:
+    """features_latest rows: 3 tokens (h2h home/away, totals over) of one game, hourly at :50."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    tokens = [
+        ("tok_home", "h2h", None, "Home FC"),
+        ("tok_away", "h2h", None, "Away FC"),
+        ("tok_over", "totals", 5.5, "Over"),
+    ]
+    for h in range(hours):
+        at = T0 + timedelta(hours=h)
+        for tok, key, point, name in tokens:
+            if tok == "tok_over" and h in (7, 8):
+                continue  # a gap in the series
+            fair = 0.5 + 0.05 * np.sin(h / 5) + rng.normal(0, 0.01)
+            ask = fair - 0.02 + rng.normal(0, 0.01)
+            row = {c: None for c in FEATURES_LATEST_COLUMNS}
+            row |= {
+                "observed_at": at,
+                "pm_market_id": "m1" if key == "h2h" else "m2",
+                "pm_token_id": tok,
+                "pm_outcome": name,
+                "event_id": "ev1",
+                "sport_key": "soccer_epl",
+                "commence_time": START,
+                "home_team": "Home FC",
+                "away_team": "Away FC",
+                "market_key": key,
+                "point": point,
+                "outcome_name": name,
+                "ask": ask,
+                "bid": ask - 0.02,
+                "mid": ask - 0.01,
+                "spread": 0.02,
+                "depth_at_ask": float(100 + h),
+                "fair_prob": fair,
+                "sharp_prob": fair + 0.005 if h % 4 else None,
+                "n_books": 5,
+                "n_sharp": 1 if h % 4 else 0,
+                "fair_std": 0.01,
+                "fair_min": fair - 0.01,
+                "fair_max": fair + 0.02,
+                "book_max_age_s": 120.0,
+                "effective_price": ask + 0.002,
+                "ev_after_costs": fair / (ask + 0.002) - 1,
+                "liquidity_usdc": float(200 + 10 * h),
+            }
+            rows.append(row)
+    return pl.DataFrame(rows, schema=FEATURES_LATEST_COLUMNS)
+
+
+def test_history_values_by_hand() -> None:
+    snap = snapshots()
+    feats = build_features(snap)
+    assert feats.columns == list(FEATURE_COLUMNS)
+    assert feats.height == snap.height
+    at = T0 + timedelta(hours=12)
+    row = feats.filter((pl.col("observed_at") == at) & (pl.col("pm_token_id") == "tok_home")).row(
+        0, named=True
+    )
+    s = snap.filter(pl.col("pm_token_id") == "tok_home").sort("observed_at")
+    fair = s["fair_prob"].to_list()
+    mid = s["mid"].to_list()
+    assert row["d_fair_1h"] == pytest.approx(fair[12] - fair[11])
+    assert row["d_fair_6h"] == pytest.approx(fair[12] - fair[6])
+    assert row["d_fair_24h"] is None  # only 12 h of history
+    assert row["d_mid_6h"] == pytest.approx(mid[12] - mid[6])
+    assert row["drift_gap_per_h"] == pytest.approx(((mid[12] - mid[6]) - (fair[12] - fair[6])) / 6)
+    assert row["vol_fair_1h"] == pytest.approx(abs(fair[12] - fair[11]) / 2)
+    assert row["vol_fair_6h"] == pytest.approx(float(np.std(fair[6:13])))
+    gap = [a - f for a, f in zip(s["ask"].to_list(), fair, strict=True)]
+    assert row["gap_z_24h"] == pytest.approx((gap[12] - np.mean(gap[:13])) / np.std(gap[:13]))
+    assert row["n_snapshots_24h"] == 13
+    assert row["liq_decay_1h"] == pytest.approx(np.log1p(320.0) - np.log1p(310.0))
+    assert row["time_to_start_h"] == pytest.approx((START - at).total_seconds() / 3600)
+    assert row["fair_range"] == pytest.approx(0.03)
+    # a gap in the series gives null deltas, never an older value
+    over = feats.filter(
+        (pl.col("pm_token_id") == "tok_over") & (pl.col("observed_at") == T0 + timedelta(hours=9))
+    )
+    assert over["d_fair_1h"].to_list() == [None]
+
+
+def test_no_look_ahead_features_at_t_equal_truncated_history() -> None:
+    snap = snapshots()
+    full = build_features(snap)
+    for h in (0, 5, 9, 26, HOURS - 1):
+        t = T0 + timedelta(hours=h)
+        truncated = build_features(
+            snap.filter(pl.col("observed_at") <= t), start=t, end=t + timedelta(hours=1)
+        )
+        assert truncated.height > 0
+        assert_frame_equal(truncated, full.filter(pl.col("observed_at") == t))
+
+
+def _scores(home: int, away: int) -> pl.DataFrame:
+    at = START + timedelta(hours=3)
+    return pl.DataFrame(
+        [
+            {
+                "observed_at": at - timedelta(hours=1),
+                "event_id": "ev1",
+                "sport_key": "soccer_epl",
+                "commence_time": START,
+                "home_team": "Home FC",
+                "away_team": "Away FC",
+                "completed": False,
+                "home_score": 1,
+                "away_score": 0,
+                "last_update": at,
+            },
+            {
+                "observed_at": at,
+                "event_id": "ev1",
+                "sport_key": "soccer_epl",
+                "commence_time": START,
+                "home_team": "Home FC",
+                "away_team": "Away FC",
+                "completed": True,
+                "home_score": home,
+                "away_score": away,
+                "last_update": at,
+            },
+        ],
+        schema=ODDS_SCORES,
+    )
+
+
+def test_labels_close_result_and_ev_by_hand() -> None:
+    snap = snapshots()
+    feats = build_features(snap)
+    close = closing_lines(snap).sort("pm_token_id")
+    last_pre = T0 + timedelta(hours=30)  # 06:50, the last snapshot before 07:00
+    home_close = snap.filter((pl.col("pm_token_id") == "tok_home") & (pl.col("observed_at") == last_pre))
+    assert close.filter(pl.col("pm_token_id") == "tok_home")["close_prob"][0] == pytest.approx(
+        home_close["sharp_prob"][0]
+    )
+    assert close["close_source"].to_list() == ["sharp", "sharp", "sharp"]
+    labels = build_labels(feats, snap, _scores(home=2, away=3))
+    assert labels.columns == list(TRAINING_COLUMNS)
+    assert labels["observed_at"].max() == last_pre  # in-play rows are not labelled
+    by_tok = {r["pm_token_id"]: r for r in labels.filter(pl.col("observed_at") == T0).iter_rows(named=True)}
+    assert by_tok["tok_home"]["result"] == 0.0 and by_tok["tok_away"]["result"] == 1.0
+    assert by_tok["tok_over"]["result"] == 0.0  # 5 goals vs 5.5
+    r = by_tok["tok_away"]
+    assert r["ev_close"] == pytest.approx(r["close_prob"] / r["effective_price"] - 1)
+    assert r["realized_ev"] == pytest.approx(1 / r["effective_price"] - 1)
+    assert r["clv"] == pytest.approx(r["close_prob"] - r["effective_price"])
+    assert r["valid"] == (r["ev_close"] > 0)
+    # an unsettled game gives no labels
+    assert build_labels(feats, snap, _scores(2, 3).filter(~pl.col("completed"))).height == 0
+
+
+def test_labels_ignore_data_after_settlement() -> None:
+    snap = snapshots(hours=HOURS + 30)  # snapshots keep arriving long after the game
+    settled = snap.filter(pl.col("observed_at") < START)
+    feats_full = build_features(snap)
+    feats_trunc = build_features(settled)
+    extra = _scores(2, 3).vstack(
+        _scores(9, 9).with_columns(observed_at=pl.col("observed_at") + timedelta(days=1))
+    )
+    full = build_labels(feats_full, snap, extra)
+    trunc = build_labels(feats_trunc, settled, _scores(2, 3))
+    assert full.height == trunc.height > 0
+    assert_frame_equal(full, trunc)
+
+
+def test_serving_features_equal_training_rows(tmp_path: Path) -> None:
+    """The comparator's features for an hour == the features asset's rows == training_sets' rows."""
+    lake = Lake(str(tmp_path / "lake"))
+    snap = snapshots()
+    for key, part in snap.group_by(pl.col("observed_at").dt.truncate("1h")):
+        lake.write("features_latest", hour_key(key[0]), part)
+    for day in ("2026-03-02", "2026-03-03"):
+        lake.write("oddsapi_scores", day, _scores(2, 3))
+    lake_res = LakeResource(root=str(tmp_path / "lake"))
+    from dagster_duckdb import DuckDBResource
+
+    resources = {
+        "lake": lake_res,
+        "io_manager": ParquetLakeIOManager(
+            lake_resource=lake_res, catalog_db=DuckDBResource(database=str(tmp_path / "w.duckdb"))
+        ),
+        "models": ModelsResource(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db", label_horizon_days=2),
+    }
+    specs = [dg.AssetSpec("features_latest", partitions_def=training.HOURLY), dg.AssetSpec("oddsapi_scores")]
+    with dg.instance_for_test() as instance:
+        res = dg.materialize(
+            [training.features, training.training_sets, *specs],
+            selection=[training.features],
+            resources=resources,
+            instance=instance,
+            tags={
+                "dagster/asset_partition_range_start": "2026-03-01-00:00",
+                "dagster/asset_partition_range_end": "2026-03-02-15:00",
+            },
+        )
+        assert res.success
+        res = dg.materialize(
+            [training.features, training.training_sets, *specs],
+            selection=[training.training_sets],
+            resources=resources,
+            instance=instance,
+            partition_key="2026-03-02",
+        )
+        assert res.success
+    hour = "2026-03-02-05:00"
+    at = datetime(2026, 3, 2, 5, tzinfo=UTC)
+    # serving: what the signals asset computes for that hour (window rows + lake lookback)
+    window = lake.read("features_latest", hour)
+    serving = build_features(lookback_features(lake, at, window), start=at, end=at + timedelta(hours=1))
+    stored = lake.read("features", hour)
+    trained = lake.read("ml/training_sets", "2026-03-02").filter(
+        pl.col("observed_at").dt.truncate("1h") == at
+    )
+    assert serving.height == 3 and serving["d_fair_24h"].null_count() == 0
+    assert_frame_equal(serving, stored)
+    assert_frame_equal(serving, trained.select(list(FEATURE_COLUMNS)))
+    assert trained["valid"].dtype == pl.Boolean

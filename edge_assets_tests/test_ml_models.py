@@ -1,0 +1,211 @@
+"""Models: walk-forward split, metrics vs baselines, a real MLflow sqlite store, champion promotion."""
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+
+import dagster as dg
+import numpy as np
+import polars as pl
+import pytest
+
+from edge_assets.features.labels import TRAINING_COLUMNS
+from edge_assets.ml import scoring
+from edge_assets.ml.registry import CHAMPION, list_versions, load_champion, log_and_promote
+from edge_assets.ml.train import CLASSIFIER_NAME, REGRESSOR_NAME, Comparators, fit_models, walk_forward_split
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def training_frame(days: int = 30, per_hour: int = 6, seed: int = 1) -> pl.DataFrame:
+    """Rows whose validity depends on the sharp/consensus gap (learnable) plus noise."""
+    rng = np.random.default_rng(seed)
+    n = days * 24 * per_hour
+    at = [T0 + timedelta(hours=i // per_hour, minutes=50) for i in range(n)]
+    fair = rng.uniform(0.3, 0.7, n)
+    sharp = fair + rng.normal(0, 0.03, n)
+    eff = fair - rng.normal(0.01, 0.03, n)
+    close = sharp + rng.normal(0, 0.01, n)
+    cols: dict[str, object] = {c: pl.Series(c, [None] * n, dtype=t) for c, t in TRAINING_COLUMNS.items()}
+    cols |= {
+        "observed_at": pl.Series(at, dtype=pl.Datetime("us", "UTC")),
+        "commence_time": pl.Series([a + timedelta(hours=5) for a in at], dtype=pl.Datetime("us", "UTC")),
+        "pm_token_id": [f"t{i % 50}" for i in range(n)],
+        "event_id": [f"e{i % 25}" for i in range(n)],
+        "market_key": ["h2h"] * n,
+        "outcome_name": [f"team{i % 50}" for i in range(n)],
+        "fair_prob": fair,
+        "sharp_prob": sharp,
+        "ask": eff - 0.002,
+        "effective_price": eff,
+        "pm_decimal": 1 / eff,
+        "best_book_decimal": 1 / (fair + 0.02),
+        "ev_after_costs": fair / eff - 1,
+        "ev_sharp": sharp / eff - 1,
+        "raw_edge": fair - eff,
+        "sharp_minus_fair": sharp - fair,
+        "liquidity_usdc": rng.uniform(0, 500, n),
+        "rule_confidence": rng.uniform(0.3, 1.0, n),
+        "n_books": pl.Series(rng.integers(2, 8, n), dtype=pl.UInt32),
+        "n_sharp": pl.Series(np.ones(n, dtype=np.int64), dtype=pl.UInt32),
+        "fair_std": rng.uniform(0.0, 0.01, n),
+        "book_max_age_s": rng.uniform(0, 120, n),
+        "book_min_age_s": rng.uniform(0, 60, n),
+        **({"minutes_to_start": np.full(n, 300.0)} if "minutes_to_start" in TRAINING_COLUMNS else {}),
+        "ev_close": close / eff - 1,
+        "realized_ev": (rng.uniform(size=n) < close).astype(float) / eff - 1,
+    }
+    df = pl.DataFrame(cols).with_columns(valid=pl.col("ev_close") > 0)
+    return df.select([pl.col(c).cast(t) for c, t in TRAINING_COLUMNS.items()])
+
+
+def test_walk_forward_split_is_by_time_with_embargo() -> None:
+    df = training_frame(days=20)
+    train, hold, cutoff = walk_forward_split(df, holdout_days=7)
+    assert cutoff == datetime(2026, 1, 14, tzinfo=UTC)
+    assert train["observed_at"].max() < cutoff <= hold["observed_at"].min()
+    assert train["commence_time"].max() < cutoff  # no label from the held-out period in training
+    assert hold.height == 7 * 24 * 6
+    assert train.height == df.filter(pl.col("commence_time") < cutoff).height
+
+
+def test_train_log_promote_then_keep_champion(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    art = str(tmp_path / "lake" / "mlflow-artifacts")
+    df = training_frame()
+    train, hold, cutoff = walk_forward_split(df, holdout_days=7)
+    fitted = fit_models(train, holdout_range=(cutoff, df["observed_at"].max()), n_holdout=hold.height)
+    cfg = Comparators(model_threshold=0.5)
+    first = log_and_promote(
+        fitted,
+        hold,
+        tracking_uri=uri,
+        artifact_root=art,
+        partition_range=("2026-01-01", "2026-01-30"),
+        cfg=cfg,
+    )
+    assert first.promoted and first.classifier_version == "1" and "no champion yet" in first.reason
+    m = first.metrics
+    assert m["model"]["auc"] > 0.8 > m["rule"]["auc"]  # the learnable signal vs a random rule score
+    assert 0 <= m["model"]["brier"] < m["rule"]["brier"]
+    assert m["model"]["calibration_error"] < 0.1
+    # a second nightly run with no better model (same data -> same fit) leaves the champion unchanged
+    second = log_and_promote(
+        fitted,
+        hold,
+        tracking_uri=uri,
+        artifact_root=art,
+        partition_range=("2026-01-01", "2026-01-30"),
+        cfg=cfg,
+    )
+    assert not second.promoted and second.classifier_version == "2"
+    assert "does not beat champion v1" in second.reason
+    import mlflow
+
+    client = mlflow.MlflowClient(uri)
+    assert str(client.get_model_version_by_alias(CLASSIFIER_NAME, CHAMPION).version) == "1"
+    assert str(client.get_model_version_by_alias(REGRESSOR_NAME, CHAMPION).version) == "1"
+    run = client.get_run(second.run_id)
+    assert run.data.tags["champion_decision"] == second.reason
+    assert run.data.params["partition_start"] == "2026-01-01"
+    assert {
+        "model_auc",
+        "model_brier",
+        "model_log_loss",
+        "model_calibration_error",
+        "model_precision",
+    } <= set(run.data.metrics)
+    arts = {a.path for a in client.list_artifacts(second.run_id, "plots")}
+    assert arts == {"plots/calibration.png", "plots/feature_importance.png"}
+    assert (tmp_path / "lake" / "mlflow-artifacts").is_dir()  # artifacts under the lake root
+    versions = list_versions(uri)
+    assert versions.filter(pl.col("model") == CLASSIFIER_NAME)["champion"].to_list() == [True, False]
+    # `edge models` lists the versions, their metrics and the champion
+    from edge_assets import cli
+    from edge_assets.settings import get_settings
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("EDGE_MLFLOW_TRACKING_URI", uri)
+        get_settings.cache_clear()
+        try:
+            assert cli.main(["models"]) == 0
+        finally:
+            get_settings.cache_clear()
+    out = capsys.readouterr().out
+    assert "champion: edge_validity v1" in out and "champion: edge_ev v1" in out and "log_loss" in out
+    # the champion scores like the fitted model
+    champ = load_champion(uri)
+    assert champ is not None and champ.version == "1"
+    p, _ = champ.score(hold.head(50))
+    np.testing.assert_allclose(
+        p,
+        fitted.classifier.predict_proba(
+            hold.head(50).select(list(fitted.features)).cast(pl.Float64).to_numpy()
+        )[:, 1],
+        rtol=1e-9,
+    )
+
+
+def test_comparator_uses_champion_else_rule(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    from edge_assets.models_resource import ModelsResource
+
+    models = ModelsResource(tracking_uri=uri, artifact_root=str(tmp_path / "art"), model_threshold=0.5)
+    comparator = SimpleNamespace(min_ev=0.03, min_trade_usdc=25.0, min_confidence=0.6)
+    df = training_frame(days=10)
+    scoring.clear_cache()
+    found, used = scoring.select_with_champion(df, comparator, models)
+    assert used == "rule_confidence" and set(found["model_name"].to_list()) <= {"rule_confidence"}
+    assert found.height and (found["confidence"] >= 0.6).all()
+    train, hold, cutoff = walk_forward_split(df, holdout_days=3)
+    fitted = fit_models(train, holdout_range=(cutoff, cutoff), n_holdout=hold.height)
+    log_and_promote(
+        fitted, hold, tracking_uri=uri, artifact_root=models.artifact_root, partition_range=("a", "b")
+    )
+    scoring.clear_cache()
+    found, used = scoring.select_with_champion(df, comparator, models)
+    assert used == f"{CLASSIFIER_NAME} v1"
+    assert found.height > 0
+    assert found["model_name"].unique().to_list() == [CLASSIFIER_NAME]
+    assert found["model_version"].unique().to_list() == ["1"]
+    assert (found["model_prob"] >= 0.5).all() and (found["confidence"] == found["model_prob"]).all()
+    scoring.clear_cache()
+
+
+def test_edge_models_waits_while_history_is_short(tmp_path: Path) -> None:
+    from dagster_duckdb import DuckDBResource
+
+    from edge_assets.assets import training
+    from edge_assets.lake import Lake
+    from edge_assets.lake.io_manager import LakeResource, ParquetLakeIOManager
+    from edge_assets.models_resource import ModelsResource
+
+    lake = Lake(str(tmp_path / "lake"))
+    df = training_frame(days=3)
+    for day in ("2026-01-01", "2026-01-02", "2026-01-03"):
+        lake.write("ml/training_sets", day, df.filter(pl.col("observed_at").dt.strftime("%Y-%m-%d") == day))
+    lr = LakeResource(root=str(tmp_path / "lake"))
+    resources = {
+        "lake": lr,
+        "io_manager": ParquetLakeIOManager(
+            lake_resource=lr, catalog_db=DuckDBResource(database=str(tmp_path / "w.db"))
+        ),
+        "models": ModelsResource(tracking_uri=f"sqlite:///{tmp_path}/m.db", min_history_days=60),
+    }
+    with dg.instance_for_test() as instance:
+        res = dg.materialize(
+            [training.edge_models, dg.AssetSpec(["ml", "training_sets"])],
+            selection=[training.edge_models],
+            resources=resources,
+            instance=instance,
+        )
+        assert res.success
+        assert res.asset_materializations_for_node("edge_models") == []
+        logs = [e.message for e in instance.all_logs(res.run_id) if e.message]
+        assert any("waiting for history: 3 day(s) of training_sets, the minimum is 60" in m for m in logs)
+    assert not (tmp_path / "m.db").exists()
+
+
+@pytest.fixture(autouse=True)
+def _no_cache() -> None:
+    scoring.clear_cache()
