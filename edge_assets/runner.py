@@ -165,7 +165,7 @@ def run_window(
 
     with sim_poll_minutes(poll_minutes):
         step("seeds", keep(unpart), None, {})
-        days_step("daily", keep(daily))
+        days_step("daily", keep(daily), single_run=True)
         hourly_keys = keep(hourly)
         if first_hour == last_hour:
             step("hourly", hourly_keys, first_hour, {})

@@ -108,7 +108,7 @@ def ingest_asset(
     """The ingestion assets' shared shape: raw lineage, partition column, single-run hourly backfills."""
     return dg.asset(
         partitions_def=partitions_def,
-        backfill_policy=SINGLE_RUN if partitions_def is HOURLY else None,
+        backfill_policy=SINGLE_RUN,
         group_name="ingest",
         deps=[raw_responses],
         kinds={"polars", "parquet"},
@@ -299,7 +299,8 @@ def oddsapi_historical_hourly(
 
 
 @ingest_asset(
-    "Scores and results (The Odds API /scores, daysFrom=3) for labels and closing lines.",
+    "Scores and results (The Odds API /scores, daysFrom=3) for labels and closing lines; "
+    "one poll per day, ranges of days backfill as one run.",
     partitions_def=DAILY,
 )
 def oddsapi_scores(
@@ -314,15 +315,22 @@ def oddsapi_scores(
         raise dg.Failure(description=f"oddsapi_scores: day {keys[0]} has not started yet")
     if not cfg.can_time_travel and now >= window.end:
         raise dg.Failure(
-            description=f"oddsapi_scores: day {keys[0]} is past; scores are polled live (daysFrom ≤ 3)"
+            description=f"oddsapi_scores: day {keys[-1]} is past; scores are polled live (daysFrom ≤ 3)"
         )
-    at = min(now, window.end - timedelta(minutes=1))
+    # one poll per day, just before it ends (or now): a range of days is one run (single-run backfill)
+    polls = []
+    day = window.start
+    while day < window.end and day <= now:
+        polls.append(min(now, day + timedelta(days=1) - timedelta(minutes=1)))
+        day += timedelta(days=1)
 
     def fetch() -> pl.DataFrame:
         frames = []
-        with sources.session(as_of=at, on_response=store) as s:
-            for sport in sources.sports:
-                frames.append(normalize.scores_to_frame(s.odds.scores(sport, days_from=3), observed_at=at))
+        for at in polls:
+            with sources.session(as_of=at, on_response=store) as s:
+                for sport in sources.sports:
+                    scores = s.odds.scores(sport, days_from=3)
+                    frames.append(normalize.scores_to_frame(scores, observed_at=at))
         return pl.concat(frames) if frames else empty(ODDS_SCORES)
 
     polled = _guarded(context, "oddsapi_scores", fetch)
