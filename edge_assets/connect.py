@@ -18,6 +18,8 @@ from edge_assets.sources.oddsapi import OddsApiClient
 from edge_assets.sources.polymarket import ClobClient, GammaClient
 
 EMBEDDED_HOST = "http://simulator.local"
+# minutes of each past hour at which the embedded simulator reproduces live polls
+DEFAULT_SIM_POLL_MINUTES = (5, 20, 35, 50)
 
 
 @dataclass

@@ -1,9 +1,8 @@
 """In-process runs of the asset graph for the CLI: demo windows and single-run backfills."""
 
-import contextlib
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -69,24 +68,17 @@ def _by_partitions(
     return unpart, daily, hourly, daily_after, final
 
 
-@contextlib.contextmanager
-def sim_poll_minutes(minutes: Sequence[int] | None) -> Iterator[None]:
+def with_poll_minutes(resources: dict[str, object], minutes: Sequence[int] | None) -> dict[str, object]:
     """Poll the embedded simulator at these minutes of each past hour (fewer polls = faster backfill).
 
     The comparator scores each hour at its last poll, so one late poll (:50) loses no signal; the
-    sub-hourly volatility features get fewer points. Restored on exit.
+    sub-hourly volatility features get fewer points.
     """
-    if not minutes:
-        yield
-        return
-    from edge_assets.assets import ingest
-
-    saved = ingest.SIM_POLL_MINUTES
-    ingest.SIM_POLL_MINUTES = tuple(sorted(int(m) for m in minutes))
-    try:
-        yield
-    finally:
-        ingest.SIM_POLL_MINUTES = saved
+    sources = resources.get("sources")
+    if not minutes or sources is None:
+        return resources
+    update = {"sim_poll_minutes": sorted(int(m) for m in minutes)}
+    return {**resources, "sources": sources.model_copy(update=update)}  # type: ignore[attr-defined]
 
 
 def run_window(
@@ -109,7 +101,7 @@ def run_window(
     """
     unpart, daily, hourly, daily_after, final = _by_partitions(defs)
     all_assets = list(defs.assets or [])
-    resources = defs.resources or {}
+    resources = with_poll_minutes(dict(defs.resources or {}), poll_minutes)
     report = RunReport()
 
     def keep(keys: list[dg.AssetKey]) -> list[dg.AssetKey]:
@@ -163,23 +155,22 @@ def run_window(
         for key in day_keys:
             step(name, keys, key, {})
 
-    with sim_poll_minutes(poll_minutes):
-        step("seeds", keep(unpart), None, {})
-        days_step("daily", keep(daily), single_run=True)
-        hourly_keys = keep(hourly)
-        if first_hour == last_hour:
-            step("hourly", hourly_keys, first_hour, {})
-        else:
-            chunk = timedelta(hours=chunk_hours) if chunk_hours else end - start
-            lo = start
-            while lo < end:
-                hi = min(lo + chunk, end)
-                a, b = hour_key(lo), hour_key(hi - timedelta(seconds=1))
-                if a == b:
-                    step("hourly", hourly_keys, a, {})
-                else:
-                    step("hourly", hourly_keys, None, {RANGE_START: a, RANGE_END: b})
-                lo = hi
-        days_step("daily", keep(daily_after), single_run=True)
-        step("models", keep(final), None, {})
+    step("seeds", keep(unpart), None, {})
+    days_step("daily", keep(daily), single_run=True)
+    hourly_keys = keep(hourly)
+    if first_hour == last_hour:
+        step("hourly", hourly_keys, first_hour, {})
+    else:
+        chunk = timedelta(hours=chunk_hours) if chunk_hours else end - start
+        lo = start
+        while lo < end:
+            hi = min(lo + chunk, end)
+            a, b = hour_key(lo), hour_key(hi - timedelta(seconds=1))
+            if a == b:
+                step("hourly", hourly_keys, a, {})
+            else:
+                step("hourly", hourly_keys, None, {RANGE_START: a, RANGE_END: b})
+            lo = hi
+    days_step("daily", keep(daily_after), single_run=True)
+    step("models", keep(final), None, {})
     return report

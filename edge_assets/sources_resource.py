@@ -5,7 +5,7 @@ from datetime import datetime
 
 import dagster as dg
 
-from edge_assets.connect import SourceConfig, SourceSession, open_session
+from edge_assets.connect import DEFAULT_SIM_POLL_MINUTES, SourceConfig, SourceSession, open_session
 from edge_assets.settings import DEFAULT_SPORTS, ODDS_API_KEY_ENV, Settings, get_settings
 from edge_assets.sources.http import OnResponse
 
@@ -23,6 +23,8 @@ class SourcesResource(dg.ConfigurableResource):
     sports: list[str] = list(DEFAULT_SPORTS)  # noqa: RUF012 (pydantic copies defaults)
     odds_regions: str = "us,eu"
     odds_markets: str = "h2h,spreads,totals"
+    # minutes of each past hour at which the embedded simulator is polled (fewer = faster backfill)
+    sim_poll_minutes: list[int] = list(DEFAULT_SIM_POLL_MINUTES)  # noqa: RUF012 (pydantic copies defaults)
 
     def config(self) -> SourceConfig:
         return SourceConfig(

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import polars as pl
 
+from edge_assets.connect import DEFAULT_SIM_POLL_MINUTES
 from edge_assets.lake.io_manager import LakeResource
 from edge_assets.lake.raw import RAW_TABLE, RawStore
 from edge_assets.lake.storage import Lake
@@ -20,7 +21,7 @@ from edge_assets.sources.http import MalformedResponse, SourceError
 from edge_assets.sources.oddsapi import QuotaExhausted
 from edge_assets.sources_resource import SourcesResource
 
-SIM_POLL_MINUTES = (5, 20, 35, 50)  # polls reproduced per past hour on the embedded simulator
+SIM_POLL_MINUTES = DEFAULT_SIM_POLL_MINUTES
 IN_SCOPE_TYPES = ("moneyline", "spreads", "totals")
 SPORTS_TAG_ID = 1  # Gamma's "Sports" parent tag
 
@@ -49,7 +50,9 @@ def poll_times(
         hour = start
         while hour < end:
             times += [
-                hour + timedelta(minutes=m) for m in SIM_POLL_MINUTES if hour + timedelta(minutes=m) <= now
+                hour + timedelta(minutes=m)
+                for m in sorted(sources.sim_poll_minutes)
+                if hour + timedelta(minutes=m) <= now
             ]
             hour += timedelta(hours=1)
         if start <= now < end and (not times or times[-1] < now):
