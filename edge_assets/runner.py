@@ -77,8 +77,10 @@ def with_poll_minutes(resources: dict[str, object], minutes: Sequence[int] | Non
     sources = resources.get("sources")
     if not minutes or sources is None:
         return resources
-    update = {"sim_poll_minutes": sorted(int(m) for m in minutes)}
-    return {**resources, "sources": sources.model_copy(update=update)}  # type: ignore[attr-defined]
+    # a new instance, not model_copy: Dagster re-reads a resource's config fields when a run starts
+    fields = {k: getattr(sources, k) for k in type(sources).model_fields}
+    fields["sim_poll_minutes"] = sorted(int(m) for m in minutes)
+    return {**resources, "sources": type(sources)(**fields)}
 
 
 def run_window(
