@@ -29,16 +29,13 @@ def main() -> None:
         client.get("/gamma/events?closed=false&tag_id=1&limit=100")
         events.append((time.perf_counter() - t0) * 1000)
     print("simulator latency, in-process transport (ms): median / max over the calls")
-    print(
-        f"  /v4/sports/basketball_nba/odds (3 markets, 2 regions): {statistics.median(live):6.1f} / {max(live):6.1f}"
-    )
-    print(
-        f"  /v4/historical/.../odds, 20 different hours:          {statistics.median(hist):6.1f} / {max(hist):6.1f}"
-    )
-    print(
-        f"  /gamma/events?limit=100 (nested markets + books):      {statistics.median(events):6.1f} / {max(events):6.1f}"
-    )
-
+    rows = [
+        ("/v4/sports/basketball_nba/odds (3 markets, 2 regions)", live),
+        ("/v4/historical/.../odds, 20 different hours", hist),
+        ("/gamma/events?limit=100 (nested markets + books)", events),
+    ]
+    for name, ms in rows:
+        print(f"  {name:<55} {statistics.median(ms):6.1f} / {max(ms):6.1f}")
 
 if __name__ == "__main__":
     main()
