@@ -24,7 +24,14 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from edge_assets.features.latest import LINE_SD, MAX_LINE_SHIFT_SD, build_features_latest
+from edge_assets.features.latest import (
+    LINE_SD,
+    MAX_LINE_SHIFT_SD,
+    ML_ANCHOR_MARKET,
+    POISSON_MAX_SHIFT,
+    POISSON_TOTALS_PREFIX,
+    build_features_latest,
+)
 from edge_assets.mapping.matcher import MATCHED_METHODS
 from edge_assets.pricing.consensus import DEFAULT_BOOK_WEIGHTS, DEFAULT_WEIGHT, SHARP_BOOKS
 from edge_assets.schemas import MARKET_MAPPINGS, ODDS_QUOTES, PM_ORDER_BOOK_SNAPSHOTS, PM_SPORTSBOOK_LINES
@@ -230,33 +237,69 @@ def _devig_mult(fresh: list[Row]) -> list[Row]:
     return out
 
 
+def _poisson_cdf(k: int, lam: float) -> float:
+    """P(X <= k) for X ~ Poisson(lam), summed term by term."""
+    term = total = math.exp(-lam)
+    for i in range(1, k + 1):
+        term *= lam / i
+        total += term
+    return total
+
+
+def _poisson_mean(k: int, p_under: float) -> float:
+    """The Poisson mean with P(X <= k) = p_under, by bisection (the cdf falls as the mean grows)."""
+    lo, hi = 0.0, 50.0
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if _poisson_cdf(k, mid) > p_under else (lo, mid)
+    return (lo + hi) / 2
+
+
 def _retarget(fair: list[Row], maps: list[Row]) -> list[Row]:
     """retarget_lines: spreads/totals quotes nearest each mapped line (within MAX_LINE_SHIFT_SD sd)
-    moved there with p = Phi(Phi^-1(p) + sign d / sd); other markets unchanged."""
+    moved there with p = Phi(Phi^-1(p) + sign d / sd); a two-way moneyline is also a spreads quote
+    at point 0; soccer totals move by <= POISSON_MAX_SHIFT goals with the Poisson goals model;
+    other markets unchanged."""
     lined = ("spreads", "totals")
     other = [r for r in fair if not (r["market_key"] in lined and r["point"] is not None)]
     quotes = [r for r in fair if r["market_key"] in lined and r["point"] is not None]
+    ml_groups: dict[tuple, list[Row]] = defaultdict(list)
+    for r in fair:
+        if r["market_key"] == ML_ANCHOR_MARKET and r["fair_prob"] is not None:
+            ml_groups[(r["event_id"], r["bookmaker"])].append(r)
+    for rows in ml_groups.values():
+        if len(rows) == 2 and not any(r["outcome_name"] in ("Draw", "draw") for r in rows):
+            quotes += [{**r, "market_key": "spreads", "point": 0.0} for r in rows]
     targets: dict[tuple, set[float]] = defaultdict(set)
     for m in maps:
         if m["point"] is not None and m["market_key"] in lined:
             targets[(m["event_id"], m["market_key"], m["outcome_name"])].add(m["point"])
-    best: dict[tuple, tuple[tuple, Row, float, float | None]] = {}
+    best: dict[tuple, tuple[tuple, Row, float, float | None, bool]] = {}
     for r in quotes:
+        pois = r["market_key"] == "totals" and r["sport_key"].startswith(POISSON_TOTALS_PREFIX)
         for tgt in targets.get((r["event_id"], r["market_key"], r["outcome_name"]), ()):
             d = tgt - r["point"]
             sd = LINE_SD.get((r["sport_key"], r["market_key"]))
-            if d != 0 and (sd is None or abs(d) > MAX_LINE_SHIFT_SD * sd):
+            if pois:
+                half = r["point"] % 1.0 == 0.5 and tgt % 1.0 == 0.5
+                if d != 0 and not (half and abs(d) <= POISSON_MAX_SHIFT):
+                    continue
+            elif d != 0 and (sd is None or abs(d) > MAX_LINE_SHIFT_SD * sd):
                 continue
             k = (r["event_id"], r["market_key"], r["outcome_name"], tgt, r["bookmaker"])
             rank = (abs(d), r["point"])
             if k not in best or rank < best[k][0]:
-                best[k] = (rank, r, d, sd)
+                best[k] = (rank, r, d, sd, pois)
     moved = []
-    for (_, _, _, tgt, _), (_, r, d, sd) in best.items():
+    for (_, _, _, tgt, _), (_, r, d, sd, pois) in best.items():
         p = r["fair_prob"]
-        shift = 0.0 if sd is None else (-1.0 if r["outcome_name"] == "Over" else 1.0) * d / sd
-        if p is not None and shift != 0.0 and 0.0 < p < 1.0:
-            p = _NORMAL.cdf(_NORMAL.inv_cdf(p) + shift)
+        over = r["outcome_name"] == "Over"
+        if p is not None and d != 0.0 and pois:
+            lam = _poisson_mean(math.floor(r["point"]), 1.0 - p if over else p)
+            under = _poisson_cdf(math.floor(tgt), lam)
+            p = 1.0 - under if over else under
+        elif p is not None and d != 0.0 and sd is not None and 0.0 < p < 1.0:
+            p = _NORMAL.cdf(_NORMAL.inv_cdf(p) + (-1.0 if over else 1.0) * d / sd)
         moved.append({**r, "fair_prob": p, "point": tgt})
     return other + moved
 

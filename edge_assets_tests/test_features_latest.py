@@ -363,3 +363,44 @@ def test_pm_news_counts_markets_of_the_event_that_moved_and_dates_the_move() -> 
     assert out["m3-a"]["pm_news_at"] == polls[3]  # the latest of the movers' first polls showing it
     assert out["m4-a"]["event_moved_markets"] == 1
     assert out["m4-a"]["pm_news_at"] == polls[2]
+
+
+def test_retarget_lines_moneyline_anchor_and_poisson_soccer_totals() -> None:
+    """An MLB book quoting the favourite's -1.5 is 3 runs (> 0.5 sd) from Polymarket's +1.5 on the
+    same team: its moneyline (a spread at 0) is moved 1.5 runs instead. A soccer Over/Under 2.5
+    at 50% implies a Poisson mean of 2.67406 goals, which prices 3.5 (one goal away)."""
+    from edge_assets.features.latest import retarget_lines
+
+    def q(ev: str, sport: str, key: str, name: str, point: float | None, p: float) -> dict:
+        return {"event_id": ev, "sport_key": sport, "bookmaker": "b1", "market_key": key,
+                "outcome_name": name, "point": point, "fair_prob": p}  # fmt: skip
+
+    mlb, epl = "baseball_mlb", "soccer_epl"
+    fair = pl.DataFrame(
+        [
+            q("m", mlb, "h2h", "Home", None, 0.6),
+            q("m", mlb, "h2h", "Away", None, 0.4),
+            q("m", mlb, "spreads", "Home", -1.5, 0.4),
+            q("m", mlb, "spreads", "Away", 1.5, 0.6),
+            q("s", epl, "h2h", "Home", None, 0.45),  # three-way: no anchor
+            q("s", epl, "h2h", "Draw", None, 0.27),
+            q("s", epl, "h2h", "Away", None, 0.28),
+            q("s", epl, "totals", "Over", 2.5, 0.5),
+            q("s", epl, "totals", "Under", 2.5, 0.5),
+        ]
+    )
+    targets = pl.DataFrame(
+        {
+            "event_id": ["m", "m", "s", "s", "s"],
+            "market_key": ["spreads", "spreads", "totals", "totals", "spreads"],
+            "outcome_name": ["Home", "Away", "Over", "Under", "Home"],
+            "_target": [1.5, -1.5, 3.5, 3.5, 0.5],
+        }
+    )
+    out = retarget_lines(fair, targets).filter(pl.col("market_key") != "h2h").sort("event_id", "outcome_name")
+    rows = [(r["event_id"], r["outcome_name"], r["point"]) for r in out.iter_rows(named=True)]
+    assert rows == [("m", "Away", -1.5), ("m", "Home", 1.5), ("s", "Over", 3.5), ("s", "Under", 3.5)]
+    # Phi(Phi^-1(0.4) - 1.5/4.3), Phi(Phi^-1(0.6) + 1.5/4.3); P(X <= 3 | Poisson(2.674060313723559))
+    assert out["fair_prob"].to_list() == pytest.approx(
+        [0.2735257284416699, 0.7264742715583301, 1 - 0.7198025400657415, 0.7198025400657415], abs=1e-9
+    )

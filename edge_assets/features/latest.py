@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from scipy.special import ndtr, ndtri
+from scipy.special import ndtr, ndtri, pdtr, pdtri
 
 from edge_assets.mapping.matcher import MATCHED_METHODS
 from edge_assets.pricing.consensus import consensus, fresh_latest_quotes
@@ -193,6 +193,28 @@ MAX_LINE_SHIFT_SD = 0.5
 LINE_SD_REL_ERR = 0.35
 
 
+# Low-scoring totals (soccer goals) are counts, not a continuous total: a normal model with a
+# fixed sd mis-prices the tails of a 0-5 goal distribution. Each book's total line is instead
+# inverted to the Poisson mean it implies, P(goals <= floor(line)) = P(Under), and that mean prices
+# Polymarket's line (the standard independent-Poisson goals model); lines are moved by at most
+# POISSON_MAX_SHIFT goals.
+POISSON_TOTALS_PREFIX = "soccer_"
+POISSON_MAX_SHIFT = 1.0
+# A book's moneyline is its spread at handicap 0 (P(home wins) = P(margin + 0 > 0)) in sports
+# without a draw, so it anchors the margin distribution next to the run/puck lines (+-1.5), where
+# a book quoting the favourite's -1.5 is three units from Polymarket's +1.5 on the same team.
+ML_ANCHOR_MARKET = "h2h"
+
+
+def _ml_anchors(fair: pl.DataFrame) -> pl.DataFrame:
+    """Two-way (no draw) moneyline fair probabilities as spreads quotes at point 0 (empty if none)."""
+    h2h = fair.filter((pl.col("market_key") == ML_ANCHOR_MARKET) & pl.col("fair_prob").is_not_null())
+    two_way = h2h.filter(
+        (pl.len().over("event_id", "bookmaker") == 2) & ~pl.col("outcome_name").is_in(["Draw", "draw"])
+    )
+    return two_way.with_columns(market_key=pl.lit("spreads"), point=pl.lit(0.0, pl.Float64))
+
+
 def retarget_lines(
     fair: pl.DataFrame, targets: pl.DataFrame, *, line_sd: Mapping[tuple[str, str], float] = LINE_SD
 ) -> pl.DataFrame:
@@ -205,12 +227,16 @@ def retarget_lines(
     or total: ``p = Phi(Phi^-1(p_book) + d / sd)`` with ``d`` = target - book line for spreads and
     Under, book line - target for Over. Exact-line quotes keep their probability (d = 0); books
     more than MAX_LINE_SHIFT_SD * sd away, and sports/markets without an sd, contribute only
-    exact-line quotes. ``targets`` has event_id, market_key, outcome_name and ``_target``.
+    exact-line quotes. A two-way moneyline counts as the book's spread quote at point 0
+    (``_ml_anchors``). Soccer totals use the Poisson goals model instead (POISSON_MAX_SHIFT).
+    ``targets`` has event_id, market_key, outcome_name and ``_target``.
     Other markets (h2h) pass through unchanged.
     """
     lined = pl.col("market_key").is_in(["spreads", "totals"])
     other = fair.filter(~lined | pl.col("point").is_null())
     quotes = fair.filter(lined & pl.col("point").is_not_null())
+    anchors = _ml_anchors(fair).select(quotes.columns) if "sport_key" in fair.columns else quotes.clear()
+    quotes = pl.concat([quotes, anchors], how="vertical_relaxed")
     if quotes.height == 0:
         return fair
     sd_frame = pl.DataFrame(
@@ -219,12 +245,17 @@ def retarget_lines(
         orient="row",
     )
     tg = targets.filter(pl.col("_target").is_not_null() & pl.col("market_key").is_in(["spreads", "totals"]))
+    pois = (pl.col("market_key") == "totals") & pl.col("sport_key").str.starts_with(POISSON_TOTALS_PREFIX)
+    half = ((pl.col("point") % 1.0) == 0.5) & ((pl.col("_target") % 1.0) == 0.5)
     moved = (
         quotes.join(tg.unique(), on=["event_id", "market_key", "outcome_name"], how="inner")
         .join(sd_frame, on=["sport_key", "market_key"], how="left")
-        .with_columns(_d=pl.col("_target") - pl.col("point"))
+        .with_columns(_d=pl.col("_target") - pl.col("point"), _pois=pois.fill_null(False))
         .filter(
-            (pl.col("_d") == 0) | ((pl.col("_d").abs() <= MAX_LINE_SHIFT_SD * pl.col("_sd")).fill_null(False))
+            (pl.col("_d") == 0)
+            | pl.when(pl.col("_pois"))
+            .then(half & (pl.col("_d").abs() <= POISSON_MAX_SHIFT))
+            .otherwise((pl.col("_d").abs() <= MAX_LINE_SHIFT_SD * pl.col("_sd")).fill_null(False))
         )
         .sort(pl.col("_d").abs(), "point")
         .unique(
@@ -238,12 +269,21 @@ def retarget_lines(
     sign = pl.when(pl.col("outcome_name") == "Over").then(-1.0).otherwise(1.0)
     shift = moved.select((sign * pl.col("_d") / pl.col("_sd")).fill_null(0.0)).to_series().to_numpy()
     p = moved["fair_prob"].cast(pl.Float64).to_numpy()
+    is_pois = moved["_pois"].to_numpy() & (moved["_d"].to_numpy() != 0.0)
+    over = (moved["outcome_name"] == "Over").to_numpy()
+    k_from = np.floor(moved["point"].to_numpy())
+    k_to = np.floor(moved["_target"].to_numpy())
     with np.errstate(invalid="ignore", divide="ignore"):
         moved_p = np.where(shift == 0.0, p, ndtr(ndtri(p) + shift))
+        # Poisson: the book's P(Under) = P(goals <= k_from) -> mean -> P(goals <= k_to)
+        p_under = np.where(over, 1.0 - p, p)
+        lam = pdtri(np.maximum(k_from, 0.0), np.clip(p_under, 1e-12, 1 - 1e-12))
+        under_to = pdtr(np.maximum(k_to, 0.0), lam)
+        moved_p = np.where(is_pois, np.where(over, 1.0 - under_to, under_to), moved_p)
     moved = moved.with_columns(
         fair_prob=pl.Series(moved_p, dtype=pl.Float64).fill_nan(None),
         point=pl.col("_target"),
-    ).drop("_target", "_sd", "_d")
+    ).drop("_target", "_sd", "_d", "_pois")
     return pl.concat([other, moved.select(other.columns)], how="vertical_relaxed")
 
 
