@@ -18,7 +18,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from statistics import NormalDist
+from statistics import NormalDist, median
 from typing import Any
 
 import numpy as np
@@ -27,6 +27,8 @@ import polars as pl
 from edge_assets.features.latest import (
     LINE_SD,
     MAX_LINE_SHIFT_SD,
+    MAX_SD_RATIO,
+    MIN_SD_BOOKS,
     ML_ANCHOR_MARKET,
     POISSON_MAX_SHIFT,
     POISSON_TOTALS_PREFIX,
@@ -255,11 +257,43 @@ def _poisson_mean(k: int, p_under: float) -> float:
     return (lo + hi) / 2
 
 
+def _event_sd(fair: list[Row]) -> dict[str, float]:
+    """event_margin_sd: per book sd_b = L / (Phi^-1(p_L) - Phi^-1(p_0)) from its two-way moneyline
+    and its spread quote of the same team, kept within MAX_SD_RATIO of the league sd, averaged per
+    book; the median over the event's books when there are MIN_SD_BOOKS of them."""
+    ml_groups: dict[tuple, list[Row]] = defaultdict(list)
+    for r in fair:
+        if r["market_key"] == ML_ANCHOR_MARKET and r["fair_prob"] is not None:
+            ml_groups[(r["event_id"], r["bookmaker"])].append(r)
+    p0 = {
+        (r["event_id"], r["bookmaker"], r["outcome_name"]): r["fair_prob"]
+        for rows in ml_groups.values()
+        if len(rows) == 2 and not any(r["outcome_name"] in ("Draw", "draw") for r in rows)
+        for r in rows
+    }
+    per_book: dict[tuple, list[float]] = defaultdict(list)
+    for r in fair:
+        if r["market_key"] != "spreads" or not r["point"] or r["fair_prob"] is None:
+            continue
+        q0 = p0.get((r["event_id"], r["bookmaker"], r["outcome_name"]))
+        lsd = LINE_SD.get((r["sport_key"], "spreads"))
+        if q0 is None or lsd is None or not (0.0 < r["fair_prob"] < 1.0 and 0.0 < q0 < 1.0):
+            continue
+        dz = _NORMAL.inv_cdf(r["fair_prob"]) - _NORMAL.inv_cdf(q0)
+        if dz != 0.0 and 1.0 / MAX_SD_RATIO <= r["point"] / dz / lsd <= MAX_SD_RATIO:
+            per_book[(r["event_id"], r["bookmaker"])].append(r["point"] / dz)
+    per_event: dict[str, list[float]] = defaultdict(list)
+    for (ev, _), xs in per_book.items():
+        per_event[ev].append(sum(xs) / len(xs))
+    return {ev: median(xs) for ev, xs in per_event.items() if len(xs) >= MIN_SD_BOOKS}
+
+
 def _retarget(fair: list[Row], maps: list[Row]) -> list[Row]:
     """retarget_lines: spreads/totals quotes nearest each mapped line (within MAX_LINE_SHIFT_SD sd)
     moved there with p = Phi(Phi^-1(p) + sign d / sd); a two-way moneyline is also a spreads quote
     at point 0; soccer totals move by <= POISSON_MAX_SHIFT goals with the Poisson goals model;
-    other markets unchanged."""
+    other markets unchanged; a spread's sd is the event's measured one (_event_sd) where there is one."""
+    esd = _event_sd(fair)
     lined = ("spreads", "totals")
     other = [r for r in fair if not (r["market_key"] in lined and r["point"] is not None)]
     quotes = [r for r in fair if r["market_key"] in lined and r["point"] is not None]
@@ -280,6 +314,8 @@ def _retarget(fair: list[Row], maps: list[Row]) -> list[Row]:
         for tgt in targets.get((r["event_id"], r["market_key"], r["outcome_name"]), ()):
             d = tgt - r["point"]
             sd = LINE_SD.get((r["sport_key"], r["market_key"]))
+            if r["market_key"] == "spreads" and r["event_id"] in esd:
+                sd = esd[r["event_id"]]
             if pois:
                 half = r["point"] % 1.0 == 0.5 and tgt % 1.0 == 0.5
                 if d != 0 and not (half and abs(d) <= POISSON_MAX_SHIFT):

@@ -404,3 +404,77 @@ def test_retarget_lines_moneyline_anchor_and_poisson_soccer_totals() -> None:
     assert out["fair_prob"].to_list() == pytest.approx(
         [0.2735257284416699, 0.7264742715583301, 1 - 0.7198025400657415, 0.7198025400657415], abs=1e-9
     )
+
+
+def test_event_margin_sd_from_each_books_moneyline_and_spread() -> None:
+    """Each book's moneyline (point 0) and spread line L give sd_b = L / (Phi^-1(p_L) - Phi^-1(p_0)).
+    Books built with sd 10, 12, 15 (and expected margins that differ, as books' views do) give the
+    median 12 and SE 1.2533 * 1.4826 * MAD(=2) / sqrt(3); a book implying sd 30 (> 2x the NBA's 12)
+    is dropped; an event with two usable books has no measured sd. retarget_lines then moves the
+    event's lines with sd 12 from the measured frame, even when the league sd given is 20."""
+    from scipy.stats import norm
+
+    from edge_assets.features.latest import event_margin_sd, retarget_lines
+
+    rows = []
+
+    def book(ev: str, bk: str, mu: float, line: float, sd: float) -> None:
+        p0, pl_ = norm.cdf(mu / sd), norm.cdf((mu + line) / sd)
+        for name, key, point, p in (
+            ("Home", "h2h", None, p0), ("Away", "h2h", None, 1 - p0),
+            ("Home", "spreads", line, pl_), ("Away", "spreads", -line, 1 - pl_),
+        ):  # fmt: skip
+            rows.append({"event_id": ev, "sport_key": "basketball_nba", "bookmaker": bk, "market_key": key,
+                         "outcome_name": name, "point": point, "fair_prob": float(p)})  # fmt: skip
+
+    book("e", "b1", 4.0, -3.5, 10.0)
+    book("e", "b2", 5.2, -5.5, 12.0)
+    book("e", "b3", 6.1, -6.5, 15.0)
+    book("e", "b4", 5.0, -4.5, 30.0)  # implausible for the NBA: dropped
+    book("f", "b1", 4.0, -3.5, 12.0)
+    book("f", "b2", 4.0, -3.5, 12.0)
+    fair = pl.DataFrame(rows)
+    esd = event_margin_sd(fair)
+    assert esd["event_id"].to_list() == ["e"]
+    assert esd["market_key"].to_list() == ["spreads"]
+    assert esd["_esd"][0] == pytest.approx(12.0, abs=1e-9)
+    assert esd["_esd_se"][0] == pytest.approx(1.2533 * 1.4826 * 2.0 / 3**0.5, abs=1e-9)
+
+    targets = pl.DataFrame(
+        {"event_id": ["e"], "market_key": ["spreads"], "outcome_name": ["Home"], "_target": [-5.5]}
+    )
+    out = retarget_lines(fair, targets, line_sd={("basketball_nba", "spreads"): 20.0}, event_sd=esd)
+    got = out.filter(pl.col("market_key") == "spreads").sort("bookmaker")
+    # b1: -3.5 -> -5.5 with sd 12; b2 exact; b3 -6.5 -> -5.5; b4's nearest is its -4.5
+    p = {r["bookmaker"]: r["fair_prob"] for r in got.iter_rows(named=True)}
+    assert p["b1"] == pytest.approx(norm.cdf(norm.ppf(norm.cdf(0.5 / 10)) - 2.0 / 12), abs=1e-9)
+    assert p["b2"] == pytest.approx(norm.cdf(-0.3 / 12), abs=1e-12)
+    assert p["b3"] == pytest.approx(norm.cdf(norm.ppf(norm.cdf(-0.4 / 15)) + 1.0 / 12), abs=1e-9)
+    assert p["b4"] == pytest.approx(norm.cdf(norm.ppf(norm.cdf(0.5 / 30)) - 1.0 / 12), abs=1e-9)
+
+
+def test_line_haircut_uses_the_measured_margin_sd_when_books_quote_moneyline_and_spread() -> None:
+    """Three books price ev2 from the same margin model (mean 4, sd 12) at Home -1.5; Polymarket's
+    line is Home -3.5 (2 points away). Spreads only: the league sd (12) moves them to
+    Phi(2.5/12 - 2/12) and the haircut is that minus the sd / 1.35 end, Phi(2.5/12 - 2 x 1.35/12).
+    With each book's moneyline too, the measured sd is 12 with SE 0: same fair, no haircut."""
+    from scipy.stats import norm
+
+    def two(book: str, market: str, p: float, home_pt: float | None) -> list[dict]:
+        away_pt = None if home_pt is None else -home_pt
+        return [
+            _odds_row("ev2", book, market, "Home", home_pt, 1 / p, 30),
+            _odds_row("ev2", book, market, "Away", away_pt, 1 / (1 - p), 30),
+        ]
+
+    books = ("pinnacle", "draftkings", "fanduel")
+    spreads = [r for b in books for r in two(b, "spreads", float(norm.cdf(2.5 / 12)), -1.5)]
+    mls = [r for b in books for r in two(b, "h2h", float(norm.cdf(4.0 / 12)), None)]
+    base = _odds().filter(pl.col("event_id") != "ev2")
+    fair = float(norm.cdf(0.5 / 12))
+    for extra, haircut in ((spreads, fair - float(norm.cdf((2.5 - 2.0 * 1.35) / 12))), (spreads + mls, 0.0)):
+        odds = pl.concat([base, pl.DataFrame(extra, schema=ODDS_QUOTES)])
+        f = build_features_latest(_lines(), odds, _books(), _mappings(), snapshot_at=SNAP)
+        r = f.filter(pl.col("pm_token_id") == "tS").row(0, named=True)
+        assert r["fair_prob"] == pytest.approx(fair, abs=1e-9)
+        assert r["line_haircut"] == pytest.approx(haircut, abs=1e-9)

@@ -116,6 +116,7 @@ __all__ = [
     "NEWS_MIN_MARKETS",
     "NEWS_MOVE",
     "build_features_latest",
+    "event_margin_sd",
     "pm_news",
     "retarget_lines",
 ]
@@ -189,7 +190,9 @@ MAX_LINE_SHIFT_SD = 0.5
 # How well the sd above is known: published figures for the same sport and market differ by this
 # much between sources and seasons (NFL totals: 10 to 14 points). A re-targeted probability is only
 # as good as its sd, so the buy side is priced at the less favourable end of sd x/÷ (1 + this):
-# no haircut on an exact line, a haircut growing with the shift otherwise.
+# no haircut on an exact line, a haircut growing with the shift otherwise. Spreads of events whose
+# margin sd was measured from the books' own moneyline + spread (event_margin_sd) use sd +- 2 SE
+# instead; totals and unmeasured events keep this blanket figure.
 LINE_SD_REL_ERR = 0.35
 
 
@@ -215,8 +218,80 @@ def _ml_anchors(fair: pl.DataFrame) -> pl.DataFrame:
     return two_way.with_columns(market_key=pl.lit("spreads"), point=pl.lit(0.0, pl.Float64))
 
 
+# A per-event margin sd measured from a book's moneyline and spread (event_margin_sd) is only kept
+# when it lies within this factor of the league sd: a single game's margin sd differs from the
+# league's long-run figure by far less than 2x, so a wilder value is a broken or stale quote.
+MAX_SD_RATIO = 2.0
+# Books needed for the spread of the per-book estimates to say something about their error.
+MIN_SD_BOOKS = 3
+
+
+def event_margin_sd(fair: pl.DataFrame, line_sd: Mapping[tuple[str, str], float] = LINE_SD) -> pl.DataFrame:
+    """Per event: the sd of the final margin measured from each book's own moneyline and spread.
+
+    Why: a book's moneyline (point 0) and its spread line L are two points on the same margin
+    distribution, ``Phi^-1(p_L) = Phi^-1(p_0) + L / sd``, so each book gives
+    ``sd_b = L / (Phi^-1(p_L) - Phi^-1(p_0))`` free of its own view of the expected margin. The
+    per-book values are combined per event (median; SE = 1.2533 * 1.4826 * MAD / sqrt(n), the
+    median's standard error under normal noise). Books are never pooled into one fit: which line a
+    book quotes follows its own noisy expected margin, so a cross-book fit would be biased.
+    Per-book values outside [1 / MAX_SD_RATIO, MAX_SD_RATIO] x the league sd are dropped; events
+    need MIN_SD_BOOKS books. Output: event_id, market_key ("spreads"), _esd, _esd_se.
+    """
+    out_schema = {"event_id": pl.String, "market_key": pl.String, "_esd": pl.Float64, "_esd_se": pl.Float64}
+    if "sport_key" not in fair.columns:
+        return pl.DataFrame(schema=out_schema)
+    sd_frame = pl.DataFrame(
+        [(k[0], float(v)) for k, v in line_sd.items() if k[1] == "spreads"],
+        schema={"sport_key": pl.String, "_lsd": pl.Float64},
+        orient="row",
+    )
+    ml = _ml_anchors(fair).select("event_id", "bookmaker", "outcome_name", pl.col("fair_prob").alias("_p0"))
+    sp = fair.filter(
+        (pl.col("market_key") == "spreads")
+        & pl.col("point").is_not_null()
+        & (pl.col("point") != 0)
+        & pl.col("fair_prob").is_not_null()
+    ).select("event_id", "bookmaker", "outcome_name", "sport_key", "point", "fair_prob")
+    j = sp.join(ml, on=["event_id", "bookmaker", "outcome_name"], how="inner").join(
+        sd_frame, on="sport_key", how="inner"
+    )
+    if j.height == 0:
+        return pl.DataFrame(schema=out_schema)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dz = ndtri(j["fair_prob"].cast(pl.Float64).to_numpy()) - ndtri(j["_p0"].cast(pl.Float64).to_numpy())
+        sd_b = j["point"].cast(pl.Float64).to_numpy() / dz
+    ratio = pl.col("_sdb") / pl.col("_lsd")
+    per_book = (
+        j.with_columns(_sdb=pl.Series(sd_b, dtype=pl.Float64).fill_nan(None))
+        .filter(pl.col("_sdb").is_finite() & (ratio >= 1.0 / MAX_SD_RATIO) & (ratio <= MAX_SD_RATIO))
+        .group_by("event_id", "bookmaker")
+        .agg(pl.col("_sdb").mean())
+    )
+    med = pl.col("_sdb").median()
+    return (
+        per_book.group_by("event_id")
+        .agg(
+            _esd=med,
+            _mad=(pl.col("_sdb") - med).abs().median(),
+            _n=pl.len(),
+        )
+        .filter(pl.col("_n") >= MIN_SD_BOOKS)
+        .select(
+            "event_id",
+            market_key=pl.lit("spreads"),
+            _esd=pl.col("_esd"),
+            _esd_se=1.2533 * 1.4826 * pl.col("_mad") / pl.col("_n").cast(pl.Float64).sqrt(),
+        )
+    )
+
+
 def retarget_lines(
-    fair: pl.DataFrame, targets: pl.DataFrame, *, line_sd: Mapping[tuple[str, str], float] = LINE_SD
+    fair: pl.DataFrame,
+    targets: pl.DataFrame,
+    *,
+    line_sd: Mapping[tuple[str, str], float] = LINE_SD,
+    event_sd: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Per-book fair probabilities moved onto the mapped (Polymarket) line of spreads and totals.
 
@@ -229,7 +304,8 @@ def retarget_lines(
     more than MAX_LINE_SHIFT_SD * sd away, and sports/markets without an sd, contribute only
     exact-line quotes. A two-way moneyline counts as the book's spread quote at point 0
     (``_ml_anchors``). Soccer totals use the Poisson goals model instead (POISSON_MAX_SHIFT).
-    ``targets`` has event_id, market_key, outcome_name and ``_target``.
+    ``targets`` has event_id, market_key, outcome_name and ``_target``. ``event_sd`` (event_id,
+    market_key, ``_esd``) replaces the league sd for the events it lists (``event_margin_sd``).
     Other markets (h2h) pass through unchanged.
     """
     lined = pl.col("market_key").is_in(["spreads", "totals"])
@@ -250,6 +326,19 @@ def retarget_lines(
     moved = (
         quotes.join(tg.unique(), on=["event_id", "market_key", "outcome_name"], how="inner")
         .join(sd_frame, on=["sport_key", "market_key"], how="left")
+        .pipe(
+            lambda f: (
+                f
+                if event_sd is None
+                else f.join(
+                    event_sd.select("event_id", "market_key", "_esd"),
+                    on=["event_id", "market_key"],
+                    how="left",
+                )
+                .with_columns(_sd=pl.coalesce("_esd", "_sd"))
+                .drop("_esd")
+            )
+        )
         .with_columns(_d=pl.col("_target") - pl.col("point"), _pois=pois.fill_null(False))
         .filter(
             (pl.col("_d") == 0)
@@ -393,14 +482,25 @@ def build_features_latest(
     targets = maps.select("event_id", "market_key", "outcome_name", pl.col("point").alias("_target"))
     sds = LINE_SD if line_sd is None else line_sd
     devigged = fair
-    fair = retarget_lines(devigged, targets, line_sd=sds)
+    esd = event_margin_sd(devigged, sds)
+    fair = retarget_lines(devigged, targets, line_sd=sds, event_sd=esd)
     cons = consensus(fair, snapshot_at=snap, max_age=max_quote_age, weights=weights, key_cols=KEY).rename(
         {"consensus_prob": "fair_prob", "min_age_s": "book_min_age_s", "max_age_s": "book_max_age_s"}
     )
-    # line-model uncertainty (LINE_SD_REL_ERR): the consensus again with every sd scaled up and down
+    # line-model uncertainty: the consensus again with every sd moved up and down, by its measured
+    # 2 SE where the event's sd was measured (event_margin_sd), else by LINE_SD_REL_ERR
     band = []
-    for scale in (1.0 + LINE_SD_REL_ERR, 1.0 / (1.0 + LINE_SD_REL_ERR)):
-        moved = retarget_lines(devigged, targets, line_sd={k: v * scale for k, v in sds.items()})
+    for scale, sgn in ((1.0 + LINE_SD_REL_ERR, 1.0), (1.0 / (1.0 + LINE_SD_REL_ERR), -1.0)):
+        esd_band = esd.select(
+            "event_id",
+            "market_key",
+            _esd=(pl.col("_esd") + sgn * 2.0 * pl.col("_esd_se")).clip(
+                lower_bound=pl.col("_esd") / MAX_SD_RATIO
+            ),
+        )
+        moved = retarget_lines(
+            devigged, targets, line_sd={k: v * scale for k, v in sds.items()}, event_sd=esd_band
+        )
         band.append(
             consensus(moved, snapshot_at=snap, max_age=max_quote_age, weights=weights, key_cols=KEY).select(
                 *KEY, pl.col("consensus_prob").alias(f"_band{len(band)}")
