@@ -16,7 +16,7 @@ from edge_assets.features.latest import FEATURES_LATEST_COLUMNS
 from edge_assets.lake import Lake
 from edge_assets.lake.io_manager import LakeResource, ParquetLakeIOManager
 from edge_assets.models_resource import ModelsResource, lookback_features
-from edge_assets.partitions import hour_key
+from edge_assets.partitions import HOURLY, hour_key
 from edge_assets.schemas import ODDS_SCORES
 
 T0 = datetime(2026, 3, 1, 0, 50, tzinfo=UTC)
@@ -209,7 +209,7 @@ def test_serving_features_equal_training_rows(tmp_path: Path) -> None:
         ),
         "models": ModelsResource(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db", label_horizon_days=2),
     }
-    specs = [dg.AssetSpec("features_latest", partitions_def=training.HOURLY), dg.AssetSpec("oddsapi_scores")]
+    specs = [dg.AssetSpec("features_latest", partitions_def=HOURLY), dg.AssetSpec("oddsapi_scores")]
     with dg.instance_for_test() as instance:
         res = dg.materialize(
             [training.features, training.training_sets, *specs],

@@ -5,23 +5,17 @@ from datetime import timedelta
 import dagster as dg
 import polars as pl
 
-from edge_assets.assets.mapping import by_hour, latest_poll
+from edge_assets.assets.common import lake_asset
 from edge_assets.comparator_resources import AlertsResource, ComparatorResource
 from edge_assets.features.history import build_features
 from edge_assets.features.latest import build_features_latest
+from edge_assets.frames import by_hour, latest_poll
 from edge_assets.lake.io_manager import LakeResource
 from edge_assets.models_resource import build_models_resource, lookback_features
-from edge_assets.partitions import HOURLY
-
-SINGLE_RUN = dg.BackfillPolicy.single_run()
 
 
-@dg.asset(
-    partitions_def=HOURLY,
-    backfill_policy=SINGLE_RUN,
-    group_name="comparator",
-    kinds={"polars", "parquet"},
-    metadata={"partition_column": "observed_at"},
+@lake_asset(
+    "comparator",
     description="Per mapped Polymarket outcome: ask/bid/mid/depth, consensus and sharp fair probability, "
     "best book price, raw edge, EV after fees and slippage for the configured stake, liquidity.",
 )
@@ -64,12 +58,9 @@ def features_latest(
     return dg.MaterializeResult(value=df, metadata={"dagster/row_count": df.height})
 
 
-@dg.asset(
-    partitions_def=HOURLY,
-    backfill_policy=SINGLE_RUN,
-    group_name="comparator",
-    kinds={"polars", "parquet"},
-    metadata={"partition_column": "created_at"},
+@lake_asset(
+    "comparator",
+    partition_column="created_at",
     description="Verified edges: confidence (the champion model's P(valid) >= threshold; rule confidence "
     "when no champion exists), price superiority, EV after all costs (≥ min) and liquidity all pass. "
     "Each signal records the model name and version used. Deterministic signal_id; each new signal is "

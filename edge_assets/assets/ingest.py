@@ -10,7 +10,9 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import polars as pl
 
+from edge_assets.assets.common import lake_asset
 from edge_assets.connect import DEFAULT_SIM_POLL_MINUTES
+from edge_assets.frames import latest_poll
 from edge_assets.lake.io_manager import LakeResource
 from edge_assets.lake.raw import RAW_TABLE, RawStore
 from edge_assets.lake.storage import Lake
@@ -32,8 +34,6 @@ raw_responses = dg.AssetSpec(
     description="Every API response body (zstd), request params minus the key, status, quota headers, "
     "timing and sha256, written by the ingestion assets before parsing. Immutable.",
 )
-
-SINGLE_RUN = dg.BackfillPolicy.single_run()
 
 
 def _now() -> datetime:
@@ -108,14 +108,12 @@ def ingest_asset(
     partitions_def: dg.PartitionsDefinition = HOURLY,
     partition_column: str = "observed_at",
 ) -> Callable:
-    """The ingestion assets' shared shape: raw lineage, partition column, single-run hourly backfills."""
-    return dg.asset(
+    """Ingestion assets: raw lineage upstream, otherwise the shared lake-asset shape."""
+    return lake_asset(
+        "ingest",
         partitions_def=partitions_def,
-        backfill_policy=SINGLE_RUN,
-        group_name="ingest",
+        partition_column=partition_column,
         deps=[raw_responses],
-        kinds={"polars", "parquet"},
-        metadata={"partition_column": partition_column},
         description=description,
     )
 
@@ -150,8 +148,7 @@ def pm_markets(
         metadata={
             "dagster/row_count": df.height,
             "polls": len(frames),
-            "markets_last_poll": polled.height
-            and polled.filter(pl.col("observed_at") == polled["observed_at"].max()).height,
+            "markets_last_poll": latest_poll(polled).height,
         },
     )
 

@@ -1,37 +1,20 @@
 """Mapping assets: market_mappings (with the alias-mismatch check) and pm_sportsbook_lines."""
 
-from datetime import datetime
-
 import dagster as dg
 import polars as pl
 
+from edge_assets.assets.common import lake_asset
+from edge_assets.frames import by_hour, latest_poll
 from edge_assets.mapping.aliases import AliasResolver
 from edge_assets.mapping.layout import pm_sportsbook_lines as build_lines
 from edge_assets.mapping.matcher import match_markets, unmatched_report
-from edge_assets.partitions import HOURLY
 from edge_assets.schemas import MARKET_MAPPINGS, PM_SPORTSBOOK_LINES, conform, empty
 
-SINGLE_RUN = dg.BackfillPolicy.single_run()
 MAX_UNMATCHED_SHARE = 0.05
 
 
-def by_hour(df: pl.DataFrame, column: str) -> dict[datetime, pl.DataFrame]:
-    if df.height == 0:
-        return {}
-    tagged = df.with_columns(_hour=pl.col(column).dt.truncate("1h"))
-    return {k[0]: g.drop("_hour") for k, g in tagged.group_by(["_hour"], maintain_order=True)}
-
-
-def latest_poll(df: pl.DataFrame, column: str = "observed_at") -> pl.DataFrame:
-    return df.filter(pl.col(column) == pl.col(column).max()) if df.height else df
-
-
-@dg.asset(
-    partitions_def=HOURLY,
-    backfill_policy=SINGLE_RUN,
-    group_name="mapping",
-    kinds={"polars", "parquet"},
-    metadata={"partition_column": "observed_at"},
+@lake_asset(
+    "mapping",
     check_specs=[
         dg.AssetCheckSpec(
             "unmatched_share",
@@ -82,12 +65,8 @@ def market_mappings(
     yield check
 
 
-@dg.asset(
-    partitions_def=HOURLY,
-    backfill_policy=SINGLE_RUN,
-    group_name="mapping",
-    kinds={"polars", "parquet"},
-    metadata={"partition_column": "observed_at"},
+@lake_asset(
+    "mapping",
     description="Polymarket's executable prices in the oddsapi_live layout (bookmaker = polymarket): decimal "
     "price from the best ask including the taker fee, and the size available at that price.",
 )

@@ -6,15 +6,15 @@ import dagster as dg
 import polars as pl
 import pyarrow.fs as pafs
 
+from edge_assets.assets.common import lake_asset
 from edge_assets.assets.ingest import oddsapi_scores
 from edge_assets.features.history import LOOKBACK, build_features
 from edge_assets.features.labels import TRAINING_COLUMNS, build_labels
 from edge_assets.lake.io_manager import LakeResource
 from edge_assets.lake.storage import Lake
 from edge_assets.models_resource import ModelsResource
-from edge_assets.partitions import DAILY, HOURLY, hours_between
+from edge_assets.partitions import DAILY, hours_between
 
-SINGLE_RUN = dg.BackfillPolicy.single_run()
 TRAINING_TABLE = "ml/training_sets"
 LOOKBACK_HOURS = int(LOOKBACK.total_seconds() // 3600)
 
@@ -27,12 +27,8 @@ def partition_keys(lake: Lake, table: str) -> list[str]:
     )
 
 
-@dg.asset(
-    partitions_def=HOURLY,
-    backfill_policy=SINGLE_RUN,
-    group_name="ml",
-    kinds={"polars", "parquet"},
-    metadata={"partition_column": "observed_at"},
+@lake_asset(
+    "ml",
     ins={
         "features_latest": dg.AssetIn(
             partition_mapping=dg.TimeWindowPartitionMapping(
@@ -51,17 +47,14 @@ def features(context: dg.AssetExecutionContext, features_latest: pl.DataFrame) -
     return dg.MaterializeResult(value=df, metadata={"dagster/row_count": df.height})
 
 
-@dg.asset(
+@lake_asset(
+    "ml",
     partitions_def=DAILY,
-    backfill_policy=SINGLE_RUN,
-    group_name="ml",
     key_prefix=["ml"],
-    kinds={"polars", "parquet"},
     deps=[
         dg.AssetDep(features, partition_mapping=dg.TimeWindowPartitionMapping()),
         oddsapi_scores,
     ],
-    metadata={"partition_column": "observed_at"},
     description="Labelled feature rows observed on the day whose game has settled: closing-line value vs the "
     "sharp close, result from scores, EV after fees and slippage at the entry price; valid = EV > 0 at the "
     "close. Lake: ml/training_sets (DuckDB view training_sets).",

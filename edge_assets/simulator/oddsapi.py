@@ -145,35 +145,30 @@ class OddsApi:
             t = snap
         else:
             t = to_ts(now)
+
+        def wrap(data: Any) -> dict[str, Any]:
+            """The historical envelope: the snapshot served and its neighbours."""
+            return {
+                "timestamp": iso(snap),
+                "previous_timestamp": iso(prev),
+                "next_timestamp": iso(nxt) if nxt is not None else None,
+                "data": data,
+            }
+
         if tail == ["odds"]:
             data, cost = self.odds(sport, q, t)
             if historical:
-                return {
-                    "timestamp": iso(snap),
-                    "previous_timestamp": iso(prev),
-                    "next_timestamp": iso(nxt) if nxt is not None else None,
-                    "data": data,
-                }, cost * 10
+                return wrap(data), cost * 10
             return data, cost
         if tail == ["events"]:
             data = self.events(sport, q, t)
             if historical:
-                return {
-                    "timestamp": iso(snap),
-                    "previous_timestamp": iso(prev),
-                    "next_timestamp": iso(nxt) if nxt is not None else None,
-                    "data": data,
-                }, 1 if data else 0
+                return wrap(data), 1 if data else 0
             return data, 0
         if len(tail) == 3 and tail[0] == "events" and tail[2] == "odds":
             data, cost = self.event_odds(sport, tail[1], q, t)
             if historical:
-                return {
-                    "timestamp": iso(snap),
-                    "previous_timestamp": iso(prev),
-                    "next_timestamp": iso(nxt) if nxt is not None else None,
-                    "data": data,
-                }, cost * 10
+                return wrap(data), cost * 10
             return data, cost
         if tail == ["scores"] and not historical:
             return self.scores(sport, q, t)

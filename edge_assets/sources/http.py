@@ -450,18 +450,7 @@ class HttpSource:
             except (httpx.TimeoutException, httpx.TransportError) as exc:
                 kind = "timeout" if isinstance(exc, httpx.TimeoutException) else "connection error"
                 last_error = self.redact(f"{kind}: {type(exc).__name__}: {exc}")
-                if attempt < policy.max_attempts:
-                    delay = policy.backoff(attempt, self._rng)
-                    log.warning(
-                        "%s %s attempt %d/%d failed (%s); retrying in %.2fs",
-                        self.source,
-                        endpoint,
-                        attempt,
-                        policy.max_attempts,
-                        last_error,
-                        delay,
-                    )
-                    self._sleep(delay)
+                self._back_off(endpoint, attempt, policy, last_error)
                 continue
             elapsed_ms = (time.perf_counter() - started) * 1000.0
             for secret in self._secrets:  # a server echoing the key must not put it in the lake
@@ -523,24 +512,29 @@ class HttpSource:
             if status in RETRYABLE_STATUS:
                 _, message = extract_error(body)
                 last_error = self.redact(f"HTTP {status}: {message or response.reason_phrase}")
-                if attempt < policy.max_attempts:
-                    delay = policy.backoff(attempt, self._rng)
-                    log.warning(
-                        "%s %s attempt %d/%d failed (%s); retrying in %.2fs",
-                        self.source,
-                        endpoint,
-                        attempt,
-                        policy.max_attempts,
-                        last_error,
-                        delay,
-                    )
-                    self._sleep(delay)
+                self._back_off(endpoint, attempt, policy, last_error)
                 continue
             error = self._map_error(self.source, endpoint, response, body)
             error.message = self.redact(error.message)
             error.args = (self.redact(str(error)),)
             raise error
         raise RetriesExhausted(self.source, endpoint, policy.max_attempts, last_error)
+
+    def _back_off(self, endpoint: str, attempt: int, policy: RetryPolicy, last_error: str) -> None:
+        """Wait before the next attempt after a retryable failure (none after the last one)."""
+        if attempt >= policy.max_attempts:
+            return
+        delay = policy.backoff(attempt, self._rng)
+        log.warning(
+            "%s %s attempt %d/%d failed (%s); retrying in %.2fs",
+            self.source,
+            endpoint,
+            attempt,
+            policy.max_attempts,
+            last_error,
+            delay,
+        )
+        self._sleep(delay)
 
     def _observe(self, exchange: RawExchange) -> None:
         """Subclass hook run on every response before the user hook (e.g. quota headers)."""

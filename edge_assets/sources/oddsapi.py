@@ -202,6 +202,9 @@ class _OddsErrorMapper(ErrorMapper):
 # --------------------------------------------------------------------------- client
 
 
+HISTORICAL_ODDS = "/v4/historical/sports/{sport}/odds"
+
+
 class OddsApiClient(HttpSource):
     """The Odds API v4. The key travels as the `apiKey` query parameter and is redacted everywhere."""
 
@@ -354,11 +357,25 @@ class OddsApiClient(HttpSource):
         event_ids: str | Sequence[str] | None = None,
     ) -> HistoricalOdds:
         """Snapshot at or before `date`; store the returned `timestamp`, not the requested one."""
+        path, params, cost = self._historical_request(
+            sport, date, regions, markets, odds_format, bookmakers, event_ids
+        )
+        return self._get(HISTORICAL_ODDS, path, _HISTORICAL, params, cost)
+
+    def _historical_request(
+        self,
+        sport: str,
+        date: datetime | str,
+        regions: str | Sequence[str] | None,
+        markets: str | Sequence[str],
+        odds_format: str,
+        bookmakers: str | Sequence[str] | None,
+        event_ids: str | Sequence[str] | None,
+    ) -> tuple[str, dict[str, Any], int]:
         params = self._odds_params(regions, markets, odds_format, bookmakers, event_ids, None, None)
         params["date"] = self._iso(date)
         cost = odds_cost(markets, regions, bookmakers, historical=True)
-        endpoint = "/v4/historical/sports/{sport}/odds"
-        return self._get(endpoint, f"/v4/historical/sports/{sport}/odds", _HISTORICAL, params, cost)
+        return f"/v4/historical/sports/{sport}/odds", params, cost
 
     def historical_odds_frame(
         self,
@@ -377,17 +394,15 @@ class OddsApiClient(HttpSource):
         MalformedResponse (required fields are checked for nulls)."""
         from edge_assets.sources.normalize import historical_to_frame  # normalize imports this module
 
-        params = self._odds_params(regions, markets, odds_format, bookmakers, event_ids, None, None)
-        params["date"] = self._iso(date)
-        endpoint = "/v4/historical/sports/{sport}/odds"
-        self.quota.check(odds_cost(markets, regions, bookmakers, historical=True), endpoint)
-        exchange = self.request_bytes(
-            "GET", endpoint, f"/v4/historical/sports/{sport}/odds", {**params, "apiKey": self._api_key}
+        path, params, cost = self._historical_request(
+            sport, date, regions, markets, odds_format, bookmakers, event_ids
         )
+        self.quota.check(cost, HISTORICAL_ODDS)
+        exchange = self.request_bytes("GET", HISTORICAL_ODDS, path, {**params, "apiKey": self._api_key})
         try:
             return historical_to_frame(exchange.body, odds_format)
         except MalformedResponse as exc:
-            raise MalformedResponse(self.source, endpoint, exc.detail) from None
+            raise MalformedResponse(self.source, HISTORICAL_ODDS, exc.detail) from None
 
     def historical_events(self, sport: str, date: datetime | str) -> HistoricalEvents:
         endpoint = "/v4/historical/sports/{sport}/events"

@@ -1,0 +1,28 @@
+"""The shape every lake-backed asset shares: parquet via the IO manager, a partition column to split
+single-run backfills by, and a single-run backfill policy."""
+
+from collections.abc import Callable
+from typing import Any
+
+import dagster as dg
+
+from edge_assets.partitions import HOURLY
+
+SINGLE_RUN = dg.BackfillPolicy.single_run()
+
+
+def lake_asset(
+    group_name: str,
+    *,
+    partitions_def: dg.PartitionsDefinition = HOURLY,
+    partition_column: str = "observed_at",
+    **kwargs: Any,
+) -> Callable:
+    return dg.asset(
+        partitions_def=partitions_def,
+        backfill_policy=SINGLE_RUN,
+        group_name=group_name,
+        kinds={"polars", "parquet"},
+        metadata={"partition_column": partition_column},
+        **kwargs,
+    )
