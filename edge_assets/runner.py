@@ -15,14 +15,33 @@ RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
 
 
+INSTANCE_YAML = """\
+telemetry:
+  enabled: false
+# same files as Dagster's default SQLite event log, one engine per shard (edge_assets/dagster_storage.py)
+event_log_storage:
+  module: edge_assets.dagster_storage
+  class: CachedEngineSqliteEventLogStorage
+  config:
+    base_dir: {base_dir}
+"""
+# one planned event per asset for a partition-range run instead of one per partition (Dagster's own
+# switch; a failed range run then shows its partitions as missing rather than failed)
+PLANNED_SUBSET_ENV = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
+
+
 def ensure_dagster_home(path: str) -> Path:
-    """Use $DAGSTER_HOME if set, else a persistent local instance the UI also opens."""
+    """Use $DAGSTER_HOME if set, else a persistent local instance the UI also opens.
+
+    A new instance gets the cached-engine SQLite event log; an existing dagster.yaml is never touched.
+    """
     home = Path(os.environ.get("DAGSTER_HOME") or path).resolve()
     home.mkdir(parents=True, exist_ok=True)
     cfg = home / "dagster.yaml"
     if not cfg.exists():
-        cfg.write_text("telemetry:\n  enabled: false\n")
+        cfg.write_text(INSTANCE_YAML.format(base_dir=home / "history" / "runs"))
     os.environ["DAGSTER_HOME"] = str(home)
+    os.environ.setdefault(PLANNED_SUBSET_ENV, "true")
     return home
 
 

@@ -1,0 +1,61 @@
+"""The instance `edge` creates: cached-engine SQLite event log, same files the UI and daemon read."""
+
+import os
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from edge_assets.dagster_storage import CachedEngineSqliteEventLogStorage
+from edge_assets.runner import PLANNED_SUBSET_ENV, RANGE_END, RANGE_START, ensure_dagster_home
+
+HOURS = dg.HourlyPartitionsDefinition(start_date="2026-01-01-00:00")
+
+
+@dg.asset(partitions_def=HOURS, backfill_policy=dg.BackfillPolicy.single_run(), io_manager_key="mem")
+def upstream(context: dg.AssetExecutionContext) -> int:
+    return len(context.partition_keys)
+
+
+@dg.asset(partitions_def=HOURS, backfill_policy=dg.BackfillPolicy.single_run(), io_manager_key="mem")
+def downstream(context: dg.AssetExecutionContext, upstream: int) -> int:
+    return upstream
+
+
+def test_new_home_uses_cached_engine_event_log_and_a_second_process_sees_the_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.delenv(PLANNED_SUBSET_ENV, raising=False)
+    home = ensure_dagster_home(str(tmp_path / "dh"))
+    assert os.environ["DAGSTER_HOME"] == str(home) and os.environ[PLANNED_SUBSET_ENV] == "true"
+    assert "CachedEngineSqliteEventLogStorage" in (home / "dagster.yaml").read_text()
+    with dg.DagsterInstance.get() as instance:
+        assert isinstance(instance.event_log_storage, CachedEngineSqliteEventLogStorage)
+        result = dg.materialize(
+            [upstream, downstream],
+            instance=instance,
+            resources={"mem": dg.InMemoryIOManager()},
+            tags={RANGE_START: "2026-01-01-00:00", RANGE_END: "2026-01-02-23:00"},
+        )
+        assert result.success
+        assert result.output_for_node("downstream") == 48
+        run_id = result.run_id
+    # the layout is Dagster's default one: a plain DagsterInstance (the webserver's) reads it
+    assert (home / "history" / "runs" / "index.db").is_file()
+    assert (home / "history" / "runs" / f"{run_id}.db").is_file()
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with dg.DagsterInstance.get() as reader:
+        for key in ("upstream", "downstream"):
+            parts = reader.get_materialized_partitions(dg.AssetKey(key))
+            assert len(parts) == 48 and "2026-01-02-23:00" in parts
+        logs = reader.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED)
+        assert len(logs) == 2  # one planned event per asset for the whole range, not one per hour
+
+
+def test_existing_dagster_yaml_is_left_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    (tmp_path / "dh").mkdir()
+    (tmp_path / "dh" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    ensure_dagster_home(str(tmp_path / "dh"))
+    assert (tmp_path / "dh" / "dagster.yaml").read_text() == "telemetry:\n  enabled: false\n"
