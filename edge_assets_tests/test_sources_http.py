@@ -276,6 +276,20 @@ def test_malformed_body_raises_after_hook_received_raw_body(server: ScriptedServ
     assert ex.url_path == "/x"
 
 
+def test_truncated_json_through_a_wire_model_is_malformed_not_a_crash(
+    server: ScriptedServer, rec: Recorder
+) -> None:
+    body = b'[{"id": "e1", "sport_key": "icehockey_nhl", "commence_time": "2024-03-21T23:00:00Z"'
+    server.script("/v4/sports/icehockey_nhl/events", Reply(200, body))
+    client = odds_client(server, rec)
+    with pytest.raises(MalformedResponse) as info:
+        client.events("icehockey_nhl")
+    msg = str(info.value)
+    assert msg.startswith("oddsapi /v4/sports/{sport}/events: malformed response: body is not valid JSON (")
+    assert "EOF" in msg and "starts with '[{\"id\": \"e1\"" in msg
+    assert rec.exchanges[0].body == body  # the raw body reached the hook before parsing
+
+
 def test_schema_drift_names_the_field(server: ScriptedServer, rec: Recorder) -> None:
     drifted = dict(EVENT)
     drifted["start_time"] = drifted.pop("commence_time")  # renamed upstream
