@@ -97,13 +97,19 @@ def main() -> int:
     data = lake.read_many(TRAINING_TABLE, partition_keys(lake, TRAINING_TABLE), allow_missing=True)
     print(f"training_sets: {data.height} labelled rows, valid share {data['valid'].mean():.3f}")
     from edge_assets.ml.registry import list_versions, load_champion
-    from edge_assets.ml.train import Comparators, fit_models, walk_forward_split
+    from edge_assets.ml.train import Comparators, candidate_mask, fit_models, walk_forward_split
 
     train, hold, cutoff = walk_forward_split(data, s.model_holdout_days)
     t0 = time.perf_counter()
-    fitted = fit_models(train, holdout_range=(cutoff, data["observed_at"].max()), n_holdout=hold.height)
-    print(f"training time: {time.perf_counter() - t0:.1f} s on {train.height} rows")
-    champ = load_champion(s.mlflow_tracking_uri, s.model_threshold)
+    cfg = Comparators(model_threshold=s.model_threshold, min_confidence=s.min_confidence, min_ev=s.min_ev)
+    fitted = fit_models(
+        train, holdout_range=(cutoff, data["observed_at"].max()), n_holdout=hold.height, cfg=cfg
+    )
+    print(
+        f"training time: {time.perf_counter() - t0:.1f} s on {train.height} rows "
+        f"(incl. threshold tuning -> {fitted.threshold})"
+    )
+    champ = load_champion(s.mlflow_tracking_uri)
     print(list_versions(s.mlflow_tracking_uri).drop("run_id", "created"))
     from edge_assets.ml.train import predict
 
@@ -136,7 +142,7 @@ def main() -> int:
     )
     y_true = h["true_edge"].to_numpy()
     p_model = score(h)[0]
-    cfg = Comparators(model_threshold=s.model_threshold, min_confidence=s.min_confidence, min_ev=s.min_ev)
+    threshold = champ.threshold if champ else fitted.threshold
     from sklearn.metrics import brier_score_loss, roc_auc_score
 
     from edge_assets.signals import signal_checks
@@ -145,12 +151,13 @@ def main() -> int:
     model_ok = (
         signal_checks(
             h.with_columns(model_prob=pl.Series(p_model)),
-            min_confidence=cfg.model_threshold,
+            min_confidence=threshold,
             confidence_col="model_prob",
         )["failed"]
         == ""
     ).to_numpy()
     valid = h["valid"].cast(pl.Int8).to_numpy()
+    cand = candidate_mask(h)
     rows = []
     for name, ok, prob in (
         ("rule", rule_ok, h["rule_confidence"].fill_null(0).to_numpy()),
@@ -166,11 +173,17 @@ def main() -> int:
                 "recall_true_edge": tp / max(int(y_true.sum()), 1),
                 "mean_realized_ev": float(h["realized_ev"].to_numpy()[ok].mean()) if n else float("nan"),
                 "mean_ev_close": float(h["ev_close"].to_numpy()[ok].mean()) if n else float("nan"),
-                "auc_valid": float(roc_auc_score(valid, prob)),
-                "brier_valid": float(brier_score_loss(valid, np.clip(prob, 0, 1))),
+                # on the candidate edges (the rows where check (1) decides), then on every row
+                "auc_valid": float(roc_auc_score(valid[cand], prob[cand])),
+                "brier_valid": float(brier_score_loss(valid[cand], np.clip(prob[cand], 0, 1))),
+                "auc_all_rows": float(roc_auc_score(valid, prob)),
+                "brier_all_rows": float(brier_score_loss(valid, np.clip(prob, 0, 1))),
             }
         )
-    print(f"held-out {cutoff:%Y-%m-%d}..{end:%Y-%m-%d}: {h.height} rows, {int(y_true.sum())} true-edge rows")
+    print(
+        f"held-out {cutoff:%Y-%m-%d}..{end:%Y-%m-%d}: {h.height} rows, {int(cand.sum())} candidate edges, "
+        f"{int(y_true.sum())} true-edge rows; model threshold {threshold}"
+    )
     with pl.Config(tbl_cols=20, tbl_width_chars=200):
         print(pl.DataFrame(rows))
     return 0

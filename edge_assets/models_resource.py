@@ -19,7 +19,7 @@ class ModelsResource(dg.ConfigurableResource):
     min_history_days: int = 60
     holdout_days: int = 14
     label_horizon_days: int = 4
-    model_threshold: float = 0.5
+    model_threshold: float | None = None  # None: tuned at training (ml.train.tune_threshold)
 
     def has_store(self) -> bool:
         """Cheap check (no mlflow import): a sqlite store that does not exist holds no champion."""

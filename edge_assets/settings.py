@@ -69,7 +69,12 @@ class Settings(BaseSettings):
     model_label_horizon_days: int = Field(
         4, ge=1, description="days after a feature day to find closes/scores"
     )
-    model_threshold: float = Field(0.5, ge=0, le=1, description="champion P(valid) needed for a signal")
+    model_threshold: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="champion P(valid) needed for a signal; unset: tuned on a validation slice at training",
+    )
     backfill_poll_minutes: tuple[int, ...] = Field(
         (50,), description="simulated polls per past hour in `edge backfill` (minutes of the hour)"
     )

@@ -12,7 +12,19 @@ import pytest
 from edge_assets.features.labels import TRAINING_COLUMNS
 from edge_assets.ml import scoring
 from edge_assets.ml.registry import CHAMPION, list_versions, load_champion, log_and_promote
-from edge_assets.ml.train import CLASSIFIER_NAME, REGRESSOR_NAME, Comparators, fit_models, walk_forward_split
+from edge_assets.ml.train import (
+    CLASSIFIER_NAME,
+    REGRESSOR_NAME,
+    THRESHOLD_GRID,
+    Comparators,
+    accepted_mask,
+    candidate_mask,
+    fit_models,
+    matrix,
+    score_matrix,
+    tune_threshold,
+    walk_forward_split,
+)
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -55,7 +67,9 @@ def training_frame(days: int = 30, per_hour: int = 6, seed: int = 1) -> pl.DataF
         "ev_close": close / eff - 1,
         "realized_ev": (rng.uniform(size=n) < close).astype(float) / eff - 1,
     }
-    df = pl.DataFrame(cols).with_columns(valid=pl.col("ev_close") > 0)
+    df = pl.DataFrame(cols).with_columns(
+        valid=pl.col("ev_close") > 0, beats_book=pl.col("pm_decimal") > pl.col("best_book_decimal")
+    )
     return df.select([pl.col(c).cast(t) for c, t in TRAINING_COLUMNS.items()])
 
 
@@ -146,6 +160,45 @@ def test_train_log_promote_then_keep_champion(tmp_path: Path, capsys: pytest.Cap
     )
 
 
+def test_threshold_is_tuned_on_a_validation_slice_inside_the_training_range() -> None:
+    df = training_frame(days=40)
+    train, hold, cutoff = walk_forward_split(df, holdout_days=7)
+    cfg = Comparators()
+    thr, info = tune_threshold(train, cfg, holdout_days=7)
+    # recompute the objective by hand: validation = last 7 training days, classifier refit before it
+    fit_part, val, _ = walk_forward_split(train, 7)
+    assert info["threshold_validation_rows"] == val.height
+    pinned = fit_models(fit_part, holdout_range=(cutoff, cutoff), n_holdout=0, cfg=Comparators(0.5))
+    p = score_matrix(pinned.classifier, pinned.regressor, matrix(val))[0]
+    base = accepted_mask(val, np.ones(val.height), 0.5, cfg)
+    ev = val["ev_close"].to_numpy()
+    sums = {t: ev[base & (p >= t)].sum() for t in THRESHOLD_GRID}
+    assert thr == max(THRESHOLD_GRID, key=lambda t: (sums[t], -t))
+    assert info["threshold_validation_ev_sum"] == pytest.approx(sums[thr])
+    assert info["threshold_validation_ev_sum"] >= info["threshold_validation_ev_sum_at_0_5"]
+    # the held-out rows never enter: the same training rows give the same threshold whatever follows
+    assert tune_threshold(train, cfg, holdout_days=7)[0] == thr
+    tuned = fit_models(train, holdout_range=(cutoff, cutoff), n_holdout=hold.height, tune_days=7)
+    assert tuned.threshold == thr
+    assert fit_models(train, holdout_range=(cutoff, cutoff), n_holdout=0, cfg=Comparators(0.7)).threshold == 0.7
+
+
+def test_classifier_learns_on_candidate_edges_and_fast_scoring_matches_sklearn() -> None:
+    df = training_frame(days=20)
+    train, hold, cutoff = walk_forward_split(df, holdout_days=5)
+    fitted = fit_models(train, holdout_range=(cutoff, cutoff), n_holdout=hold.height, cfg=Comparators(0.5))
+    cand = candidate_mask(train)
+    assert 0 < cand.sum() < train.height
+    # the pipeline saw exactly the candidate rows
+    assert fitted.classifier.named_steps["scale"].n_samples_seen_ == cand.sum()
+    x = matrix(hold)
+    p, ev = score_matrix(fitted.classifier, fitted.regressor, x)
+    np.testing.assert_allclose(p, fitted.classifier.predict_proba(x)[:, 1], rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(ev, fitted.regressor.predict(x), rtol=1e-6, atol=1e-7)
+    with pytest.raises(ValueError, match="candidate edges"):
+        fit_models(train.with_columns(beats_book=pl.lit(False)), holdout_range=(cutoff, cutoff), n_holdout=0)
+
+
 def test_comparator_uses_champion_else_rule(tmp_path: Path) -> None:
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     from edge_assets.models_resource import ModelsResource
@@ -168,6 +221,7 @@ def test_comparator_uses_champion_else_rule(tmp_path: Path) -> None:
     assert found.height > 0
     assert found["model_name"].unique().to_list() == [CLASSIFIER_NAME]
     assert found["model_version"].unique().to_list() == ["1"]
+    assert fitted.threshold == 0.5 and fitted.threshold_info == {"threshold_fallback": 1.0}  # 7 days
     assert (found["model_prob"] >= 0.5).all() and (found["confidence"] == found["model_prob"]).all()
     scoring.clear_cache()
 

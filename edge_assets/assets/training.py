@@ -108,8 +108,10 @@ def edge_models(context: dg.AssetExecutionContext, lake: LakeResource, models: M
     data = store.read_many(TRAINING_TABLE, days, allow_missing=True)
     train, hold, cutoff = walk_forward_split(data, models.holdout_days)
     end = data["observed_at"].max()
-    fitted = fit_models(train, holdout_range=(cutoff, end), n_holdout=hold.height)
     cfg = Comparators(model_threshold=models.model_threshold)
+    fitted = fit_models(
+        train, holdout_range=(cutoff, end), n_holdout=hold.height, cfg=cfg, tune_days=models.holdout_days
+    )
     outcome = log_and_promote(
         fitted,
         hold,

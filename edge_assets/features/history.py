@@ -47,7 +47,11 @@ HISTORY_COLUMNS: dict[str, pl.DataType] = {
     **{f"vol_mid_{h}h": pl.Float64() for h in HORIZONS_H},
     "gap_z_24h": pl.Float64(),  # mean-reversion z of (ask - fair) over 24 h
     "n_snapshots_24h": pl.UInt32(),
+    # same event, same observation: news moves every market of a game at once, a mispricing one
+    "event_edges": pl.UInt32(),  # the event's outcomes that beat the books by >= EVENT_EDGE_EV
+    "event_positive_ev": pl.UInt32(),  # the event's outcomes with EV after costs >= 0
 }
+EVENT_EDGE_EV = 0.03
 
 FEATURE_COLUMNS: dict[str, pl.DataType] = {**FEATURES_LATEST_COLUMNS, **HISTORY_COLUMNS}
 
@@ -70,6 +74,14 @@ MODEL_FEATURES: tuple[str, ...] = (
     "book_max_age_s",
     "pm_quote_age_s",
     "mapping_confidence",
+    "line_share",
+    "line_haircut",
+    "n_market_books",
+    "levels_used",
+    "kelly_full",
+    "pm_move_1h",
+    "event_moved_markets",
+    "stale_consensus",
     *[c for c in HISTORY_COLUMNS if c != "n_snapshots_24h"],
     "n_snapshots_24h",
 )
@@ -173,5 +185,9 @@ def build_features(
         gap_z_24h=pl.when(pl.col("_gap_std") > 1e-9)
         .then((pl.col("_gap") - pl.col("_gap_mean")) / pl.col("_gap_std"))
         .otherwise(0.0),
+        event_edges=(pl.col("beats_book").fill_null(False) & (pl.col("ev_after_costs") >= EVENT_EDGE_EV))
+        .sum()
+        .over("event_id", T),
+        event_positive_ev=(pl.col("ev_after_costs") >= 0).sum().over("event_id", T),
     )
     return df.select([pl.col(c).cast(t) for c, t in FEATURE_COLUMNS.items()]).sort(T, TOKEN)

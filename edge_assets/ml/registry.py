@@ -25,8 +25,10 @@ from edge_assets.ml.train import (
     REGRESSOR_NAME,
     Comparators,
     TrainedModels,
+    candidate_mask,
     evaluate,
     matrix,
+    score_matrix,
 )
 
 CHAMPION = "champion"
@@ -56,8 +58,7 @@ class Champion:
     threshold: float
 
     def score(self, df: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        x = matrix(df, self.features)
-        return self.classifier.predict_proba(x)[:, 1], self.regressor.predict(x)
+        return score_matrix(self.classifier, self.regressor, matrix(df, self.features))
 
 
 def _mlflow(tracking_uri: str, artifact_root: str | None) -> Any:
@@ -84,14 +85,15 @@ def _plots(models: TrainedModels, hold: pl.DataFrame, out: Path) -> list[Path]:
     import matplotlib.pyplot as plt
     from sklearn.calibration import calibration_curve
 
-    x = matrix(hold, models.features)
-    p = models.classifier.predict_proba(x)[:, 1]
-    y = hold["valid"].cast(pl.Int8).to_numpy()
+    cand = hold.filter(pl.Series(candidate_mask(hold)))
+    p = models.classifier.predict_proba(matrix(cand, models.features))[:, 1]
+    y = cand["valid"].cast(pl.Int8).to_numpy()
     frac, mean = calibration_curve(y, p, n_bins=10, strategy="quantile")
     fig, ax = plt.subplots(figsize=(5, 5))
     ax.plot([0, 1], [0, 1], "k--", lw=1)
     ax.plot(mean, frac, "o-")
-    ax.set(xlabel="predicted P(valid)", ylabel="observed frequency", title="calibration (held-out)")
+    title = "calibration (held-out candidate edges)"
+    ax.set(xlabel="predicted P(valid)", ylabel="observed frequency", title=title)
     cal = out / "calibration.png"
     fig.savefig(cal, dpi=80, bbox_inches="tight")
     plt.close(fig)
@@ -163,7 +165,8 @@ def log_and_promote(
                 "holdout_end": str(models.holdout_range[1]),
                 "partition_start": partition_range[0],
                 "partition_end": partition_range[1],
-                "model_threshold": cfg.model_threshold,
+                "model_threshold": models.threshold,
+                "threshold_tuned": cfg.model_threshold is None,
                 "n_features": len(models.features),
             }
         )
@@ -175,10 +178,11 @@ def log_and_promote(
                 if v == v  # NaN is not loggable as a useful metric
             }
             | {"fit_seconds": models.fit_seconds}
+            | models.threshold_info
         )
         for path in _plots(models, hold, Path(tmp)):
             mlflow.log_artifact(str(path), artifact_path="plots")
-        tags = {"features": json.dumps(list(models.features)), "threshold": str(cfg.model_threshold)}
+        tags = {"features": json.dumps(list(models.features)), "threshold": str(models.threshold)}
         ci = mlflow.sklearn.log_model(
             models.classifier,
             name="classifier",
@@ -199,10 +203,11 @@ def log_and_promote(
         if champ is None:
             promoted, reason = True, f"no champion yet; v{cver} log_loss={new_ll:.5f} on the held-out window"
         else:
-            pc = np.clip(champ.score(hold)[0], 1e-6, 1 - 1e-6)
+            cand = candidate_mask(hold)
+            pc = np.clip(champ.score(hold)[0][cand], 1e-6, 1 - 1e-6)
             from sklearn.metrics import log_loss
 
-            old_ll = float(log_loss(y, pc, labels=[0, 1]))
+            old_ll = float(log_loss(y[cand], pc, labels=[0, 1]))
             mlflow.log_metric("champion_log_loss_same_window", old_ll)
             promoted = new_ll < old_ll - MIN_IMPROVEMENT
             verdict = "beats" if promoted else "does not beat"
