@@ -180,7 +180,8 @@ def test_threshold_is_tuned_on_a_validation_slice_inside_the_training_range() ->
     assert tune_threshold(train, cfg, holdout_days=7)[0] == thr
     tuned = fit_models(train, holdout_range=(cutoff, cutoff), n_holdout=hold.height, tune_days=7)
     assert tuned.threshold == thr
-    assert fit_models(train, holdout_range=(cutoff, cutoff), n_holdout=0, cfg=Comparators(0.7)).threshold == 0.7
+    pinned_07 = fit_models(train, holdout_range=(cutoff, cutoff), n_holdout=0, cfg=Comparators(0.7))
+    assert pinned_07.threshold == 0.7
 
 
 def test_classifier_learns_on_candidate_edges_and_fast_scoring_matches_sklearn() -> None:
