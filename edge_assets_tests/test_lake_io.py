@@ -100,6 +100,15 @@ def test_local_partitions_round_trip(tmp_path: Path) -> None:
     assert df["n"].to_list() == [9]
 
 
+def test_read_many_projects_columns_and_skips_ones_an_older_partition_lacks(tmp_path: Path) -> None:
+    lake = Lake(str(tmp_path / "lake"))
+    lake.write("t", HOURS[0], pl.DataFrame({"x": [1, 2], "y": ["a", "b"]}))
+    lake.write("t", HOURS[1], pl.DataFrame({"x": [3], "y": ["c"], "z": [0.5]}))  # a newer column
+    df = lake.read_many("t", HOURS[:2], columns=["z", "x"])
+    assert df.columns == ["z", "x"]  # y never left the disk
+    assert df.to_dict(as_series=False) == {"z": [None, None, 0.5], "x": [1, 2, 3]}
+
+
 def test_write_that_dies_midway_keeps_previous_content(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

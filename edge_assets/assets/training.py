@@ -92,7 +92,7 @@ def training_sets(
 )
 def edge_models(context: dg.AssetExecutionContext, lake: LakeResource, models: ModelsResource):  # generator
     from edge_assets.ml.registry import log_and_promote
-    from edge_assets.ml.train import Comparators, fit_models, walk_forward_split
+    from edge_assets.ml.train import TRAINING_READ_COLUMNS, Comparators, fit_models, walk_forward_split
 
     store = lake.lake()
     days = partition_keys(store, TRAINING_TABLE)
@@ -105,7 +105,7 @@ def edge_models(context: dg.AssetExecutionContext, lake: LakeResource, models: M
             f"{models.min_history_days} (EDGE_MODEL_MIN_HISTORY_DAYS); no model trained"
         )
         return
-    data = store.read_many(TRAINING_TABLE, days, allow_missing=True)
+    data = store.read_many(TRAINING_TABLE, days, allow_missing=True, columns=TRAINING_READ_COLUMNS)
     train, hold, cutoff = walk_forward_split(data, models.holdout_days)
     end = data["observed_at"].max()
     cfg = Comparators(model_threshold=models.model_threshold)

@@ -111,20 +111,29 @@ class Lake:
         info = self.fs.get_file_info(self.partition_file(table, partition_key))
         return info.type == pafs.FileType.File
 
-    def read(self, table: str | Sequence[str], partition_key: str | None) -> pl.DataFrame:
+    def read(
+        self,
+        table: str | Sequence[str],
+        partition_key: str | None,
+        columns: Sequence[str] | None = None,
+    ) -> pl.DataFrame:
         path = self.partition_file(table, partition_key)
         try:
-            return self.read_file(path)
+            return self.read_file(path, columns)
         except FileNotFoundError as exc:
             name = "/".join([table] if isinstance(table, str) else table)
             where = f"partition {partition_key}" if partition_key else "its only file"
             raise LakeMissingPartition(f"lake table {name}: {where} has not been written ({path})") from exc
 
-    def read_file(self, path: str) -> pl.DataFrame:
+    def read_file(self, path: str, columns: Sequence[str] | None = None) -> pl.DataFrame:
+        """One parquet file; ``columns`` reads only those (ones the file lacks are skipped)."""
         info = self.fs.get_file_info(path)
         if info.type != pafs.FileType.File:
             raise FileNotFoundError(path)
-        return pl.from_arrow(pq.read_table(path, filesystem=self.fs))  # type: ignore[return-value]
+        if columns is not None:
+            present = set(pq.read_schema(path, filesystem=self.fs).names)
+            columns = [c for c in columns if c in present]
+        return pl.from_arrow(pq.read_table(path, columns=columns, filesystem=self.fs))  # type: ignore[return-value]
 
     def read_many(
         self,
@@ -132,19 +141,21 @@ class Lake:
         partition_keys: Iterable[str],
         *,
         allow_missing: bool = False,
+        columns: Sequence[str] | None = None,
     ) -> pl.DataFrame:
         """Read a window of partitions as one frame (missing ones skipped only when allowed)."""
         frames = []
         for key in partition_keys:
             try:
-                frames.append(self.read(table, key))
+                frames.append(self.read(table, key, columns))
             except LakeMissingPartition:
                 if not allow_missing:
                     raise
         frames = [f for f in frames if f.width]
         if not frames:
             return pl.DataFrame()
-        return pl.concat(frames, how="diagonal_relaxed")
+        out = pl.concat(frames, how="diagonal_relaxed")
+        return out if columns is None else out.select([c for c in columns if c in out.columns])
 
     def tables(self) -> list[str]:
         """Table paths (relative to the root) that hold at least one parquet file."""

@@ -27,10 +27,30 @@ CANDIDATE_MIN_EV = 0.0
 MIN_CANDIDATES = 50
 DEFAULT_THRESHOLD = 0.5
 THRESHOLD_GRID = tuple(round(0.05 * i, 2) for i in range(1, 20))
+# what training and evaluation read of ml/training_sets (the rest stays on disk: memory)
+TRAINING_READ_COLUMNS: tuple[str, ...] = tuple(
+    dict.fromkeys(
+        (
+            *MODEL_FEATURES,
+            "observed_at",
+            "commence_time",
+            "pm_token_id",
+            "event_id",
+            "beats_book",
+            "pm_decimal",
+            "best_book_decimal",
+            "valid",
+            "ev_close",
+            "realized_ev",
+        )
+    )
+)
 
 __all__ = [
     "CLASSIFIER_NAME",
     "REGRESSOR_NAME",
+    "THRESHOLD_GRID",
+    "TRAINING_READ_COLUMNS",
     "Comparators",
     "TrainedModels",
     "accepted_mask",
@@ -73,10 +93,8 @@ class Comparators:
 
 
 def matrix(df: pl.DataFrame, features: tuple[str, ...] = MODEL_FEATURES) -> np.ndarray:
-    """Float matrix of the model features (nulls -> NaN; the pipeline imputes)."""
-    return (
-        df.select([pl.col(c).cast(pl.Float64).fill_nan(None) for c in features]).to_numpy().astype(np.float64)
-    )
+    """Float matrix of the model features (nulls become NaN in to_numpy; the pipeline imputes)."""
+    return df.select([pl.col(c).cast(pl.Float64) for c in features]).to_numpy()
 
 
 def candidate_mask(df: pl.DataFrame) -> np.ndarray:
