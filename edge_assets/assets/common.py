@@ -1,6 +1,7 @@
 """The shape every lake-backed asset shares: parquet via the IO manager, a partition column to split
 single-run backfills by, and a single-run backfill policy."""
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -8,6 +9,13 @@ import dagster as dg
 
 from edge_assets.partitions import HOURLY
 
+# both are beta in 1.13 and chosen on purpose (single-run backfills, lookbacks before the first
+# partition); the warning would print on every CLI start and UI load
+warnings.filterwarnings(
+    "ignore",
+    message=r"Parameter `(backfill_policy|allow_nonexistent_upstream_partitions)` ",
+    category=dg.BetaWarning,
+)
 SINGLE_RUN = dg.BackfillPolicy.single_run()
 
 
