@@ -67,7 +67,7 @@ def main() -> int:
                 end,
                 include=include,
                 exclude=exclude,
-                chunk_hours=168,
+                chunk_hours=48,
                 poll_minutes=s.backfill_poll_minutes,
             )
         bad = [f"{st.name} {st.partitions}: {st.errors[:1]}" for st in rep.steps if not st.success]

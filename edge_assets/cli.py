@@ -277,7 +277,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hours", type=int, default=0)
     p.add_argument("--end", help="UTC end hour, ISO (default: the current hour)")
     p.add_argument("--select", help="comma-separated asset names (default: all)")
-    p.add_argument("--chunk-hours", type=int, default=168, help="hours per single run (default 168)")
+    p.add_argument(
+        "--chunk-hours", type=int, default=48, help="hours per single run (default 48: peak memory ~2.5 GB)"
+    )
     p.add_argument(
         "--all-polls",
         action="store_true",

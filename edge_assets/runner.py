@@ -28,6 +28,7 @@ event_log_storage:
 # one planned event per asset for a partition-range run instead of one per partition (Dagster's own
 # switch; a failed range run then shows its partitions as missing rather than failed)
 PLANNED_SUBSET_ENV = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
+TRAINING_CHUNK_DAYS = 7
 
 
 def ensure_dagster_home(path: str) -> Path:
@@ -169,15 +170,16 @@ def run_window(
         day_keys.append(day.strftime("%Y-%m-%d"))
         day += timedelta(days=1)
 
-    def days_step(name: str, keys: list[dg.AssetKey], single_run: bool = False) -> None:
-        if single_run and len(day_keys) > 1:
-            step(name, keys, None, {RANGE_START: day_keys[0], RANGE_END: day_keys[-1]})
-            return
-        for key in day_keys:
-            step(name, keys, key, {})
+    def days_step(name: str, keys: list[dg.AssetKey], chunk_days: int) -> None:
+        for i in range(0, len(day_keys), chunk_days):
+            days = day_keys[i : i + chunk_days]
+            if len(days) == 1:
+                step(name, keys, days[0], {})
+            else:
+                step(name, keys, None, {RANGE_START: days[0], RANGE_END: days[-1]})
 
     step("seeds", keep(unpart), None, {})
-    days_step("daily", keep(daily), single_run=True)
+    days_step("daily", keep(daily), chunk_days=len(day_keys))
     hourly_keys = keep(hourly)
     if first_hour == last_hour:
         step("hourly", hourly_keys, first_hour, {})
@@ -192,6 +194,7 @@ def run_window(
             else:
                 step("hourly", hourly_keys, None, {RANGE_START: a, RANGE_END: b})
             lo = hi
-    days_step("daily", keep(daily_after), single_run=True)
+    # training_sets reads each day's hourly features: a week per run bounds memory
+    days_step("daily", keep(daily_after), chunk_days=TRAINING_CHUNK_DAYS)
     step("models", keep(final), None, {})
     return report
