@@ -109,6 +109,23 @@ def test_read_many_projects_columns_and_skips_ones_an_older_partition_lacks(tmp_
     assert df.to_dict(as_series=False) == {"z": [None, None, 0.5], "x": [1, 2, 3]}
 
 
+def test_curated_writes_fsync_raw_responses_do_not(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from edge_assets.lake.raw import RawStore
+    from edge_assets.sources.http import RawExchange
+
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
+    lake = Lake(str(tmp_path / "lake"))
+    lake.write("t", HOURS[0], pl.DataFrame({"x": [1]}))
+    assert len(synced) == 1
+    at = datetime(2026, 3, 1, tzinfo=UTC)
+    path = RawStore(lake).store(RawExchange("gamma", "/events", "/events", {}, at, 1.0, 200, {}, b"[]"))
+    assert len(synced) == 1  # the raw file was renamed into place without an fsync
+    written = [str(p) for p in (tmp_path / "lake" / "raw_responses").rglob("*.parquet")]
+    assert written == [path] and not list((tmp_path / "lake").rglob("*.tmp"))
+
+
 def test_write_that_dies_midway_keeps_previous_content(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
