@@ -37,5 +37,6 @@ def main() -> None:
     for name, ms in rows:
         print(f"  {name:<55} {statistics.median(ms):6.1f} / {max(ms):6.1f}")
 
+
 if __name__ == "__main__":
     main()

@@ -236,3 +236,99 @@ def test_ninety_days_of_history_without_waiting(world: World) -> None:
     assert json.dumps(q) == json.dumps(
         World(7).book_quotes(World(7).detail(games[0]), to_ts(old), ["pinnacle"], ["h2h"])
     )
+
+
+# ---------------------------------------------------------------------------------------------- fast paths
+# The scalar / memoized paths must give the very same floats as the reference array paths they
+# replace in the hot loops (responses are compared byte for byte by bench/sim_backfill_pattern.py).
+
+
+def test_scalar_noise_is_bit_identical_to_the_vector_noise() -> None:
+    from edge_assets.simulator.world import hnorm, hnorm1, hunif, hunif1
+
+    rng = np.random.default_rng(1)
+    salts = [int(x) for x in rng.integers(0, 2**63, 400, dtype=np.int64)] + [2**64 - 1, 0, 0x5851F42D4C957F2D]
+    idxs = [int(x) for x in rng.integers(-(2**40), 2**40, 400)] + [0, -1, 5_900_000]
+    for salt, idx in zip(salts, idxs, strict=True):
+        assert hunif1(salt, idx) == float(hunif(salt, np.array([idx]))[0])
+        assert hnorm1(salt, idx) == float(hnorm(salt, np.array([idx]))[0])
+    # salts wider than 64 bits are masked like np.uint64(salt & MASK)
+    assert hnorm1(2**70 + 5, 3) == hnorm1(5, 3)
+
+
+def test_scalar_probabilities_match_the_array_paths(world: World) -> None:
+    for lg in LEAGUES:
+        g = world.odds_games(lg, T)[0] if world.odds_games(lg, T) else None
+        if g is None:
+            continue
+        det = world.detail(g)
+        ks = [
+            det.k0 - 5,
+            det.k0,
+            (det.k0 + det.ks) // 2,
+            det.ks,
+            det.ks + 1,
+            (det.ks + det.ke) // 2,
+            det.ke,
+            det.ke + 9,
+        ]
+        for mk in det.markets:
+            vec_p = world.pm_prob_first(det, mk, np.array(ks))
+            vec_t = world.true_prob(det, mk, np.array(ks))
+            for j, k in enumerate(ks):
+                assert world.pm_mid1(det, mk, k) == float(world.pm_prob_first(det, mk, np.array([k]))[0])
+                assert world.pm_mid1(det, mk, k) == float(vec_p[j])
+                assert world.true_prob1(det, mk, k) == float(vec_t[j])
+                assert world.pm_mid(det, mk, k) == world.pm_mid1(det, mk, k)  # memoized copy
+    fut = world.futures("nba")[0]
+    for k in (0, 5_000_000, 5_900_123):
+        assert world.pm_mid1(None, fut, k) == float(world.pm_prob_first(None, fut, np.array([k]))[0])
+
+
+def test_memoized_books_are_fresh_copies_and_bounded(world: World) -> None:
+    from edge_assets.simulator.world import Memo
+
+    g = world.odds_games("nba", T)[0]
+    mk = world.detail(g).markets[0]
+    fresh = World(7).pm_book(mk.token_ids[1], T)
+    b1 = world.pm_book(mk.token_ids[1], T)
+    assert b1 is not None and fresh is not None
+    b1.bids.append((0.5, 1.0))  # a caller mutating its book must not leak into later answers
+    a0 = world.pm_book(mk.token_ids[0], T)
+    b2 = world.pm_book(mk.token_ids[1], T)
+    assert b2 is not None and a0 is not None
+    assert (b2.bids, b2.asks, b2.last_trade, b2.timestamp_ms) == (
+        fresh.bids,
+        fresh.asks,
+        fresh.last_trade,
+        fresh.timestamp_ms,
+    )
+    # the second token mirrors the first, exactly as the original double-reversal built it
+    assert b2.bids == sorted([(round(1 - p, 4), s) for p, s in a0.asks[::-1]][::-1])
+    assert b2.asks == sorted([(round(1 - p, 4), s) for p, s in a0.bids[::-1]][::-1], reverse=True)
+    for h in range(6):
+        world.pm_book(mk.token_ids[0], T + timedelta(hours=h))
+    assert len(world._book_memo) <= 2
+    m = Memo(2)
+    m.put("a", 1)
+    m.put("b", 2)
+    m.put("c", 3)  # full: forgets everything, keeps the new value
+    assert dict(m) == {"c": 3}
+
+
+def test_book_hash_is_sha1_of_the_json_levels(world: World) -> None:
+    import hashlib
+
+    from edge_assets.simulator.clob import book_json
+    from edge_assets.simulator.gamma import num_str
+
+    g = world.odds_games("mlb", T)[0] if world.odds_games("mlb", T) else world.odds_games("nba", T)[0]
+    for mk in world.detail(g).markets[:4]:
+        for tok in mk.token_ids:
+            b = world.pm_book(tok, T)
+            assert b is not None
+            d = book_json(b)
+            bids = [{"price": num_str(p), "size": num_str(s, 2)} for p, s in b.bids]
+            asks = [{"price": num_str(p), "size": num_str(s, 2)} for p, s in b.asks]
+            want = hashlib.sha1(json.dumps([b.token_id, bids, asks, b.timestamp_ms]).encode()).hexdigest()
+            assert (d["hash"], d["bids"], d["asks"]) == (want, bids, asks)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from edge_assets.simulator.gamma import num_str
+from edge_assets.simulator.gamma import NUM_STR_MEMO, num_str
 from edge_assets.simulator.world import GRID_S, PMBook, World, h64, to_ts
 
 INTERVALS = {"1h": 3600, "6h": 6 * 3600, "1d": 86400, "1w": 7 * 86400, "1m": 30 * 86400}
@@ -27,10 +27,26 @@ class ClobError(Exception):
         self.body = body
 
 
+def _levels(levels: list[tuple[float, float]]) -> tuple[list[dict[str, str]], str]:
+    """Level dicts and their `json.dumps` text (default separators), built in one pass: the
+    strings are digits, '.' and '-' only, so no JSON escaping can apply."""
+    out = []
+    texts = []
+    cached = NUM_STR_MEMO.get
+    for p, s in levels:
+        ps = cached(p) or num_str(p)
+        ss = num_str(s, 2)
+        out.append({"price": ps, "size": ss})
+        texts.append(f'{{"price": "{ps}", "size": "{ss}"}}')
+    return out, "[" + ", ".join(texts) + "]"
+
+
 def book_json(b: PMBook) -> dict[str, Any]:
-    bids = [{"price": num_str(p), "size": num_str(s, 2)} for p, s in b.bids]
-    asks = [{"price": num_str(p), "size": num_str(s, 2)} for p, s in b.asks]
-    digest = hashlib.sha1(json.dumps([b.token_id, bids, asks, b.timestamp_ms]).encode()).hexdigest()
+    bids, bids_text = _levels(b.bids)
+    asks, asks_text = _levels(b.asks)
+    # == sha1(json.dumps([b.token_id, bids, asks, b.timestamp_ms])), without re-encoding the levels
+    text = f"[{json.dumps(b.token_id)}, {bids_text}, {asks_text}, {json.dumps(b.timestamp_ms)}]"
+    digest = hashlib.sha1(text.encode()).hexdigest()
     return {
         "market": b.condition_id,
         "asset_id": b.token_id,

@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -101,22 +102,48 @@ class GammaError(Exception):
         self.body = body
 
 
+# Formatted instants are memoized (bounded): every simulated hour re-renders the same few
+# thousand timestamps. Equal aware datetimes are one UTC instant, so they format identically.
+@lru_cache(maxsize=1 << 12)
 def iso_z(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+@lru_cache(maxsize=1 << 12)
+def _iso_s(dt: datetime) -> str:
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
 def iso_us(dt: datetime, salt: int) -> str:
     micro = salt % 1_000_000
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{micro:06d}".rstrip("0").rstrip(".") + "Z"
+    return _iso_s(dt) + f".{micro:06d}".rstrip("0").rstrip(".") + "Z"
 
 
+@lru_cache(maxsize=1 << 12)
 def pg_time(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S+00")
 
 
-def num_str(x: float, nd: int = 4) -> str:
+# Prices (4 decimals) repeat across books and hours; sizes, volumes and liquidity rarely do, so
+# only prices are memoized (bounded). Equal numbers (1 == 1.0, 0.0 == -0.0) format alike.
+NUM_STR_MEMO: dict[float, str] = {}
+
+
+def _num_str(x: float, nd: int) -> str:
     s = f"{x:.{nd}f}".rstrip("0").rstrip(".")
     return s if s not in ("", "-0") else "0"
+
+
+def num_str(x: float, nd: int = 4) -> str:
+    if nd != 4:
+        return _num_str(x, nd)
+    got = NUM_STR_MEMO.get(x)
+    if got is None:
+        got = _num_str(x, 4)
+        if len(NUM_STR_MEMO) >= 1 << 14:
+            NUM_STR_MEMO.clear()
+        NUM_STR_MEMO[x] = got
+    return got
 
 
 def _parse_dt(v: str) -> datetime:
@@ -320,10 +347,8 @@ class Gamma:
         w = self.w
         t_s = to_ts(now)
         closed = det is not None and now >= det.game.closed_at
-        salt = h64(w.seed, "m", mk.market_id)
-        created = mk.created_at
-        start_date = created + timedelta(seconds=int(salt % 500))
-        end_date = self._end_date(det) if det is not None else datetime(2026, 12, 31, 12, tzinfo=UTC)
+        st = self._market_static(det, mk)
+        salt = st["salt"]
         book = None if closed else w.pm_book(mk.token_ids[0], now)
         if closed:
             assert det is not None
@@ -339,9 +364,9 @@ class Gamma:
             prices = [num_str(mid), num_str(1 - mid)]
             best_bid, best_ask = bb, ba
             last_trade = book.last_trade if book else 0.5
-        life = max((det.game.closed_at if det else end_date) - created, timedelta(hours=1)).total_seconds()
-        frac = min(max((t_s - to_ts(created)) / life, 0.0), 1.0)
-        vol_total = 2_000 + (salt % 400_000) * (1.0 if mk.in_scope else 0.15)
+        life = st["life"]
+        frac = min(max((t_s - st["created_ts"]) / life, 0.0), 1.0)
+        vol_total = st["vol_total"]
         volume = round(vol_total * frac**1.5, 6)
         liquidity = 0.0
         if book is not None:
@@ -351,86 +376,165 @@ class Gamma:
         day_change = 0.0
         hour_change = 0.0
         if det is not None and not closed:
-            ps = w.pm_prob_first(det, mk, np.array([k, max(k - 12, det.k0), max(k_day, det.k0)]))
-            hour_change = round(float(ps[0] - ps[1]), 4)
-            day_change = round(float(ps[0] - ps[2]), 4)
+            p_now = w.pm_mid(det, mk, k)
+            hour_change = round(p_now - w.pm_mid(det, mk, max(k - 12, det.k0)), 4)
+            day_change = round(p_now - w.pm_mid(det, mk, max(k_day, det.k0)), 4)
         g = det.game if det else None
-        lg = LEAGUES[g.league] if g else None
         accepting = not closed and (g is None or now < g.end)
         spread = round(best_ask - best_bid, 4) if best_ask is not None and best_bid is not None else 1.0
-        desc = self._market_description(det, mk)
-        d: dict[str, Any] = {
-            "id": mk.market_id,
+        # the static template fixes the key order; only the time-dependent values are set here
+        d = st["template"].copy()
+        d["liquidity"] = num_str(liquidity, 5)
+        d["outcomePrices"] = f'["{prices[0]}", "{prices[1]}"]'  # == json.dumps: plain number strings
+        d["volume"] = num_str(volume, 6)
+        d["closed"] = closed
+        d["updatedAt"] = iso_us(from_ts(min(k * 300, st["closed_ts"] if det else k * 300)), salt >> 20)
+        d["orderPriceMinTickSize"] = book.tick if book else 0.01
+        d["volumeNum"] = volume
+        d["liquidityNum"] = liquidity
+        d["volumeClob"] = volume
+        d["liquidityClob"] = liquidity
+        d["acceptingOrders"] = accepting
+        d["spread"] = spread
+        d["oneDayPriceChange"] = day_change
+        d["oneHourPriceChange"] = hour_change
+        d["lastTradePrice"] = last_trade
+        d["bestBid"] = best_bid
+        d["bestAsk"] = best_ask
+        d["umaResolutionStatuses"] = '["proposed"]' if closed else "[]"
+        d["feeSchedule"] = {
+            "exponent": 1,
+            "rate": mk.fee_rate,
+            "takerOnly": True,
+            "rebateRate": mk.fee_rebate,
+        }
+        if closed:
+            assert g is not None
+            d["closedTime"] = pg_time(g.closed_at)
+            d["umaEndDate"] = iso_z(g.closed_at)
+            d["umaResolutionStatus"] = "resolved"
+            d["automaticallyResolved"] = True
+        if with_events:
+            d["events"] = [self.event_json_for_market(det, mk, now)]
+        return d
+
+    def _market_static(self, det: GameDetail | None, mk: PMMarket) -> dict[str, Any]:
+        """The parts of a market's JSON that never change with time, memoized on the world.
+
+        Why: a backfill renders the same ~600 markets every simulated hour; their strings
+        (question, description, dates, token ids) are pure functions of (det, mk).
+        """
+        memo = self.w.memo("gamma_market", 1024)  # ~650 markets open at once, ~7 KB each
+        st = memo.get(mk.market_id)
+        if st is not None:
+            return st
+        salt = h64(self.w.seed, "m", mk.market_id)
+        created = mk.created_at
+        start_date = created + timedelta(seconds=int(salt % 500))
+        end_date = self._end_date(det) if det is not None else datetime(2026, 12, 31, 12, tzinfo=UTC)
+        lg = LEAGUES[det.game.league] if det is not None else None
+        st = {
+            "salt": salt,
+            "life": max(
+                (det.game.closed_at if det else end_date) - created, timedelta(hours=1)
+            ).total_seconds(),
+            "created_ts": to_ts(created),
+            "closed_ts": to_ts(det.game.closed_at) if det else None,
+            "vol_total": 2_000 + (salt % 400_000) * (1.0 if mk.in_scope else 0.15),
             "question": self.question(det, mk),
-            "conditionId": mk.condition_id,
-            "slug": mk.slug,
             "resolutionSource": RESOLUTION_URL[lg.code] if lg else "",
             "endDate": iso_z(end_date),
-            "liquidity": num_str(liquidity, 5),
             "startDate": iso_z(start_date),
             "image": f"{IMG}/{(lg.code if lg else 'futures')}-game.png",
-            "icon": f"{IMG}/{(lg.code if lg else 'futures')}-game.png",
-            "description": desc,
+            "description": self._market_description(det, mk),
             "outcomes": json.dumps(
                 [self.style(det).outcome(o) for o in mk.outcomes] if det is not None else list(mk.outcomes)
             ),
-            "outcomePrices": json.dumps(prices),
-            "volume": num_str(volume, 6),
-            "active": True,
-            "closed": closed,
-            "marketMakerAddress": "",
             "createdAt": iso_us(created, salt),
-            "updatedAt": iso_us(
-                from_ts(min(k * 300, to_ts(det.game.closed_at) if det else k * 300)), salt >> 20
-            ),
+            "groupItemTitle": self.style(det).text(mk.group_item_title) if det else mk.group_item_title,
+            "endDateIso": end_date.date().isoformat(),
+            "startDateIso": start_date.date().isoformat(),
+            "gameStartTime": pg_time(det.game.scheduled) if det else None,
+            "eventStartTime": iso_z(det.game.scheduled) if det else None,
+            "clobTokenIds": json.dumps(list(mk.token_ids)),
+            "competitive": round(0.5 + 0.49 * np.cos(salt % 1000), 6),
+            "deployingTimestamp": iso_us(created + timedelta(seconds=20), salt >> 7),
+        }
+        st["template"] = self._market_template(det, mk, st)
+        memo.put(mk.market_id, st)
+        return st
+
+    def _market_template(self, det: GameDetail | None, mk: PMMarket, st: dict[str, Any]) -> dict[str, Any]:
+        """Every key of a market's JSON in wire order; time-dependent values are None here."""
+        g = det.game if det else None
+        d: dict[str, Any] = {
+            "id": mk.market_id,
+            "question": st["question"],
+            "conditionId": mk.condition_id,
+            "slug": mk.slug,
+            "resolutionSource": st["resolutionSource"],
+            "endDate": st["endDate"],
+            "liquidity": None,
+            "startDate": st["startDate"],
+            "image": st["image"],
+            "icon": st["image"],
+            "description": st["description"],
+            "outcomes": st["outcomes"],
+            "outcomePrices": None,
+            "volume": None,
+            "active": True,
+            "closed": None,
+            "marketMakerAddress": "",
+            "createdAt": st["createdAt"],
+            "updatedAt": None,
             "new": False,
             "featured": False,
             "archived": False,
             "resolvedBy": RESOLVER,
             "restricted": True,
-            "groupItemTitle": self.style(det).text(mk.group_item_title) if det else mk.group_item_title,
+            "groupItemTitle": st["groupItemTitle"],
             "groupItemThreshold": str(mk.idx),
             "questionID": mk.question_id,
             "enableOrderBook": True,
-            "orderPriceMinTickSize": book.tick if book else 0.01,
+            "orderPriceMinTickSize": None,
             "orderMinSize": 5,
-            "volumeNum": volume,
-            "liquidityNum": liquidity,
-            "endDateIso": end_date.date().isoformat(),
-            "startDateIso": start_date.date().isoformat(),
+            "volumeNum": None,
+            "liquidityNum": None,
+            "endDateIso": st["endDateIso"],
+            "startDateIso": st["startDateIso"],
             "hasReviewedDates": True,
         }
         if g is not None:
-            d["gameStartTime"] = pg_time(g.scheduled)
-            d["eventStartTime"] = iso_z(g.scheduled)
+            d["gameStartTime"] = st["gameStartTime"]
+            d["eventStartTime"] = st["eventStartTime"]
             d["secondsDelay"] = 3 if g.league in ("nfl", "nba") else 1
         d.update(
             {
-                "clobTokenIds": json.dumps(list(mk.token_ids)),
+                "clobTokenIds": st["clobTokenIds"],
                 "comboStatus": "disabled",
                 "umaBond": "500",
                 "umaReward": "2",
-                "volumeClob": volume,
-                "liquidityClob": liquidity,
+                "volumeClob": None,
+                "liquidityClob": None,
                 "makerBaseFee": 1000,
                 "takerBaseFee": 1000,
-                "acceptingOrders": accepting,
+                "acceptingOrders": None,
                 "negRisk": det is None,
                 "ready": False,
                 "funded": False,
-                "acceptingOrdersTimestamp": iso_z(start_date),
+                "acceptingOrdersTimestamp": st["startDate"],
                 "cyom": False,
-                "competitive": round(0.5 + 0.49 * np.cos(salt % 1000), 6),
+                "competitive": st["competitive"],
                 "pagerDutyNotificationEnabled": False,
                 "approved": True,
                 "rewardsMinSize": 50,
                 "rewardsMaxSpread": 4.5,
-                "spread": spread,
-                "oneDayPriceChange": day_change,
-                "oneHourPriceChange": hour_change,
-                "lastTradePrice": last_trade,
-                "bestBid": best_bid,
-                "bestAsk": best_ask,
+                "spread": None,
+                "oneDayPriceChange": None,
+                "oneHourPriceChange": None,
+                "lastTradePrice": None,
+                "bestBid": None,
+                "bestAsk": None,
                 "automaticallyActive": True,
                 "clearBookOnStart": g is not None,
                 "manualActivation": False,
@@ -443,32 +547,19 @@ class Gamma:
             d["line"] = mk.line
         d.update(
             {
-                "umaResolutionStatuses": '["proposed"]' if closed else "[]",
+                "umaResolutionStatuses": None,
                 "pendingDeployment": False,
                 "deploying": False,
-                "deployingTimestamp": iso_us(created + timedelta(seconds=20), salt >> 7),
+                "deployingTimestamp": st["deployingTimestamp"],
                 "rfqEnabled": False,
                 "holdingRewardsEnabled": False,
                 "feesEnabled": mk.fee_rate > 0,
                 "requiresTranslation": False,
                 "feeType": mk.fee_type,
-                "feeSchedule": {
-                    "exponent": 1,
-                    "rate": mk.fee_rate,
-                    "takerOnly": True,
-                    "rebateRate": mk.fee_rebate,
-                },
+                "feeSchedule": None,
                 "version": "v1",
             }
         )
-        if closed:
-            assert g is not None
-            d["closedTime"] = pg_time(g.closed_at)
-            d["umaEndDate"] = iso_z(g.closed_at)
-            d["umaResolutionStatus"] = "resolved"
-            d["automaticallyResolved"] = True
-        if with_events:
-            d["events"] = [self.event_json_for_market(det, mk, now)]
         return d
 
     def _market_description(self, det: GameDetail | None, mk: PMMarket) -> str:

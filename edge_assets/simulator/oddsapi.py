@@ -10,9 +10,10 @@ import re
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
-from edge_assets.simulator.teams import BOOKS, LEAGUES, REGIONS, SPORT_KEY_TO_LEAGUE
+from edge_assets.simulator.teams import BOOK_INDEX, BOOKS, LEAGUES, REGIONS, SPORT_KEY_TO_LEAGUE
 from edge_assets.simulator.world import Game, World, to_ts
 
 FEATURED = ("h2h", "spreads", "totals", "outrights", "h2h_lay", "outrights_lay")
@@ -68,6 +69,7 @@ def american(dec: float) -> int:
     return round(-100 / (dec - 1))
 
 
+@lru_cache(maxsize=1 << 12)
 def iso(ts: int) -> str:
     return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -386,27 +388,23 @@ class OddsApi:
         det = self.w.detail(g)
         ev = self._event_head(g, t, df)
         bms = []
+        is_american, unix = of == "american", df == "unix"
         for bk, last, mkts in self.w.book_quotes(det, t, books, markets):
-            b = BOOKS[[x.key for x in BOOKS].index(bk)]
+            b = BOOKS[BOOK_INDEX[bk]]
             mlist = []
             for key, mlast, outs in mkts:
                 ol = []
                 for name, price, point in outs:
-                    o: dict[str, Any] = {
-                        "name": name,
-                        "price": american(price) if of == "american" else price,
-                    }
+                    o: dict[str, Any] = {"name": name, "price": american(price) if is_american else price}
                     if point is not None:
                         o["point"] = point
                     ol.append(o)
-                mlist.append(
-                    {"key": key, "last_update": mlast if df == "unix" else iso(mlast), "outcomes": ol}
-                )
+                mlist.append({"key": key, "last_update": mlast if unix else iso(mlast), "outcomes": ol})
             bms.append(
                 {
                     "key": bk,
                     "title": b.title,
-                    "last_update": last if df == "unix" else iso(last),
+                    "last_update": last if unix else iso(last),
                     "markets": mlist,
                 }
             )

@@ -14,10 +14,11 @@ During the game each market's probability follows a Brownian bridge to its resol
 
 import hashlib
 import math
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -42,7 +43,7 @@ def h64(*parts: object) -> int:
 
 
 def rng_for(*parts: object) -> np.random.Generator:
-    return np.random.default_rng(h64(*parts))
+    return np.random.Generator(np.random.PCG64(h64(*parts)))  # what default_rng(int) builds
 
 
 def _splitmix(x: np.ndarray) -> np.ndarray:
@@ -67,6 +68,38 @@ def hnorm(salt: int, idx: np.ndarray | int) -> np.ndarray:
     return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
 
 
+_GOLDEN = 0x9E3779B97F4A7C15
+_BOX_SALT = 0x5851F42D4C957F2D
+_U53 = 1.0 / (1 << 53)
+_HALF_U53 = 0.5 / (1 << 53)
+_TWO_PI = 2.0 * np.pi
+_np_log = np.log
+_np_cos = np.cos
+
+
+def hunif1(salt: int, idx: int) -> float:
+    """Scalar `hunif` on Python ints: bit-identical to `hunif(salt, [idx])[0]`, ~20x cheaper."""
+    x = (((idx & _MASK64) ^ (salt & _MASK64)) + _GOLDEN) & _MASK64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
+    x ^= x >> 31
+    return float(x >> 11) * _U53 + _HALF_U53
+
+
+def hnorm1(salt: int, idx: int) -> float:
+    """Scalar `hnorm`, bit-identical to `hnorm(salt, [idx])[0]` (numpy log/cos on scalars, which
+    run the same loops as on arrays; math.log differs from numpy's SIMD log in the last bit)."""
+    u1 = hunif1(salt, idx)
+    u2 = hunif1(salt ^ _BOX_SALT, idx)
+    return float(math.sqrt(-2.0 * _np_log(u1)) * _np_cos(_TWO_PI * u2))
+
+
+@lru_cache(maxsize=1 << 12, typed=True)
+def h64c(*parts: object) -> int:
+    """`h64` memoized: for keys that do not change with time (per game, book, market)."""
+    return h64(*parts)
+
+
 def to_ts(dt: datetime) -> int:
     return int(dt.timestamp())
 
@@ -88,11 +121,20 @@ def expit(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
+_LOGFACT = {n: np.array([math.lgamma(x + 1) for x in range(n)]) for n in (11, 16)}
+_ARANGE = {n: np.arange(n, dtype=np.float64) for n in (11, 16)}
+_HOME_WINS = np.tril(np.ones((11, 11)), -1)  # joint[i, j]: home scores i > j away
+
+
 def _poisson_pmf(lam: np.ndarray, n: int = 11) -> np.ndarray:
     """P(X=j) for j < n, shape lam.shape + (n,)."""
     lam = np.asarray(lam, dtype=np.float64)[..., None]
-    j = np.arange(n, dtype=np.float64)
-    logfact = np.array([math.lgamma(x + 1) for x in range(n)])
+    j = _ARANGE.get(n)
+    if j is None:
+        j = np.arange(n, dtype=np.float64)
+    logfact = _LOGFACT.get(n)
+    if logfact is None:
+        logfact = np.array([math.lgamma(x + 1) for x in range(n)])
     return np.exp(j * np.log(lam) - lam - logfact)
 
 
@@ -103,7 +145,7 @@ def soccer_1x2(m: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np
     ph, pa = _poisson_pmf(lh), _poisson_pmf(la)
     joint = ph[..., :, None] * pa[..., None, :]
     n = joint.shape[-1]
-    home = np.tril(np.ones((n, n)), -1)
+    home = _HOME_WINS if n == 11 else np.tril(np.ones((n, n)), -1)
     p_home = (joint * home).sum(axis=(-1, -2))
     p_draw = np.trace(joint, axis1=-2, axis2=-1)
     p_away = (joint * home.T).sum(axis=(-1, -2))
@@ -137,7 +179,7 @@ class Game:
     odds_event_id: str
     pm_event_id: str
 
-    @property
+    @cached_property
     def key(self) -> tuple[str, str, int]:
         return (self.league, self.et_date.isoformat(), self.game_no)
 
@@ -196,6 +238,9 @@ class GameDetail:
     sigma_m: float
     sigma_t: float
     extra: dict[str, float] = field(default_factory=dict)
+    # memo of time-independent derived values (per-market live-bridge start and outcome, per-book
+    # refresh phase, episode windows as timestamps): a cache, not part of the model
+    memo: dict[object, object] = field(default_factory=dict, repr=False, compare=False)
 
 
 @dataclass
@@ -271,6 +316,21 @@ _LAST = [
 ]
 
 
+class Memo(dict):
+    """A dict that empties itself when full: bounded memory, no LRU bookkeeping on hits.
+
+    Values must be pure functions of their keys, so forgetting them only costs a recompute."""
+
+    def __init__(self, max_items: int) -> None:
+        super().__init__()
+        self.max_items = max_items
+
+    def put(self, key: object, value: object) -> None:
+        if len(self) >= self.max_items:
+            self.clear()
+        self[key] = value
+
+
 class World:
     """Seeded world. Everything observable is a pure function of (seed, time)."""
 
@@ -282,6 +342,18 @@ class World:
         self._games_on = lru_cache(maxsize=8192)(self._games_on_impl)
         self._detail = lru_cache(maxsize=2048)(self._detail_impl)
         self._futures = lru_cache(maxsize=16)(self._futures_impl)
+        self._book_memo: dict[int, dict[str, tuple]] = {}
+        self._mid_memo: dict[int, dict[str, float]] = {}
+        self._memos: dict[str, Memo] = {}
+        self._memo_lock = threading.Lock()
+
+    def memo(self, name: str, max_items: int = 4096) -> Memo:
+        """A named, bounded memo living as long as the world (renderers are rebuilt per request
+        batch; the world is shared), for values that are pure functions of their key."""
+        m = self._memos.get(name)
+        if m is None:
+            m = self._memos.setdefault(name, Memo(max_items))
+        return m
 
     # ------------------------------------------------------------------ schedule
     def games_on(self, league: str, d: date) -> tuple[Game, ...]:
@@ -1073,35 +1145,55 @@ class World:
     def book_state(self, det: GameDetail, book_i: int, t_s: int) -> tuple[int, int, float, float] | None:
         """(source grid index, last_update ts, m_b, t_b) for one book at time t_s, or None if not quoting."""
         b = BOOKS[book_i]
-        g = det.game
-        if h64(self.seed, "quotes", g.key, b.key) % 100 < 4:
+        static = self._book_static(det, book_i)
+        if static is None:
             return None  # this book does not carry this game
-        r = b.refresh_min * 60
-        phase = h64(self.seed, "phase", g.key, b.key) % r
+        r, phase, stale, listed, jit_prefix = static
         u = ((t_s - phase) // r) * r + phase
         frozen = False
-        for ep in det.episodes:
-            if ep.kind == "stale_book":
-                a, e = to_ts(ep.start), to_ts(ep.end)
-                if a <= u < e:  # the book sleeps through the news: keep its last pre-news refresh
-                    u = u - ((u - a) // r + 1) * r
-                    frozen = True
-        listed = to_ts(g.listed_at)
+        for a, e in stale:
+            if a <= u < e:  # the book sleeps through the news: keep its last pre-news refresh
+                u = u - ((u - a) // r + 1) * r
+                frozen = True
         if u < listed:
             if t_s < listed:
                 return None
             u = listed
         k = u // GRID_S - b.lag_steps
         k = min(max(k, det.k0), det.ks)
-        jit = int(h64(self.seed, "jit", g.key, b.key, u) % 60)
+        # == h64(self.seed, "jit", g.key, b.key, u): same repr text, prefix built once
+        jit_text = (jit_prefix + repr(u) + ")").encode()
+        jit = int.from_bytes(hashlib.blake2b(jit_text, digest_size=8).digest(), "little") % 60
         last = u + jit if u + jit <= t_s and not frozen else u
         ridx = u // r
         salt = det.salt ^ (book_i * 0x9E3779B1)
-        z = hnorm(salt, np.array([ridx * 2, ridx * 2 + 1]))
+        z0, z1 = hnorm1(salt, ridx * 2), hnorm1(salt, ridx * 2 + 1)
         i = k - det.k0
-        mb = float(det.m[i] + b.noise * det.sigma_m * 0.5 * z[0])
-        tb = float(det.t[i] + b.noise * det.sigma_t * 0.5 * z[1])
+        mb = float(det.m[i] + b.noise * det.sigma_m * 0.5 * z0)
+        tb = float(det.t[i] + b.noise * det.sigma_t * 0.5 * z1)
         return k, last, mb, tb
+
+    def _book_static(
+        self, det: GameDetail, book_i: int
+    ) -> tuple[int, int, tuple[tuple[int, int], ...], int, str] | None:
+        """Time-independent part of `book_state` (None: the book does not carry the game)."""
+        key = ("book", book_i)
+        got = det.memo.get(key, _MISSING)
+        if got is _MISSING:
+            b = BOOKS[book_i]
+            g = det.game
+            if h64(self.seed, "quotes", g.key, b.key) % 100 < 4:
+                got = None
+            else:
+                r = b.refresh_min * 60
+                phase = h64(self.seed, "phase", g.key, b.key) % r
+                stale = tuple(
+                    (to_ts(ep.start), to_ts(ep.end)) for ep in det.episodes if ep.kind == "stale_book"
+                )
+                jit_prefix = repr((self.seed, "jit", g.key, b.key))[:-1] + ", "
+                got = (r, phase, stale, to_ts(g.listed_at), jit_prefix)
+            det.memo[key] = got
+        return got  # type: ignore[return-value]
 
     def book_quotes(
         self, det: GameDetail, t_s: int, book_keys: Iterable[str], markets: Iterable[str]
@@ -1123,7 +1215,7 @@ class World:
                     continue
                 mk = det.markets[0]
                 k = grid_index(t_s)
-                p1 = float(self.true_prob(det, mk, np.array([k]))[0])
+                p1 = self.true_prob1(det, mk, k)
                 last = (t_s // 60) * 60 - int(h64(self.seed, "lj", g.key, bk, k) % 40)
                 mkts: list[tuple[str, int, list[tuple[str, float, float | None]]]] = []
                 if "h2h" in want and not lg.has_draw:
@@ -1157,7 +1249,7 @@ class World:
                             )
                         )
                 elif key == "spreads":
-                    if lg.has_draw or det.no_spreads or h64(self.seed, "nosp", g.key, bk) % 100 < 5:
+                    if lg.has_draw or det.no_spreads or h64c(self.seed, "nosp", g.key, bk) % 100 < 5:
                         continue
                     if g.league in ("nhl", "mlb"):
                         lh = -1.5 if mb > 0 else 1.5
@@ -1184,8 +1276,13 @@ class World:
         return out
 
     def _soft_shift(self, det: GameDetail, bk: str, t_s: int, probs: dict[str, float]) -> dict[str, float]:
-        for ep in det.episodes:
-            if ep.kind != "soft_outlier" or ep.book != bk or not (to_ts(ep.start) <= t_s < to_ts(ep.end)):
+        soft = det.memo.get("soft_eps")
+        if soft is None:
+            soft = det.memo["soft_eps"] = [
+                (ep, to_ts(ep.start), to_ts(ep.end)) for ep in det.episodes if ep.kind == "soft_outlier"
+            ]
+        for ep, a, e in soft:  # type: ignore[attr-defined]
+            if ep.book != bk or not (a <= t_s < e):
                 continue
             mk = det.markets[ep.market_idx]
             side = self._h2h_side(det, mk, ep.outcome)
@@ -1228,6 +1325,14 @@ class World:
 
     # ------------------------------------------------------------------ Polymarket books
     def lookup_token(self, token_id: str) -> tuple[GameDetail | None, PMMarket, int] | None:
+        memo = self.memo("token")
+        got = memo.get(token_id, _MISSING)
+        if got is _MISSING:
+            got = self._lookup_token(token_id)
+            memo.put(token_id, got)
+        return got  # type: ignore[return-value]
+
+    def _lookup_token(self, token_id: str) -> tuple[GameDetail | None, PMMarket, int] | None:
         dec = self.decode_token(token_id)
         if dec is None:
             return None
@@ -1273,6 +1378,53 @@ class World:
         noise = 0.005 * hnorm(salt, ks) + 0.005 * hnorm(salt ^ 1, ks // 12)
         return np.clip(p + noise * 4 * p * (1 - p), 0.001, 0.999)
 
+    def true_prob1(self, det: GameDetail, mk: PMMarket, k: int) -> float:
+        """Scalar `true_prob` at one grid index (same float as `true_prob(det, mk, [k])[0]`)."""
+        if k > det.ks:
+            p0, y = self._live_base(det, mk)
+            j = min(max(k - det.ks, 0), len(det.bridge) - 1)
+            f = j / max(len(det.bridge) - 1, 1)
+            if f >= 1.0:
+                return float(y)
+            target = 7.0 if y else -7.0
+            lo = (1 - f) * logit(np.array(p0)) + f * target + 1.2 * det.bridge[j]
+            return float(expit(lo))
+        i = min(max(k - det.k0, 0), len(det.m) - 1)
+        return float(self._pre_prob(det, mk, det.m[i : i + 1], det.t[i : i + 1])[0])
+
+    def _live_base(self, det: GameDetail, mk: PMMarket) -> tuple[float, int]:
+        """(probability at the start, resolved outcome): static per market, memoized on the detail."""
+        key = ("live", mk.idx)
+        got = det.memo.get(key)
+        if got is None:
+            p0 = float(self._pre_prob(det, mk, det.m[-1:], det.t[-1:])[0])
+            got = det.memo[key] = (p0, self.resolved_outcome(det, mk))
+        return got  # type: ignore[return-value]
+
+    def pm_mid(self, det: GameDetail | None, mk: PMMarket, k: int) -> float:
+        """`pm_mid1` memoized per (market, k): Gamma's hour/day price changes re-read the mids of
+        one hour and one day earlier, which the previous polls of a backfill already computed."""
+        per_k = self._mid_memo.get(k)
+        if per_k is None:
+            with self._memo_lock:
+                per_k = self._mid_memo.setdefault(k, {})
+                while len(self._mid_memo) > 48:  # hourly polls: two days of grid indices, ~3 MB
+                    self._mid_memo.pop(next(iter(self._mid_memo)))
+        got = per_k.get(mk.market_id)
+        if got is None:
+            got = per_k[mk.market_id] = self.pm_mid1(det, mk, k)
+        return got
+
+    def pm_mid1(self, det: GameDetail | None, mk: PMMarket, k: int) -> float:
+        """Scalar `pm_prob_first` at one grid index (same float, no 1-element arrays)."""
+        if det is None:
+            base = mk.params[0] + 0.01 * hnorm1(h64c(self.seed, "fut", mk.market_id), k // 288)
+            return min(max(base, 0.002), 0.998)
+        p = self.true_prob1(det, mk, k)
+        salt = det.salt ^ (mk.idx * 0x632BE59BD9B4E019)
+        noise = 0.005 * hnorm1(salt, k) + 0.005 * hnorm1(salt ^ 1, k // 12)
+        return min(max(p + noise * 4 * p * (1 - p), 0.001), 0.999)
+
     def pm_book(self, token_id: str, t: datetime) -> PMBook | None:
         """The CLOB book of one token at time t; None when the token is unknown or its market closed."""
         found = self.lookup_token(token_id)
@@ -1285,52 +1437,79 @@ class World:
         if det is None and t_s < to_ts(mk.created_at):
             return None
         k = grid_index(t_s)
-        bids, asks, tick, last_trade = self._book_first(det, mk, k)
+        bids, asks, tick, last_trade, ts_ms = self._book_at(det, mk, k)
         if o == 1:
+            # the second token's book mirrors the first: sorting the mirrored levels is all the
+            # original double reversal did (sorted() is stable and the keys are the tuples)
             bids, asks = (
-                [(round(1 - p, 4), s) for p, s in asks[::-1]][::-1],
-                [(round(1 - p, 4), s) for p, s in bids[::-1]][::-1],
+                sorted([(round(1 - p, 4), s) for p, s in asks]),
+                sorted([(round(1 - p, 4), s) for p, s in bids], reverse=True),
             )
-            bids = sorted(bids)
-            asks = sorted(asks, reverse=True)
             last_trade = round(1 - last_trade, 4)
-        ts_ms = k * GRID_S * 1000 + int(h64(self.seed, "bts", mk.market_id, k) % 240_000)
+        else:
+            bids, asks = list(bids), list(asks)
         ts_ms = min(ts_ms, int(t.timestamp() * 1000))
         return PMBook(token_id, mk.condition_id, bids, asks, tick, ts_ms, last_trade, det is None)
+
+    def _book_at(
+        self, det: GameDetail | None, mk: PMMarket, k: int
+    ) -> tuple[list[tuple[float, float]], list[tuple[float, float]], float, float, int]:
+        """`_book_first` plus the book's change time, memoized for the last few grid indices.
+
+        Why: at one instant Gamma renders every market's book and the CLOB serves both tokens of
+        the same markets; the book is a pure function of (market, k), so it is built once.
+        """
+        memo = self._book_memo
+        per_k = memo.get(k)
+        if per_k is None:
+            with self._memo_lock:
+                per_k = memo.setdefault(k, {})
+                while len(memo) > 2:  # bounded: only the grid indices being served right now
+                    memo.pop(next(iter(memo)))
+        got = per_k.get(mk.market_id)
+        if got is None:
+            bids, asks, tick, last_trade = self._book_first(det, mk, k)
+            ts_ms = k * GRID_S * 1000 + int(h64(self.seed, "bts", mk.market_id, k) % 240_000)
+            got = per_k[mk.market_id] = (bids, asks, tick, last_trade, ts_ms)
+        return got
 
     def _book_first(
         self, det: GameDetail | None, mk: PMMarket, k: int
     ) -> tuple[list[tuple[float, float]], list[tuple[float, float]], float, float]:
-        mid = float(self.pm_prob_first(det, mk, np.array([k]))[0])
+        mid = self.pm_mid(det, mk, k)
         tick = 0.01 if 0.04 <= mid <= 0.96 else 0.001
         r = rng_for(self.seed, "book", mk.market_id, k)
-        s = int(r.choice([1, 1, 1, 2, 2, 3]))
+        # bound methods and an inlined `_size` (same draws in the same order): this runs for every
+        # market at every polled instant
+        integers, lognormal, random = r.integers, r.lognormal, r.random
+        s = _BOOK_SPREADS[int(integers(0, 6))]  # == r.choice(_BOOK_SPREADS): same draw, no array
         bb = math.floor(mid / tick - s / 2) * tick
         ba = bb + s * tick
         bb = min(max(bb, tick), 1 - 2 * tick)
         ba = min(max(ba, bb + tick), 1 - tick)
-        nb, na = int(r.integers(3, 9)), int(r.integers(3, 9))
+        nb, na = int(integers(3, 9)), int(integers(3, 9))
         bids: list[tuple[float, float]] = []
         p = bb
         for i in range(nb):
             if p < tick - 1e-12:
                 break
-            bids.append((round(p, 4), _size(r, i)))
-            p -= tick * int(r.integers(1, 4))
+            v = float(lognormal(_LOG_SIZE[i], 0.8))
+            bids.append((round(p, 4), round(v, 2) if random() < 0.5 else float(round(v))))
+            p -= tick * int(integers(1, 4))
         asks: list[tuple[float, float]] = []
         p = ba
         for i in range(na):
             if p > 1 - tick + 1e-12:
                 break
-            asks.append((round(p, 4), _size(r, i)))
-            p += tick * int(r.integers(1, 4))
+            v = float(lognormal(_LOG_SIZE[i], 0.8))
+            asks.append((round(p, 4), round(v, 2) if random() < 0.5 else float(round(v))))
+            p += tick * int(integers(1, 4))
         # injected episodes on this market
-        if det is not None:
+        if det is not None and det.episodes:
             t_s = k * GRID_S
-            for ep in det.episodes:
-                if ep.market_idx != mk.idx or ep.kind not in ("true_mispricing", "thin_book", "near_start"):
+            for ep, a, e in self._pm_episodes(det):
+                if ep.market_idx != mk.idx:
                     continue
-                a, e = to_ts(ep.start), to_ts(ep.end)
                 if not (a <= t_s < e):
                     continue
                 price = self.episode_ask(det, mk, ep)
@@ -1346,6 +1525,17 @@ class World:
         asks.sort(reverse=True)
         last_trade = bids[-1][0] if bids and r.random() < 0.5 else (asks[-1][0] if asks else mid)
         return bids, asks, tick, round(last_trade, 4)
+
+    def _pm_episodes(self, det: GameDetail) -> list[tuple[Episode, int, int]]:
+        """The episodes that reshape Polymarket books, with their windows as timestamps."""
+        got = det.memo.get("pm_eps")
+        if got is None:
+            got = det.memo["pm_eps"] = [
+                (ep, to_ts(ep.start), to_ts(ep.end))
+                for ep in det.episodes
+                if ep.kind in ("true_mispricing", "thin_book", "near_start")
+            ]
+        return got  # type: ignore[return-value]
 
     def episode_ask(self, det: GameDetail, mk: PMMarket, ep: Episode) -> float:
         """The executable ask of the episode's outcome during its window (constant)."""
@@ -1574,6 +1764,13 @@ def _dec(q: float) -> float:
     return max(round(1.0 / max(q, 1e-6), 2), 1.01)
 
 
+_BOOK_SPREADS = (1, 1, 1, 2, 2, 3)
+_MISSING = object()
+
+
+_LOG_SIZE = tuple(math.log(60 + 80 * level) for level in range(16))
+
+
 def _size(r: np.random.Generator, level: int) -> float:
-    v = float(r.lognormal(math.log(60 + 80 * level), 0.8))
+    v = float(r.lognormal(_LOG_SIZE[level] if level < 16 else math.log(60 + 80 * level), 0.8))
     return round(v, 2) if r.random() < 0.5 else float(round(v))
