@@ -179,7 +179,8 @@ def test_malformed_body_is_kept_raw_and_fails_clearly(
     assert "malformed response kept raw in raw_responses; curated rows unchanged" in _failure(result)
     assert lake.read("oddsapi_live", key).equals(before)
     raw = _raw(tmp_path).sort("requested_at")
-    last = raw.filter(pl.col("endpoint") == "/v4/sports/{sport}/odds").row(-1, named=True)
+    # every sport's body is stored as received; parsing (after the poll) failed on the NBA one
+    last = raw.filter(pl.col("url_path") == "/v4/sports/basketball_nba/odds").row(-1, named=True)
     body = decompress(last["body_zstd"], last["body_bytes"])
     with pytest.raises(json.JSONDecodeError):
         json.loads(body)

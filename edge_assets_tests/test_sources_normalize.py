@@ -1,12 +1,16 @@
 """Normalizers on small hand-built payloads with hand-computed expectations."""
 
+import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from edge_assets import schemas
 from edge_assets.sources import normalize as N
+from edge_assets.sources.http import MalformedResponse
 from edge_assets.sources.polymarket import ClobBook, GammaEvent, GammaMarket
 
 OBS = datetime(2026, 8, 16, 12, tzinfo=UTC)
@@ -201,3 +205,47 @@ def test_gamma_league_and_fallbacks() -> None:
 def test_gamma_rejects_out_of_range_prices() -> None:
     with pytest.raises(ValueError, match=r"outcomePrices\n.*must lie in \[0, 1\], got \[1.5, 0.0\]"):
         GammaMarket.model_validate({"id": "1", "outcomePrices": '["1.5", "0"]'})
+
+
+@pytest.mark.parametrize(
+    ("name", "odds_format"),
+    [
+        ("oddsapi_v4_odds_icehockey_nhl_h2h_decimal_2024-03-21.json", "decimal"),
+        ("oddsapi_v4_odds_americanfootball_nfl_us_american_2025-09-10.json", "american"),
+    ],
+)
+def test_live_odds_from_raw_bodies_equals_the_model_path(real_dir: Path, name: str, odds_format: str) -> None:
+    from edge_assets.sources.oddsapi import _EVENTS
+
+    body = (real_dir / name).read_bytes()
+    fast = N.odds_bodies_to_frame([body, b"[]"], OBS, odds_format)
+    slow = N.odds_to_frame(_EVENTS.validate_json(body), OBS, odds_format)
+    assert fast.height > 100
+    assert_frame_equal(fast, slow)
+    # two bodies (two sports) flatten into one frame, rows of each kept
+    twice = N.odds_bodies_to_frame([body, body], OBS, odds_format)
+    assert twice.height == 2 * fast.height
+
+
+def test_live_odds_bodies_drift_and_garbage_are_malformed() -> None:
+    renamed = json.dumps([{**event([]), "bookmakers": [BOOK]} | {"commence_time": None}]).encode()
+    with pytest.raises(MalformedResponse, match=r"field 'commence_time' missing or invalid in 2 of 2 rows"):
+        N.odds_bodies_to_frame([renamed], OBS)
+    with pytest.raises(MalformedResponse, match=r"body is not a JSON array of events .*starts with '<html>"):
+        N.odds_bodies_to_frame([b"<html>bad gateway</html>"], OBS)
+    assert N.odds_bodies_to_frame([b"[]"], OBS).equals(schemas.empty(schemas.ODDS_QUOTES))
+
+
+BOOK = {
+    "key": "pinnacle",
+    "last_update": "2026-08-16T11:00:00Z",
+    "markets": [
+        {
+            "key": "h2h",
+            "outcomes": [
+                {"name": "Los Angeles Lakers", "price": 2.5},
+                {"name": "Boston Celtics", "price": 1.6},
+            ],
+        }
+    ],
+}

@@ -210,15 +210,16 @@ def pm_order_book_snapshots(
 def _odds_for(
     sources: SourcesResource, store: RawStore, at: datetime, quota: dict[str, int | None]
 ) -> pl.DataFrame:
-    events = []
     with sources.session(as_of=at, on_response=store) as s:
-        for sport in sources.sports:
-            events += s.odds.odds(
+        bodies = [
+            s.odds.odds_body(
                 sport, regions=sources.odds_regions, markets=sources.odds_markets, odds_format="decimal"
             )
+            for sport in sources.sports
+        ]
         quota["remaining"] = s.odds.quota.remaining
-    # one flatten per poll, not per sport: polars' fixed cost per call dominates small payloads
-    return normalize.odds_to_frame(events, observed_at=at)
+    # one polars read + flatten per poll (raw bodies are already in the lake via the hook)
+    return normalize.odds_bodies_to_frame(bodies, observed_at=at)
 
 
 @ingest_asset(

@@ -305,6 +305,23 @@ class OddsApiClient(HttpSource):
         cost = odds_cost(markets, regions, bookmakers)
         return self._get("/v4/sports/{sport}/odds", f"/v4/sports/{sport}/odds", _EVENTS, params, cost)
 
+    def odds_body(
+        self,
+        sport: str,
+        *,
+        regions: str | Sequence[str] | None = "us",
+        markets: str | Sequence[str] = "h2h",
+        odds_format: str = "decimal",
+    ) -> bytes:
+        """Polling path of `odds`: same request, quota guard, retries and raw hook, but the body is
+        returned as received for ``normalize.odds_bodies_to_frame`` (no pydantic models)."""
+        params = self._odds_params(regions, markets, odds_format, None, None, None, None)
+        self.quota.check(odds_cost(markets, regions, None), "/v4/sports/{sport}/odds")
+        path = f"/v4/sports/{sport}/odds"
+        return self.request_bytes(
+            "GET", "/v4/sports/{sport}/odds", path, {**params, "apiKey": self._api_key}
+        ).body
+
     def event_odds(
         self,
         sport: str,
