@@ -172,10 +172,15 @@ def test_threshold_is_tuned_on_a_validation_slice_inside_the_training_range() ->
     p = score_matrix(pinned.classifier, pinned.regressor, matrix(val))[0]
     base = accepted_mask(val, np.ones(val.height), 0.5, cfg)
     ev = val["ev_close"].to_numpy()
+    real = base & (ev >= 0.03)
+    rule_recall = (real & (val["rule_confidence"].to_numpy() >= cfg.min_confidence)).sum() / real.sum()
+    recall = {t: (real & (p >= t)).sum() / real.sum() for t in THRESHOLD_GRID}
     sums = {t: ev[base & (p >= t)].sum() for t in THRESHOLD_GRID}
-    assert thr == max(THRESHOLD_GRID, key=lambda t: (sums[t], -t))
+    keeping = [t for t in THRESHOLD_GRID if recall[t] >= rule_recall]
+    assert keeping and keeping[0] == 0.05  # the lowest threshold keeps every candidate
+    assert thr == max(keeping, key=lambda t: (sums[t], -t))
+    assert recall[thr] >= rule_recall == info["threshold_validation_rule_recall"]
     assert info["threshold_validation_ev_sum"] == pytest.approx(sums[thr])
-    assert info["threshold_validation_ev_sum"] >= info["threshold_validation_ev_sum_at_0_5"]
     # the held-out rows never enter: the same training rows give the same threshold whatever follows
     assert tune_threshold(train, cfg, holdout_days=7)[0] == thr
     tuned = fit_models(train, holdout_range=(cutoff, cutoff), n_holdout=hold.height, tune_days=7)

@@ -150,23 +150,33 @@ def _classifier(train: pl.DataFrame, c: float, features: tuple[str, ...]) -> Any
 def tune_threshold(
     train: pl.DataFrame, cfg: Comparators, *, holdout_days: int, c: float = 0.5
 ) -> tuple[float, dict[str, float]]:
-    """The P(valid) threshold that maximizes EV at the close summed over accepted signals.
+    """The P(valid) threshold: most EV at the close, without missing edges the rule would catch.
 
-    Fitted and chosen inside the training range only: the classifier is refit on all but the last
-    ``holdout_days`` (embargoed like the real split) and the threshold is read off that validation
-    slice, so the held-out weeks never influence it. Ties go to the lower threshold (more signals).
+    On a validation slice, among the grid thresholds whose recall of edges that were real (EV after
+    costs at the close >= 3 %) is at least the rule confidence's, pick the one maximizing summed EV at
+    the close of accepted signals (ties to the lower threshold); if none keeps the rule's recall,
+    the EV maximizer overall. Fitted and chosen inside the training range only: the classifier is
+    refit on all but the last ``holdout_days`` (embargoed like the real split), so the held-out
+    weeks never influence it.
     """
     fit_part, val, _ = walk_forward_split(train, holdout_days)
     p = validity_prob(_classifier(fit_part, c, MODEL_FEATURES), matrix(val))
     base = accepted_mask(val, np.ones(val.height), 0.5, cfg)
     ev = val["ev_close"].fill_null(0.0).to_numpy()
-    values = [float(ev[base & (p >= thr)].sum()) for thr in THRESHOLD_GRID]
-    best = int(np.argmax(values))
+    real = base & (ev >= TRUE_EDGE_EV)
+    n_real = max(int(real.sum()), 1)
+    rule = val["rule_confidence"].fill_null(0.0).to_numpy() >= cfg.min_confidence
+    rule_recall = float((real & rule).sum()) / n_real
+    values = np.array([ev[base & (p >= thr)].sum() for thr in THRESHOLD_GRID])
+    recalls = np.array([(real & (p >= thr)).sum() / n_real for thr in THRESHOLD_GRID])
+    keeps = recalls >= rule_recall
+    best = int(np.argmax(np.where(keeps, values, -np.inf))) if keeps.any() else int(np.argmax(values))
     info = {
         "threshold_validation_rows": float(val.height),
         "threshold_validation_candidates": float(base.sum()),
-        "threshold_validation_ev_sum": values[best],
-        "threshold_validation_ev_sum_at_0_5": values[THRESHOLD_GRID.index(0.5)],
+        "threshold_validation_ev_sum": float(values[best]),
+        "threshold_validation_recall": float(recalls[best]),
+        "threshold_validation_rule_recall": rule_recall,
     }
     return THRESHOLD_GRID[best], info
 
