@@ -211,9 +211,9 @@ def fit_models(
         threshold, info = cfg.model_threshold, {}
     clf = _classifier(train, c, MODEL_FEATURES)
     params = {
-        "n_estimators": 100,
+        "n_estimators": 60,
         "max_depth": 4,
-        "learning_rate": 0.1,
+        "learning_rate": 0.15,
         "subsample": 0.8,
         "colsample_bytree": 0.8,
         "tree_method": "hist",
@@ -301,9 +301,11 @@ def validity_prob(classifier: Any, x: np.ndarray) -> np.ndarray:
     imp, scale, logit = steps.get("impute"), steps.get("scale"), steps.get("logit")
     if imp is None or scale is None or logit is None or logit.coef_.shape[0] != 1:
         return classifier.predict_proba(x)[:, 1]
+    # standardizing folded into the weights: ((x - m) / s) . w + b == x . (w / s) + (b - m . (w / s))
+    w = logit.coef_[0] / scale.scale_
+    b = logit.intercept_[0] - scale.mean_ @ w
     filled = np.where(np.isnan(x), imp.statistics_, x)
-    z = ((filled - scale.mean_) / scale.scale_) @ logit.coef_[0] + logit.intercept_[0]
-    return 1.0 / (1.0 + np.exp(-z))
+    return 1.0 / (1.0 + np.exp(-(filled @ w + b)))
 
 
 def ev_estimate(regressor: Any, x: np.ndarray) -> np.ndarray:
