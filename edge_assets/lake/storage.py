@@ -133,10 +133,13 @@ class Lake:
         info = self.fs.get_file_info(path)
         if info.type != pafs.FileType.File:
             raise FileNotFoundError(path)
-        if columns is not None:
-            present = set(pq.read_schema(path, filesystem=self.fs).names)
-            columns = [c for c in columns if c in present]
-        return pl.from_arrow(pq.read_table(path, columns=columns, filesystem=self.fs))  # type: ignore[return-value]
+        if columns is None:
+            return pl.from_arrow(pq.read_table(path, filesystem=self.fs))  # type: ignore[return-value]
+        with self.fs.open_input_file(path) as source:  # one open: schema, then only those columns
+            parquet = pq.ParquetFile(source)
+            present = set(parquet.schema_arrow.names)
+            table = parquet.read(columns=[c for c in columns if c in present])
+        return pl.from_arrow(table)  # type: ignore[return-value]
 
     def read_many(
         self,

@@ -22,6 +22,7 @@ import polars as pl
 
 from edge_assets.ml.train import (
     CLASSIFIER_NAME,
+    DEFAULT_THRESHOLD,
     REGRESSOR_NAME,
     Comparators,
     TrainedModels,
@@ -122,7 +123,7 @@ def _pip() -> list[str]:
     return [f"scikit-learn=={version('scikit-learn')}", f"xgboost-cpu=={xgboost.__version__}", "numpy"]
 
 
-def load_champion(tracking_uri: str, threshold: float = 0.5) -> Champion | None:
+def load_champion(tracking_uri: str, threshold: float = DEFAULT_THRESHOLD) -> Champion | None:
     """Both champion models, or None when no champion alias exists yet."""
     mlflow = _mlflow(tracking_uri, None)
     client = mlflow.MlflowClient()

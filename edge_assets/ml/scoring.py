@@ -9,6 +9,7 @@ from typing import Any
 
 import polars as pl
 
+from edge_assets.ml.train import DEFAULT_THRESHOLD
 from edge_assets.signals import select_signals
 
 CACHE_S = 300.0
@@ -42,7 +43,11 @@ def select_with_champion(features: pl.DataFrame, comparator: Any, models: Any) -
     and the regressor's ``model_ev``. Without: the documented rule confidence and
     ``comparator.min_confidence`` (model_name = "rule_confidence").
     """
-    champ = champion_for(models.tracking_uri, models.model_threshold or 0.5) if models.has_store() else None
+    champ = (
+        champion_for(models.tracking_uri, models.model_threshold or DEFAULT_THRESHOLD)
+        if models.has_store()
+        else None
+    )
     common = {
         "min_ev": comparator.min_ev,
         "min_size_usdc": comparator.min_trade_usdc,

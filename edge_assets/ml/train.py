@@ -48,6 +48,7 @@ TRAINING_READ_COLUMNS: tuple[str, ...] = tuple(
 
 __all__ = [
     "CLASSIFIER_NAME",
+    "DEFAULT_THRESHOLD",
     "REGRESSOR_NAME",
     "THRESHOLD_GRID",
     "TRAINING_READ_COLUMNS",

@@ -1051,7 +1051,7 @@ class Gamma:
         direct = False
         for eid in q.get("id", []):
             direct = True
-            det = self._detail_by_event_id(eid)
+            det = self.w.lookup_event(eid)
             if det is not None:
                 dets.append(det)
             elif eid.isdigit() and 900_000 <= int(eid) < 900_008:
@@ -1105,20 +1105,6 @@ class Gamma:
         ml = det.markets[0]
         return ml.slug.rsplit("-", 1)[0] if LEAGUES[det.game.league].has_draw else ml.slug
 
-    def _detail_by_event_id(self, eid: str) -> GameDetail | None:
-        if not eid.isdigit():
-            return None
-        code = int(eid) - 300_000_000
-        if code < 0:
-            return None
-        no = code % 64
-        code //= 64
-        lidx, dnum = code % 8, code // 8
-        found = self.w._lookup(dnum, lidx, no, 0)
-        if found is None or found[0] is None or found[0].game.pm_event_id != eid:
-            return None
-        return found[0]
-
     def sports(self) -> list[dict[str, Any]]:
         out = []
         for lg in LEAGUES.values():
@@ -1168,7 +1154,7 @@ class Gamma:
         raise GammaError(404, {"type": "not found error", "error": "slug not found"})
 
     def event_by_id(self, eid: str, now: datetime) -> dict[str, Any]:
-        det = self._detail_by_event_id(eid)
+        det = self.w.lookup_event(eid)
         if det is None or now < det.markets[0].created_at:
             raise GammaError(404, {"type": "not found error", "error": "id not found"})
         return self.event_json(det, now)

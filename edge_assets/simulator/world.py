@@ -31,6 +31,7 @@ GRID_S = 300  # 5-minute grid
 ET = ZoneInfo("America/New_York")
 EPOCH_DATE = date(2000, 1, 1)
 FUTURES_GAME_NO = 63
+EVENT_ID_BASE = 300_000_000  # Polymarket event ids: base + (day * 8 + league) * 64 + game
 _MASK64 = (1 << 64) - 1
 
 
@@ -471,7 +472,7 @@ class World:
             if dh_slot >= 0 and (no == dh_slot or no == len(slots) - 1):
                 dh = 1 if no == dh_slot else 2
             key_hash = hashlib.md5(f"{self.seed}|{league}|{d.isoformat()}|{no}".encode()).hexdigest()
-            ev_num = 300_000_000 + (dnum * 8 + lg.index) * 64 + no
+            ev_num = EVENT_ID_BASE + (dnum * 8 + lg.index) * 64 + no
             games.append(
                 Game(
                     league,
@@ -1350,6 +1351,17 @@ class World:
         if found is None or found[1].market_id != market_id:
             return None
         return found
+
+    def lookup_event(self, event_id: str) -> GameDetail | None:
+        """The game behind a Polymarket event id (inverse of the encoding in the schedule)."""
+        if not event_id.isdigit() or int(event_id) < EVENT_ID_BASE:
+            return None
+        code, no = divmod(int(event_id) - EVENT_ID_BASE, 64)
+        dnum, lidx = divmod(code, 8)
+        found = self._lookup(dnum, lidx, no, 0)
+        if found is None or found[0] is None or found[0].game.pm_event_id != event_id:
+            return None
+        return found[0]
 
     def _lookup(self, dnum: int, lidx: int, no: int, idx: int) -> tuple[GameDetail | None, PMMarket] | None:
         codes = [c for c, lg in LEAGUES.items() if lg.index == lidx]

@@ -247,6 +247,11 @@ class OddsApiClient(HttpSource):
         self.quota.check(cost, endpoint)
         return self.get_model(endpoint, path, adapter, {**params, "apiKey": self._api_key})
 
+    def _get_body(self, endpoint: str, path: str, params: dict[str, Any], cost: int) -> bytes:
+        """`_get` without the wire model: the body as received, for the polars fast paths."""
+        self.quota.check(cost, endpoint)
+        return self.request_bytes("GET", endpoint, path, {**params, "apiKey": self._api_key}).body
+
     @staticmethod
     def _csv(value: str | Sequence[str] | None) -> str | None:
         if value is None:
@@ -316,11 +321,8 @@ class OddsApiClient(HttpSource):
         """Polling path of `odds`: same request, quota guard, retries and raw hook, but the body is
         returned as received for ``normalize.odds_bodies_to_frame`` (no pydantic models)."""
         params = self._odds_params(regions, markets, odds_format, None, None, None, None)
-        self.quota.check(odds_cost(markets, regions, None), "/v4/sports/{sport}/odds")
-        path = f"/v4/sports/{sport}/odds"
-        return self.request_bytes(
-            "GET", "/v4/sports/{sport}/odds", path, {**params, "apiKey": self._api_key}
-        ).body
+        cost = odds_cost(markets, regions, None)
+        return self._get_body("/v4/sports/{sport}/odds", f"/v4/sports/{sport}/odds", params, cost)
 
     def event_odds(
         self,
@@ -414,10 +416,9 @@ class OddsApiClient(HttpSource):
         path, params, cost = self._historical_request(
             sport, date, regions, markets, odds_format, bookmakers, event_ids
         )
-        self.quota.check(cost, HISTORICAL_ODDS)
-        exchange = self.request_bytes("GET", HISTORICAL_ODDS, path, {**params, "apiKey": self._api_key})
+        body = self._get_body(HISTORICAL_ODDS, path, params, cost)
         try:
-            return historical_to_frame(exchange.body, odds_format)
+            return historical_to_frame(body, odds_format)
         except MalformedResponse as exc:
             raise MalformedResponse(self.source, HISTORICAL_ODDS, exc.detail) from None
 
