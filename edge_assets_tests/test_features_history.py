@@ -243,3 +243,40 @@ def test_serving_features_equal_training_rows(tmp_path: Path) -> None:
     assert_frame_equal(serving, stored)
     assert_frame_equal(serving, trained.select(list(FEATURE_COLUMNS)))
     assert trained["valid"].dtype == pl.Boolean
+
+
+def test_event_gap_moves_count_the_markets_whose_gap_to_the_books_moved() -> None:
+    """News moves every market of a game against the books, a mispricing one: hour 20 drops the asks
+    of m1 (home) and m2 (over) by 8 points, hour 30 only m2's."""
+
+    def at(h: int) -> pl.Expr:
+        return pl.col("observed_at") == T0 + timedelta(hours=h)
+
+    snap = snapshots().with_columns(
+        ask=pl.when(
+            (at(20) & pl.col("pm_token_id").is_in(["tok_home", "tok_over"]))
+            | (at(30) & (pl.col("pm_token_id") == "tok_over"))
+        )
+        .then(pl.col("ask") - 0.08)
+        .otherwise(pl.col("ask"))
+    )
+    feats = build_features(snap)
+    gap = {
+        (r["pm_token_id"], r["observed_at"]): r["ask"] - r["fair_prob"] for r in snap.iter_rows(named=True)
+    }
+    market = {"tok_home": "m1", "tok_away": "m1", "tok_over": "m2"}
+    for h in (20, 21, 26, 30):
+        t = T0 + timedelta(hours=h)
+        for horizon in (1, 6):
+            moved = {
+                market[tok]
+                for tok in market
+                if (tok, t) in gap
+                and (tok, t - timedelta(hours=horizon)) in gap
+                and abs(gap[(tok, t)] - gap[(tok, t - timedelta(hours=horizon))]) >= 0.04
+            }
+            got = feats.filter(pl.col("observed_at") == t)[f"event_gap_moves_{horizon}h"].unique().to_list()
+            assert got == [len(moved)], (h, horizon, moved)
+    # the same count on every row of the game
+    assert feats.filter(at(20))["event_gap_moves_1h"].to_list() == [2, 2, 2]
+    assert feats.filter(at(30))["event_gap_moves_1h"].to_list() == [1, 1, 1]

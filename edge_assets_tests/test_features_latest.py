@@ -1,6 +1,7 @@
 """build_features_latest on small hand-built frames with hand-computed values."""
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -478,3 +479,76 @@ def test_line_haircut_uses_the_measured_margin_sd_when_books_quote_moneyline_and
         r = f.filter(pl.col("pm_token_id") == "tS").row(0, named=True)
         assert r["fair_prob"] == pytest.approx(fair, abs=1e-9)
         assert r["line_haircut"] == pytest.approx(haircut, abs=1e-9)
+
+
+def _pm_poll(at: datetime, prices: dict[str, list[float]]) -> pl.DataFrame:
+    from edge_assets.schemas import PM_MARKETS
+
+    tokens = {"m1": ["tH", "tA"], "m2": ["tS", "tS-no"]}
+    rows = [
+        {c: None for c in PM_MARKETS}
+        | {"observed_at": at, "market_id": m, "token_ids": tokens[m], "outcome_prices": p}
+        for m, p in prices.items()
+    ]
+    return pl.DataFrame(rows, schema=PM_MARKETS)
+
+
+@pytest.mark.parametrize("previous_hour", [True, False])
+def test_features_latest_asset_measures_moves_against_the_previous_hours_polls(
+    tmp_path: Path, previous_hour: bool
+) -> None:
+    """The news check spans a full hour: a backfill polls once an hour (:50), so the asset reads the
+    previous hour's pm_markets too; without it every move would read 0 in the training history."""
+    import dagster as dg
+    from dagster_duckdb import DuckDBResource
+
+    from edge_assets.assets.comparator import features_latest
+    from edge_assets.comparator_resources import ComparatorResource
+    from edge_assets.lake import Lake
+    from edge_assets.lake.io_manager import LakeResource, ParquetLakeIOManager
+    from edge_assets.partitions import HOURLY
+
+    lake = Lake(str(tmp_path / "lake"))
+    hour = "2026-05-01-18:00"
+    for table, frame in (
+        ("pm_sportsbook_lines", _lines()),
+        ("oddsapi_live", _odds()),
+        ("pm_order_book_snapshots", _books()),
+        ("market_mappings", _mappings()),
+    ):
+        lake.write(table, hour, frame)
+    lake.write("pm_markets", hour, _pm_poll(SNAP, {"m1": [0.56, 0.44], "m2": [0.45, 0.55]}))
+    if previous_hour:
+        earlier = SNAP - timedelta(minutes=50)
+        before = _pm_poll(earlier, {"m1": [0.50, 0.50], "m2": [0.45, 0.55]})
+        lake.write("pm_markets", "2026-05-01-17:00", before)
+    lake_res = LakeResource(root=str(tmp_path / "lake"))
+    names = ["pm_sportsbook_lines", "oddsapi_live", "pm_order_book_snapshots", "market_mappings"]
+    names.append("pm_markets")
+    upstream = [dg.AssetSpec(k, partitions_def=HOURLY) for k in names]
+    with dg.instance_for_test() as instance:
+        res = dg.materialize(
+            [features_latest, *upstream],
+            selection=[features_latest],
+            partition_key=hour,
+            instance=instance,
+            resources={
+                "lake": lake_res,
+                "comparator": ComparatorResource(),
+                "io_manager": ParquetLakeIOManager(
+                    lake_resource=lake_res, catalog_db=DuckDBResource(database=str(tmp_path / "w.duckdb"))
+                ),
+            },
+        )
+        assert res.success
+    out = {r["pm_token_id"]: r for r in lake.read("features_latest", hour).iter_rows(named=True)}
+    if previous_hour:
+        assert out["tA"]["pm_move_1h"] == pytest.approx(-0.06)
+        assert out["tH"]["pm_move_1h"] == pytest.approx(0.06)
+        assert out["tS"]["pm_move_1h"] == pytest.approx(0.0)
+        assert out["tH"]["event_moved_markets"] == 1  # m1 moved; tN (ev1) has no Polymarket history
+        assert out["tN"]["event_moved_markets"] == 1
+        assert out["tS"]["event_moved_markets"] == 0
+    else:  # the first hour of a history: no earlier poll, no move
+        assert out["tA"]["pm_move_1h"] == pytest.approx(0.0)
+        assert out["tH"]["event_moved_markets"] == 0

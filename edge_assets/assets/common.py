@@ -17,6 +17,10 @@ warnings.filterwarnings(
     category=dg.BetaWarning,
 )
 SINGLE_RUN = dg.BackfillPolicy.single_run()
+# metadata the CLI's runner plans by (edge_assets.runner.hourly_stages): the asset reads earlier hours of
+# its hourly parents from the lake itself / writes shared state, so two of its hour ranges never run at once
+READS_EARLIER_HOURS = "reads_earlier_hours"
+SINGLE_WRITER = "single_writer"
 
 
 def lake_asset(
@@ -24,6 +28,7 @@ def lake_asset(
     *,
     partitions_def: dg.PartitionsDefinition = HOURLY,
     partition_column: str = "observed_at",
+    metadata: dict[str, Any] | None = None,
     **kwargs: Any,
 ) -> Callable:
     return dg.asset(
@@ -31,6 +36,6 @@ def lake_asset(
         backfill_policy=SINGLE_RUN,
         group_name=group_name,
         kinds={"polars", "parquet"},
-        metadata={"partition_column": partition_column},
+        metadata={"partition_column": partition_column, **(metadata or {})},
         **kwargs,
     )

@@ -5,10 +5,10 @@ from datetime import timedelta
 import dagster as dg
 import polars as pl
 
-from edge_assets.assets.common import lake_asset
+from edge_assets.assets.common import READS_EARLIER_HOURS, SINGLE_WRITER, lake_asset
 from edge_assets.comparator_resources import AlertsResource, ComparatorResource
 from edge_assets.features.history import build_features
-from edge_assets.features.latest import build_features_latest
+from edge_assets.features.latest import NEWS_WINDOW, build_features_latest
 from edge_assets.frames import by_hour, latest_poll
 from edge_assets.lake.io_manager import LakeResource
 from edge_assets.models_resource import build_models_resource, lookback_features
@@ -16,6 +16,15 @@ from edge_assets.models_resource import build_models_resource, lookback_features
 
 @lake_asset(
     "comparator",
+    ins={
+        # the news check compares each poll with the last hour's: the previous hour's polls too
+        "pm_markets": dg.AssetIn(
+            partition_mapping=dg.TimeWindowPartitionMapping(
+                start_offset=-1, allow_nonexistent_upstream_partitions=True
+            ),
+            metadata={"allow_missing_partitions": True},
+        )
+    },
     description="Per mapped Polymarket outcome: ask/bid/mid/depth, consensus and sharp fair probability, "
     "best book price, raw edge, EV after fees and slippage for the configured stake, liquidity.",
 )
@@ -30,7 +39,7 @@ def features_latest(
     odds_h = by_hour(oddsapi_live, "observed_at")
     books_h = by_hour(pm_order_book_snapshots, "snapshot_at")
     lines_h = by_hour(pm_sportsbook_lines, "observed_at")
-    pm_h = by_hour(pm_markets, "observed_at")  # the hour's polls: Polymarket's recent moves (news check)
+    pm_h = by_hour(pm_markets, "observed_at")
     frames = []
     for hour, maps in by_hour(market_mappings, "observed_at").items():
         snapshot_at = maps["observed_at"].max()
@@ -43,7 +52,9 @@ def features_latest(
                 odds,
                 books,
                 maps,
-                pm_history=pm_h.get(hour, pm_markets.clear()),
+                pm_history=pl.concat(
+                    [pm_h.get(hour - NEWS_WINDOW, pm_markets.clear()), pm_h.get(hour, pm_markets.clear())]
+                ),
                 snapshot_at=snapshot_at,
                 devig_method=comparator.devig_method,
                 stake_usdc=comparator.stake_usdc,
@@ -61,6 +72,8 @@ def features_latest(
 @lake_asset(
     "comparator",
     partition_column="created_at",
+    # 24 h of features_latest from the lake (history features); one alert ledger for every hour
+    metadata={READS_EARLIER_HOURS: True, SINGLE_WRITER: True},
     description="Verified edges: confidence (the champion model's P(valid) >= threshold; rule confidence "
     "when no champion exists), price superiority, EV after all costs (≥ min) and liquidity all pass. "
     "Each signal records the model name and version used. Deterministic signal_id; each new signal is "

@@ -18,12 +18,13 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
-from edge_assets.features.latest import FEATURES_LATEST_COLUMNS
+from edge_assets.features.latest import FEATURES_LATEST_COLUMNS, NEWS_MOVE
 from edge_assets.signals import rule_confidence
 
 TOKEN = "pm_token_id"
 T = "observed_at"
 HORIZONS_H = (1, 6, 24)
+GAP_MOVE_HORIZONS_H = (1, 6)
 LOOKBACK = timedelta(hours=max(HORIZONS_H))
 ASOF_TOLERANCE = timedelta(minutes=75)  # a missing hour gives null, not a much older value
 
@@ -50,6 +51,9 @@ HISTORY_COLUMNS: dict[str, pl.DataType] = {
     # same event, same observation: news moves every market of a game at once, a mispricing one
     "event_edges": pl.UInt32(),  # the event's outcomes that beat the books by >= EVENT_EDGE_EV
     "event_positive_ev": pl.UInt32(),  # the event's outcomes with EV after costs >= 0
+    # the event's markets whose Polymarket-minus-books gap moved >= NEWS_MOVE: one for a mispricing,
+    # most of the game's markets when Polymarket priced news the books have not
+    **{f"event_gap_moves_{h}h": pl.UInt32() for h in GAP_MOVE_HORIZONS_H},
 }
 EVENT_EDGE_EV = 0.03
 
@@ -141,7 +145,7 @@ def build_features(
 
     df = target
     for h in HORIZONS_H:
-        df = _asof(df, series, h, ["fair_prob", "sharp_prob", "_mid", "_lliq", "_ldepth"])
+        df = _asof(df, series, h, ["fair_prob", "sharp_prob", "_mid", "_lliq", "_ldepth", "_gap"])
 
     # rolling windows [t - w, t] over the token's own snapshots, evaluated at the target rows
     rolled = []
@@ -189,5 +193,12 @@ def build_features(
         .sum()
         .over("event_id", T),
         event_positive_ev=(pl.col("ev_after_costs") >= 0).sum().over("event_id", T),
+        **{
+            f"event_gap_moves_{h}h": pl.col("pm_market_id")
+            .filter(delta("_gap", h).abs() >= NEWS_MOVE)
+            .n_unique()
+            .over("event_id", T)
+            for h in GAP_MOVE_HORIZONS_H
+        },
     )
     return df.select([pl.col(c).cast(t) for c, t in FEATURE_COLUMNS.items()]).sort(T, TOKEN)

@@ -115,6 +115,7 @@ __all__ = [
     "LINE_SD",
     "NEWS_MIN_MARKETS",
     "NEWS_MOVE",
+    "NEWS_WINDOW",
     "build_features_latest",
     "event_margin_sd",
     "pm_news",
