@@ -1,14 +1,19 @@
 """In-process runs of the asset graph for the CLI: demo windows and single-run backfills."""
 
+import importlib
+import itertools
+import multiprocessing
 import os
 import time
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
 
+from edge_assets.assets.common import READS_EARLIER_HOURS, SINGLE_WRITER
 from edge_assets.partitions import DAILY, HOURLY, hour_key
 
 RANGE_START = "dagster/asset_partition_range_start"
@@ -29,6 +34,7 @@ event_log_storage:
 # switch; a failed range run then shows its partitions as missing rather than failed)
 PLANNED_SUBSET_ENV = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
 TRAINING_CHUNK_DAYS = 7
+DEFAULT_DEFS = "edge_assets.definitions:defs"
 
 
 def ensure_dagster_home(path: str) -> Path:
@@ -88,6 +94,67 @@ def _by_partitions(
     return unpart, daily, hourly, daily_after, final
 
 
+def hourly_stages(defs: dg.Definitions, keys: Sequence[dg.AssetKey]) -> list[list[dg.AssetKey]]:
+    """Group hourly assets so that inside a stage every hour reads only the same hour upstream.
+
+    An asset that reads earlier hours of an hourly parent (a lookback partition mapping, or
+    READS_EARLIER_HOURS for lake reads) runs one stage after that parent: once a stage is done for the
+    whole range, the next one's hours are independent and disjoint ranges can run at once.
+    """
+    graph = defs.resolve_asset_graph()
+    chosen = set(keys)
+    stage: dict[dg.AssetKey, int] = {}
+    for key in graph.toposorted_asset_keys:
+        if key not in chosen:
+            continue
+        node = graph.get(key)
+        reads_back = bool(node.metadata.get(READS_EARLIER_HOURS))
+        level = 0
+        for parent in node.parent_keys:
+            if parent not in stage:
+                continue
+            mapping = graph.get_partition_mapping(key, parent)
+            back = isinstance(mapping, dg.TimeWindowPartitionMapping) and mapping.start_offset < 0
+            level = max(level, stage[parent] + int(back or reads_back))
+        stage[key] = level
+    n = max(stage.values(), default=-1) + 1
+    by_name = sorted(stage, key=lambda k: k.to_user_string())
+    return [[k for k in by_name if stage[k] == i] for i in range(n)]
+
+
+def _segments(start: datetime, end: datetime, n: int) -> list[tuple[datetime, datetime]]:
+    """[start, end) cut at whole hours into at most n contiguous, near-equal parts."""
+    hours = int((end - start).total_seconds() // 3600)
+    n = max(1, min(n, hours))
+    bounds = [start + timedelta(hours=round(i * hours / n)) for i in range(n)] + [end]
+    return list(itertools.pairwise(bounds))
+
+
+def _run_segment(
+    defs_ref: str,
+    start: datetime,
+    end: datetime,
+    include: list[str],
+    chunk_hours: int | None,
+    poll_minutes: Sequence[int] | None,
+    log_level: str,
+) -> "RunReport":
+    """A worker process: the hours [start, end) of one stage, on the instance of $DAGSTER_HOME."""
+    module, attr = defs_ref.split(":")
+    defs = getattr(importlib.import_module(module), attr)
+    with dg.DagsterInstance.get() as instance:
+        return run_window(
+            defs,
+            instance,
+            start,
+            end,
+            include=include,
+            log_level=log_level,
+            chunk_hours=chunk_hours,
+            poll_minutes=poll_minutes,
+        )
+
+
 def with_poll_minutes(resources: dict[str, object], minutes: Sequence[int] | None) -> dict[str, object]:
     """Poll the embedded simulator at these minutes of each past hour (fewer polls = faster backfill).
 
@@ -114,12 +181,18 @@ def run_window(
     log_level: str = "WARNING",
     chunk_hours: int | None = None,
     poll_minutes: Sequence[int] | None = None,
+    workers: int = 1,
+    defs_ref: str = DEFAULT_DEFS,
 ) -> RunReport:
     """Materialize the graph for the hours in [start, end) in dependency phases.
 
     Seeds, then days, then the hours as single runs of ``chunk_hours`` (default: one run for the whole
     range), then daily assets built from hours (training_sets), then unpartitioned assets built from
     partitioned ones (edge_models). ``poll_minutes`` lowers the simulated polls per past hour.
+
+    ``workers`` > 1 runs each hourly stage (``hourly_stages``) as that many processes over disjoint
+    hour ranges, all recording to the instance of $DAGSTER_HOME (``defs_ref`` names the definitions
+    they import); stages with a SINGLE_WRITER asset stay in this process.
     """
     unpart, daily, hourly, daily_after, final = _by_partitions(defs)
     all_assets = list(defs.assets or [])
@@ -181,19 +254,35 @@ def run_window(
     step("seeds", keep(unpart), None, {})
     days_step("daily", keep(daily), chunk_days=len(day_keys))
     hourly_keys = keep(hourly)
-    if first_hour == last_hour:
-        step("hourly", hourly_keys, first_hour, {})
-    else:
-        chunk = timedelta(hours=chunk_hours) if chunk_hours else end - start
-        lo = start
-        while lo < end:
-            hi = min(lo + chunk, end)
-            a, b = hour_key(lo), hour_key(hi - timedelta(seconds=1))
+
+    def hours_step(keys: list[dg.AssetKey], lo: datetime, hi: datetime) -> None:
+        chunk = timedelta(hours=chunk_hours) if chunk_hours else hi - lo
+        while lo < hi:
+            top = min(lo + chunk, hi)
+            a, b = hour_key(lo), hour_key(top - timedelta(seconds=1))
             if a == b:
-                step("hourly", hourly_keys, a, {})
+                step("hourly", keys, a, {})
             else:
-                step("hourly", hourly_keys, None, {RANGE_START: a, RANGE_END: b})
-            lo = hi
+                step("hourly", keys, None, {RANGE_START: a, RANGE_END: b})
+            lo = top
+
+    if workers <= 1 or first_hour == last_hour:
+        hours_step(hourly_keys, start, end)
+    else:
+        graph = defs.resolve_asset_graph()
+        ctx = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked Dagster/SQLite state
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            for keys in hourly_stages(defs, hourly_keys):
+                if any(graph.get(k).metadata.get(SINGLE_WRITER) for k in keys):
+                    hours_step(keys, start, end)
+                    continue
+                names = [k.to_user_string() for k in keys]
+                futures = [
+                    pool.submit(_run_segment, defs_ref, lo, hi, names, chunk_hours, poll_minutes, log_level)
+                    for lo, hi in _segments(start, end, workers)
+                ]
+                for future in futures:
+                    report.steps.extend(future.result().steps)
     # training_sets reads each day's hourly features: a week per run bounds memory
     days_step("daily", keep(daily_after), chunk_days=TRAINING_CHUNK_DAYS)
     step("models", keep(final), None, {})

@@ -13,6 +13,11 @@ from dagster_duckdb import DuckDBResource
 from edge_assets.lake import catalog
 from edge_assets.lake.storage import Lake
 
+# (catalog file, lake root, table) whose view this process has created: a view globs the table's
+# files, so later partitions need no refresh, and parallel backfill workers rarely contend for the
+# DuckDB file lock
+_VIEWS_MADE: set[tuple[str, str, str]] = set()
+
 
 class LakeResource(dg.ConfigurableResource):
     """Where the lake lives: a local folder or s3://bucket/prefix (credentials from AWS_* vars)."""
@@ -74,10 +79,14 @@ class ParquetLakeIOManager(dg.ConfigurableIOManager):
         self._refresh_view(context, lake, "/".join(path))
 
     def _refresh_view(self, context: dg.OutputContext, lake: Lake, table: str) -> None:
+        made = (self.catalog_db.database, lake.root, table)
+        if made in _VIEWS_MADE:
+            return
         try:
             with self.catalog_db.get_connection() as con:
                 catalog.configure(con, lake)
                 catalog.refresh(con, lake, [table])
+            _VIEWS_MADE.add(made)
         except Exception as exc:  # the lake write succeeded; the view is refreshed by `edge query` too
             context.log.warning(f"DuckDB catalog view for {table} not refreshed: {exc}")
 

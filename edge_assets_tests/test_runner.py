@@ -1,0 +1,95 @@
+"""The CLI runner: hourly stages, and a parallel backfill that writes what a sequential one writes."""
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from edge_assets.runner import _by_partitions, _segments, hourly_stages
+
+
+def test_hourly_stages_put_lookback_readers_after_their_parents() -> None:
+    from edge_assets.definitions import defs
+
+    hourly = _by_partitions(defs)[2]
+    stages = [[k.to_user_string() for k in stage] for stage in hourly_stages(defs, hourly)]
+    assert stages == [
+        [
+            "market_mappings",
+            "oddsapi_historical_hourly",
+            "oddsapi_live",
+            "pm_markets",
+            "pm_order_book_snapshots",
+            "pm_sportsbook_lines",
+        ],
+        ["features_latest"],  # reads the previous hour's pm_markets
+        ["features", "signals"],  # read 24 h of features_latest
+    ]
+
+
+def test_segments_cut_whole_hours_into_contiguous_parts() -> None:
+    t0 = datetime(2026, 11, 1, tzinfo=UTC)
+    h = timedelta(hours=1)
+    assert _segments(t0, t0 + 5 * h, 2) == [(t0, t0 + 2 * h), (t0 + 2 * h, t0 + 5 * h)]
+    assert _segments(t0, t0 + 2 * h, 4) == [(t0, t0 + h), (t0 + h, t0 + 2 * h)]
+    assert _segments(t0, t0 + 3 * h, 1) == [(t0, t0 + 3 * h)]
+
+
+def _backfill(tmp_path: Path, workers: int) -> Path:
+    tmp_path.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EDGE_")}
+    env.update(
+        EDGE_LAKE_ROOT=str(tmp_path / "lake"),
+        EDGE_DUCKDB_PATH=str(tmp_path / "w.duckdb"),
+        EDGE_MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path}/mlflow.db",
+        DAGSTER_HOME=str(tmp_path / "dh"),
+    )
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "edge_assets.cli",
+            "backfill",
+            "--hours",
+            "4",
+            "--end",
+            "2026-11-19T14:00",
+            "--chunk-hours",
+            "2",
+            "--workers",
+            str(workers),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return tmp_path
+
+
+@pytest.mark.timeout(600)
+def test_parallel_backfill_writes_the_same_lake_and_records_every_partition(tmp_path: Path) -> None:
+    seq = _backfill(tmp_path / "seq", 1)
+    par = _backfill(tmp_path / "par", 2)
+    tables = sorted(p.name for p in (seq / "lake").iterdir() if p.is_dir() and p.name != "raw_responses")
+    assert {"pm_markets", "features_latest", "features", "signals", "ml"} <= set(tables)
+    for table in tables:
+        files = sorted(f.relative_to(seq / "lake") for f in (seq / "lake" / table).rglob("*.parquet"))
+        assert files == sorted(f.relative_to(par / "lake") for f in (par / "lake" / table).rglob("*.parquet"))
+        for f in files:
+            assert pl.read_parquet(seq / "lake" / f).equals(pl.read_parquet(par / "lake" / f)), f
+    hours = [f"2026-11-19-{h:02d}:00" for h in range(10, 14)]
+    os.environ["DAGSTER_HOME"], home = str(par / "dh"), os.environ["DAGSTER_HOME"]
+    try:
+        with dg.DagsterInstance.get() as instance:  # the workers' runs are in the one instance
+            for asset in ("pm_markets", "pm_sportsbook_lines", "features_latest", "signals"):
+                assert sorted(instance.get_materialized_partitions(dg.AssetKey(asset))) == hours, asset
+    finally:
+        os.environ["DAGSTER_HOME"] = home
