@@ -136,8 +136,9 @@ def pm_markets(
     def fetch() -> pl.DataFrame:
         for at in poll_times(start, end, sources, _now(), "pm_markets"):
             with sources.session(as_of=at, on_response=store) as s:
-                events = s.gamma.events(closed=False, tag_id=SPORTS_TAG_ID)
-                frames.append(normalize.gamma_events_to_frame(events, observed_at=at))
+                bodies = s.gamma.events_bodies(closed=False, tag_id=SPORTS_TAG_ID)
+            # one polars read of the raw pages (already in the lake via the hook), no wire models
+            frames.append(normalize.gamma_event_bodies_to_frame(bodies, observed_at=at))
         return pl.concat(frames) if frames else empty(PM_MARKETS)
 
     polled = _guarded(context, "pm_markets", fetch)
@@ -188,8 +189,9 @@ def pm_order_book_snapshots(
             if not tokens:
                 continue
             with sources.session(as_of=at, on_response=store) as s:
-                books = s.clob.books(tokens)
-            frames.append(normalize.book_to_frame(books, snapshot_at=at))
+                bodies = s.clob.books_bodies(tokens)
+            # one polars read of the raw bodies (already in the lake via the hook), no wire models
+            frames.append(normalize.book_bodies_to_frame(bodies, snapshot_at=at))
         return pl.concat(frames) if frames else empty(PM_ORDER_BOOK_SNAPSHOTS)
 
     polled = _guarded(context, "pm_order_book_snapshots", fetch)

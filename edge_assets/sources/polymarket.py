@@ -11,10 +11,26 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 import httpx
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 from pydantic.alias_generators import to_camel
 
-from edge_assets.sources.http import HttpSource, MalformedResponse, OnResponse, paginate_offset, parse_utc
+from edge_assets.sources.http import (
+    HttpSource,
+    MalformedResponse,
+    OnResponse,
+    paginate_offset,
+    parse_utc,
+    redact,
+    validation_detail,
+)
 
 GAMMA_BASE_URL = "https://gamma-api.polymarket.com"
 CLOB_BASE_URL = "https://clob.polymarket.com"
@@ -288,6 +304,39 @@ class GammaClient(HttpSource):
         """All events (with nested markets, teams, series, sport) matching `filters`."""
         return self._paged("/events", _EVENTS, limit, {**filters, "closed": closed})
 
+    def events_bodies(self, *, closed: bool = False, limit: int = 100, **filters: Any) -> list[bytes]:
+        """Polling path of `events`: the same page requests, stop rule, retries and raw hook, but the
+        non-empty pages are returned as received for ``normalize.gamma_event_bodies_to_frame``."""
+        params = {**filters, "closed": closed}
+
+        def fetch(lim: int, offset: int) -> list[bytes]:
+            page = {**params, "limit": lim, "offset": offset}
+            body = self.request_bytes("GET", "/events", "/events", page).body
+            return [body] if self._page_has_items(body) else []
+
+        return list(paginate_offset(fetch, limit=min(limit, self.PAGE_LIMIT), max_offset=self.MAX_OFFSET))
+
+    def _page_has_items(self, body: bytes) -> bool:
+        """`paginate_offset`'s end signal without parsing the page: a JSON array with nothing in it.
+        Anything but an array raises here, at the same page as `events` would, with its error."""
+        stripped = body.strip(b" \t\n\r")  # JSON whitespace
+        if stripped[:1] == b"[" and stripped[-1:] == b"]":
+            return bool(stripped[1:-1].strip(b" \t\n\r"))
+        return bool(self.parse_events_page(body))
+
+    @staticmethod
+    def parse_events_page(body: bytes) -> list[GammaEvent]:
+        """One raw /events page → wire models; drift raises the MalformedResponse `events` raises."""
+        try:
+            return _EVENTS.validate_json(body)
+        except ValidationError as exc:
+            bad_json = [e for e in exc.errors() if e["type"] == "json_invalid"]
+            if not bad_json:
+                raise MalformedResponse("gamma", "/events", validation_detail(exc)) from None
+            snippet = redact(body[:80].decode("utf-8", "replace"))
+            why = f"body is not valid JSON ({bad_json[0]['ctx']['error']}); starts with {snippet!r}"
+            raise MalformedResponse("gamma", "/events", why) from None
+
     def market(self, market_id: str) -> GammaMarket:
         return self.get_model("/markets/{id}", f"/markets/{market_id}", _MARKET)
 
@@ -317,15 +366,26 @@ class ClobClient(HttpSource):
     def book(self, token_id: str) -> ClobBook:
         return self.get_model("/book", "/book", _BOOK, {"token_id": token_id})
 
+    def _books_batches(self, token_ids: Sequence[str], batch_size: int | None) -> list[list[dict[str, str]]]:
+        """POST /books request bodies: `batch_size` (default BOOKS_BATCH) token ids each, in order."""
+        size = batch_size or self.BOOKS_BATCH
+        ids = list(token_ids)
+        return [[{"token_id": t} for t in ids[start : start + size]] for start in range(0, len(ids), size)]
+
     def books(self, token_ids: Sequence[str], *, batch_size: int | None = None) -> list[ClobBook]:
         """Books for many tokens via POST /books, in batches (order of the response kept)."""
-        size = batch_size or self.BOOKS_BATCH
         out: list[ClobBook] = []
-        ids = list(token_ids)
-        for start in range(0, len(ids), size):
-            body = [{"token_id": t} for t in ids[start : start + size]]
+        for body in self._books_batches(token_ids, batch_size):
             out.extend(self.get_model("/books", "/books", _BOOKS, method="POST", json_body=body))
         return out
+
+    def books_bodies(self, token_ids: Sequence[str], *, batch_size: int | None = None) -> list[bytes]:
+        """Polling path of `books`: same batches, retries and raw hook, but each body is returned as
+        received for ``normalize.book_bodies_to_frame`` (no pydantic models)."""
+        return [
+            self.request_bytes("POST", "/books", "/books", json_body=body).body
+            for body in self._books_batches(token_ids, batch_size)
+        ]
 
     def midpoint(self, token_id: str) -> Decimal | None:
         """CLOB midpoint (an empty side counts as 0 there: prefer ClobBook.mid)."""
