@@ -114,9 +114,24 @@ def _iso_s(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
+def us_suffix(salt: int) -> str:
+    """The tail `iso_us` appends: '.<micros>Z' without trailing zeros, or 'Z' when micros are 0."""
+    return f".{salt % 1_000_000:06d}".rstrip("0").rstrip(".") + "Z"
+
+
 def iso_us(dt: datetime, salt: int) -> str:
-    micro = salt % 1_000_000
-    return _iso_s(dt) + f".{micro:06d}".rstrip("0").rstrip(".") + "Z"
+    return _iso_s(dt) + us_suffix(salt)
+
+
+@lru_cache(maxsize=64)
+def instant(now: datetime) -> tuple[int, int, str]:
+    """(timestamp, grid index, `_iso_s` of the grid instant) of a request time.
+
+    Why: every market and event of one response is rendered at the same `now`, and open objects
+    stamp `updatedAt` with that grid instant plus a per-object suffix."""
+    t_s = to_ts(now)
+    k = grid_index(t_s)
+    return t_s, k, _iso_s(from_ts(k * 300))
 
 
 @lru_cache(maxsize=1 << 12)
@@ -232,7 +247,7 @@ def _series(lg: League, now: datetime) -> dict[str, Any]:
         "closed": False,
         "archived": False,
         "createdAt": "2024-09-01T00:00:00.000000Z",
-        "updatedAt": iso_us(from_ts(grid_index(to_ts(now)) * 300), 1),
+        "updatedAt": instant(now)[2] + ".000001Z",  # == iso_us(<grid instant>, 1)
         "volume24hr": 1_250_000.5,
         "volume": 98_765_432.1,
         "liquidity": 2_345_678.9,
@@ -274,14 +289,18 @@ class Gamma:
 
     def __init__(self, world: World) -> None:
         self.w = world
-        self._styles: dict[str, NameStyle] = {}
+        # memos live on the world, bounded: embedded sessions build a new renderer per poll
+        self._styles = world.memo("gamma_style", 4096)
+        self._market_memo = world.memo("gamma_market", 1024)  # ~650 markets open at once, ~7 KB each
+        self._event_memo = world.memo("gamma_event", 512)  # ~100 game events listed at once
 
     # ------------------------------------------------------------------ naming variety
     def style(self, det: GameDetail) -> NameStyle:
         """The game's naming style: a pure function of (seed, event id)."""
-        st = self._styles.get(det.game.pm_event_id)
+        st: NameStyle | None = self._styles.get(det.game.pm_event_id)
         if st is None:
-            st = self._styles[det.game.pm_event_id] = self._style(det)
+            st = self._style(det)
+            self._styles.put(det.game.pm_event_id, st)
         return st
 
     def _style(self, det: GameDetail) -> NameStyle:
@@ -345,51 +364,53 @@ class Gamma:
         self, det: GameDetail | None, mk: PMMarket, now: datetime, *, with_events: bool
     ) -> dict[str, Any]:
         w = self.w
-        t_s = to_ts(now)
-        closed = det is not None and now >= det.game.closed_at
         st = self._market_static(det, mk)
-        salt = st["salt"]
-        book = None if closed else w.pm_book(mk.token_ids[0], now)
+        t_s, k, grid_iso = instant(now)
+        g = det.game if det is not None else None
+        closed = g is not None and now >= g.closed_at
+        liquidity = 0.0
+        tick = 0.01
+        # the static template fixes the key order; only the time-dependent values are set here
+        d = st["template"].copy()
         if closed:
             assert det is not None
             y = w.resolved_outcome(det, mk)
-            prices = ["1", "0"] if y else ["0", "1"]
+            outcome_prices = '["1", "0"]' if y else '["0", "1"]'
             best_bid: float | None = 0.999 if y else None
             best_ask: float | None = 1 if y else 0.001
             last_trade = 0.999 if y else 0.001
+            updated = iso_us(from_ts(min(k * 300, st["closed_ts"])), st["salt"] >> 20)
         else:
-            bb = book.bids[-1][0] if book and book.bids else None
-            ba = book.asks[-1][0] if book and book.asks else None
-            mid = ((bb or 0.0) + (ba or 0.0)) / 2
-            prices = [num_str(mid), num_str(1 - mid)]
-            best_bid, best_ask = bb, ba
-            last_trade = book.last_trade if book else 0.5
-        life = st["life"]
-        frac = min(max((t_s - st["created_ts"]) / life, 0.0), 1.0)
-        vol_total = st["vol_total"]
-        volume = round(vol_total * frac**1.5, 6)
-        liquidity = 0.0
-        if book is not None:
-            liquidity = round(sum(p * s for p, s in book.bids) + sum((1 - p) * s for p, s in book.asks), 4)
-        k = grid_index(t_s)
-        k_day = k - 288
+            book = w.pm_book(mk.token_ids[0], now)
+            best_bid = best_ask = None
+            last_trade = 0.5
+            if book is not None:
+                bids, asks = book.bids, book.asks
+                best_bid = bids[-1][0] if bids else None
+                best_ask = asks[-1][0] if asks else None
+                last_trade = book.last_trade
+                tick = book.tick
+                liquidity = round(sum([p * s for p, s in bids]) + sum([(1 - p) * s for p, s in asks]), 4)
+            mid = ((best_bid or 0.0) + (best_ask or 0.0)) / 2
+            # == json.dumps of the two strings: plain number strings need no escaping
+            outcome_prices = f'["{num_str(mid)}", "{num_str(1 - mid)}"]'
+            updated = grid_iso + st["upd_suffix"]  # open: min(grid instant, close) is the grid instant
+        frac = min(max((t_s - st["created_ts"]) / st["life"], 0.0), 1.0)
+        volume = round(st["vol_total"] * frac**1.5, 6)
         day_change = 0.0
         hour_change = 0.0
         if det is not None and not closed:
             p_now = w.pm_mid(det, mk, k)
             hour_change = round(p_now - w.pm_mid(det, mk, max(k - 12, det.k0)), 4)
-            day_change = round(p_now - w.pm_mid(det, mk, max(k_day, det.k0)), 4)
-        g = det.game if det else None
+            day_change = round(p_now - w.pm_mid(det, mk, max(k - 288, det.k0)), 4)
         accepting = not closed and (g is None or now < g.end)
         spread = round(best_ask - best_bid, 4) if best_ask is not None and best_bid is not None else 1.0
-        # the static template fixes the key order; only the time-dependent values are set here
-        d = st["template"].copy()
         d["liquidity"] = num_str(liquidity, 5)
-        d["outcomePrices"] = f'["{prices[0]}", "{prices[1]}"]'  # == json.dumps: plain number strings
+        d["outcomePrices"] = outcome_prices
         d["volume"] = num_str(volume, 6)
         d["closed"] = closed
-        d["updatedAt"] = iso_us(from_ts(min(k * 300, st["closed_ts"] if det else k * 300)), salt >> 20)
-        d["orderPriceMinTickSize"] = book.tick if book else 0.01
+        d["updatedAt"] = updated
+        d["orderPriceMinTickSize"] = tick
         d["volumeNum"] = volume
         d["liquidityNum"] = liquidity
         d["volumeClob"] = volume
@@ -424,7 +445,7 @@ class Gamma:
         Why: a backfill renders the same ~600 markets every simulated hour; their strings
         (question, description, dates, token ids) are pure functions of (det, mk).
         """
-        memo = self.w.memo("gamma_market", 1024)  # ~650 markets open at once, ~7 KB each
+        memo = self._market_memo
         st = memo.get(mk.market_id)
         if st is not None:
             return st
@@ -459,6 +480,7 @@ class Gamma:
             "clobTokenIds": json.dumps(list(mk.token_ids)),
             "competitive": round(0.5 + 0.49 * np.cos(salt % 1000), 6),
             "deployingTimestamp": iso_us(created + timedelta(seconds=20), salt >> 7),
+            "upd_suffix": us_suffix(salt >> 20),
         }
         st["template"] = self._market_template(det, mk, st)
         memo.put(mk.market_id, st)
@@ -575,54 +597,82 @@ class Gamma:
         )
 
     # ------------------------------------------------------------------ event rendering
-    def _event_common(self, det: GameDetail, now: datetime) -> dict[str, Any]:
+    def _event_static(self, det: GameDetail) -> dict[str, Any]:
+        """The parts of a game event's JSON that never change with time, memoized on the world.
+
+        Why: every hourly poll re-renders the same events; only the closed flag, volume, open
+        interest, updatedAt, the game state and the team records move with time. Templates hold
+        every key in wire order (time-dependent values None) and are copied, never handed out.
+        """
+        memo = self._event_memo
+        es: dict[str, Any] | None = memo.get(det.game.pm_event_id)
+        if es is not None:
+            return es
         g = det.game
         lg = LEAGUES[g.league]
         ml = det.markets[0]
-        closed = now >= g.closed_at
         salt = h64(self.w.seed, "e", g.pm_event_id)
-        title = self.event_title(det)
         created = ml.created_at
-        end_date = self._end_date(det)
         vol = 5000.0 + salt % 900_000
-        life = max((g.closed_at - created).total_seconds(), 3600.0)
-        frac = min(max((now - created).total_seconds() / life, 0.0), 1.0)
-        d: dict[str, Any] = {
+        slug = ml.slug if not lg.has_draw else ml.slug.rsplit("-", 1)[0]
+        head: dict[str, Any] = {
             "id": g.pm_event_id,
-            "ticker": ml.slug if not lg.has_draw else ml.slug.rsplit("-", 1)[0],
-            "slug": ml.slug if not lg.has_draw else ml.slug.rsplit("-", 1)[0],
-            "title": title,
+            "ticker": slug,
+            "slug": slug,
+            "title": self.event_title(det),
             "description": self._market_description(det, ml),
             "resolutionSource": RESOLUTION_URL[lg.code],
             "startDate": iso_z(created + timedelta(seconds=int(salt % 500))),
             "creationDate": iso_z(g.scheduled),
-            "endDate": iso_z(end_date),
+            "endDate": iso_z(self._end_date(det)),
             "image": f"{IMG}/{lg.code}-game.png",
             "icon": f"{IMG}/{lg.code}-game.png",
             "active": True,
-            "closed": closed,
+            "closed": None,
             "archived": False,
             "new": False,
             "featured": False,
             "restricted": True,
             "liquidity": round(vol * 0.03, 5),
-            "volume": round(vol * frac**1.5, 6),
-            "openInterest": round(vol * frac * 0.4, 6),
+            "volume": None,
+            "openInterest": None,
             "createdAt": iso_us(created, salt),
-            "updatedAt": iso_us(from_ts(min(grid_index(to_ts(now)) * 300, to_ts(g.closed_at))), salt >> 9),
+            "updatedAt": None,
             "competitive": round(0.5 + 0.49 * np.sin(salt % 1000), 6),
             "enableOrderBook": True,
             "liquidityClob": round(vol * 0.03, 5),
             "negRisk": False,
             "commentCount": int(salt % 40),
         }
-        return d
-
-    def _event_tail(self, det: GameDetail, now: datetime, d: dict[str, Any]) -> dict[str, Any]:
-        g = det.game
-        lg = LEAGUES[g.league]
-        d.update(
-            {
+        teams = []
+        order = (
+            [(g.away, "away"), (g.home, "home")]
+            if lg.ordering == "away"
+            else [(g.home, "home"), (g.away, "away")]
+        )
+        for team, role in order:
+            th = h64("team", lg.code, team.abbr)
+            obj = {
+                "id": 3_000_000 + th % 900_000,
+                "name": team.pm_full,
+                "league": lg.code,
+                "record": None,
+                "logo": f"{IMG}/{team.pm_full}-{th % 0xFFFFFFFFFF:010x}.png",
+                "abbreviation": team.abbr,
+                "createdAt": "2025-06-03T03:34:57.26259Z",
+                "updatedAt": "2026-06-03T14:03:48.46343Z",
+                "providerId": int(th % 2_000_000_000),
+                "color": f"#{th % 0xFFFFFF:06x}",
+                "ordering": role,
+            }
+            teams.append((th, obj))
+        es = {
+            "head": head,
+            # nested in a /markets item: no liquidity, liquidityClob or competitive
+            "nested_head": {
+                k: v for k, v in head.items() if k not in ("liquidity", "liquidityClob", "competitive")
+            },
+            "tail": {
                 "cyom": False,
                 "showAllOutcomes": True,
                 "showMarketImages": False,
@@ -631,8 +681,54 @@ class Gamma:
                 "eventDate": g.scheduled.astimezone(ET).date().isoformat(),
                 "startTime": iso_z(g.scheduled),
                 "seriesSlug": lg.code,
-            }
+            },
+            "end": {
+                "negRiskAugmented": False,
+                "pendingDeployment": False,
+                "deploying": False,
+                "gameId": int(g.pm_event_id) * 7 + 11,
+                "requiresTranslation": False,
+            },
+            "metadata": {
+                "context_description": f"{g.away.pm_full} visit {g.home.pm_full}.",
+                "context_requires_regen": False,
+                "context_updated_at": iso_z(g.listed_at + timedelta(hours=2)).replace("Z", ".000Z"),
+            },
+            "teams": None if self.style(det).no_teams else teams,
+            "vol": vol,
+            "created": created,
+            "life": max((g.closed_at - created).total_seconds(), 3600.0),
+            "closed_ts": to_ts(g.closed_at),
+            "upd_salt": salt >> 9,
+            "upd_suffix": us_suffix(salt >> 9),
+            "closed_time": iso_z(g.closed_at),
+        }
+        memo.put(g.pm_event_id, es)
+        return es
+
+    def _event_head(
+        self, det: GameDetail, now: datetime, es: dict[str, Any], *, nested: bool
+    ) -> dict[str, Any]:
+        """The event's leading keys at `now` (up to commentCount)."""
+        _, k, grid_iso = instant(now)
+        frac = min(max((now - es["created"]).total_seconds() / es["life"], 0.0), 1.0)
+        vol = es["vol"]
+        d = (es["nested_head"] if nested else es["head"]).copy()
+        d["closed"] = now >= det.game.closed_at
+        d["volume"] = round(vol * frac**1.5, 6)
+        d["openInterest"] = round(vol * frac * 0.4, 6)
+        upd = min(k * 300, es["closed_ts"])
+        d["updatedAt"] = (
+            grid_iso + es["upd_suffix"] if upd == k * 300 else iso_us(from_ts(upd), es["upd_salt"])
         )
+        return d
+
+    def _event_tail(
+        self, det: GameDetail, now: datetime, es: dict[str, Any], d: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The event's trailing keys at `now`: static flags, game state, metadata."""
+        g = det.game
+        d.update(es["tail"])
         started = now >= g.actual_start
         ended = now >= g.end
         if not started:
@@ -644,72 +740,40 @@ class Gamma:
             ]
             d["period"] = "FT" if ended else f"{per[0]}{min(int(frac * per[1]) + 1, per[1])}"
             hs, as_ = _partial(det, frac)
-            first, second = (as_, hs) if lg.ordering == "away" else (hs, as_)
+            first, second = (as_, hs) if LEAGUES[g.league].ordering == "away" else (hs, as_)
             d["score"] = f"{first}-{second}"
             d["live"] = not ended
             d["ended"] = ended
-        d.update(
-            {
-                "negRiskAugmented": False,
-                "pendingDeployment": False,
-                "deploying": False,
-                "gameId": int(g.pm_event_id) * 7 + 11,
-                "requiresTranslation": False,
-            }
-        )
-        d["eventMetadata"] = {
-            "context_description": f"{g.away.pm_full} visit {g.home.pm_full}.",
-            "context_requires_regen": False,
-            "context_updated_at": iso_z(g.listed_at + timedelta(hours=2)).replace("Z", ".000Z"),
-        }
+        d.update(es["end"])
+        d["eventMetadata"] = es["metadata"].copy()
         if ended and now >= g.closed_at:
-            d["closedTime"] = iso_z(g.closed_at)
+            d["closedTime"] = es["closed_time"]
         return d
 
     def event_json_for_market(self, det: GameDetail | None, mk: PMMarket, now: datetime) -> dict[str, Any]:
         """The parent event as nested inside a /markets item (no markets/series/tags/teams)."""
         if det is None:
             return self._futures_event(mk, now, nested=True)
-        d = self._event_common(det, now)
-        for k in ("liquidity", "liquidityClob", "competitive"):
-            d.pop(k, None)
-        return self._event_tail(det, now, d)
+        es = self._event_static(det)
+        return self._event_tail(det, now, es, self._event_head(det, now, es, nested=True))
 
     def event_json(self, det: GameDetail, now: datetime) -> dict[str, Any]:
-        g = det.game
-        lg = LEAGUES[g.league]
-        d = self._event_common(det, now)
+        lg = LEAGUES[det.game.league]
+        es = self._event_static(det)
+        d = self._event_head(det, now, es, nested=False)
         d["markets"] = [
             self.market_json(det, mk, now, with_events=False) for mk in det.markets if now >= mk.created_at
         ]
         d["series"] = [_series(lg, now)]
         d["tags"] = _tags(lg)
-        d = self._event_tail(det, now, d)
-        team_objs = []
-        order = (
-            [(g.away, "away"), (g.home, "home")]
-            if lg.ordering == "away"
-            else [(g.home, "home"), (g.away, "away")]
-        )
-        for team, role in order:
-            th = h64("team", lg.code, team.abbr)
-            team_objs.append(
-                {
-                    "id": 3_000_000 + th % 900_000,
-                    "name": team.pm_full,
-                    "league": lg.code,
-                    "record": _record(th, now),
-                    "logo": f"{IMG}/{team.pm_full}-{th % 0xFFFFFFFFFF:010x}.png",
-                    "abbreviation": team.abbr,
-                    "createdAt": "2025-06-03T03:34:57.26259Z",
-                    "updatedAt": "2026-06-03T14:03:48.46343Z",
-                    "providerId": int(th % 2_000_000_000),
-                    "color": f"#{th % 0xFFFFFF:06x}",
-                    "ordering": role,
-                }
-            )
-        if not self.style(det).no_teams:
-            d["teams"] = team_objs
+        d = self._event_tail(det, now, es, d)
+        if es["teams"] is not None:
+            teams = []
+            for th, obj in es["teams"]:
+                team = obj.copy()
+                team["record"] = _record(th, now)
+                teams.append(team)
+            d["teams"] = teams
         d["sport"] = sport_object(lg)
         d["version"] = "v1"
         return d
@@ -1069,11 +1133,12 @@ class Gamma:
                 futures = leagues
         rows: list[tuple[int, GameDetail | None, str]] = []
         seen: set[str] = set()
+        allowed = self._leagues_for(q)
         for det in dets:
             g = det.game
             if g.pm_event_id in seen or now < det.markets[0].created_at or (now >= g.closed_at) != closed:
                 continue
-            if g.league not in self._leagues_for(q):
+            if g.league not in allowed:
                 continue
             if not self._date_ok(q, det.markets[0].created_at, self._end_date(det)):
                 continue
@@ -1085,7 +1150,7 @@ class Gamma:
                 datetime(2026, 12, 31, 12, tzinfo=UTC),
             )
             for lg_code in dict.fromkeys(futures):
-                if lg_code in self._leagues_for(q) and self._date_ok(q, fut_start, fut_end):
+                if lg_code in allowed and self._date_ok(q, fut_start, fut_end):
                     rows.append((900_000 + LEAGUES[lg_code].index, None, lg_code))
         decoys = {} if direct else {int(dc.event_id): dc for dc in self._decoys_listed(q, now)}
         rows.extend((eid, None, "decoy") for eid in decoys)
