@@ -8,12 +8,14 @@ history for resolved markets asked with `interval=max`.
 
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
-from edge_assets.simulator.gamma import NUM_STR_MEMO, num_str
+from edge_assets.simulator.gamma import num_str
 from edge_assets.simulator.world import GRID_S, PMBook, World, h64, to_ts
 
 INTERVALS = {"1h": 3600, "6h": 6 * 3600, "1d": 86400, "1w": 7 * 86400, "1m": 30 * 86400}
@@ -27,38 +29,103 @@ class ClobError(Exception):
         self.body = body
 
 
-def _levels(levels: list[tuple[float, float]]) -> tuple[list[dict[str, str]], str]:
-    """Level dicts and their `json.dumps` text (default separators), built in one pass: the
-    strings are digits, '.' and '-' only, so no JSON escaping can apply."""
+class _StrMemo(dict[float, str]):
+    """Number -> JSON string, bounded: `memo[x]` is a plain dict hit, formatting only on a miss.
+
+    Why: 4-decimal prices repeat across books and hours, and sizes recur (whole ones, and the two
+    tokens of a market show the same sizes), while formatting costs more than the lookup."""
+
+    def __init__(self, fmt: Callable[[float], str]) -> None:
+        super().__init__()
+        self._fmt = fmt
+
+    def __missing__(self, x: float) -> str:
+        if len(self) >= 1 << 15:
+            self.clear()
+        got = self[x] = self._fmt(x)
+        return got
+
+
+def _size_text(s: float) -> str:
+    """`num_str(s, 2)` inlined (a quarter of the sizes are new): whole sizes skip the float format."""
+    if s.is_integer():
+        return str(int(s))
+    text = f"{s:.2f}".rstrip("0").rstrip(".")
+    return text if text != "-0" else "0"
+
+
+_PRICE_STR = _StrMemo(num_str)
+# the second token of a market quotes the first token's levels at 1 - price (`World.pm_book`)
+_MIRROR_STR = _StrMemo(lambda p: num_str(round(1 - p, 4)))
+_SIZE_STR = _StrMemo(_size_text)
+
+
+@lru_cache(maxsize=256)
+def _hash_template(n_bids: int, n_asks: int) -> str:
+    """%-template of `json.dumps([token_id, bids, asks, timestamp_ms])` (default separators)."""
+
+    def levels(n: int) -> str:
+        return "[" + ", ".join(['{"price": "%s", "size": "%s"}'] * n) + "]"
+
+    return "[%s, " + levels(n_bids) + ", " + levels(n_asks) + ", %d]"
+
+
+def _side(levels: list[tuple[float, float]], prices: _StrMemo, args: list[object]) -> list[dict[str, str]]:
+    """One side's level dicts; their strings are appended to `args` for the hash text."""
+    sizes = _SIZE_STR
     out = []
-    texts = []
-    cached = NUM_STR_MEMO.get
     for p, s in levels:
-        ps = cached(p) or num_str(p)
-        ss = num_str(s, 2)
+        ps, ss = prices[p], sizes[s]
         out.append({"price": ps, "size": ss})
-        texts.append(f'{{"price": "{ps}", "size": "{ss}"}}')
-    return out, "[" + ", ".join(texts) + "]"
+        args += (ps, ss)
+    return out
+
+
+def _book_body(
+    token: str,
+    market: str,
+    bids: list[tuple[float, float]],
+    asks: list[tuple[float, float]],
+    prices: _StrMemo,
+    tick: float,
+    last_trade: float,
+    ts_ms: int,
+    neg_risk: bool,
+) -> dict[str, Any]:
+    """The `/book` JSON; prices (levels, last trade) format through `prices`, mirrored for outcome 1."""
+    args: list[object] = [f'"{token}"' if token.isascii() and token.isdigit() else json.dumps(token)]
+    bid_dicts = _side(bids, prices, args)
+    ask_dicts = _side(asks, prices, args)
+    args.append(ts_ms)
+    # == sha1(json.dumps([token, bids, asks, ts_ms])) without encoding the levels again: their
+    # strings are digits, '.' and '-' only, so no JSON escaping applies
+    text = _hash_template(len(bid_dicts), len(ask_dicts)) % tuple(args)
+    return {
+        "market": market,
+        "asset_id": token,
+        "timestamp": str(ts_ms),
+        "hash": hashlib.sha1(text.encode()).hexdigest(),
+        "bids": bid_dicts,
+        "asks": ask_dicts,
+        "min_order_size": "5",
+        "tick_size": _PRICE_STR[tick],
+        "neg_risk": neg_risk,
+        "last_trade_price": prices[last_trade],
+    }
 
 
 def book_json(b: PMBook) -> dict[str, Any]:
-    bids, bids_text = _levels(b.bids)
-    asks, asks_text = _levels(b.asks)
-    # == sha1(json.dumps([b.token_id, bids, asks, b.timestamp_ms])), without re-encoding the levels
-    text = f"[{json.dumps(b.token_id)}, {bids_text}, {asks_text}, {json.dumps(b.timestamp_ms)}]"
-    digest = hashlib.sha1(text.encode()).hexdigest()
-    return {
-        "market": b.condition_id,
-        "asset_id": b.token_id,
-        "timestamp": str(b.timestamp_ms),
-        "hash": digest,
-        "bids": bids,
-        "asks": asks,
-        "min_order_size": "5",
-        "tick_size": num_str(b.tick),
-        "neg_risk": b.neg_risk,
-        "last_trade_price": num_str(b.last_trade),
-    }
+    return _book_body(
+        b.token_id,
+        b.condition_id,
+        b.bids,
+        b.asks,
+        _PRICE_STR,
+        b.tick,
+        b.last_trade,
+        b.timestamp_ms,
+        b.neg_risk,
+    )
 
 
 class Clob:
@@ -79,11 +146,22 @@ class Clob:
     def books(self, body: Any, now: datetime) -> list[dict[str, Any]]:
         if not isinstance(body, list) or not all(isinstance(x, dict) and "token_id" in x for x in body):
             raise ClobError(400, {"error": "Invalid payload"})
+        tokens = [str(item["token_id"]) for item in body]
         out = []
-        for item in body:
-            b = self.w.pm_book(str(item["token_id"]), now)
-            if b is not None:
-                out.append(book_json(b))
+        for token, src in zip(tokens, self.w.pm_book_sources(tokens, now), strict=True):
+            if src is None:
+                continue
+            mk, o, neg_risk, (bids, asks, tick, last_trade, _), ts_ms = src
+            if o == 1:
+                # `World.pm_book`'s mirror without the float round trip: the second token's bids are
+                # the first's asks (descending) at 1 - price, so already ascending (its sort is a
+                # no-op on distinct 4-decimal prices), and its asks the first's bids
+                bids, asks, prices = asks, bids, _MIRROR_STR
+            else:
+                prices = _PRICE_STR
+            out.append(
+                _book_body(token, mk.condition_id, bids, asks, prices, tick, last_trade, ts_ms, neg_risk)
+            )
         return out
 
     def midpoint(self, token: str | None, now: datetime) -> dict[str, Any]:

@@ -256,6 +256,11 @@ class PMBook:
     neg_risk: bool
 
 
+# a market's first-token book as memoized: (bids ascending, asks descending, tick, last trade,
+# last-change timestamp_ms)
+BookBase = tuple[list[tuple[float, float]], list[tuple[float, float]], float, float, int]
+
+
 def _fee_for(created: datetime) -> tuple[float, float, str | None]:
     """Polymarket sports fee schedule by market creation date (apis.md §2.6)."""
     if created < datetime(2026, 3, 30, tzinfo=UTC):
@@ -1439,17 +1444,10 @@ class World:
 
     def pm_book(self, token_id: str, t: datetime) -> PMBook | None:
         """The CLOB book of one token at time t; None when the token is unknown or its market closed."""
-        found = self.lookup_token(token_id)
-        if found is None:
+        src = self.pm_book_sources([token_id], t)[0]
+        if src is None:
             return None
-        det, mk, o = found
-        t_s = to_ts(t)
-        if det is not None and (t_s >= to_ts(det.game.closed_at) or t_s < to_ts(mk.created_at)):
-            return None
-        if det is None and t_s < to_ts(mk.created_at):
-            return None
-        k = grid_index(t_s)
-        bids, asks, tick, last_trade, ts_ms = self._book_at(det, mk, k)
+        mk, o, neg_risk, (bids, asks, tick, last_trade, _), ts_ms = src
         if o == 1:
             # the second token's book mirrors the first: sorting the mirrored levels is all the
             # original double reversal did (sorted() is stable and the keys are the tuples)
@@ -1460,12 +1458,50 @@ class World:
             last_trade = round(1 - last_trade, 4)
         else:
             bids, asks = list(bids), list(asks)
-        ts_ms = min(ts_ms, int(t.timestamp() * 1000))
-        return PMBook(token_id, mk.condition_id, bids, asks, tick, ts_ms, last_trade, det is None)
+        return PMBook(token_id, mk.condition_id, bids, asks, tick, ts_ms, last_trade, neg_risk)
 
-    def _book_at(
-        self, det: GameDetail | None, mk: PMMarket, k: int
-    ) -> tuple[list[tuple[float, float]], list[tuple[float, float]], float, float, int]:
+    def pm_book_sources(
+        self, token_ids: Iterable[str], t: datetime
+    ) -> list[tuple[PMMarket, int, bool, BookBase, int] | None]:
+        """Per token at time t: (market, outcome, neg_risk, first-token book, timestamp_ms), or None
+        when the token is unknown or its market closed. The book is the shared memoized `_book_at`
+        tuple (read-only); outcome 1 quotes its mirror image (`pm_book`).
+
+        Why: POST /books formats both tokens of a market straight from that one book; the instant
+        is converted once per batch and each token's trading window is memoized.
+        """
+        t_s = to_ts(t)
+        k = grid_index(t_s)
+        t_ms = int(t.timestamp() * 1000)
+        window, book_at = self._book_window, self._book_at
+        out: list[tuple[PMMarket, int, bool, BookBase, int] | None] = []
+        for token_id in token_ids:
+            win = window(token_id)
+            if win is None or not win[3] <= t_s < win[4]:
+                out.append(None)
+                continue
+            det, mk, o, _, _ = win
+            base = book_at(det, mk, k)
+            out.append((mk, o, det is None, base, min(base[4], t_ms)))
+        return out
+
+    def _book_window(self, token_id: str) -> tuple[GameDetail | None, PMMarket, int, int, float] | None:
+        """(detail, market, outcome, open_s, close_s): the token has a book while open_s <= t < close_s
+        (from its market's creation until the game's market closes; futures never close). Memoized."""
+        memo = self.memo("book_window")
+        got = memo.get(token_id, _MISSING)
+        if got is _MISSING:
+            found = self.lookup_token(token_id)
+            if found is None:
+                got = None
+            else:
+                det, mk, o = found
+                close_s = to_ts(det.game.closed_at) if det is not None else math.inf
+                got = (det, mk, o, to_ts(mk.created_at), close_s)
+            memo.put(token_id, got)
+        return got  # type: ignore[return-value]
+
+    def _book_at(self, det: GameDetail | None, mk: PMMarket, k: int) -> BookBase:
         """`_book_first` plus the book's change time, memoized for the last few grid indices.
 
         Why: at one instant Gamma renders every market's book and the CLOB serves both tokens of
@@ -1490,32 +1526,32 @@ class World:
     ) -> tuple[list[tuple[float, float]], list[tuple[float, float]], float, float]:
         mid = self.pm_mid(det, mk, k)
         tick = 0.01 if 0.04 <= mid <= 0.96 else 0.001
-        r = rng_for(self.seed, "book", mk.market_id, k)
+        r = _BookDraws(h64(self.seed, "book", mk.market_id, k))  # == rng_for(...)'s draws
         # bound methods and an inlined `_size` (same draws in the same order): this runs for every
         # market at every polled instant
-        integers, lognormal, random = r.integers, r.lognormal, r.random
-        s = _BOOK_SPREADS[int(integers(0, 6))]  # == r.choice(_BOOK_SPREADS): same draw, no array
+        integers, lognormal, random, round4 = r.integers, r.lognormal, r.random, _ROUND4
+        s = _BOOK_SPREADS[integers(0, 6)]  # == r.choice(_BOOK_SPREADS): same draw, no array
         bb = math.floor(mid / tick - s / 2) * tick
         ba = bb + s * tick
         bb = min(max(bb, tick), 1 - 2 * tick)
         ba = min(max(ba, bb + tick), 1 - tick)
-        nb, na = int(integers(3, 9)), int(integers(3, 9))
+        nb, na = integers(3, 9), integers(3, 9)
         bids: list[tuple[float, float]] = []
-        p = bb
+        p, lowest = bb, tick - 1e-12
         for i in range(nb):
-            if p < tick - 1e-12:
+            if p < lowest:
                 break
-            v = float(lognormal(_LOG_SIZE[i], 0.8))
-            bids.append((round(p, 4), round(v, 2) if random() < 0.5 else float(round(v))))
-            p -= tick * int(integers(1, 4))
+            v = lognormal(_LOG_SIZE[i], 0.8)  # a Python float
+            bids.append((round4[p], round(v, 2) if random() < 0.5 else float(round(v))))
+            p -= tick * integers(1, 4)
         asks: list[tuple[float, float]] = []
-        p = ba
+        p, highest = ba, 1 - tick + 1e-12
         for i in range(na):
-            if p > 1 - tick + 1e-12:
+            if p > highest:
                 break
-            v = float(lognormal(_LOG_SIZE[i], 0.8))
-            asks.append((round(p, 4), round(v, 2) if random() < 0.5 else float(round(v))))
-            p += tick * int(integers(1, 4))
+            v = lognormal(_LOG_SIZE[i], 0.8)
+            asks.append((round4[p], round(v, 2) if random() < 0.5 else float(round(v))))
+            p += tick * integers(1, 4)
         # injected episodes on this market
         if det is not None and det.episodes:
             t_s = k * GRID_S
@@ -1786,3 +1822,61 @@ _LOG_SIZE = tuple(math.log(60 + 80 * level) for level in range(16))
 def _size(r: np.random.Generator, level: int) -> float:
     v = float(r.lognormal(_LOG_SIZE[level] if level < 16 else math.log(60 + 80 * level), 0.8))
     return round(v, 2) if r.random() < 0.5 else float(round(v))
+
+
+class _Round4(dict[float, float]):
+    """`round(p, 4)` memoized (bounded): exact but string-based, so ~5x a dict hit, and the grid
+    prices of book levels take only a few thousand distinct values."""
+
+    def __missing__(self, p: float) -> float:
+        if len(self) >= 1 << 14:
+            self.clear()
+        got = self[p] = round(p, 4)
+        return got
+
+
+_ROUND4 = _Round4()
+_M32 = 0xFFFFFFFF
+
+
+class _BookDraws:
+    """The draws `_book_first` takes from `rng_for(...)`, bit-identical, minus Generator.integers'
+    per-call overhead (~1 us, a dozen calls per book): numpy's bounded ints are Lemire's method on
+    32-bit draws, which PCG64 serves as the low then the buffered high half of one 64-bit output.
+    `random` and `lognormal` (64-bit draws, never touching that buffer) stay numpy's own."""
+
+    __slots__ = ("_half", "_raw", "lognormal", "random")
+
+    def __init__(self, seed: int) -> None:
+        bg = np.random.PCG64(seed)  # what rng_for builds
+        gen = np.random.Generator(bg)
+        self._raw = bg.random_raw
+        self._half = -1  # the buffered high half, -1 when empty (a fresh PCG64 has none)
+        self.random = gen.random
+        self.lognormal = gen.lognormal
+
+    def _u32(self) -> int:
+        half = self._half
+        if half >= 0:
+            self._half = -1
+            return half
+        x = self._raw()
+        self._half = x >> 32
+        return x & _M32
+
+    def integers(self, low: int, high: int) -> int:
+        """== int(Generator.integers(low, high)) for 1 < high - low < 2**32 (`_u32` inlined)."""
+        n = high - low
+        half = self._half
+        if half >= 0:
+            self._half = -1
+            m = half * n
+        else:
+            x = self._raw()
+            self._half = x >> 32
+            m = (x & _M32) * n
+        if (m & _M32) < n:  # Lemire's rejection, as numpy (rare for small n)
+            threshold = (_M32 + 1 - n) % n
+            while (m & _M32) < threshold:
+                m = self._u32() * n
+        return low + (m >> 32)
