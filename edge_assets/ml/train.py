@@ -306,7 +306,9 @@ def validity_prob(classifier: Any, x: np.ndarray) -> np.ndarray:
     w = logit.coef_[0] / scale.scale_
     b = logit.intercept_[0] - scale.mean_ @ w
     filled = np.where(np.isnan(x), imp.statistics_, x)
-    return 1.0 / (1.0 + np.exp(-(filled @ w + b)))
+    # einsum, not `@`: BLAS worker threads keep spinning after a matrix-vector product and halve
+    # the speed of XGBoost's threads that score right after (100k rows: 104 -> 55 ms on 2 cores)
+    return 1.0 / (1.0 + np.exp(-(np.einsum("ij,j->i", filled, w) + b)))
 
 
 def ev_estimate(regressor: Any, x: np.ndarray) -> np.ndarray:
