@@ -9,10 +9,12 @@ inside an injected ``true_mispricing`` window of its token whose true EV after f
 """
 
 import argparse
+import contextlib
 import os
 import resource
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,8 +25,39 @@ import polars as pl
 TRUE_EV = 0.03
 
 
-def _rss_mb(who: int = resource.RUSAGE_SELF) -> float:
-    return resource.getrusage(who).ru_maxrss / 1024
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class TreeRss:
+    """Peak summed RSS of this process and its workers, sampled every 0.2 s (getrusage's children
+    figure is no use here: a child forked for a subprocess inherits the parent's peak)."""
+
+    def __init__(self) -> None:
+        import psutil
+
+        self.me = psutil.Process()
+        self.peak_mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        import psutil
+
+        while not self._stop.wait(0.2):
+            total = 0
+            for proc in [self.me, *self.me.children(recursive=True)]:
+                with contextlib.suppress(psutil.Error):  # a worker that just exited
+                    total += proc.memory_info().rss
+            self.peak_mb = max(self.peak_mb, total / 2**20)
+
+    def __enter__(self) -> "TreeRss":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def main() -> int:
@@ -80,13 +113,13 @@ def main() -> int:
         return time.perf_counter() - t0
 
     if not args.skip_backfill:
-        secs = run(None)
-        main_mb, worker_mb = _rss_mb(), _rss_mb(resource.RUSAGE_CHILDREN)
+        with TreeRss() as tree:
+            secs = run(None)
         print(
             f"backfill whole graph ({args.workers} workers): {secs:.0f} s wall; "
-            f"peak RSS {main_mb:.0f} MB here, {worker_mb:.0f} MB the largest worker, "
-            f"at most {main_mb + args.workers * worker_mb:.0f} MB "
-            "together (aims: 300 s, 4096 MB)"
+            f"peak RSS {tree.peak_mb:.0f} MB for this process and its workers together "
+            f"({_rss_mb():.0f} MB this process alone) "
+            "(aims: 300 s, 4096 MB)"
         )
     else:
         secs = run(["features_latest", "features", "ml/training_sets", "edge_models"])
