@@ -271,7 +271,9 @@ def run_window(
     else:
         graph = defs.resolve_asset_graph()
         ctx = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked Dagster/SQLite state
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        # one process per hour range: an idle worker would keep its peak memory while this process
+        # runs the single-writer stage and the training sets
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, max_tasks_per_child=1) as pool:
             for keys in hourly_stages(defs, hourly_keys):
                 if any(graph.get(k).metadata.get(SINGLE_WRITER) for k in keys):
                     hours_step(keys, start, end)
