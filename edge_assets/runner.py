@@ -268,6 +268,8 @@ def run_window(
 
     if workers <= 1 or first_hour == last_hour:
         hours_step(hourly_keys, start, end)
+    elif instance.is_ephemeral:
+        raise ValueError("workers > 1 needs a persistent instance ($DAGSTER_HOME) the workers can share")
     else:
         graph = defs.resolve_asset_graph()
         ctx = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked Dagster/SQLite state

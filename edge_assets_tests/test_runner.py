@@ -93,3 +93,12 @@ def test_parallel_backfill_writes_the_same_lake_and_records_every_partition(tmp_
                 assert sorted(instance.get_materialized_partitions(dg.AssetKey(asset))) == hours, asset
     finally:
         os.environ["DAGSTER_HOME"] = home
+
+
+def test_workers_need_an_instance_they_can_share() -> None:
+    from edge_assets.definitions import defs
+    from edge_assets.runner import run_window
+
+    t0 = datetime(2026, 11, 19, tzinfo=UTC)
+    with dg.DagsterInstance.ephemeral() as instance, pytest.raises(ValueError, match="persistent instance"):
+        run_window(defs, instance, t0, t0 + timedelta(hours=2), include=["pm_markets"], workers=2)
