@@ -1527,8 +1527,8 @@ class World:
         mid = self.pm_mid(det, mk, k)
         tick = 0.01 if 0.04 <= mid <= 0.96 else 0.001
         r = _BookDraws(h64(self.seed, "book", mk.market_id, k))  # == rng_for(...)'s draws
-        # bound methods and an inlined `_size` (same draws in the same order): this runs for every
-        # market at every polled instant
+        # bound methods, level sizes drawn inline (lognormal, then a coin for the rounding): this runs
+        # for every market at every polled instant
         integers, lognormal, random, round4 = r.integers, r.lognormal, r.random, _ROUND4
         s = _BOOK_SPREADS[integers(0, 6)]  # == r.choice(_BOOK_SPREADS): same draw, no array
         bb = math.floor(mid / tick - s / 2) * tick
@@ -1817,11 +1817,6 @@ _MISSING = object()
 
 
 _LOG_SIZE = tuple(math.log(60 + 80 * level) for level in range(16))
-
-
-def _size(r: np.random.Generator, level: int) -> float:
-    v = float(r.lognormal(_LOG_SIZE[level] if level < 16 else math.log(60 + 80 * level), 0.8))
-    return round(v, 2) if r.random() < 0.5 else float(round(v))
 
 
 class _Round4(dict[float, float]):
