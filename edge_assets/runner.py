@@ -1,12 +1,13 @@
 """In-process runs of the asset graph for the CLI: demo windows and single-run backfills."""
 
+import contextlib
 import importlib
 import itertools
 import multiprocessing
 import os
 import time
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -155,6 +156,87 @@ def _run_segment(
         )
 
 
+def _day_segments(start: datetime, end: datetime, n: int) -> list[tuple[datetime, datetime]]:
+    """[start, end) cut at whole UTC days into at most n contiguous parts (daily assets' ranges)."""
+    first = start.replace(hour=0, minute=0, second=0, microsecond=0)
+    days = max(1, -(-int((end - first).total_seconds()) // 86400))  # ceil: a partial last day counts
+    n = max(1, min(n, days))
+    bounds = [max(start, first + timedelta(days=round(i * days / n))) for i in range(n)] + [end]
+    return list(itertools.pairwise(bounds))
+
+
+@contextlib.contextmanager
+def _worker_threads(workers: int) -> Iterator[None]:
+    """Share the cores between worker processes: polars would start one thread per core in each
+    (oversubscribed, and spinning threads slow small frames). An explicit POLARS_MAX_THREADS wins."""
+    if "POLARS_MAX_THREADS" in os.environ:
+        yield
+        return
+    os.environ["POLARS_MAX_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
+    try:
+        yield
+    finally:
+        os.environ.pop("POLARS_MAX_THREADS", None)
+
+
+def _run_parallel(
+    defs: dg.Definitions,
+    stages: list[list[dg.AssetKey]],
+    daily_after: list[dg.AssetKey],
+    start: datetime,
+    end: datetime,
+    workers: int,
+    defs_ref: str,
+    *,
+    chunk_hours: int | None,
+    poll_minutes: Sequence[int] | None,
+    log_level: str,
+) -> list[StepReport]:
+    """The hourly stages, then the daily assets built from hours, as worker processes on one instance.
+
+    Each stage's hours (or days) are cut into ``workers`` disjoint ranges. A SINGLE_WRITER asset gets
+    the whole range in one process, submitted first and awaited only when a later asset reads it
+    (or at the end), so it runs beside the rest instead of leaving the other cores idle.
+    """
+    graph = defs.resolve_asset_graph()
+    steps: list[StepReport] = []
+    running: list[tuple[set[dg.AssetKey], Future[RunReport]]] = []  # single writers still going
+
+    def collect(futures: Sequence[Future[RunReport]]) -> None:
+        for future in futures:
+            steps.extend(future.result().steps)
+
+    ctx = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked Dagster/SQLite state
+    # one process per range: an idle worker would keep its peak memory through the later stages
+    with (
+        _worker_threads(workers),
+        ProcessPoolExecutor(max_workers=workers, mp_context=ctx, max_tasks_per_child=1) as pool,
+    ):
+
+        def submit(keys: list[dg.AssetKey], ranges: list[tuple[datetime, datetime]]) -> list[Future]:
+            names = [k.to_user_string() for k in keys]
+            return [
+                pool.submit(_run_segment, defs_ref, lo, hi, names, chunk_hours, poll_minutes, log_level)
+                for lo, hi in ranges
+            ]
+
+        for keys in [*stages, daily_after]:
+            if not keys:
+                continue
+            parents = {p for k in keys for p in graph.get(k).parent_keys}
+            for entry in [e for e in running if e[0] & parents]:
+                running.remove(entry)
+                collect([entry[1]])
+            single = [k for k in keys if graph.get(k).metadata.get(SINGLE_WRITER)]
+            rest = [k for k in keys if k not in single]
+            if single:
+                running.append((set(single), submit(single, [(start, end)])[0]))
+            ranges = _day_segments if keys is daily_after else _segments
+            collect(submit(rest, ranges(start, end, workers)) if rest else [])
+        collect([future for _, future in running])
+    return steps
+
+
 def with_poll_minutes(resources: dict[str, object], minutes: Sequence[int] | None) -> dict[str, object]:
     """Poll the embedded simulator at these minutes of each past hour (fewer polls = faster backfill).
 
@@ -190,9 +272,10 @@ def run_window(
     range), then daily assets built from hours (training_sets), then unpartitioned assets built from
     partitioned ones (edge_models). ``poll_minutes`` lowers the simulated polls per past hour.
 
-    ``workers`` > 1 runs each hourly stage (``hourly_stages``) as that many processes over disjoint
-    hour ranges, all recording to the instance of $DAGSTER_HOME (``defs_ref`` names the definitions
-    they import); stages with a SINGLE_WRITER asset stay in this process.
+    ``workers`` > 1 runs each hourly stage (``hourly_stages``) and then the daily assets built from
+    hours as that many processes over disjoint ranges, all recording to the instance of $DAGSTER_HOME
+    (``defs_ref`` names the definitions they import); a SINGLE_WRITER asset runs its whole range in
+    one of them, beside the rest (``_run_parallel``).
     """
     unpart, daily, hourly, daily_after, final = _by_partitions(defs)
     all_assets = list(defs.assets or [])
@@ -266,28 +349,27 @@ def run_window(
                 step("hourly", keys, None, {RANGE_START: a, RANGE_END: b})
             lo = top
 
+    daily_after_keys = keep(daily_after)
     if workers <= 1 or first_hour == last_hour:
         hours_step(hourly_keys, start, end)
+        # training_sets reads each day's hourly features: a week per run bounds memory
+        days_step("daily", daily_after_keys, chunk_days=TRAINING_CHUNK_DAYS)
     elif instance.is_ephemeral:
         raise ValueError("workers > 1 needs a persistent instance ($DAGSTER_HOME) the workers can share")
     else:
-        graph = defs.resolve_asset_graph()
-        ctx = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked Dagster/SQLite state
-        # one process per hour range: an idle worker would keep its peak memory while this process
-        # runs the single-writer stage and the training sets
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, max_tasks_per_child=1) as pool:
-            for keys in hourly_stages(defs, hourly_keys):
-                if any(graph.get(k).metadata.get(SINGLE_WRITER) for k in keys):
-                    hours_step(keys, start, end)
-                    continue
-                names = [k.to_user_string() for k in keys]
-                futures = [
-                    pool.submit(_run_segment, defs_ref, lo, hi, names, chunk_hours, poll_minutes, log_level)
-                    for lo, hi in _segments(start, end, workers)
-                ]
-                for future in futures:
-                    report.steps.extend(future.result().steps)
-    # training_sets reads each day's hourly features: a week per run bounds memory
-    days_step("daily", keep(daily_after), chunk_days=TRAINING_CHUNK_DAYS)
+        report.steps.extend(
+            _run_parallel(
+                defs,
+                hourly_stages(defs, hourly_keys),
+                daily_after_keys,
+                start,
+                end,
+                workers,
+                defs_ref,
+                chunk_hours=chunk_hours,
+                poll_minutes=poll_minutes,
+                log_level=log_level,
+            )
+        )
     step("models", keep(final), None, {})
     return report

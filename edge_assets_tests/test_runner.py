@@ -10,7 +10,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from edge_assets.runner import _by_partitions, _segments, hourly_stages
+from edge_assets.runner import _by_partitions, _day_segments, _segments, hourly_stages
 
 
 def test_hourly_stages_put_lookback_readers_after_their_parents() -> None:
@@ -38,6 +38,18 @@ def test_segments_cut_whole_hours_into_contiguous_parts() -> None:
     assert _segments(t0, t0 + 5 * h, 2) == [(t0, t0 + 2 * h), (t0 + 2 * h, t0 + 5 * h)]
     assert _segments(t0, t0 + 2 * h, 4) == [(t0, t0 + h), (t0 + h, t0 + 2 * h)]
     assert _segments(t0, t0 + 3 * h, 1) == [(t0, t0 + 3 * h)]
+
+
+def test_day_segments_cut_whole_days_and_keep_the_window_edges() -> None:
+    t0 = datetime(2026, 11, 1, tzinfo=UTC)
+    d, h = timedelta(days=1), timedelta(hours=1)
+    assert _day_segments(t0, t0 + 5 * d, 2) == [(t0, t0 + 2 * d), (t0 + 2 * d, t0 + 5 * d)]
+    # a window starting and ending inside days: the first and last parts are partial days
+    assert _day_segments(t0 + 10 * h, t0 + 2 * d + 3 * h, 2) == [
+        (t0 + 10 * h, t0 + 2 * d),
+        (t0 + 2 * d, t0 + 2 * d + 3 * h),
+    ]
+    assert _day_segments(t0 + 10 * h, t0 + 14 * h, 2) == [(t0 + 10 * h, t0 + 14 * h)]
 
 
 def _backfill(tmp_path: Path, workers: int) -> Path:
