@@ -7,7 +7,6 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
-import pyarrow.parquet as pq
 import pytest
 from dagster_duckdb import DuckDBResource
 
@@ -132,11 +131,11 @@ def test_write_that_dies_midway_keeps_previous_content(
     lake = Lake(str(tmp_path / "lake"))
     lake.write("t", HOURS[0], pl.DataFrame({"x": [1, 2]}))
 
-    def explode(table: object, where: object, **kwargs: object) -> None:
+    def explode(df: object, where: object, **kwargs: object) -> None:
         where.write(b"PAR1 half a file")  # type: ignore[attr-defined]
         raise OSError("disk died")
 
-    monkeypatch.setattr(pq, "write_table", explode)
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", explode)
     with pytest.raises(OSError, match="disk died"):
         lake.write("t", HOURS[0], pl.DataFrame({"x": [9, 9, 9]}))
     monkeypatch.undo()
@@ -205,11 +204,11 @@ def test_s3_failed_upload_keeps_previous_object(s3_server: str, monkeypatch: pyt
     lake = Lake("s3://edge-lake/crash", s3_endpoint_url=s3_server)
     lake.write("t", HOURS[0], pl.DataFrame({"x": [1, 2]}))
 
-    def explode(table: object, where: object, **kwargs: object) -> None:
+    def explode(df: object, where: object, **kwargs: object) -> None:
         where.write(b"PAR1 half")  # type: ignore[attr-defined]
         raise OSError("network died")
 
-    monkeypatch.setattr(pq, "write_table", explode)
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", explode)
     with pytest.raises(OSError, match="network died"):
         lake.write("t", HOURS[0], pl.DataFrame({"x": [7]}))
     monkeypatch.undo()
