@@ -33,7 +33,22 @@ class CachedEngineSqliteEventLogStorage(SqliteEventLogStorage):
 
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None) -> None:
         self._engines: OrderedDict[str, db.engine.Engine] = OrderedDict()
+        self._tables_present: set[str] = set()
         super().__init__(base_dir, inst_data)
+
+    def has_table(self, table_name: str) -> bool:
+        """Upstream opens a new engine and reflects the index shard on every asset event with tags;
+        a table once present stays (until ``wipe``), so only a miss asks again."""
+        if table_name in self._tables_present:
+            return True
+        found = super().has_table(table_name)
+        if found:
+            self._tables_present.add(table_name)
+        return found
+
+    def wipe(self) -> None:
+        self._tables_present.clear()
+        super().wipe()
 
     @classmethod
     def from_config_value(

@@ -59,3 +59,37 @@ def test_existing_dagster_yaml_is_left_alone(tmp_path: Path, monkeypatch: pytest
     (tmp_path / "dh" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     ensure_dagster_home(str(tmp_path / "dh"))
     assert (tmp_path / "dh" / "dagster.yaml").read_text() == "telemetry:\n  enabled: false\n"
+
+
+def test_table_check_is_asked_once_per_table_and_again_after_a_wipe(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+
+    asked: list[str] = []
+    upstream_check = SqliteEventLogStorage.has_table
+
+    def counting(self: SqliteEventLogStorage, table_name: str) -> bool:
+        asked.append(table_name)
+        return upstream_check(self, table_name)
+
+    monkeypatch.setattr(SqliteEventLogStorage, "has_table", counting)
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    ensure_dagster_home(str(tmp_path / "dh"))
+    with dg.DagsterInstance.get() as instance:
+        asked.clear()
+        result = dg.materialize(
+            [upstream, downstream],
+            instance=instance,
+            resources={"mem": dg.InMemoryIOManager()},
+            tags={RANGE_START: "2026-01-01-00:00", RANGE_END: "2026-01-02-23:00"},
+        )
+        assert result.success
+        # 96 partition materializations, each with tags: the tags table is looked up once
+        assert asked.count("asset_event_tags") == 1
+        tagged = instance.get_event_tags_for_asset(dg.AssetKey("upstream"))
+        assert len(tagged) == 48
+        asked.clear()
+        instance.event_log_storage.wipe()  # files deleted and made anew: the table is asked for again
+        assert instance.event_log_storage.has_table("asset_event_tags")
+        assert asked.count("asset_event_tags") == 1
