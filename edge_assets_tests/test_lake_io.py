@@ -213,3 +213,21 @@ def test_s3_failed_upload_keeps_previous_object(s3_server: str, monkeypatch: pyt
         lake.write("t", HOURS[0], pl.DataFrame({"x": [7]}))
     monkeypatch.undo()
     assert lake.read("t", HOURS[0])["x"].to_list() == [1, 2]
+
+
+def test_split_by_windows_equals_one_filter_per_window() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from edge_assets.lake.io_manager import split_by_windows
+
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+    minutes = [130, -5, 0, 59, 60, 61, 179, 180, 3, 125]  # before, at and past the window edges
+    df = pl.DataFrame(
+        {"at": [t0 + timedelta(minutes=m) for m in minutes] + [None], "x": list(range(11))},
+        schema={"at": pl.Datetime("us", "UTC"), "x": pl.Int64},
+    )
+    windows = [(t0 + timedelta(hours=i), t0 + timedelta(hours=i + 1)) for i in range(3)]
+    parts = split_by_windows(df, "at", windows)
+    assert [p["x"].to_list() for p in parts] == [[2, 3, 8], [4, 5], [0, 6, 9]]
+    for part, (lo, hi) in zip(parts, windows, strict=True):
+        assert part.equals(df.filter((pl.col("at") >= lo) & (pl.col("at") < hi)))
