@@ -18,7 +18,7 @@ import polars as pl
 import pyarrow as pa
 
 from edge_assets.lake.storage import Lake
-from edge_assets.schemas import RAW_RESPONSES, conform
+from edge_assets.schemas import RAW_RESPONSES
 from edge_assets.sources.http import RawExchange
 
 RAW_TABLE = "raw_responses"
@@ -57,7 +57,7 @@ class RawStore:
             "sha256": digest,
             "parse_error": parse_error,
         }
-        frame = conform(pl.DataFrame([row], schema=RAW_RESPONSES), RAW_RESPONSES)
+        frame = pl.DataFrame([row], schema=RAW_RESPONSES)  # built in the contract: no cast pass
         params_hash = hashlib.sha1(row["params"].encode()).hexdigest()[:8]
         name = f"{at:%Y%m%dT%H%M%S%fZ}-{exchange.source}-{params_hash}-{digest[:12]}.parquet"
         path = "/".join(
