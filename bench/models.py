@@ -110,6 +110,7 @@ def main() -> int:
         bad = [f"{st.name} {st.partitions}: {st.errors[:1]}" for st in rep.steps if not st.success]
         for b in bad[:5]:
             print("  FAILED", b)
+        print("  " + "; ".join(f"{name} {secs:.0f} s" for name, secs in rep.phases.items()))
         return time.perf_counter() - t0
 
     if not args.skip_backfill:

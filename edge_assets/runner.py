@@ -66,6 +66,7 @@ class StepReport:
 @dataclass
 class RunReport:
     steps: list[StepReport] = field(default_factory=list)
+    phases: dict[str, float] = field(default_factory=dict)  # wall seconds, in run order
 
     @property
     def success(self) -> bool:
@@ -334,8 +335,15 @@ def run_window(
             else:
                 step(name, keys, None, {RANGE_START: days[0], RANGE_END: days[-1]})
 
-    step("seeds", keep(unpart), None, {})
-    days_step("daily", keep(daily), chunk_days=len(day_keys))
+    @contextlib.contextmanager
+    def phase(name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        yield
+        report.phases[name] = time.perf_counter() - t0
+
+    with phase("seeds and days"):
+        step("seeds", keep(unpart), None, {})
+        days_step("daily", keep(daily), chunk_days=len(day_keys))
     hourly_keys = keep(hourly)
 
     def hours_step(keys: list[dg.AssetKey], lo: datetime, hi: datetime) -> None:
@@ -350,26 +358,28 @@ def run_window(
             lo = top
 
     daily_after_keys = keep(daily_after)
-    if workers <= 1 or first_hour == last_hour:
-        hours_step(hourly_keys, start, end)
-        # training_sets reads each day's hourly features: a week per run bounds memory
-        days_step("daily", daily_after_keys, chunk_days=TRAINING_CHUNK_DAYS)
-    elif instance.is_ephemeral:
-        raise ValueError("workers > 1 needs a persistent instance ($DAGSTER_HOME) the workers can share")
-    else:
-        report.steps.extend(
-            _run_parallel(
-                defs,
-                hourly_stages(defs, hourly_keys),
-                daily_after_keys,
-                start,
-                end,
-                workers,
-                defs_ref,
-                chunk_hours=chunk_hours,
-                poll_minutes=poll_minutes,
-                log_level=log_level,
+    with phase("hours, then days built from hours"):
+        if workers <= 1 or first_hour == last_hour:
+            hours_step(hourly_keys, start, end)
+            # training_sets reads each day's hourly features: a week per run bounds memory
+            days_step("daily", daily_after_keys, chunk_days=TRAINING_CHUNK_DAYS)
+        elif instance.is_ephemeral:
+            raise ValueError("workers > 1 needs a persistent instance ($DAGSTER_HOME) the workers can share")
+        else:
+            report.steps.extend(
+                _run_parallel(
+                    defs,
+                    hourly_stages(defs, hourly_keys),
+                    daily_after_keys,
+                    start,
+                    end,
+                    workers,
+                    defs_ref,
+                    chunk_hours=chunk_hours,
+                    poll_minutes=poll_minutes,
+                    log_level=log_level,
+                )
             )
-        )
-    step("models", keep(final), None, {})
+    with phase("models"):
+        step("models", keep(final), None, {})
     return report
