@@ -6,6 +6,10 @@ the requests the clients send per hour (Gamma /events pages, CLOB POST /books ba
 proven byte-identical (same sha256 over every request, status and body, in order).
 
 Usage: python bench/sim_backfill_pattern.py [--hours 24] [--seed 7] [--end 2026-11-24T00:00Z]
+       [--order hour|asset]
+
+The digest is fed in hour order whatever --order is (asset order buffers one chunk's requests
+and feeds them in hour order when the chunk ends), so both orders must print the same digest.
 """
 
 import argparse
@@ -23,6 +27,7 @@ from edge_assets.simulator import SimulatorApp, World
 SPORTS = ("basketball_nba", "americanfootball_nfl", "icehockey_nhl", "baseball_mlb", "soccer_epl")
 IN_SCOPE_TYPES = ("moneyline", "spreads", "totals")
 PAGE_LIMIT = 100  # GammaClient.PAGE_LIMIT
+CHUNK_HOURS = 48  # hours per backfill run (asset order materializes each asset over a chunk)
 BOOKS_BATCH = 100  # ClobClient.BOOKS_BATCH
 API_KEY = "sim-key"
 ODDS_PARAMS = {
@@ -48,6 +53,9 @@ class Recorder:
         self.calls: dict[str, int] = defaultdict(int)
         self.label = ""
         self.bytes = 0
+        # asset order: the digest input of each (hour, step) slot, fed in hour order by `flush`
+        self.slot: tuple[int, int] | None = None
+        self.pending: dict[tuple[int, int], list[bytes]] = defaultdict(list)
 
     def clock(self) -> datetime:
         return self.now
@@ -57,18 +65,32 @@ class Recorder:
         resp = self.app.handle(request)
         self.server_s[self.label] += time.perf_counter() - t0
         self.calls[self.label] += 1
-        self.sha.update(f"{request.method} {request.url}\n".encode())
-        self.sha.update(request.content or b"")
-        self.sha.update(f"\n{resp.status_code}\n".encode())
-        self.sha.update(resp.content)
+        parts = (
+            f"{request.method} {request.url}\n".encode(),
+            request.content or b"",
+            f"\n{resp.status_code}\n".encode(),
+            resp.content,
+        )
+        if self.slot is None:
+            for part in parts:
+                self.sha.update(part)
+        else:
+            self.pending[self.slot].extend(parts)
         self.bytes += len(resp.content)
         return resp
 
+    def flush(self) -> None:
+        """Feed the buffered slots to the digest in (hour, step) order: the hour-order stream."""
+        for key in sorted(self.pending):
+            for part in self.pending[key]:
+                self.sha.update(part)
+        self.pending.clear()
+
 
 def run(seed: int, hours: int, end: datetime, order: str = "hour") -> dict[str, Any]:
-    """order="hour": every endpoint for hour H, then H+1 (the brief's pattern); order="asset":
-    each endpoint over all hours before the next (how one single-run backfill materializes
-    pm_markets, then pm_order_book_snapshots, then the odds assets)."""
+    """order="hour": every endpoint for hour H, then H+1; order="asset": in chunks of
+    CHUNK_HOURS, each endpoint over the chunk's hours before the next (how one backfill run
+    materializes pm_markets, then pm_order_book_snapshots, then the odds assets)."""
     rec_holder: list[Recorder] = []
     app = SimulatorApp(
         World(seed), clock=lambda: rec_holder[0].clock(), rate_limit_per_s=None, api_key=API_KEY
@@ -148,9 +170,14 @@ def run(seed: int, hours: int, end: datetime, order: str = "hour") -> dict[str, 
             for fn in steps:
                 fn(h)
     else:
-        for fn in steps:
-            for h in range(hours):
-                fn(h)
+        for c0 in range(0, hours, CHUNK_HOURS):
+            chunk = range(c0, min(c0 + CHUNK_HOURS, hours))
+            for i, fn in enumerate(steps):
+                for h in chunk:
+                    rec.slot = (h, i)
+                    fn(h)
+            rec.slot = None
+            rec.flush()
     total = time.perf_counter() - t_all
     return {
         "seed": seed,

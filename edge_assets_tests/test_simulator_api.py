@@ -490,3 +490,41 @@ def test_loopback_server_serves_same_bytes(world: World, client: httpx.Client) -
             assert real.get(REQ).headers["x-requests-last"] == "3"
     finally:
         srv.stop()
+
+
+def test_encode_matches_json_dumps_byte_for_byte() -> None:
+    """orjson's fast path must write exactly what json.dumps wrote: small floats (repr uses an
+    exponent below 1e-4), numpy floats, non-str keys, big ints and non-ASCII text included."""
+    import numpy as np
+
+    from edge_assets.simulator.app import _encode_json, encode
+
+    values: list[Any] = [
+        1e-05,
+        -2.5e-05,
+        3e-06,
+        1.5e-07,
+        1e-10,
+        5e-324,
+        1e-4,
+        0.30000000000000004,
+        1e16,
+        1.2345678901234568e17,
+        -0.0,
+        10.00001,
+        np.float64(2.5e-05),
+        np.float64(0.1),
+        2**63,
+        2**70,
+        'Liga – Málaga 😀 \u2028 \x1f "q" \\ e-5,',
+        "12:00:00.000000Z",
+    ]
+    bodies: list[Any] = [
+        *values,
+        values,
+        {"a": values, "b": {"c": values}},
+        {3: "int key", 2.5: "float key", True: "bool key", None: "null key"},
+        [[[1e-05]]],
+    ]
+    for body in bodies:
+        assert encode(body) == _encode_json(body), body

@@ -306,9 +306,9 @@ def test_memoized_books_are_fresh_copies_and_bounded(world: World) -> None:
     # the second token mirrors the first, exactly as the original double-reversal built it
     assert b2.bids == sorted([(round(1 - p, 4), s) for p, s in a0.asks[::-1]][::-1])
     assert b2.asks == sorted([(round(1 - p, 4), s) for p, s in a0.bids[::-1]][::-1], reverse=True)
-    for h in range(6):
+    for h in range(World.BOOK_MEMO_INSTANTS + 4):
         world.pm_book(mk.token_ids[0], T + timedelta(hours=h))
-    assert len(world._book_memo) <= 2
+    assert len(world._book_memo) == World.BOOK_MEMO_INSTANTS
     m = Memo(2)
     m.put("a", 1)
     m.put("b", 2)

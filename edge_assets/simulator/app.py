@@ -6,6 +6,7 @@ Fault knobs make client retry/validation paths testable deterministically.
 """
 
 import json
+import re
 import threading
 import time
 from collections import deque
@@ -16,6 +17,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
+import orjson
 
 from edge_assets.simulator.clob import Clob, ClobError
 from edge_assets.simulator.gamma import Gamma, GammaError
@@ -65,8 +67,55 @@ def _drift(obj: Any, drop: str | None, rename: tuple[str, str] | None) -> Any:
     return obj
 
 
-def encode(obj: Any) -> bytes:
+def _encode_json(obj: Any) -> bytes:
+    """The reference wire format: what every body must be byte-identical to."""
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+# orjson writes floats below 1e-4 unlike repr (0.000025 for 2.5e-05, 3e-6 for 3e-06); everything
+# else it emits for the types it accepts below matches `_encode_json` byte for byte (fuzzed over
+# float bit patterns in every JSON position and over every non-surrogate code point). Such a
+# number is a token starting "0.0000" (after a delimiter or a minus sign), or an exponent
+# "e-<one digit>" before a delimiter; a string that merely looks like one only costs a re-encode.
+_SMALL_EXPONENT = re.compile(rb"e-[0-9](?:[,}\]]|$)")  # literal prefix: a fast scan
+
+
+def _orjson_may_differ(raw: bytes) -> bool:
+    if _SMALL_EXPONENT.search(raw) is not None:
+        return True
+    i = raw.find(b"0.0000")  # mostly timestamps ("...:00.000000Z"), preceded by a digit
+    while i >= 0:
+        if i == 0 or raw[i - 1] in b":,[-":
+            return True
+        i = raw.find(b"0.0000", i + 6)
+    return False
+
+
+# datetimes and dataclasses go to `_orjson_default` (json.dumps refuses them too)
+_ORJSON_OPTS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def _orjson_default(obj: Any) -> Any:
+    if isinstance(obj, float):  # float subclasses (numpy.float64): json.dumps writes float.__repr__
+        return float(obj)
+    raise TypeError(type(obj).__name__)
+
+
+def encode(obj: Any) -> bytes:
+    """Compact JSON, byte-identical to `_encode_json`, through orjson (>= 3.11.7; ~10x faster).
+
+    orjson cannot be told to match json.dumps where they differ, so the body falls back to
+    `_encode_json` when orjson refuses it (non-str keys, ints beyond 64 bits, other types, deep
+    nesting) or may have written a small float its own way. NaN and infinities, which orjson would
+    write as null, never occur in simulator bodies (prices, sizes and volumes are finite).
+    """
+    try:
+        raw = orjson.dumps(obj, default=_orjson_default, option=_ORJSON_OPTS)
+    except TypeError:
+        return _encode_json(obj)
+    if _orjson_may_differ(raw):
+        return _encode_json(obj)
+    return raw
 
 
 class SimulatorApp:

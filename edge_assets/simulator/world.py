@@ -342,6 +342,14 @@ class World:
 
     SPORT_KEYS: tuple[str, ...] = tuple(lg.sport_key for lg in LEAGUES.values())
     GRID_S = GRID_S
+    # Grid indices kept by the per-instant memos (oldest first out). A backfill run materializes
+    # each asset over a 48-hour chunk before the next (Gamma /events for every hour, then CLOB
+    # /books at the same instants), so the books of all 48 polled instants must survive the
+    # Gamma pass for the CLOB pass to hit them: ~0.6 MB per instant (~480 books), ~38 MB full.
+    # Mids are also read one hour and one day back, clamped to each game's listing instant
+    # (one more key per young game): ~60 KB per dense instant, ~2 MB full.
+    BOOK_MEMO_INSTANTS = 64
+    MID_MEMO_INSTANTS = 128
 
     def __init__(self, seed: int = 7) -> None:
         self.seed = int(seed)
@@ -1425,7 +1433,7 @@ class World:
         if per_k is None:
             with self._memo_lock:
                 per_k = self._mid_memo.setdefault(k, {})
-                while len(self._mid_memo) > 48:  # hourly polls: two days of grid indices, ~3 MB
+                while len(self._mid_memo) > self.MID_MEMO_INSTANTS:
                     self._mid_memo.pop(next(iter(self._mid_memo)))
         got = per_k.get(mk.market_id)
         if got is None:
@@ -1502,7 +1510,7 @@ class World:
         return got  # type: ignore[return-value]
 
     def _book_at(self, det: GameDetail | None, mk: PMMarket, k: int) -> BookBase:
-        """`_book_first` plus the book's change time, memoized for the last few grid indices.
+        """`_book_first` plus the book's change time, memoized for the last `BOOK_MEMO_INSTANTS` grid indices.
 
         Why: at one instant Gamma renders every market's book and the CLOB serves both tokens of
         the same markets; the book is a pure function of (market, k), so it is built once.
@@ -1512,7 +1520,7 @@ class World:
         if per_k is None:
             with self._memo_lock:
                 per_k = memo.setdefault(k, {})
-                while len(memo) > 2:  # bounded: only the grid indices being served right now
+                while len(memo) > self.BOOK_MEMO_INSTANTS:
                     memo.pop(next(iter(memo)))
         got = per_k.get(mk.market_id)
         if got is None:
