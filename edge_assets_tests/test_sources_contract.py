@@ -15,6 +15,7 @@ from pydantic import TypeAdapter
 
 from edge_assets import schemas
 from edge_assets.sources import normalize as N
+from edge_assets.sources.http import MalformedResponse
 from edge_assets.sources.oddsapi import (
     HistoricalEvents,
     HistoricalOdds,
@@ -330,3 +331,32 @@ def test_fixture_json_roundtrip_through_bytes(real_dir: Path) -> None:
     assert N.odds_to_frame(json.loads(body), OBS).equals(
         N.odds_to_frame([OddsEvent.model_validate(e) for e in json.loads(body)], OBS)
     )
+
+
+NFL_EVENT_ODDS_2023 = "oddsapi_v4_historical_event_odds_americanfootball_nfl_2023-10-10.json"
+
+
+def test_historical_bodies_in_one_pass_equal_one_frame_per_body(real_dir: Path) -> None:
+    list_shaped = (real_dir / NFL_HIST_2021).read_bytes()
+    object_shaped = (
+        real_dir / "oddsapi_v4_historical_event_odds_americanfootball_nfl_2023-10-10.json"
+    ).read_bytes()
+    empty = b'{"timestamp":"2021-11-25T12:05:00Z","previous_timestamp":null,"next_timestamp":null,"data":[]}'
+    later = list_shaped.replace(
+        b'"timestamp": "2021-11-25T11:55:00Z"', b'"timestamp": "2021-11-25T12:55:00Z"'
+    )
+    assert later != list_shaped
+    bodies = [list_shaped, empty, object_shaped, later]
+    batch = N.historical_bodies_to_frame(bodies, odds_format="american")
+    one_by_one = pl.concat([N.historical_to_frame(b, odds_format="american") for b in bodies])
+    assert batch.height == 2 * 1636 + 6
+    key = ["observed_at", "event_id", "bookmaker", "market_key", "outcome_name", "point"]
+    assert batch.sort(key).equals(one_by_one.sort(key))
+    assert batch["observed_at"].unique().sort().to_list() == [
+        datetime(2021, 11, 25, 11, 55, tzinfo=UTC),
+        datetime(2021, 11, 25, 12, 55, tzinfo=UTC),
+        datetime(2023, 10, 10, 12, 10, 39, tzinfo=UTC),
+    ]
+    assert N.historical_bodies_to_frame([empty]).equals(N.historical_to_frame(empty))
+    with pytest.raises(MalformedResponse, match="not valid JSON"):
+        N.historical_bodies_to_frame([list_shaped, b"<html>502</html>"])

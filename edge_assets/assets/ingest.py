@@ -264,7 +264,7 @@ def oddsapi_historical_hourly(
     start, end, keys = _window(context)
     store = RawStore(lake.lake())
     now = _now()
-    frames: list[pl.DataFrame] = []
+    bodies: list[bytes] = []
 
     def fetch() -> pl.DataFrame:
         with sources.session(as_of=now, on_response=store) as s:
@@ -273,8 +273,8 @@ def oddsapi_historical_hourly(
                 date = min(hour + timedelta(minutes=59), now)
                 if date >= hour:
                     for sport in sources.sports:
-                        frames.append(
-                            s.odds.historical_odds_frame(
+                        bodies.append(
+                            s.odds.historical_odds_body(
                                 sport,
                                 date,
                                 regions=sources.odds_regions,
@@ -283,7 +283,8 @@ def oddsapi_historical_hourly(
                             )
                         )
                 hour += timedelta(hours=1)
-        return pl.concat(frames) if frames else empty(ODDS_QUOTES)
+        # every snapshot of the range in one polars pass (raw bodies are already in the lake)
+        return normalize.historical_bodies_to_frame(bodies, "decimal")
 
     polled = _guarded(context, "oddsapi_historical_hourly", fetch)
     _record_raw(context, store)
@@ -297,7 +298,7 @@ def oddsapi_historical_hourly(
     )
     return dg.MaterializeResult(
         value=df,
-        metadata={"dagster/row_count": df.height, "hours": len(keys), "api_calls": len(frames)},
+        metadata={"dagster/row_count": df.height, "hours": len(keys), "api_calls": len(bodies)},
     )
 
 

@@ -210,11 +210,33 @@ def historical_to_frame(
 ) -> pl.DataFrame:
     """Historical wrapper → ODDS_QUOTES with observed_at = the snapshot `timestamp`.
 
-    Raw bytes/str of a list-shaped wrapper are read by polars directly (fast path); the
-    event-odds variant (`data` is one object) and dicts/models go through Python objects.
+    Raw bytes/str go through `historical_bodies_to_frame` (polars reads a list-shaped wrapper
+    directly); the event-odds variant (`data` is one object) and dicts/models go through Python
+    objects.
     """
     if isinstance(wrapper, bytes | str):
-        raw = wrapper.encode() if isinstance(wrapper, str) else wrapper
+        return historical_bodies_to_frame(
+            [wrapper.encode() if isinstance(wrapper, str) else wrapper], odds_format
+        )
+    if isinstance(wrapper, HistoricalOdds):
+        timestamp, data = wrapper.timestamp, wrapper.data
+    else:
+        timestamp, data = _utc(wrapper["timestamp"]), wrapper.get("data") or []
+    events = [data] if isinstance(data, dict | OddsEvent) else list(data)
+    return odds_to_frame(events, timestamp, odds_format)
+
+
+def historical_bodies_to_frame(bodies: Sequence[bytes], odds_format: str = "decimal") -> pl.DataFrame:
+    """Raw historical wrappers (e.g. every sport and hour of a backfill chunk) → one ODDS_QUOTES
+    frame, observed_at = each wrapper's snapshot `timestamp`.
+
+    One polars read per body and one flatten for all of them, like `odds_bodies_to_frame`: the
+    flatten's fixed cost dominated a per-body call. A body whose `data` is one object (the
+    event-odds variant) or that is not JSON takes `historical_to_frame`'s object path.
+    """
+    frames: list[pl.DataFrame] = []
+    events: list[pl.DataFrame] = []
+    for raw in bodies:
         try:
             frame = pl.read_json(io.BytesIO(raw), schema=_HIST_WIRE)
         except Exception:  # data is an object, not a list (or not JSON): take the slow path
@@ -224,20 +246,18 @@ def historical_to_frame(
                 raise MalformedResponse(
                     "oddsapi", "historical odds", f"body is not valid JSON ({exc})"
                 ) from None
-            return historical_to_frame(payload, odds_format)
+            frames.append(historical_to_frame(payload, odds_format))
+            continue
         if frame.height != 1 or frame["timestamp"][0] is None:
             raise ValueError("historical wrapper without a timestamp")
-        timestamp = _utc(frame["timestamp"][0])
-        events = frame.select(pl.col("data").explode()).unnest("data")
-        if events.height == 0 or events["id"].null_count() == events.height:
-            return schemas.empty(schemas.ODDS_QUOTES)
-        return _flatten_odds(events, pl.lit(timestamp, dtype=schemas.UTC_TS), odds_format)
-    if isinstance(wrapper, HistoricalOdds):
-        timestamp, data = wrapper.timestamp, wrapper.data
-    else:
-        timestamp, data = _utc(wrapper["timestamp"]), wrapper.get("data") or []
-    events = [data] if isinstance(data, dict | OddsEvent) else list(data)
-    return odds_to_frame(events, timestamp, odds_format)
+        snapshot = pl.lit(_utc(frame["timestamp"][0]), dtype=schemas.UTC_TS).alias("_snapshot")
+        found = frame.select(snapshot, pl.col("data").explode()).unnest("data")
+        if found.height and found["id"].null_count() < found.height:  # [] reads as one null event
+            events.append(found)
+    if events:
+        frames.append(_flatten_odds(pl.concat(events), pl.col("_snapshot"), odds_format))
+    frames = [f for f in frames if f.height]
+    return pl.concat(frames) if frames else schemas.empty(schemas.ODDS_QUOTES)
 
 
 def scores_to_frame(

@@ -413,14 +413,37 @@ class OddsApiClient(HttpSource):
         MalformedResponse (required fields are checked for nulls)."""
         from edge_assets.sources.normalize import historical_to_frame  # normalize imports this module
 
-        path, params, cost = self._historical_request(
-            sport, date, regions, markets, odds_format, bookmakers, event_ids
+        body = self.historical_odds_body(
+            sport,
+            date,
+            regions=regions,
+            markets=markets,
+            odds_format=odds_format,
+            bookmakers=bookmakers,
+            event_ids=event_ids,
         )
-        body = self._get_body(HISTORICAL_ODDS, path, params, cost)
         try:
             return historical_to_frame(body, odds_format)
         except MalformedResponse as exc:
             raise MalformedResponse(self.source, HISTORICAL_ODDS, exc.detail) from None
+
+    def historical_odds_body(
+        self,
+        sport: str,
+        date: datetime | str,
+        *,
+        regions: str | Sequence[str] | None = "us",
+        markets: str | Sequence[str] = "h2h",
+        odds_format: str = "decimal",
+        bookmakers: str | Sequence[str] | None = None,
+        event_ids: str | Sequence[str] | None = None,
+    ) -> bytes:
+        """The raw historical wrapper (quota guard, retries, raw hook), for
+        `normalize.historical_bodies_to_frame` over many snapshots at once."""
+        path, params, cost = self._historical_request(
+            sport, date, regions, markets, odds_format, bookmakers, event_ids
+        )
+        return self._get_body(HISTORICAL_ODDS, path, params, cost)
 
     def historical_events(self, sport: str, date: datetime | str) -> HistoricalEvents:
         endpoint = "/v4/historical/sports/{sport}/events"
