@@ -639,7 +639,7 @@ def match_markets(
                 pl.col("odds_outcome_name"),
                 pl.col("listing"),
             )
-            .first()
+            .min()  # one market may claim several outcomes: the same one on every run
             .alias("dup_reason")
         )
     )
