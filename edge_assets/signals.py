@@ -17,7 +17,9 @@ A signal is a mapped Polymarket outcome that passes all six checks:
    features_latest; passes when it is null or absent).
 
 ``signal_id`` = sha1 of event id, market key, point, outcome, token id and the observation
-hour, so the same edge seen again in the same hour has the same id (alert dedupe key).
+hour: one row per edge and hour (re-runs of the hour upsert it). ``edge_id`` = the same without
+the hour: the edge itself, however many hours it persists, and the alert dedupe key, so an
+edge is alerted once, not once an hour.
 """
 
 import hashlib
@@ -37,6 +39,7 @@ W_AGREEMENT, W_FRESHNESS, W_COVERAGE = 0.5, 0.3, 0.2
 
 SIGNAL_COLUMNS: dict[str, pl.DataType] = {
     "signal_id": pl.String(),
+    "edge_id": pl.String(),  # signal_id without the hour: the alert dedupe key
     "created_at": UTC_TS,  # = observed_at of the features row (hour partition of the signal)
     "observed_at": UTC_TS,
     "pm_market_id": pl.String(),
@@ -68,6 +71,7 @@ signal_columns = SIGNAL_COLUMNS  # the name other modules import
 __all__ = [
     "CHECK_COLUMNS",
     "SIGNAL_COLUMNS",
+    "edge_id",
     "rule_confidence",
     "select_signals",
     "signal_checks",
@@ -104,23 +108,29 @@ def _fmt_point(point: float | None) -> str:
     return "" if point is None else repr(float(point))
 
 
+def edge_id(event_id: str, market_key: str, point: float | None, outcome: str, token_id: str) -> str:
+    """Deterministic id of one edge (token and line), whatever hour it is seen in."""
+    key = "|".join([event_id, market_key, _fmt_point(point), outcome, token_id])
+    return hashlib.sha1(key.encode("utf-8")).hexdigest()
+
+
 def signal_id(
     event_id: str, market_key: str, point: float | None, outcome: str, token_id: str, observed_at: datetime
 ) -> str:
-    """Deterministic id of one edge: same inputs within the same UTC hour -> same id."""
+    """Deterministic id of one edge in one UTC hour: same inputs within the hour -> same id."""
     hour = observed_at.replace(minute=0, second=0, microsecond=0)
     key = "|".join([event_id, market_key, _fmt_point(point), outcome, token_id, hour.strftime("%Y-%m-%dT%H")])
     return hashlib.sha1(key.encode("utf-8")).hexdigest()
 
 
-def _ids(df: pl.DataFrame) -> pl.Series:
-    """signal_id for the (few) selected rows."""
+def _ids(df: pl.DataFrame) -> list[pl.Series]:
+    """signal_id and edge_id for the (few) selected rows."""
     cols = ("event_id", "market_key", "point", "outcome_name", "pm_token_id", "observed_at")
-    return pl.Series(
-        "signal_id",
-        [signal_id(*row) for row in df.select(cols).iter_rows()],
-        dtype=pl.String,
-    )
+    rows = df.select(cols).rows()
+    return [
+        pl.Series("signal_id", [signal_id(*row) for row in rows], dtype=pl.String),
+        pl.Series("edge_id", [edge_id(*row[:5]) for row in rows], dtype=pl.String),
+    ]
 
 
 CHECK_COLUMNS = ("confidence_ok", "price_ok", "ev_ok", "liquidity_ok", "timing_ok", "consensus_ok", "failed")
@@ -226,7 +236,7 @@ def select_signals(
     )
     model_prob = pl.col(model_prob_col).cast(pl.Float64) if model_prob_col else pl.lit(None, pl.Float64)
     out = passed.with_columns(
-        _ids(passed),
+        *_ids(passed),
         created_at=pl.col("observed_at"),
         side=pl.lit("buy"),
         pm_price=pl.col("effective_price"),

@@ -100,6 +100,9 @@ def test_from_signal_row_prefers_short_names_and_tolerates_missing_and_nan() -> 
     bare = Alert.from_signal_row({"signal_id": "only-id"})
     assert (bare.title, bare.text, bare.fields) == ("Edge: only-id", "", {})
     assert bare.created_at.tzinfo is UTC
+    assert bare.alert_id == "only-id"  # rows without an edge id dedupe by signal_id
+    assert Alert.from_signal_row({"signal_id": "row-18h", "edge_id": "edge-1"}).alert_id == "edge-1"
+    assert Alert.from_signal_row({"signal_id": "row-18h", "edge_id": None}).alert_id == "row-18h"
 
 
 def test_alerts_from_a_polars_signals_frame_with_numpy_scalars() -> None:

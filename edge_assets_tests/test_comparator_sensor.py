@@ -58,7 +58,7 @@ ALL_ASSETS = [
 ]
 
 
-def test_new_data_gives_one_run_and_one_alert_per_signal(
+def test_new_data_gives_one_run_and_one_alert_per_edge(
     tmp_path: Path, webhook: tuple[str, list[dict]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url, received = webhook
@@ -68,7 +68,7 @@ def test_new_data_gives_one_run_and_one_alert_per_signal(
     try:
         settings = load_settings(lake_root=str(tmp_path / "lake"), duckdb_path=str(tmp_path / "w.duckdb"))
         resources = build_resources(settings)
-        hour = hour_key(datetime(2026, 11, 20, 20, tzinfo=UTC))
+        hour = hour_key(datetime(2026, 11, 20, 14, tzinfo=UTC))
         defs = dg.Definitions(
             assets=ALL_ASSETS,
             sensors=[automation.comparator_sensor],
@@ -99,7 +99,7 @@ def test_new_data_gives_one_run_and_one_alert_per_signal(
             found = Lake(str(tmp_path / "lake")).read("signals", hour)
             assert found.height >= 1
             alerted = [p["alert_id"] for p in received]
-            assert sorted(alerted) == sorted(found["signal_id"].to_list())
+            assert sorted(alerted) == sorted(found["edge_id"].to_list())  # one alert per edge
             assert found["alert_status"].to_list() == ["sent"] * found.height
 
             # the next tick, with no new data, asks for nothing (cursor), and nothing is re-alerted
@@ -118,6 +118,27 @@ def test_new_data_gives_one_run_and_one_alert_per_signal(
             ).success
             assert len(received) == len(alerted)
             assert Lake(str(tmp_path / "lake")).read("signals", hour).height == found.height
+
+            # the next hour: an edge that persists gets a new signal row but no second alert
+            later = hour_key(datetime(2026, 11, 20, 15, tzinfo=UTC))
+            for selection in (
+                [ingest.pm_markets, ingest.pm_order_book_snapshots, ingest.oddsapi_live],
+                automation.COMPARATOR_CHAIN,
+            ):
+                assert dg.materialize(
+                    ALL_ASSETS,
+                    selection=selection,
+                    resources=resources,
+                    instance=instance,
+                    partition_key=later,
+                ).success
+            next_hour = Lake(str(tmp_path / "lake")).read("signals", later)
+            persisting = set(next_hour["edge_id"]) & set(found["edge_id"])
+            assert persisting, "some simulated edges of 14:00 are still there at 15:00"
+            assert not set(next_hour["signal_id"]) & set(found["signal_id"])  # new rows for the hour
+            new_edges = set(next_hour["edge_id"]) - set(found["edge_id"])
+            assert sorted(p["alert_id"] for p in received[len(alerted) :]) == sorted(new_edges)
+            assert next_hour["alert_status"].to_list() == ["sent"] * next_hour.height
     finally:
         get_settings.cache_clear()
 

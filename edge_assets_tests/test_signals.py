@@ -9,6 +9,7 @@ import pytest
 from edge_assets.features.latest import FEATURES_LATEST_COLUMNS
 from edge_assets.signals import (
     SIGNAL_COLUMNS,
+    edge_id,
     rule_confidence,
     select_signals,
     signal_checks,
@@ -133,6 +134,18 @@ def test_signal_id_deterministic_per_hour() -> None:
     )
     other = select_signals(_frame([_row("ok2")]))["signal_id"][0]
     assert other != a
+
+
+def test_edge_id_is_the_same_edge_in_every_hour_and_alerts_once() -> None:
+    from edge_assets.alerts import Alert
+
+    hours = [SNAP, SNAP + timedelta(minutes=50), SNAP + timedelta(hours=5)]
+    found = pl.concat([select_signals(_frame([_row("ok", observed_at=at)])) for at in hours])
+    assert found["signal_id"].n_unique() == 2  # 18:05 and 18:55 are one hour's row, 23:05 another
+    assert found["edge_id"].to_list() == [hashlib.sha1(b"ev1|h2h||Away|ok").hexdigest()] * 3
+    assert found["edge_id"][0] == edge_id("ev1", "h2h", None, "Away", "ok")
+    assert edge_id("ev1", "spreads", -3.5, "Away", "ok") != edge_id("ev1", "spreads", 3.5, "Away", "ok")
+    assert {Alert.from_signal_row(r).alert_id for r in found.iter_rows(named=True)} == {found["edge_id"][0]}
 
 
 def test_model_confidence_and_metadata() -> None:

@@ -138,11 +138,15 @@ class Alert:
     def from_signal_row(cls, row: Mapping[str, Any]) -> "Alert":
         """Format one `signals` row. Tolerant: any column but signal_id may be missing or null.
 
+        The dedupe key is the row's `edge_id` (one alert per edge, however many hours it lasts),
+        or its `signal_id` where a row has none (rows written before edge ids).
         `ev_after_costs` is read as expected profit per unit staked (0.042 = +4.2%).
         """
         signal_id = row.get("signal_id")
         if not _present(signal_id):
             raise ValueError("a signal row needs a signal_id to be alerted (it is the dedupe key)")
+        edge = row.get("edge_id")
+        alert_id = edge if _present(edge) else signal_id
         event = _first(row, "event", "event_name", "event_id", "odds_event_id")
         outcome = _first(row, "outcome", "odds_outcome_name", "pm_outcome")
         side = _first(row, "side")
@@ -194,7 +198,7 @@ class Alert:
         text = ", ".join(parts)
         created = _as_utc(row.get("created_at")) or _utcnow()
         return cls(
-            alert_id=str(signal_id), kind="signal", title=title, text=text, fields=fields, created_at=created
+            alert_id=str(alert_id), kind="signal", title=title, text=text, fields=fields, created_at=created
         )
 
 

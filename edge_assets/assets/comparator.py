@@ -1,4 +1,4 @@
-"""Comparator assets: features_latest and signals (upserted; each new signal alerted once)."""
+"""Comparator assets: features_latest and signals (upserted; each new edge alerted once)."""
 
 from datetime import timedelta
 
@@ -76,8 +76,8 @@ def features_latest(
     metadata={READS_EARLIER_HOURS: True, SINGLE_WRITER: True},
     description="Verified edges: confidence (the champion model's P(valid) >= threshold; rule confidence "
     "when no champion exists), price superiority, EV after all costs (≥ min) and liquidity all pass. "
-    "Each signal records the model name and version used. Deterministic signal_id; each new signal is "
-    "alerted once (ledger in the lake).",
+    "Each signal records the model name and version used. Deterministic signal_id per edge and hour; "
+    "each edge (edge_id) is alerted once however many hours it lasts (ledger in the lake).",
 )
 def signals(
     context: dg.AssetExecutionContext,
@@ -114,7 +114,10 @@ def signals(
             sent = report.total("sent")
             status = report.summary()
             found = found.with_columns(
-                alert_status=pl.col("signal_id").map_elements(report.alert_status, return_dtype=pl.String)
+                # the alert key of each row (rows written before edge ids fall back to signal_id)
+                alert_status=pl.coalesce(pl.col("edge_id"), pl.col("signal_id")).map_elements(
+                    report.alert_status, return_dtype=pl.String
+                )
             )
         except Exception as exc:  # an alert failure never fails the comparator
             context.log.warning(f"alerts not dispatched: {exc}")
