@@ -22,6 +22,15 @@ def downstream(context: dg.AssetExecutionContext, upstream: int) -> int:
     return upstream
 
 
+def _two_days_as_one_run(instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        [upstream, downstream],
+        instance=instance,
+        resources={"mem": dg.InMemoryIOManager()},
+        tags={RANGE_START: "2026-01-01-00:00", RANGE_END: "2026-01-02-23:00"},
+    )
+
+
 def test_new_home_uses_cached_engine_event_log_and_a_second_process_sees_the_runs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -32,12 +41,7 @@ def test_new_home_uses_cached_engine_event_log_and_a_second_process_sees_the_run
     assert "CachedEngineSqliteEventLogStorage" in (home / "dagster.yaml").read_text()
     with dg.DagsterInstance.get() as instance:
         assert isinstance(instance.event_log_storage, CachedEngineSqliteEventLogStorage)
-        result = dg.materialize(
-            [upstream, downstream],
-            instance=instance,
-            resources={"mem": dg.InMemoryIOManager()},
-            tags={RANGE_START: "2026-01-01-00:00", RANGE_END: "2026-01-02-23:00"},
-        )
+        result = _two_days_as_one_run(instance)
         assert result.success
         assert result.output_for_node("downstream") == 48
         run_id = result.run_id
@@ -78,12 +82,7 @@ def test_table_check_is_asked_once_per_table_and_again_after_a_wipe(
     ensure_dagster_home(str(tmp_path / "dh"))
     with dg.DagsterInstance.get() as instance:
         asked.clear()
-        result = dg.materialize(
-            [upstream, downstream],
-            instance=instance,
-            resources={"mem": dg.InMemoryIOManager()},
-            tags={RANGE_START: "2026-01-01-00:00", RANGE_END: "2026-01-02-23:00"},
-        )
+        result = _two_days_as_one_run(instance)
         assert result.success
         # 96 partition materializations, each with tags: the tags table is looked up once
         assert asked.count("asset_event_tags") == 1
