@@ -14,7 +14,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from edge_assets.assets.common import READS_EARLIER_HOURS, SINGLE_WRITER
+from edge_assets.assets.common import ONE_RANGE, READS_EARLIER_HOURS, SINGLE_WRITER
 from edge_assets.partitions import DAILY, HOURLY, hour_key
 
 RANGE_START = "dagster/asset_partition_range_start"
@@ -195,13 +195,14 @@ def _run_parallel(
 ) -> list[StepReport]:
     """The hourly stages, then the daily assets built from hours, as worker processes on one instance.
 
-    Each stage's hours (or days) are cut into ``workers`` disjoint ranges. A SINGLE_WRITER asset gets
-    the whole range in one process, submitted first and awaited only when a later asset reads it
-    (or at the end), so it runs beside the rest instead of leaving the other cores idle.
+    Each stage's hours (or days) are cut into ``workers`` disjoint ranges. A SINGLE_WRITER or
+    ONE_RANGE asset gets the whole range in a process of its own, submitted first and awaited only
+    when a later asset reads it (or at the end), so it runs beside the rest of the stage and the
+    later stages instead of leaving the other cores idle.
     """
     graph = defs.resolve_asset_graph()
     steps: list[StepReport] = []
-    running: list[tuple[set[dg.AssetKey], Future[RunReport]]] = []  # single writers still going
+    running: list[tuple[dg.AssetKey, Future[RunReport]]] = []  # whole-range assets still going
 
     def collect(futures: Sequence[Future[RunReport]]) -> None:
         for future in futures:
@@ -225,13 +226,12 @@ def _run_parallel(
             if not keys:
                 continue
             parents = {p for k in keys for p in graph.get(k).parent_keys}
-            for entry in [e for e in running if e[0] & parents]:
+            for entry in [e for e in running if e[0] in parents]:
                 running.remove(entry)
                 collect([entry[1]])
-            single = [k for k in keys if graph.get(k).metadata.get(SINGLE_WRITER)]
-            rest = [k for k in keys if k not in single]
-            if single:
-                running.append((set(single), submit(single, [(start, end)])[0]))
+            whole = [k for k in keys if any(graph.get(k).metadata.get(m) for m in (SINGLE_WRITER, ONE_RANGE))]
+            rest = [k for k in keys if k not in whole]
+            running += [(k, submit([k], [(start, end)])[0]) for k in whole]
             ranges = _day_segments if keys is daily_after else _segments
             collect(submit(rest, ranges(start, end, workers)) if rest else [])
         collect([future for _, future in running])
@@ -275,8 +275,8 @@ def run_window(
 
     ``workers`` > 1 runs each hourly stage (``hourly_stages``) and then the daily assets built from
     hours as that many processes over disjoint ranges, all recording to the instance of $DAGSTER_HOME
-    (``defs_ref`` names the definitions they import); a SINGLE_WRITER asset runs its whole range in
-    one of them, beside the rest (``_run_parallel``).
+    (``defs_ref`` names the definitions they import); a SINGLE_WRITER or ONE_RANGE asset runs its
+    whole range in one of them, beside the rest (``_run_parallel``).
     """
     unpart, daily, hourly, daily_after, final = _by_partitions(defs)
     all_assets = list(defs.assets or [])

@@ -68,11 +68,13 @@ def _backfill(tmp_path: Path, workers: int) -> Path:
             "edge_assets.cli",
             "backfill",
             "--hours",
-            "4",
+            "40",
             "--end",
             "2026-11-19T14:00",
+            # the workers' hour ranges cut across the sequential 12-hour chunks, and the last ones start
+            # more than the 24 h lookback after the first hour
             "--chunk-hours",
-            "2",
+            "12",
             "--workers",
             str(workers),
         ],
@@ -97,7 +99,10 @@ def test_parallel_backfill_writes_the_same_lake_and_records_every_partition(tmp_
         assert files == sorted(f.relative_to(par / "lake") for f in (par / "lake" / table).rglob("*.parquet"))
         for f in files:
             assert pl.read_parquet(seq / "lake" / f).equals(pl.read_parquet(par / "lake" / f)), f
-    hours = [f"2026-11-19-{h:02d}:00" for h in range(10, 14)]
+    hours = sorted(
+        (datetime(2026, 11, 19, 14, tzinfo=UTC) - timedelta(hours=h)).strftime("%Y-%m-%d-%H:00")
+        for h in range(1, 41)
+    )
     os.environ["DAGSTER_HOME"], home = str(par / "dh"), os.environ["DAGSTER_HOME"]
     try:
         with dg.DagsterInstance.get() as instance:  # the workers' runs are in the one instance
