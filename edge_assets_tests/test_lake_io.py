@@ -218,7 +218,7 @@ def test_s3_failed_upload_keeps_previous_object(s3_server: str, monkeypatch: pyt
 def test_split_by_windows_equals_one_filter_per_window() -> None:
     from datetime import UTC, datetime, timedelta
 
-    from edge_assets.lake.io_manager import split_by_windows
+    from edge_assets.frames import split_by_windows
 
     t0 = datetime(2026, 3, 1, tzinfo=UTC)
     minutes = [130, -5, 0, 59, 60, 61, 179, 180, 3, 125]  # before, at and past the window edges

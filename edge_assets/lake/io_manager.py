@@ -5,12 +5,12 @@ splits the frame by each partition's time window, so a 168-hour backfill is one 
 """
 
 from collections.abc import Sequence
-from datetime import datetime
 
 import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
+from edge_assets.frames import split_by_windows
 from edge_assets.lake import catalog
 from edge_assets.lake.storage import Lake
 
@@ -18,21 +18,6 @@ from edge_assets.lake.storage import Lake
 # files, so later partitions need no refresh, and parallel backfill workers rarely contend for the
 # DuckDB file lock
 _VIEWS_MADE: set[tuple[str, str, str]] = set()
-
-
-def split_by_windows(
-    df: pl.DataFrame, column: str, windows: Sequence[tuple[datetime, datetime]]
-) -> list[pl.DataFrame]:
-    """The rows of each [start, end) window (sorted, disjoint), in their order: one pass over the
-    frame instead of one filter per partition of a long single-run backfill."""
-    starts = pl.Series([w[0] for w in windows], dtype=df.schema[column])
-    ends = pl.Series([w[1] for w in windows], dtype=df.schema[column])
-    values = df[column]
-    idx = starts.search_sorted(values, side="right").cast(pl.Int64) - 1
-    inside = (idx >= 0) & (values < ends.gather(idx.clip(0, len(windows) - 1)))
-    tagged = df.with_columns(_window=pl.when(inside).then(idx)).filter(pl.col("_window").is_not_null())
-    groups = tagged.partition_by("_window", as_dict=True, include_key=False)
-    return [groups.get((i,), df.clear()) for i in range(len(windows))]
 
 
 class LakeResource(dg.ConfigurableResource):
