@@ -8,8 +8,7 @@ import polars as pl
 from edge_assets.assets.common import READS_EARLIER_HOURS, SINGLE_WRITER, lake_asset
 from edge_assets.comparator_resources import AlertsResource, ComparatorResource
 from edge_assets.features.history import build_features
-from edge_assets.features.latest import NEWS_WINDOW, build_features_latest
-from edge_assets.frames import by_hour, latest_poll
+from edge_assets.features.latest import features_latest_for_hours
 from edge_assets.lake.io_manager import LakeResource
 from edge_assets.models_resource import build_models_resource, lookback_features
 
@@ -36,35 +35,15 @@ def features_latest(
     comparator: ComparatorResource,
     pm_markets: pl.DataFrame,
 ) -> dg.MaterializeResult:
-    odds_h = by_hour(oddsapi_live, "observed_at")
-    books_h = by_hour(pm_order_book_snapshots, "snapshot_at")
-    lines_h = by_hour(pm_sportsbook_lines, "observed_at")
-    pm_h = by_hour(pm_markets, "observed_at")
-    frames = []
-    for hour, maps in by_hour(market_mappings, "observed_at").items():
-        snapshot_at = maps["observed_at"].max()
-        odds = odds_h.get(hour, oddsapi_live.clear())
-        odds = odds.filter(pl.col("observed_at") <= snapshot_at)
-        books = latest_poll(books_h.get(hour, pm_order_book_snapshots.clear()), "snapshot_at")
-        frames.append(
-            build_features_latest(
-                lines_h.get(hour, pm_sportsbook_lines.clear()),
-                odds,
-                books,
-                maps,
-                pm_history=pl.concat(
-                    [pm_h.get(hour - NEWS_WINDOW, pm_markets.clear()), pm_h.get(hour, pm_markets.clear())]
-                ),
-                snapshot_at=snapshot_at,
-                devig_method=comparator.devig_method,
-                stake_usdc=comparator.stake_usdc,
-                max_quote_age=timedelta(seconds=comparator.max_quote_age_s),
-            )
-        )
-    df = (
-        pl.concat(frames, how="diagonal_relaxed")
-        if frames
-        else pl.DataFrame({"observed_at": []}, schema={"observed_at": pl.Datetime("us", "UTC")})
+    df = features_latest_for_hours(
+        pm_sportsbook_lines,
+        oddsapi_live,
+        pm_order_book_snapshots,
+        market_mappings,
+        pm_markets,
+        devig_method=comparator.devig_method,
+        stake_usdc=comparator.stake_usdc,
+        max_quote_age=timedelta(seconds=comparator.max_quote_age_s),
     )
     return dg.MaterializeResult(value=df, metadata={"dagster/row_count": df.height})
 

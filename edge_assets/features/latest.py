@@ -25,6 +25,7 @@ import numpy as np
 import polars as pl
 from scipy.special import ndtr, ndtri, pdtr, pdtri
 
+from edge_assets.frames import by_hour, latest_poll
 from edge_assets.mapping.matcher import MATCHED_METHODS
 from edge_assets.pricing.consensus import consensus, fresh_latest_quotes
 from edge_assets.pricing.costs import (
@@ -118,6 +119,7 @@ __all__ = [
     "NEWS_WINDOW",
     "build_features_latest",
     "event_margin_sd",
+    "features_latest_for_hours",
     "pm_news",
     "retarget_lines",
 ]
@@ -641,3 +643,45 @@ def build_features_latest(
         ),
     )
     return df.select([pl.col(c).cast(t) for c, t in FEATURES_LATEST_COLUMNS.items()])
+
+
+def features_latest_for_hours(
+    pm_lines: pl.DataFrame,
+    odds: pl.DataFrame,
+    books: pl.DataFrame,
+    mappings: pl.DataFrame,
+    pm_markets: pl.DataFrame,
+    *,
+    devig_method: str = "multiplicative",
+    stake_usdc: float = 100.0,
+    max_quote_age: timedelta = timedelta(minutes=10),
+) -> pl.DataFrame:
+    """features_latest for every hour of a window: one snapshot per hour that has mappings, at that
+    hour's last mapping poll (books: the hour's last poll; news: that hour's and the previous hour's
+    PM_MARKETS polls)."""
+    odds_h = by_hour(odds, "observed_at")
+    books_h = by_hour(books, "snapshot_at")
+    lines_h = by_hour(pm_lines, "observed_at")
+    pm_h = by_hour(pm_markets, "observed_at")
+    frames = []
+    for hour, maps in by_hour(mappings, "observed_at").items():
+        snapshot_at = maps["observed_at"].max()
+        hour_odds = odds_h.get(hour, odds.clear()).filter(pl.col("observed_at") <= snapshot_at)
+        frames.append(
+            build_features_latest(
+                lines_h.get(hour, pm_lines.clear()),
+                hour_odds,
+                latest_poll(books_h.get(hour, books.clear()), "snapshot_at"),
+                maps,
+                pm_history=pl.concat(
+                    [pm_h.get(hour - NEWS_WINDOW, pm_markets.clear()), pm_h.get(hour, pm_markets.clear())]
+                ),
+                snapshot_at=snapshot_at,
+                devig_method=devig_method,
+                stake_usdc=stake_usdc,
+                max_quote_age=max_quote_age,
+            )
+        )
+    if not frames:
+        return pl.DataFrame(schema=FEATURES_LATEST_COLUMNS)
+    return pl.concat(frames, how="diagonal_relaxed")
