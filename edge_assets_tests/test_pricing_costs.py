@@ -312,6 +312,26 @@ def test_size_at_or_better_and_liquidity_rule() -> None:
     assert liquidity_ok(levels, 0.2, 112.7, unit="usdc")["liquidity_ok"][0] is True
 
 
+def test_size_at_or_better_sums_from_the_best_level_whatever_the_row_order() -> None:
+    """Float sums depend on their order ((0.1 + 0.2) + 0.3 != (0.3 + 0.2) + 0.1): the levels are
+    added from the best price outwards, so a book gives the same bits however its rows arrive
+    (a batch of many snapshots must equal one snapshot at a time)."""
+    levels = pl.DataFrame(
+        {
+            "token_id": ["t"] * 4,
+            "side": ["ask"] * 4,
+            "price": [0.30, 0.31, 0.32, 0.90],
+            "size": [0.1, 0.2, 0.3, 5.0],
+        }
+    )
+    by_level = (0.1 + 0.2) + 0.3
+    assert by_level != (0.3 + 0.2) + 0.1  # the orders really differ in the last bit
+    for frame in (levels, levels.reverse(), levels.sample(fraction=1.0, shuffle=True, seed=3)):
+        got = size_at_or_better(frame, 0.5)
+        assert got["size_available"][0] == by_level
+        assert got["notional_available"][0] == (0.1 * 0.30 + 0.2 * 0.31) + 0.3 * 0.32
+
+
 def test_fill_probability() -> None:
     params = {"p_max": 0.95, "half_life_s": 120.0, "depth_scale_shares": 200.0}
     assert fill_probability(200.0, 120.0, params) == pytest.approx(0.95 * 0.5 * (1 - math.exp(-1)), abs=1e-15)

@@ -19,13 +19,12 @@ Conventions:
 
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import polars as pl
 from scipy.special import ndtr, ndtri, pdtr, pdtri
 
-from edge_assets.frames import by_hour, latest_poll
 from edge_assets.mapping.matcher import MATCHED_METHODS
 from edge_assets.pricing.consensus import consensus, fresh_latest_quotes
 from edge_assets.pricing.costs import (
@@ -136,7 +135,7 @@ def _utc(at: datetime) -> datetime:
     return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
-def _book_summary(books: pl.DataFrame, snapshot_at: datetime) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _book_summary(books: pl.DataFrame, snapshot_at: pl.Expr) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Latest snapshot per token at/before snapshot_at: (levels, per-token best bid/ask summary)."""
     b = books.filter(pl.col("snapshot_at") <= snapshot_at)
     b = b.filter(pl.col("snapshot_at") == pl.col("snapshot_at").max().over("token_id"))
@@ -311,50 +310,78 @@ def retarget_lines(
     market_key, ``_esd``) replaces the league sd for the events it lists (``event_margin_sd``).
     Other markets (h2h) pass through unchanged.
     """
+    return _retarget_apply(_retarget_candidates(fair, targets), line_sd=line_sd, event_sd=event_sd)
+
+
+class _RetargetCandidates(NamedTuple):
+    fair: pl.DataFrame  # the input, returned as is when nothing is lined
+    other: pl.DataFrame  # quotes that pass through (h2h, lineless)
+    best: pl.DataFrame | None  # per (event, market, outcome, target, book): the nearest quote
+
+
+def _retarget_candidates(fair: pl.DataFrame, targets: pl.DataFrame) -> _RetargetCandidates:
+    """The sd-free part of retarget_lines, shared by its sd variants (the line-model band).
+
+    Per (event, market, outcome, target, book) only the quote nearest the target can be moved:
+    the sd filter ``|d| <= MAX_LINE_SHIFT_SD * sd`` is monotone in |d| and sd is one value per
+    such group, so picking the nearest first and filtering it after equals filtering first. The
+    Poisson filter (half lines) is not monotone in |d| and applies before the pick.
+    """
     lined = pl.col("market_key").is_in(["spreads", "totals"])
     other = fair.filter(~lined | pl.col("point").is_null())
     quotes = fair.filter(lined & pl.col("point").is_not_null())
     anchors = _ml_anchors(fair).select(quotes.columns) if "sport_key" in fair.columns else quotes.clear()
     quotes = pl.concat([quotes, anchors], how="vertical_relaxed")
     if quotes.height == 0:
-        return fair
-    sd_frame = pl.DataFrame(
-        [(k[0], k[1], float(v)) for k, v in line_sd.items()],
-        schema={"sport_key": pl.String, "market_key": pl.String, "_sd": pl.Float64},
-        orient="row",
-    )
+        return _RetargetCandidates(fair, other, None)
     tg = targets.filter(pl.col("_target").is_not_null() & pl.col("market_key").is_in(["spreads", "totals"]))
     pois = (pl.col("market_key") == "totals") & pl.col("sport_key").str.starts_with(POISSON_TOTALS_PREFIX)
     half = ((pl.col("point") % 1.0) == 0.5) & ((pl.col("_target") % 1.0) == 0.5)
-    moved = (
+    best = (
         quotes.join(tg.unique(), on=["event_id", "market_key", "outcome_name"], how="inner")
-        .join(sd_frame, on=["sport_key", "market_key"], how="left")
-        .pipe(
-            lambda f: (
-                f
-                if event_sd is None
-                else f.join(
-                    event_sd.select("event_id", "market_key", "_esd"),
-                    on=["event_id", "market_key"],
-                    how="left",
-                )
-                .with_columns(_sd=pl.coalesce("_esd", "_sd"))
-                .drop("_esd")
-            )
-        )
         .with_columns(_d=pl.col("_target") - pl.col("point"), _pois=pois.fill_null(False))
-        .filter(
-            (pl.col("_d") == 0)
-            | pl.when(pl.col("_pois"))
-            .then(half & (pl.col("_d").abs() <= POISSON_MAX_SHIFT))
-            .otherwise((pl.col("_d").abs() <= MAX_LINE_SHIFT_SD * pl.col("_sd")).fill_null(False))
-        )
-        .sort(pl.col("_d").abs(), "point")
+        .filter(~pl.col("_pois") | (pl.col("_d") == 0) | (half & (pl.col("_d").abs() <= POISSON_MAX_SHIFT)))
+        .sort(pl.col("_d").abs(), "point", maintain_order=True)  # ties: exact quotes before ML anchors
         .unique(
             ["event_id", "market_key", "outcome_name", "_target", "bookmaker"],
             keep="first",
             maintain_order=True,
         )
+    )
+    return _RetargetCandidates(fair, other, best)
+
+
+def _retarget_apply(
+    cands: _RetargetCandidates,
+    *,
+    line_sd: Mapping[tuple[str, str], float],
+    event_sd: pl.DataFrame | None,
+) -> pl.DataFrame:
+    """retarget_lines for one set of sds, from its sd-free candidates."""
+    if cands.best is None:
+        return cands.fair
+    other = cands.other
+    sd_frame = pl.DataFrame(
+        [(k[0], k[1], float(v)) for k, v in line_sd.items()],
+        schema={"sport_key": pl.String, "market_key": pl.String, "_sd": pl.Float64},
+        orient="row",
+    )
+    moved = cands.best.join(sd_frame, on=["sport_key", "market_key"], how="left", maintain_order="left")
+    if event_sd is not None:
+        moved = (
+            moved.join(
+                event_sd.select("event_id", "market_key", "_esd"),
+                on=["event_id", "market_key"],
+                how="left",
+                maintain_order="left",
+            )
+            .with_columns(_sd=pl.coalesce("_esd", "_sd"))
+            .drop("_esd")
+        )
+    moved = moved.filter(
+        (pl.col("_d") == 0)
+        | pl.col("_pois")
+        | (pl.col("_d").abs() <= MAX_LINE_SHIFT_SD * pl.col("_sd")).fill_null(False)
     )
     if moved.height == 0:
         return other
@@ -367,16 +394,34 @@ def retarget_lines(
     k_to = np.floor(moved["_target"].to_numpy())
     with np.errstate(invalid="ignore", divide="ignore"):
         moved_p = np.where(shift == 0.0, p, ndtr(ndtri(p) + shift))
-        # Poisson: the book's P(Under) = P(goals <= k_from) -> mean -> P(goals <= k_to)
-        p_under = np.where(over, 1.0 - p, p)
-        lam = pdtri(np.maximum(k_from, 0.0), np.clip(p_under, 1e-12, 1 - 1e-12))
-        under_to = pdtr(np.maximum(k_to, 0.0), lam)
-        moved_p = np.where(is_pois, np.where(over, 1.0 - under_to, under_to), moved_p)
+        # Poisson: the book's P(Under) = P(goals <= k_from) -> mean -> P(goals <= k_to); pdtri is
+        # iterative, so only on the rows that use it
+        i = np.flatnonzero(is_pois)
+        if i.size:
+            p_under = np.where(over[i], 1.0 - p[i], p[i])
+            lam = pdtri(np.maximum(k_from[i], 0.0), np.clip(p_under, 1e-12, 1 - 1e-12))
+            under_to = pdtr(np.maximum(k_to[i], 0.0), lam)
+            moved_p[i] = np.where(over[i], 1.0 - under_to, under_to)
     moved = moved.with_columns(
         fair_prob=pl.Series(moved_p, dtype=pl.Float64).fill_nan(None),
         point=pl.col("_target"),
     ).drop("_target", "_sd", "_d", "_pois")
     return pl.concat([other, moved.select(other.columns)], how="vertical_relaxed")
+
+
+def _pm_mids(pm_history: pl.DataFrame) -> pl.DataFrame:
+    """PM_MARKETS polls as one row per token: observed_at, pm_token_id, _mid (+ SNAP when tagged)."""
+    extra = [SNAP] if SNAP in pm_history.columns else []
+    return (
+        pm_history.filter(
+            pl.col("token_ids").is_not_null()
+            & (pl.col("token_ids").list.len() == pl.col("outcome_prices").list.len())
+        )
+        .select(*extra, "observed_at", "token_ids", "outcome_prices")
+        .explode("token_ids", "outcome_prices")
+        .rename({"token_ids": "pm_token_id", "outcome_prices": "_mid"})
+        .drop_nulls()
+    )
 
 
 def pm_news(pm_history: pl.DataFrame, maps: pl.DataFrame, snapshot_at: datetime) -> pl.DataFrame:
@@ -391,19 +436,17 @@ def pm_news(pm_history: pl.DataFrame, maps: pl.DataFrame, snapshot_at: datetime)
     repricing is complete by then; a book quote after it has seen the news).
     Output: pm_token_id, pm_move_1h, event_moved_markets, pm_news_at.
     """
-    snap = _utc(snapshot_at)
+    return _news(_pm_mids(pm_history), maps, pl.lit(_utc(snapshot_at), dtype=UTC_TS))
+
+
+def _news(mids: pl.DataFrame, maps: pl.DataFrame, snapshot_at: pl.Expr) -> pl.DataFrame:
+    """pm_news from exploded polls (``_pm_mids``); ``snapshot_at`` may be a per-row column."""
     h = (
-        pm_history.filter(
-            (pl.col("observed_at") <= snap)
-            & (pl.col("observed_at") >= snap - NEWS_WINDOW)
-            & pl.col("token_ids").is_not_null()
-            & (pl.col("token_ids").list.len() == pl.col("outcome_prices").list.len())
+        mids.filter(
+            (pl.col("observed_at") <= snapshot_at) & (pl.col("observed_at") >= snapshot_at - NEWS_WINDOW)
         )
-        .select("observed_at", "token_ids", "outcome_prices")
-        .explode("token_ids", "outcome_prices")
-        .rename({"token_ids": "pm_token_id", "outcome_prices": "_mid"})
-        .drop_nulls()
-        .sort("observed_at")
+        .select("observed_at", "pm_token_id", "_mid")
+        .sort("observed_at", maintain_order=True)
         .with_columns(_d=pl.col("_mid") - pl.col("_mid").first().over("pm_token_id"))
     )
     per_token = h.group_by("pm_token_id").agg(
@@ -453,14 +496,105 @@ def build_features_latest(
     """
     if devig_method not in METHODS:
         raise ValueError(f"unknown de-vig method {devig_method!r}; choose one of {METHODS}")
-    snap = _utc(snapshot_at)
-    snap_lit = pl.lit(snap, dtype=UTC_TS)
+    at = pl.lit(_utc(snapshot_at), dtype=UTC_TS)
+    has_history = pm_history is not None and pm_history.height > 0
 
+    def tag(df: pl.DataFrame) -> pl.DataFrame:
+        return df.with_columns(at.alias(SNAP))
+
+    return _build_snapshots(
+        tag(pm_lines),
+        tag(odds),
+        tag(books),
+        tag(mappings),
+        tag(pm_history) if has_history else None,  # type: ignore[arg-type]
+        devig_method=devig_method,
+        stake_usdc=stake_usdc,
+        max_quote_age=max_quote_age,
+        weights=weights,
+        fee_exponent=fee_exponent,
+        cost_model=cost_model,
+        line_sd=line_sd,
+    )
+
+
+# Batch builds: every input row carries the snapshot it serves in SNAP, and event and token ids are
+# prefixed with that snapshot (``_tag_ids``), so each group-by and join of the single-snapshot
+# logic stays inside its own snapshot while one pass of polars calls prices them all.
+SNAP = "_snapshot_of"
+_ID_SEP = "|"
+
+
+def _tag_ids(df: pl.DataFrame, *cols: str) -> pl.DataFrame:
+    stamp = pl.col(SNAP).dt.epoch("us").cast(pl.String)
+    return df.with_columns(pl.concat_str([stamp, pl.lit(_ID_SEP), pl.col(c)]).alias(c) for c in cols)
+
+
+def _untag_ids(*cols: str) -> list[pl.Expr]:
+    return [pl.col(c).str.splitn(_ID_SEP, 2).struct.field("field_1").alias(c) for c in cols]
+
+
+def _frozen(row: Mapping[str, Any] | None) -> tuple | None:
+    return None if row is None else tuple(sorted(row.items()))
+
+
+def _build_snapshots(
+    pm_lines: pl.DataFrame,
+    odds: pl.DataFrame,
+    books: pl.DataFrame,
+    mappings: pl.DataFrame,
+    pm_history: pl.DataFrame | None,
+    *,
+    devig_method: str,
+    stake_usdc: float,
+    max_quote_age: timedelta,
+    weights: Mapping[str, float] | None = None,
+    fee_exponent: float = 1.0,
+    cost_model: Mapping[str, Any] | None = None,
+    line_sd: Mapping[tuple[str, str], float] | None = None,
+) -> pl.DataFrame:
+    """build_features_latest for every snapshot in SNAP at once (pm_history: None = no news check;
+    else the polls each snapshot may look at, tagged with it). Rows come out in snapshot order."""
+    if cost_model is None:
+        # the cost model in force can change between snapshots: one pass per model
+        table = load_cost_models()
+        snaps = mappings[SNAP].unique().sort().to_list()
+        groups: dict[tuple | None, list[datetime]] = {}
+        for at in snaps:
+            groups.setdefault(_frozen(cost_model_for("polymarket", "sports", at, table)), []).append(at)
+        if len(groups) > 1:
+            parts = []
+            for model, ats in groups.items():
+                keep = pl.col(SNAP).is_in(pl.Series(ats, dtype=UTC_TS).implode())
+                parts.append(
+                    _build_snapshots(
+                        pm_lines.filter(keep),
+                        odds.filter(keep),
+                        books.filter(keep),
+                        mappings.filter(keep),
+                        None if pm_history is None else pm_history.filter(keep),
+                        devig_method=devig_method,
+                        stake_usdc=stake_usdc,
+                        max_quote_age=max_quote_age,
+                        weights=weights,
+                        fee_exponent=fee_exponent,
+                        cost_model=dict(model) if model is not None else {},
+                        line_sd=line_sd,
+                    )
+                )
+            return pl.concat(parts).sort("observed_at", maintain_order=True)
+        cost_model = dict(next(iter(groups))) if groups and next(iter(groups)) is not None else {}
+    snap_col = pl.col(SNAP)
+    odds = _tag_ids(odds, "event_id")
+    books = _tag_ids(books, "token_id")
+    pm_lines = _tag_ids(pm_lines, "pm_token_id")
+    mappings = _tag_ids(mappings, "pm_token_id", "odds_event_id")
     maps = (
         mappings.filter(pl.col("method").is_in(MATCHED_METHODS) & pl.col("odds_outcome_name").is_not_null())
-        .sort("observed_at")
+        .sort("observed_at", maintain_order=True)
         .unique("pm_token_id", keep="last", maintain_order=True)
         .select(
+            SNAP,
             "pm_market_id",
             "pm_token_id",
             "pm_outcome",
@@ -475,7 +609,7 @@ def build_features_latest(
 
     # --- sportsbooks: fresh latest quotes -> per-book fair -> consensus + best price
     books_only = odds.filter(pl.col("bookmaker") != "polymarket")
-    fresh = fresh_latest_quotes(books_only, snapshot_at=snap, max_age=max_quote_age, key_cols=KEY)
+    fresh = fresh_latest_quotes(books_only, snapshot_at=snap_col, max_age=max_quote_age, key_cols=KEY)
     fresh = fresh.with_columns(
         _pgroup=pl.when(pl.col("market_key").str.starts_with("spreads"))
         .then(pl.col("point").abs())
@@ -486,8 +620,9 @@ def build_features_latest(
     sds = LINE_SD if line_sd is None else line_sd
     devigged = fair
     esd = event_margin_sd(devigged, sds)
-    fair = retarget_lines(devigged, targets, line_sd=sds, event_sd=esd)
-    cons = consensus(fair, snapshot_at=snap, max_age=max_quote_age, weights=weights, key_cols=KEY).rename(
+    cands = _retarget_candidates(devigged, targets)  # shared by the sd band below
+    fair = _retarget_apply(cands, line_sd=sds, event_sd=esd)
+    cons = consensus(fair, snapshot_at=snap_col, max_age=max_quote_age, weights=weights, key_cols=KEY).rename(
         {"consensus_prob": "fair_prob", "min_age_s": "book_min_age_s", "max_age_s": "book_max_age_s"}
     )
     # line-model uncertainty: the consensus again with every sd moved up and down, by its measured
@@ -501,13 +636,11 @@ def build_features_latest(
                 lower_bound=pl.col("_esd") / MAX_SD_RATIO
             ),
         )
-        moved = retarget_lines(
-            devigged, targets, line_sd={k: v * scale for k, v in sds.items()}, event_sd=esd_band
-        )
+        moved = _retarget_apply(cands, line_sd={k: v * scale for k, v in sds.items()}, event_sd=esd_band)
         band.append(
-            consensus(moved, snapshot_at=snap, max_age=max_quote_age, weights=weights, key_cols=KEY).select(
-                *KEY, pl.col("consensus_prob").alias(f"_band{len(band)}")
-            )
+            consensus(
+                moved, snapshot_at=snap_col, max_age=max_quote_age, weights=weights, key_cols=KEY
+            ).select(*KEY, pl.col("consensus_prob").alias(f"_band{len(band)}"))
         )
     cons = (
         cons.join(band[0], on=KEY, how="left", nulls_equal=True)
@@ -538,9 +671,9 @@ def build_features_latest(
     )
 
     # --- Polymarket: book summary, fee rate, walk for the stake, break-even liquidity
-    levels, summary = _book_summary(books, snap)
+    levels, summary = _book_summary(books, snap_col)
     lines = (
-        pm_lines.sort("observed_at")
+        pm_lines.sort("observed_at", maintain_order=True)
         .unique("pm_token_id", keep="last", maintain_order=True)
         .select(
             "pm_token_id",
@@ -567,7 +700,7 @@ def build_features_latest(
         .otherwise(0.0),
     ).with_columns(
         # age of OUR observation of the book (a quiet book keeps an old CLOB timestamp but is live)
-        pm_quote_age_s=(snap_lit - pl.coalesce("_snap_at", "_line_obs")).dt.total_microseconds() / 1e6
+        pm_quote_age_s=(snap_col - pl.coalesce("_snap_at", "_line_obs")).dt.total_microseconds() / 1e6
     )
 
     targets = df.select(
@@ -599,14 +732,20 @@ def build_features_latest(
             pl.col("notional_available").alias("liquidity_usdc"),
         )
     )
-    if pm_history is not None and pm_history.height:
-        news = pm_news(pm_history, maps, snap)
+    if pm_history is not None:
+        news = _news(_tag_ids(_pm_mids(pm_history), "pm_token_id"), maps, snap_col)
+        # snapshots without any poll to look at get no news check (nulls), as in a single build
+        seen = pl.col(SNAP).is_in(pm_history[SNAP].unique().implode())
         df = df.join(news, on="pm_token_id", how="left").with_columns(
             stale_consensus=(pl.col("event_moved_markets").fill_null(0) >= NEWS_MIN_MARKETS)
             & (
-                (snap_lit - pl.duration(microseconds=(pl.col("book_min_age_s") * 1e6).cast(pl.Int64)))
+                (snap_col - pl.duration(microseconds=(pl.col("book_min_age_s") * 1e6).cast(pl.Int64)))
                 <= pl.col("pm_news_at")
             ).fill_null(True)
+        )
+        df = df.with_columns(
+            pl.when(seen).then(pl.col(c)).alias(c)
+            for c in ("pm_move_1h", "event_moved_markets", "pm_news_at", "stale_consensus")
         )
     else:
         df = df.with_columns(
@@ -615,14 +754,12 @@ def build_features_latest(
             pm_news_at=pl.lit(None, UTC_TS),
             stale_consensus=pl.lit(None, pl.Boolean),
         )
-    if cost_model is None:
-        cost_model = cost_model_for("polymarket", "sports", snap, load_cost_models())
     eff = pl.col("effective_price")
     df = df.join(liq, on="pm_token_id", how="left").with_columns(
         stake_usdc=pl.lit(float(stake_usdc)),
         devig_method=pl.lit(devig_method),
-        observed_at=snap_lit,
-        minutes_to_start=(pl.col("commence_time") - snap_lit).dt.total_microseconds() / 60e6,
+        observed_at=snap_col,
+        minutes_to_start=(pl.col("commence_time") - snap_col).dt.total_microseconds() / 60e6,
         line_share=pl.col("n_books").cast(pl.Float64) / pl.col("n_market_books").cast(pl.Float64),
         raw_edge=pl.col("fair_prob") - pl.col("ask"),
         pm_decimal=1.0 / eff,
@@ -638,11 +775,13 @@ def build_features_latest(
         ),
         fill_prob=(
             fill_probability(pl.col("depth_at_ask"), pl.col("pm_quote_age_s"), cost_model)
-            if cost_model is not None
+            if cost_model
             else pl.lit(None, pl.Float64)
         ),
     )
-    return df.select([pl.col(c).cast(t) for c, t in FEATURES_LATEST_COLUMNS.items()])
+    return df.with_columns(_untag_ids("event_id", "pm_token_id")).select(
+        [pl.col(c).cast(t) for c, t in FEATURES_LATEST_COLUMNS.items()]
+    )
 
 
 def features_latest_for_hours(
@@ -658,30 +797,36 @@ def features_latest_for_hours(
 ) -> pl.DataFrame:
     """features_latest for every hour of a window: one snapshot per hour that has mappings, at that
     hour's last mapping poll (books: the hour's last poll; news: that hour's and the previous hour's
-    PM_MARKETS polls)."""
-    odds_h = by_hour(odds, "observed_at")
-    books_h = by_hour(books, "snapshot_at")
-    lines_h = by_hour(pm_lines, "observed_at")
-    pm_h = by_hour(pm_markets, "observed_at")
-    frames = []
-    for hour, maps in by_hour(mappings, "observed_at").items():
-        snapshot_at = maps["observed_at"].max()
-        hour_odds = odds_h.get(hour, odds.clear()).filter(pl.col("observed_at") <= snapshot_at)
-        frames.append(
-            build_features_latest(
-                lines_h.get(hour, pm_lines.clear()),
-                hour_odds,
-                latest_poll(books_h.get(hour, books.clear()), "snapshot_at"),
-                maps,
-                pm_history=pl.concat(
-                    [pm_h.get(hour - NEWS_WINDOW, pm_markets.clear()), pm_h.get(hour, pm_markets.clear())]
-                ),
-                snapshot_at=snapshot_at,
-                devig_method=devig_method,
-                stake_usdc=stake_usdc,
-                max_quote_age=max_quote_age,
-            )
-        )
-    if not frames:
+    PM_MARKETS polls). All hours in one pass (``_build_snapshots``), equal to one build per hour."""
+    if devig_method not in METHODS:
+        raise ValueError(f"unknown de-vig method {devig_method!r}; choose one of {METHODS}")
+    if mappings.height == 0:
         return pl.DataFrame(schema=FEATURES_LATEST_COLUMNS)
-    return pl.concat(frames, how="diagonal_relaxed")
+
+    def hour_of(col: str, shift: timedelta = timedelta(0)) -> pl.Expr:
+        return (pl.col(col).dt.truncate("1h") + shift).alias("_hour")
+
+    snaps = mappings.group_by(hour_of("observed_at")).agg(pl.col("observed_at").max().alias(SNAP))
+
+    def tag(df: pl.DataFrame, col: str, shift: timedelta = timedelta(0)) -> pl.DataFrame:
+        return (
+            df.with_columns(hour_of(col, shift))
+            .join(snaps, on="_hour", how="inner", maintain_order="left")
+            .drop("_hour")
+        )
+
+    latest_books = books.filter(
+        pl.col("snapshot_at") == pl.col("snapshot_at").max().over(pl.col("snapshot_at").dt.truncate("1h"))
+    )
+    # each poll serves its own hour's snapshot and the next one's (the last hour of news)
+    history = pl.concat([tag(pm_markets, "observed_at", NEWS_WINDOW), tag(pm_markets, "observed_at")])
+    return _build_snapshots(
+        tag(pm_lines, "observed_at"),
+        tag(odds, "observed_at").filter(pl.col("observed_at") <= pl.col(SNAP)),
+        tag(latest_books, "snapshot_at"),
+        tag(mappings, "observed_at"),
+        history if history.height else None,
+        devig_method=devig_method,
+        stake_usdc=stake_usdc,
+        max_quote_age=max_quote_age,
+    )

@@ -69,7 +69,10 @@ CONSENSUS_COLUMNS: tuple[str, ...] = (
 __all__ = ["CONSENSUS_COLUMNS", "DEFAULT_BOOK_WEIGHTS", "SHARP_BOOKS", "consensus", "fresh_latest_quotes"]
 
 
-def _utc_lit(at: datetime) -> pl.Expr:
+def _utc_lit(at: datetime | pl.Expr) -> pl.Expr:
+    """A snapshot time as an expression; an expression (a per-row snapshot column) passes through."""
+    if isinstance(at, pl.Expr):
+        return at
     at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
     return pl.lit(at, dtype=pl.Datetime("us", "UTC"))
 
@@ -77,12 +80,16 @@ def _utc_lit(at: datetime) -> pl.Expr:
 def fresh_latest_quotes(
     quotes: pl.DataFrame,
     *,
-    snapshot_at: datetime,
+    snapshot_at: datetime | pl.Expr,
     max_age: timedelta,
     key_cols: Sequence[str] = ("event_id", "market_key", "point", "outcome_name"),
     book_col: str = "bookmaker",
 ) -> pl.DataFrame:
-    """Latest quote per (key, book) that is fresh at ``snapshot_at``; adds ``quote_at`` and ``age_s``."""
+    """Latest quote per (key, book) that is fresh at ``snapshot_at``; adds ``quote_at`` and ``age_s``.
+
+    ``snapshot_at`` may be an expression (a column holding each row's snapshot time) when one frame
+    holds several snapshots; ``key_cols`` must then tell the snapshots apart.
+    """
     snap = _utc_lit(snapshot_at)
     quote_at = pl.coalesce(pl.col("last_update"), pl.col("observed_at")).dt.convert_time_zone("UTC")
     observed = pl.col("observed_at").dt.convert_time_zone("UTC")
@@ -100,7 +107,7 @@ def fresh_latest_quotes(
 def consensus(
     fair: pl.DataFrame,
     *,
-    snapshot_at: datetime,
+    snapshot_at: datetime | pl.Expr,
     max_age: timedelta,
     weights: Mapping[str, float] | None = None,
     key_cols: Sequence[str] = ("event_id", "market_key", "point", "outcome_name"),

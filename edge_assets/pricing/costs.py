@@ -423,11 +423,17 @@ def size_at_or_better(
         if side == "ask"
         else (pl.col("price") >= pl.col("price_limit") - 1e-9)
     )
+    # sums level by level from the best price (cum_sum is sequential): the same bits whatever the
+    # frame's layout, so one batch of many snapshots equals a build per snapshot
     agg = (
         limits.join(lv, on="token_id", how="inner")
         .filter(inside & (pl.col("size") > 0))
+        .sort("token_id", "price", descending=[False, side == "bid"], maintain_order=True)
         .group_by("token_id")
-        .agg(size_available=pl.col("size").sum(), notional_available=(pl.col("size") * pl.col("price")).sum())
+        .agg(
+            size_available=pl.col("size").cum_sum().last(),
+            notional_available=(pl.col("size") * pl.col("price")).cum_sum().last(),
+        )
     )
     return limits.join(agg, on="token_id", how="left").with_columns(
         pl.col("size_available").fill_null(0.0), pl.col("notional_available").fill_null(0.0)
