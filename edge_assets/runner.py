@@ -14,7 +14,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from edge_assets.assets.common import ONE_RANGE, READS_EARLIER_HOURS, SINGLE_WRITER
+from edge_assets.assets.common import READS_EARLIER_HOURS, RUN_HOURS, SINGLE_WRITER
 from edge_assets.partitions import DAILY, HOURLY, hour_key
 
 RANGE_START = "dagster/asset_partition_range_start"
@@ -196,7 +196,8 @@ def _run_parallel(
     """The hourly stages, then the daily assets built from hours, as worker processes on one instance.
 
     Each stage's hours (or days) are cut into ``workers`` disjoint ranges. A SINGLE_WRITER or
-    ONE_RANGE asset gets the whole range in a process of its own, submitted first and awaited only
+    RUN_HOURS asset gets the whole range in a process of its own (in runs of its RUN_HOURS, else
+    ``chunk_hours``), submitted first and awaited only
     when a later asset reads it (or at the end), so it runs beside the rest of the stage and the
     later stages instead of leaving the other cores idle.
     """
@@ -215,10 +216,12 @@ def _run_parallel(
         ProcessPoolExecutor(max_workers=workers, mp_context=ctx, max_tasks_per_child=1) as pool,
     ):
 
-        def submit(keys: list[dg.AssetKey], ranges: list[tuple[datetime, datetime]]) -> list[Future]:
+        def submit(
+            keys: list[dg.AssetKey], ranges: list[tuple[datetime, datetime]], chunk: int | None = chunk_hours
+        ) -> list[Future]:
             names = [k.to_user_string() for k in keys]
             return [
-                pool.submit(_run_segment, defs_ref, lo, hi, names, chunk_hours, poll_minutes, log_level)
+                pool.submit(_run_segment, defs_ref, lo, hi, names, chunk, poll_minutes, log_level)
                 for lo, hi in ranges
             ]
 
@@ -229,9 +232,12 @@ def _run_parallel(
             for entry in [e for e in running if e[0] in parents]:
                 running.remove(entry)
                 collect([entry[1]])
-            whole = [k for k in keys if any(graph.get(k).metadata.get(m) for m in (SINGLE_WRITER, ONE_RANGE))]
+            whole = [k for k in keys if any(graph.get(k).metadata.get(m) for m in (SINGLE_WRITER, RUN_HOURS))]
             rest = [k for k in keys if k not in whole]
-            running += [(k, submit([k], [(start, end)])[0]) for k in whole]
+            running += [
+                (k, submit([k], [(start, end)], graph.get(k).metadata.get(RUN_HOURS) or chunk_hours)[0])
+                for k in whole
+            ]
             ranges = _day_segments if keys is daily_after else _segments
             collect(submit(rest, ranges(start, end, workers)) if rest else [])
         collect([future for _, future in running])
@@ -275,7 +281,7 @@ def run_window(
 
     ``workers`` > 1 runs each hourly stage (``hourly_stages``) and then the daily assets built from
     hours as that many processes over disjoint ranges, all recording to the instance of $DAGSTER_HOME
-    (``defs_ref`` names the definitions they import); a SINGLE_WRITER or ONE_RANGE asset runs its
+    (``defs_ref`` names the definitions they import); a SINGLE_WRITER or RUN_HOURS asset runs its
     whole range in one of them, beside the rest (``_run_parallel``).
     """
     unpart, daily, hourly, daily_after, final = _by_partitions(defs)

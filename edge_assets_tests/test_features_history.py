@@ -119,6 +119,21 @@ def test_no_look_ahead_features_at_t_equal_truncated_history() -> None:
         assert_frame_equal(truncated, full.filter(pl.col("observed_at") == t))
 
 
+def test_features_do_not_depend_on_where_the_loaded_history_starts() -> None:
+    """Bit for bit: the signals asset loads 24 h before its hour, the features asset whole ranges;
+    a rolling statistic that carried state from the first row loaded would differ in the last bits."""
+    snap = snapshots(hours=120, seed=5).with_columns(
+        pl.when(pl.int_range(pl.len()) % 7 == 3).then(None).otherwise(pl.col("fair_prob")).alias("fair_prob")
+    )
+    t = T0 + timedelta(hours=100)
+    one_hour = {"start": t, "end": t + timedelta(hours=1)}
+    everything = build_features(snap, **one_hour)
+    assert everything.height == 3 and everything["gap_z_24h"].null_count() == 0
+    for hours_before in (24, 25, 50, 99):
+        loaded = snap.filter(pl.col("observed_at") >= t - timedelta(hours=hours_before))
+        assert_frame_equal(build_features(loaded, **one_hour), everything, check_exact=True)
+
+
 def _scores(home: int, away: int) -> pl.DataFrame:
     at = START + timedelta(hours=3)
     return pl.DataFrame(
@@ -240,8 +255,8 @@ def test_serving_features_equal_training_rows(tmp_path: Path) -> None:
         pl.col("observed_at").dt.truncate("1h") == at
     )
     assert serving.height == 3 and serving["d_fair_24h"].null_count() == 0
-    assert_frame_equal(serving, stored)
-    assert_frame_equal(serving, trained.select(list(FEATURE_COLUMNS)))
+    assert_frame_equal(serving, stored, check_exact=True)  # bit for bit, not just close
+    assert_frame_equal(serving, trained.select(list(FEATURE_COLUMNS)), check_exact=True)
     assert trained["valid"].dtype == pl.Boolean
 
 

@@ -5,7 +5,7 @@ from datetime import timedelta
 import dagster as dg
 import polars as pl
 
-from edge_assets.assets.common import READS_EARLIER_HOURS, SINGLE_WRITER, lake_asset
+from edge_assets.assets.common import READS_EARLIER_HOURS, RUN_HOURS, SINGLE_WRITER, lake_asset
 from edge_assets.comparator_resources import AlertsResource, ComparatorResource
 from edge_assets.features.history import build_features
 from edge_assets.features.latest import features_latest_for_hours
@@ -52,7 +52,7 @@ def features_latest(
     "comparator",
     partition_column="created_at",
     # 24 h of features_latest from the lake (history features); one alert ledger for every hour
-    metadata={READS_EARLIER_HOURS: True, SINGLE_WRITER: True},
+    metadata={READS_EARLIER_HOURS: True, SINGLE_WRITER: True, RUN_HOURS: 240},
     description="Verified edges: confidence (the champion model's P(valid) >= threshold; rule confidence "
     "when no champion exists), price superiority, EV after all costs (≥ min) and liquidity all pass. "
     "Each signal records the model name and version used. Deterministic signal_id per edge and hour; "

@@ -6,7 +6,7 @@ import dagster as dg
 import polars as pl
 import pyarrow.fs as pafs
 
-from edge_assets.assets.common import ONE_RANGE, lake_asset
+from edge_assets.assets.common import RUN_HOURS, lake_asset
 from edge_assets.assets.ingest import oddsapi_scores
 from edge_assets.features.history import LOOKBACK, build_features
 from edge_assets.features.labels import TRAINING_COLUMNS, build_labels
@@ -37,7 +37,7 @@ def partition_keys(lake: Lake, table: str) -> list[str]:
             metadata={"allow_missing_partitions": True},
         )
     },
-    metadata={ONE_RANGE: True},
+    metadata={RUN_HOURS: 240},
     description="Model features per mapped outcome and hour: the features_latest snapshot plus point-in-time "
     "history (line deltas 1/6/24 h, drift, liquidity decay, volatility, mean-reversion z, time to start). "
     "Same code as the comparator's scoring (features.history.build_features).",

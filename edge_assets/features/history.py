@@ -147,16 +147,22 @@ def build_features(
     for h in HORIZONS_H:
         df = _asof(df, series, h, ["fair_prob", "sharp_prob", "_mid", "_lliq", "_ldepth", "_gap"])
 
-    # rolling windows [t - w, t] over the token's own snapshots, evaluated at the target rows
+    # rolling windows [t - w, t] over the token's own snapshots, evaluated at the target rows. Each
+    # window's statistic is computed from its own values (list.std / list.mean): polars' rolling
+    # std and mean update a running state, so their last bits would depend on where the loaded
+    # frame starts, and serving (a 24 h lookback) would differ from training (longer ranges).
+    def std(col: str) -> pl.Expr:
+        return pl.col(col).implode().list.std(ddof=0)
+
     rolled = []
     for h in HORIZONS_H:
         r = series.rolling(index_column=T, period=f"{h}h", group_by=TOKEN, closed="both").agg(
-            pl.col("fair_prob").std(ddof=0).alias(f"vol_fair_{h}h"),
-            pl.col("_mid").std(ddof=0).alias(f"vol_mid_{h}h"),
+            std("fair_prob").alias(f"vol_fair_{h}h"),
+            std("_mid").alias(f"vol_mid_{h}h"),
             *(
                 [
-                    pl.col("_gap").mean().alias("_gap_mean"),
-                    pl.col("_gap").std(ddof=0).alias("_gap_std"),
+                    pl.col("_gap").implode().list.mean().alias("_gap_mean"),
+                    std("_gap").alias("_gap_std"),
                     pl.len().cast(pl.UInt32).alias("n_snapshots_24h"),
                 ]
                 if h == 24
