@@ -157,6 +157,12 @@ def _run_segment(
         )
 
 
+def _warm_worker(defs_ref: str) -> None:
+    """Import the definitions as soon as a worker starts: a worker that replaces one whose range is
+    done starts while the stage's other ranges still run, so the next stage does not wait for imports."""
+    importlib.import_module(defs_ref.split(":")[0])
+
+
 def _day_segments(start: datetime, end: datetime, n: int) -> list[tuple[datetime, datetime]]:
     """[start, end) cut at whole UTC days into at most n contiguous parts (daily assets' ranges)."""
     first = start.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -213,7 +219,13 @@ def _run_parallel(
     # one process per range: an idle worker would keep its peak memory through the later stages
     with (
         _worker_threads(workers),
-        ProcessPoolExecutor(max_workers=workers, mp_context=ctx, max_tasks_per_child=1) as pool,
+        ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=ctx,
+            max_tasks_per_child=1,
+            initializer=_warm_worker,
+            initargs=(defs_ref,),
+        ) as pool,
     ):
 
         def submit(

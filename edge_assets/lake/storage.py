@@ -16,6 +16,10 @@ import pyarrow.parquet as pq
 
 PART_FILE = "part.parquet"
 
+# zstd level 1, not polars' default 3: an order-book hour writes in 1.9 instead of 3.5 ms and is 5 %
+# larger (140 vs 133 KiB); reads are as fast
+ZSTD_LEVEL = 1
+
 
 class LakeMissingPartition(FileNotFoundError):
     """A partition that was asked for has never been written."""
@@ -92,7 +96,7 @@ class Lake:
             # Serialize fully first, then upload in one request: pyarrow's S3 stream would complete
             # a half-written multipart upload on close, so a crash must happen before any bytes go out.
             buffer = io.BytesIO()
-            df.write_parquet(buffer, compression="zstd")
+            df.write_parquet(buffer, compression="zstd", compression_level=ZSTD_LEVEL)
             with self.fs.open_output_stream(path) as out:
                 out.write(buffer.getvalue())
             return
@@ -101,7 +105,7 @@ class Lake:
         tmp = f"{path}.{uuid.uuid4().hex}.tmp"
         try:
             with open(tmp, "wb") as out:
-                df.write_parquet(out, compression="zstd")
+                df.write_parquet(out, compression="zstd", compression_level=ZSTD_LEVEL)
                 if sync:
                     out.flush()
                     os.fsync(out.fileno())
