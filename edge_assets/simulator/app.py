@@ -80,12 +80,15 @@ def _encode_json(obj: Any) -> bytes:
 _SMALL_EXPONENT = re.compile(rb"e-[0-9](?:[,}\]]|$)")  # literal prefix: a fast scan
 
 
-# "0.0000" at the start or after one of : , [ - (timestamps' "...:00.000000Z" have a digit before)
-_SMALL_FRACTION = re.compile(rb"(?<![^:,\[\-])0\.0000")
-
-
 def _orjson_may_differ(raw: bytes) -> bool:
-    return _SMALL_EXPONENT.search(raw) is not None or _SMALL_FRACTION.search(raw) is not None
+    if _SMALL_EXPONENT.search(raw) is not None:
+        return True
+    i = raw.find(b"0.0000")  # mostly timestamps ("...:00.000000Z"), preceded by a digit
+    while i >= 0:
+        if i == 0 or raw[i - 1] in b":,[-":
+            return True
+        i = raw.find(b"0.0000", i + 6)
+    return False
 
 
 # datetimes and dataclasses go to `_orjson_default` (json.dumps refuses them too)
