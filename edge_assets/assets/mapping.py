@@ -7,7 +7,7 @@ from edge_assets.assets.common import lake_asset
 from edge_assets.frames import by_hour, latest_poll
 from edge_assets.mapping.aliases import AliasResolver
 from edge_assets.mapping.layout import pm_sportsbook_lines as build_lines
-from edge_assets.mapping.matcher import match_markets, unmatched_report
+from edge_assets.mapping.matcher import match_hours, unmatched_report
 from edge_assets.schemas import MARKET_MAPPINGS, PM_SPORTSBOOK_LINES, conform, empty
 
 MAX_UNMATCHED_SHARE = 0.05
@@ -32,14 +32,8 @@ def market_mappings(
     team_aliases: pl.DataFrame,
 ):  # yields its value and its check result
     resolver = AliasResolver(team_aliases)  # the seed asset, so alias edits show in lineage
-    odds_by_hour = by_hour(oddsapi_live, "observed_at")
-    frames = []
-    for hour, markets in by_hour(pm_markets, "observed_at").items():
-        poll = latest_poll(markets)
-        odds = odds_by_hour.get(hour, oddsapi_live.clear())
-        observed_at = poll["observed_at"].max()
-        frames.append(match_markets(poll, odds, resolver, observed_at=observed_at))
-    df = conform(pl.concat(frames), MARKET_MAPPINGS) if frames else empty(MARKET_MAPPINGS)
+    df = match_hours(pm_markets, oddsapi_live, resolver)
+    df = conform(df, MARKET_MAPPINGS) if df.height else empty(MARKET_MAPPINGS)
     report = unmatched_report(df) if df.height else {"unmatched_share": 0.0, "in_scope": 0}
     share = float(report.get("unmatched_share", 0.0) or 0.0)  # type: ignore[arg-type]
     names = report.get("unresolved_names", [])

@@ -55,10 +55,10 @@ def _empty_mappings() -> pl.DataFrame:
 
 
 def _distinct_events(odds: pl.DataFrame) -> pl.DataFrame:
-    """One row per Odds API event with its latest commence_time / home / away (they drift)."""
+    """One row per (snapshot, Odds API event) with its latest commence_time / home / away (they drift)."""
     return (
         odds.sort("observed_at", nulls_last=False)
-        .group_by("event_id")
+        .group_by(SNAP, "event_id")
         .agg(
             pl.col("sport_key").last(),
             pl.col("home_team").last(),
@@ -246,10 +246,35 @@ def match_markets(
     ambiguity_margin: timedelta = timedelta(minutes=30),
 ) -> pl.DataFrame:
     """Map every Polymarket token (PM_MARKETS) onto The Odds API (ODDS_QUOTES) → MARKET_MAPPINGS."""
+    at = pl.lit(observed_at).cast(UTC_TS).alias(SNAP)
+    return match_snapshots(
+        pm_markets.with_columns(at),
+        odds.with_columns(at),
+        resolver,
+        tolerance=tolerance,
+        ambiguity_margin=ambiguity_margin,
+    )
+
+
+# The snapshot a row belongs to (its observed_at in MARKET_MAPPINGS): every keyed step below groups and
+# joins within it, so many snapshots are matched in one pass (match_snapshots) and names resolve once.
+SNAP = "_snapshot_of"
+
+
+def match_snapshots(
+    pm_markets: pl.DataFrame,
+    odds: pl.DataFrame,
+    resolver: AliasResolver,
+    *,
+    tolerance: timedelta = timedelta(hours=6),
+    ambiguity_margin: timedelta = timedelta(minutes=30),
+) -> pl.DataFrame:
+    """match_markets for every snapshot in the SNAP column of both frames at once, in snapshot order:
+    each snapshot's rows equal match_markets(its markets, its odds, observed_at=snapshot)."""
     if pm_markets.height == 0:
         return _empty_mappings()
-    pm = pm_markets.sort("observed_at", nulls_last=False).unique(
-        "market_id", keep="last", maintain_order=True
+    pm = pm_markets.sort("observed_at", nulls_last=False, maintain_order=True).unique(
+        [SNAP, "market_id"], keep="last", maintain_order=True
     )
     m = _classify(pm)
 
@@ -280,6 +305,7 @@ def match_markets(
         if odds.height
         else pl.DataFrame(
             schema={
+                SNAP: UTC_TS,
                 "event_id": pl.String,
                 "sport_key": pl.String,
                 "home_team": pl.String,
@@ -374,10 +400,11 @@ def match_markets(
     )
 
     joinable = m.filter(pl.col("_in_scope") & pl.col("pre_reason").is_null()).select(
-        "market_id", "sport_key", "t1", "t2", "game_start_time"
+        SNAP, "market_id", "sport_key", "t1", "t2", "game_start_time"
     )
     cands = joinable.join(
         events.select(
+            SNAP,
             "event_id",
             "sport_key",
             "t1",
@@ -388,16 +415,16 @@ def match_markets(
             "home_canon",
             "away_canon",
         ),
-        on=["sport_key", "t1", "t2"],
+        on=[SNAP, "sport_key", "t1", "t2"],
         how="inner",
     ).with_columns(delta=(pl.col("commence_time") - pl.col("game_start_time")).abs())
-    nearest_any = cands.group_by("market_id").agg(
-        pl.col("event_id").sort_by("delta").first().alias("nearest_event"),
-        pl.col("commence_time").sort_by("delta").first().alias("nearest_time"),
+    nearest_any = cands.group_by(SNAP, "market_id").agg(
+        pl.col("event_id").sort_by("delta", "event_id").first().alias("nearest_event"),
+        pl.col("commence_time").sort_by("delta", "event_id").first().alias("nearest_time"),
     )
-    within = cands.filter(pl.col("delta") <= tolerance).sort("market_id", "delta", "event_id")
+    within = cands.filter(pl.col("delta") <= tolerance).sort(SNAP, "market_id", "delta", "event_id")
     best = (
-        within.group_by("market_id", maintain_order=True)
+        within.group_by(SNAP, "market_id", maintain_order=True)
         .agg(
             pl.col("event_id").first().alias("odds_event_id"),
             pl.col("home_team").first().alias("ev_home"),
@@ -412,7 +439,7 @@ def match_markets(
         )
         .with_columns(pl.col("close_listing").list.join(", "))
     )
-    m = m.join(best, on="market_id", how="left").join(nearest_any, on="market_id", how="left")
+    m = m.join(best, on=[SNAP, "market_id"], how="left").join(nearest_any, on=[SNAP, "market_id"], how="left")
     tol_h = tolerance.total_seconds() / 3600
     market_reason = (
         pl.when(pl.col("pre_reason").is_not_null())
@@ -465,6 +492,7 @@ def match_markets(
     # --- 4. tokens ----------------------------------------------------------------------------
     t = (
         m.select(
+            SNAP,
             "market_id",
             "sport_key",
             "kind",
@@ -531,13 +559,13 @@ def match_markets(
     )
     # Quotes actually offered: (event, market_key, outcome, point).
     avail = (
-        odds.select("event_id", "market_key", "outcome_name", point=pl.col("point").round(2))
+        odds.select(SNAP, "event_id", "market_key", "outcome_name", point=pl.col("point").round(2))
         .unique()
         .with_columns(_avail=pl.lit(True))
     )
     avail_points = (
         odds.filter(pl.col("point").is_not_null())
-        .group_by("event_id", "market_key")
+        .group_by(SNAP, "event_id", "market_key")
         .agg(avail_points=pl.col("point").round(2).unique().sort().cast(pl.String).str.join(", "))
     )
     # The same outcome quoted at any line: a spread/total whose exact line no book quotes is still
@@ -545,24 +573,26 @@ def match_markets(
     # book's nearest line onto it (features.latest.retarget_lines).
     avail_any = (
         odds.filter(pl.col("point").is_not_null())
-        .select("event_id", "market_key", "outcome_name")
+        .select(SNAP, "event_id", "market_key", "outcome_name")
         .unique()
         .with_columns(_avail_any=pl.lit(True))
     )
     t = (
         t.join(
             avail.rename({"event_id": "odds_event_id", "outcome_name": "odds_outcome_name"}),
-            on=["odds_event_id", "market_key", "odds_outcome_name", "point"],
+            on=[SNAP, "odds_event_id", "market_key", "odds_outcome_name", "point"],
             how="left",
             nulls_equal=True,
         )
         .join(
             avail_any.rename({"event_id": "odds_event_id", "outcome_name": "odds_outcome_name"}),
-            on=["odds_event_id", "market_key", "odds_outcome_name"],
+            on=[SNAP, "odds_event_id", "market_key", "odds_outcome_name"],
             how="left",
         )
         .join(
-            avail_points.rename({"event_id": "odds_event_id"}), on=["odds_event_id", "market_key"], how="left"
+            avail_points.rename({"event_id": "odds_event_id"}),
+            on=[SNAP, "odds_event_id", "market_key"],
+            how="left",
         )
     )
     ok = pl.col("market_status") == "ok"
@@ -620,7 +650,7 @@ def match_markets(
     )
 
     # --- 5. one-to-one: two markets claiming the same outcome --------------------------------
-    claim_key = ["odds_event_id", "market_key", "point", "odds_outcome_name"]
+    claim_key = [SNAP, "odds_event_id", "market_key", "point", "odds_outcome_name"]
     claims = (
         t.filter(pl.col("method").is_in(MATCHED_METHODS))
         .group_by(claim_key)
@@ -630,7 +660,7 @@ def match_markets(
     dup_markets = (
         claims.with_columns(listing=pl.col("claimants").list.join(", "))
         .explode("claimants", keep_nulls=False)
-        .group_by(pl.col("claimants").alias("market_id"))
+        .group_by(SNAP, pl.col("claimants").alias("market_id"))
         .agg(
             pl.format(
                 "{} {} {} claimed by markets {}",
@@ -643,7 +673,7 @@ def match_markets(
             .alias("dup_reason")
         )
     )
-    t = t.join(dup_markets, on="market_id", how="left").with_columns(
+    t = t.join(dup_markets, on=[SNAP, "market_id"], how="left").with_columns(
         method=pl.when(pl.col("dup_reason").is_not_null() & pl.col("method").is_in(MATCHED_METHODS))
         .then(pl.lit("conflict"))
         .otherwise(pl.col("method")),
@@ -655,7 +685,7 @@ def match_markets(
         (pl.col("method") == "conflict") & (pl.col("market_status") == "ok")
     )
     out = t.with_columns(
-        observed_at=pl.lit(observed_at).cast(UTC_TS),
+        observed_at=pl.col(SNAP),
         pm_market_id=pl.col("market_id"),
         odds_event_id=pl.when(one_event | (pl.col("complement") & (pl.col("market_status") == "ok"))).then(
             pl.col("odds_event_id")
@@ -663,8 +693,28 @@ def match_markets(
         odds_outcome_name=pl.when(one_event).then(pl.col("odds_outcome_name")),
         point=pl.when(pl.col("market_key").is_not_null()).then(pl.col("point")),
         confidence=pl.col("confidence").fill_null(0.0),
-    ).sort("pm_market_id", "idx")
+    ).sort(SNAP, "pm_market_id", "idx")
     return out.select([pl.col(c).cast(dt) for c, dt in MARKET_MAPPINGS.items()])
+
+
+def match_hours(
+    pm_markets: pl.DataFrame, odds: pl.DataFrame, resolver: AliasResolver, **kwargs: timedelta
+) -> pl.DataFrame:
+    """match_markets for every hour of a window in one pass: each hour's last PM_MARKETS poll against
+    that hour's odds, observed at the poll (a single-run backfill holds many hours)."""
+    if pm_markets.height == 0:
+        return _empty_mappings()
+    hour = pl.col("observed_at").dt.truncate("1h")
+    polls = pm_markets.filter(pl.col("observed_at") == pl.col("observed_at").max().over(hour)).with_columns(
+        pl.col("observed_at").alias(SNAP)
+    )
+    snaps = polls.group_by(hour.alias("_hour")).agg(pl.col(SNAP).first())
+    hour_odds = (
+        odds.with_columns(_hour=hour)
+        .join(snaps, on="_hour", how="inner", maintain_order="left")
+        .drop("_hour")
+    )
+    return match_snapshots(polls, hour_odds, resolver, **kwargs)
 
 
 def unmatched_report(mappings: pl.DataFrame) -> dict[str, object]:

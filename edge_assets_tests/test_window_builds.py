@@ -1,5 +1,5 @@
-"""features_latest_for_hours prices every hour of a window in one pass: it must equal one
-build_features_latest per hour (the comparator's single-snapshot path), bit for bit."""
+"""Builds that take every hour of a run's window in one pass (features_latest_for_hours, the
+matcher's match_hours) must equal one single-snapshot build per hour, bit for bit."""
 
 import os
 import subprocess
@@ -12,6 +12,8 @@ from polars.testing import assert_frame_equal
 
 from edge_assets.features.latest import NEWS_WINDOW, build_features_latest, features_latest_for_hours
 from edge_assets.lake import Lake
+from edge_assets.mapping.aliases import AliasResolver
+from edge_assets.mapping.matcher import match_hours, match_markets
 from edge_assets.partitions import hours_between
 from edge_assets.pricing import costs
 
@@ -43,6 +45,7 @@ def window(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pl.DataFrame]:
     keys = hours_between(START, end)
     frames = {t: lake.read_many(t, keys) for t in UPSTREAM[:-1]}
     frames["pm_markets"] = lake.read_many("pm_markets", hours_between(START - NEWS_WINDOW, end))
+    frames["team_aliases"] = lake.read("team_aliases", None)
     # books are polled once an hour in a backfill: an earlier, deeper poll that must not be used
     books = frames["pm_order_book_snapshots"]
     earlier = books.with_columns(pl.col("snapshot_at") - timedelta(minutes=30), pl.col("size") * 2)
@@ -129,3 +132,20 @@ def test_an_empty_window_gives_the_contract_columns() -> None:
     ]
     out = features_latest_for_hours(*empty)
     assert out.height == 0 and out.schema == pl.Schema(FEATURES_LATEST_COLUMNS)
+
+
+def test_matching_every_hour_at_once_equals_matching_hour_by_hour(window: dict[str, pl.DataFrame]) -> None:
+    pm = window["pm_markets"].filter(pl.col("observed_at") >= START)
+    assert pm["observed_at"].n_unique() == 4 * HOURS  # the latest poll of each hour is the one matched
+    resolver = AliasResolver(window["team_aliases"])
+    reference = []
+    for h in range(HOURS):
+        hour = START + timedelta(hours=h)
+        polls = pm.filter(pl.col("observed_at").dt.truncate("1h") == hour)
+        poll = polls.filter(pl.col("observed_at") == pl.col("observed_at").max())
+        odds = window["oddsapi_live"].filter(pl.col("observed_at").dt.truncate("1h") == hour)
+        reference.append(match_markets(poll, odds, resolver, observed_at=poll["observed_at"].max()))
+    expected = pl.concat(reference)
+    assert expected["method"].is_in(["exact", "fuzzy"]).sum() > 100 * HOURS
+    assert expected["method"].n_unique() >= 3  # matched, unmatched and out-of-scope verdicts all occur
+    assert_frame_equal(match_hours(pm, window["oddsapi_live"], resolver), expected)
