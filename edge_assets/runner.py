@@ -11,6 +11,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
@@ -124,6 +125,23 @@ def hourly_stages(defs: dg.Definitions, keys: Sequence[dg.AssetKey]) -> list[lis
     return [[k for k in by_name if stage[k] == i] for i in range(n)]
 
 
+def _fusable_lookback(graph: Any, keys: Sequence[dg.AssetKey], earlier: set[dg.AssetKey]) -> int | None:
+    """Hours before their own hour that ``keys`` read of the ``earlier`` stage, when they can run in
+    that stage's runs instead of after it: every hour but the first few of a worker's range finds its
+    lookback already written by the same worker, and those few are recomputed once the stage is done.
+    None when not: lake reads (READS_EARLIER_HOURS) and whole-range assets keep their own stage."""
+    hours = 0
+    for key in keys:
+        node = graph.get(key)
+        if any(node.metadata.get(m) for m in (READS_EARLIER_HOURS, SINGLE_WRITER, RUN_HOURS)):
+            return None
+        for parent in node.parent_keys:
+            mapping = graph.get_partition_mapping(key, parent) if parent in earlier else None
+            if isinstance(mapping, dg.TimeWindowPartitionMapping) and mapping.start_offset < 0:
+                hours = max(hours, -mapping.start_offset)
+    return hours
+
+
 def _segments(start: datetime, end: datetime, n: int) -> list[tuple[datetime, datetime]]:
     """[start, end) cut at whole hours into at most n contiguous, near-equal parts."""
     hours = int((end - start).total_seconds() // 3600)
@@ -201,7 +219,10 @@ def _run_parallel(
 ) -> list[StepReport]:
     """The hourly stages, then the daily assets built from hours, as worker processes on one instance.
 
-    Each stage's hours (or days) are cut into ``workers`` disjoint ranges. A SINGLE_WRITER or
+    Each stage's hours (or days) are cut into ``workers`` disjoint ranges. A stage that reads its
+    parent stage's earlier hours only through a short lookback mapping runs in the same runs as its
+    parents (``_fusable_lookback``; fewer runs, no wait between the two), then its first lookback
+    hours of every range but the first are run again, now that the hours before them exist. A SINGLE_WRITER or
     RUN_HOURS asset gets the whole range in a process of its own (in runs of its RUN_HOURS, else
     ``chunk_hours``), submitted first and awaited only
     when a later asset reads it (or at the end), so it runs beside the rest of the stage and the
@@ -237,7 +258,15 @@ def _run_parallel(
                 for lo, hi in ranges
             ]
 
-        for keys in [*stages, daily_after]:
+        plan: list[tuple[list[dg.AssetKey], list[dg.AssetKey], int]] = []  # keys, to redo, redo hours
+        for keys in stages:
+            lookback = _fusable_lookback(graph, keys, set(plan[-1][0])) if plan and not plan[-1][1] else None
+            if lookback is not None:
+                plan[-1] = (plan[-1][0] + keys, keys, lookback)
+            else:
+                plan.append((keys, [], 0))
+        plan.append((daily_after, [], 0))
+        for keys, redo, redo_hours in plan:
             if not keys:
                 continue
             parents = {p for k in keys for p in graph.get(k).parent_keys}
@@ -250,8 +279,11 @@ def _run_parallel(
                 (k, submit([k], [(start, end)], graph.get(k).metadata.get(RUN_HOURS) or chunk_hours)[0])
                 for k in whole
             ]
-            ranges = _day_segments if keys is daily_after else _segments
-            collect(submit(rest, ranges(start, end, workers)) if rest else [])
+            ranges = (_day_segments if keys is daily_after else _segments)(start, end, workers)
+            collect(submit(rest, ranges) if rest else [])
+            if redo and redo_hours:
+                lookback = timedelta(hours=redo_hours)
+                collect(submit(redo, [(lo, min(lo + lookback, hi)) for lo, hi in ranges[1:]]))
         collect([future for _, future in running])
     return steps
 

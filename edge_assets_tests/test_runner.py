@@ -10,7 +10,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from edge_assets.runner import _by_partitions, _day_segments, _segments, hourly_stages
+from edge_assets.runner import _by_partitions, _day_segments, _fusable_lookback, _segments, hourly_stages
 
 
 def test_hourly_stages_put_lookback_readers_after_their_parents() -> None:
@@ -30,6 +30,12 @@ def test_hourly_stages_put_lookback_readers_after_their_parents() -> None:
         ["features_latest"],  # reads the previous hour's pm_markets
         ["features", "signals"],  # read 24 h of features_latest
     ]
+    graph = defs.resolve_asset_graph()
+    stage_keys = hourly_stages(defs, hourly)
+    # features_latest runs in the ingestion runs (its first hour per worker range redone after them);
+    # signals reads the lake itself and features is a whole-range asset: their own stage
+    assert _fusable_lookback(graph, stage_keys[1], set(stage_keys[0])) == 1
+    assert _fusable_lookback(graph, stage_keys[2], set(stage_keys[1])) is None
 
 
 def test_segments_cut_whole_hours_into_contiguous_parts() -> None:
