@@ -18,6 +18,10 @@ from edge_assets.lake.storage import Lake
 # files, so later partitions need no refresh, and parallel backfill workers rarely contend for the
 # DuckDB file lock
 _VIEWS_MADE: set[tuple[str, str, str]] = set()
+# The partitions of each table's latest output in this process, as written: a later step of the same
+# run (or of this worker's next run) takes them from memory instead of reading the files back.
+# Only this process writes them during its runs; one output per table is kept.
+_JUST_WRITTEN: dict[tuple[str, str], dict[str, pl.DataFrame]] = {}
 
 
 class LakeResource(dg.ConfigurableResource):
@@ -71,6 +75,7 @@ class ParquetLakeIOManager(dg.ConfigurableIOManager):
             for key, part in zip(keys, parts, strict=True):
                 lake.write(path, key, part)
             written = len(keys)
+            _JUST_WRITTEN[(lake.root, "/".join(path))] = dict(zip(keys, parts, strict=True))
         context.add_output_metadata(
             {
                 "dagster/row_count": obj.height,
@@ -98,4 +103,7 @@ class ParquetLakeIOManager(dg.ConfigurableIOManager):
         if not context.has_asset_partitions:
             return lake.read(path, None)
         allow_missing = bool((context.definition_metadata or {}).get("allow_missing_partitions", False))
-        return lake.read_many(path, context.asset_partition_keys, allow_missing=allow_missing)
+        written = _JUST_WRITTEN.get((lake.root, "/".join(path)))
+        return lake.read_many(
+            path, context.asset_partition_keys, allow_missing=allow_missing, written=written
+        )

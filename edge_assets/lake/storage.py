@@ -7,7 +7,7 @@ Layout: <root>/<table path>/dt=YYYY-MM-DD/hour=HH/part.parquet (hourly), dt=YYYY
 import io
 import os
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from urllib.parse import quote
 
 import polars as pl
@@ -155,10 +155,21 @@ class Lake:
         *,
         allow_missing: bool = False,
         columns: Sequence[str] | None = None,
+        written: Mapping[str, pl.DataFrame] | None = None,
     ) -> pl.DataFrame:
-        """Read a window of partitions as one frame (missing ones skipped only when allowed)."""
+        """Read a window of partitions as one frame (missing ones skipped only when allowed).
+
+        ``written``: partitions this process has just written, by key, used instead of reading
+        their files back.
+        """
         frames = []
         for key in partition_keys:
+            if written is not None and key in written:
+                part = written[key]
+                frames.append(
+                    part if columns is None else part.select([c for c in columns if c in part.columns])
+                )
+                continue
             try:
                 frames.append(self.read(table, key, columns))
             except LakeMissingPartition:
