@@ -95,6 +95,16 @@ def test_one_pass_over_the_window_equals_one_build_per_hour(window: dict[str, pl
     assert_frame_equal(batch, reference)  # same rows, same order, same bits
 
 
+def test_a_window_priced_in_several_passes_equals_one_pass(
+    window: dict[str, pl.DataFrame], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import edge_assets.features.latest as latest
+
+    one_pass = _batch(window)
+    monkeypatch.setattr(latest, "HOURS_PER_PASS", 4)  # 6 hours: passes of 4 and 2 snapshots
+    assert_frame_equal(_batch(window), one_pass)
+
+
 def test_hours_priced_with_different_cost_models_equal_one_build_per_hour(
     window: dict[str, pl.DataFrame], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -37,7 +37,7 @@ def partition_keys(lake: Lake, table: str) -> list[str]:
             metadata={"allow_missing_partitions": True},
         )
     },
-    metadata={RUN_HOURS: 240},
+    metadata={RUN_HOURS: 120},
     description="Model features per mapped outcome and hour: the features_latest snapshot plus point-in-time "
     "history (line deltas 1/6/24 h, drift, liquidity decay, volatility, mean-reversion z, time to start). "
     "Same code as the comparator's scoring (features.history.build_features).",
