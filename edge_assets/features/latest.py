@@ -25,7 +25,7 @@ import numpy as np
 import polars as pl
 from scipy.special import ndtr, ndtri, pdtr, pdtri
 
-from edge_assets.mapping.matcher import MATCHED_METHODS
+from edge_assets.mapping.matcher import MATCHED_METHODS, SNAP
 from edge_assets.pricing.consensus import consensus, fresh_latest_quotes
 from edge_assets.pricing.costs import (
     cost_model_for,
@@ -522,7 +522,6 @@ HOURS_PER_PASS = 12
 # Batch builds: every input row carries the snapshot it serves in SNAP, and event and token ids are
 # prefixed with that snapshot (``_tag_ids``), so each group-by and join of the single-snapshot
 # logic stays inside its own snapshot while one pass of polars calls prices them all.
-SNAP = "_snapshot_of"
 _ID_SEP = "|"
 
 
