@@ -10,7 +10,15 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from edge_assets.runner import _by_partitions, _day_segments, _fusable_lookback, _segments, hourly_stages
+from edge_assets.runner import (
+    BATCH_GC_THRESHOLD,
+    _by_partitions,
+    _day_segments,
+    _fusable_lookback,
+    _segments,
+    batch_gc,
+    hourly_stages,
+)
 
 
 def test_hourly_stages_put_lookback_readers_after_their_parents() -> None:
@@ -36,6 +44,19 @@ def test_hourly_stages_put_lookback_readers_after_their_parents() -> None:
     # signals reads the lake itself and features is a whole-range asset: their own stage
     assert _fusable_lookback(graph, stage_keys[1], set(stage_keys[0])) == 1
     assert _fusable_lookback(graph, stage_keys[2], set(stage_keys[1])) is None
+
+
+def test_batch_gc_collects_rarely_inside_and_restores_the_collector_after() -> None:
+    import gc
+
+    before = gc.get_threshold()
+    with batch_gc():
+        assert gc.get_threshold() == BATCH_GC_THRESHOLD
+        assert gc.get_freeze_count() > 0  # the heap that existed before is left out of collections
+        with pytest.raises(ValueError, match="boom"), batch_gc():
+            raise ValueError("boom")
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
 
 
 def test_segments_cut_whole_hours_into_contiguous_parts() -> None:
