@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import weakref
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -46,15 +47,29 @@ def test_hourly_stages_put_lookback_readers_after_their_parents() -> None:
     assert _fusable_lookback(graph, stage_keys[2], set(stage_keys[1])) is None
 
 
+class _Node:
+    me: object = None
+
+
 def test_batch_gc_collects_rarely_inside_and_restores_the_collector_after() -> None:
     import gc
+
+    from edge_assets.runner import _fresh_generation
 
     before = gc.get_threshold()
     with batch_gc():
         assert gc.get_threshold() == BATCH_GC_THRESHOLD
-        assert gc.get_freeze_count() > 0  # the heap that existed before is left out of collections
-        with pytest.raises(ValueError, match="boom"), batch_gc():
-            raise ValueError("boom")
+        node = _Node()
+        node.me = node  # garbage only the cycle collector frees
+        gone = weakref.ref(node)
+        del node
+        _fresh_generation()  # as before each run: the last run's cycles freed, the survivors frozen
+        assert gone() is None
+        assert gc.get_freeze_count() > 0
+        assert gc.get_count()[0] < 50
+    with pytest.raises(ValueError, match="boom"), batch_gc():
+        _fresh_generation()
+        raise ValueError("boom")
     assert gc.get_threshold() == before
     assert gc.get_freeze_count() == 0
 
