@@ -17,6 +17,7 @@ from edge_assets.ml.train import (
     REGRESSOR_NAME,
     THRESHOLD_GRID,
     Comparators,
+    _fit_regressor,
     accepted_mask,
     candidate_mask,
     fit_models,
@@ -203,6 +204,20 @@ def test_classifier_learns_on_candidate_edges_and_fast_scoring_matches_sklearn()
     np.testing.assert_allclose(ev, fitted.regressor.predict(x), rtol=1e-6, atol=1e-7)
     with pytest.raises(ValueError, match="candidate edges"):
         fit_models(train.with_columns(beats_book=pl.lit(False)), holdout_range=(cutoff, cutoff), n_holdout=0)
+
+
+def test_regressor_on_a_plain_dmatrix_is_the_wrappers_own_fit() -> None:
+    from xgboost import XGBRegressor
+
+    df = training_frame(days=20)
+    x, y = matrix(df), df["ev_close"].to_numpy()
+    x[::7, 3] = np.nan  # missing values take the same path
+    params = {"n_estimators": 12, "max_depth": 3, "subsample": 0.8, "tree_method": "hist", "random_state": 3}
+    plain = _fit_regressor(XGBRegressor(**params), x, y)
+    wrapper = XGBRegressor(**params).fit(x, y)
+    assert bytes(plain.get_booster().save_raw("ubj")) == bytes(wrapper.get_booster().save_raw("ubj"))
+    np.testing.assert_array_equal(plain.predict(x), wrapper.predict(x))
+    assert plain.get_params()["n_estimators"] == 12 and plain.n_features_in_ == x.shape[1]
 
 
 def test_comparator_uses_champion_else_rule(tmp_path: Path) -> None:
