@@ -99,6 +99,28 @@ def test_local_partitions_round_trip(tmp_path: Path) -> None:
     assert df["n"].to_list() == [9]
 
 
+def test_catalog_keeps_a_view_that_reads_the_same_glob_and_it_sees_new_files_and_columns(
+    tmp_path: Path,
+) -> None:
+    import duckdb
+
+    lake = Lake(str(tmp_path / "lake"))
+    lake.write("quotes", "2026-03-01-00:00", pl.DataFrame({"a": [1, 2]}))
+    con = duckdb.connect(str(tmp_path / "c.duckdb"))
+    assert catalog.refresh(con, lake) == ["quotes"]
+    (tmp_path / "lake" / "quotes" / "dt=2026-03-01" / "hour=00" / "part.parquet").unlink()
+    # creating the view again would fail (no file matches the glob): it is kept as it is
+    assert catalog.refresh(con, lake, ["quotes"]) == ["quotes"]
+    lake.write("quotes", "2026-03-01-01:00", pl.DataFrame({"a": [3], "b": ["new column"]}))
+    assert con.execute("select a, b, hour from quotes").fetchall() == [(3, "new column", "01")]
+    # a view over another glob (another lake root) is replaced
+    other = Lake(str(tmp_path / "other"))
+    other.write("quotes", "2026-03-01-00:00", pl.DataFrame({"a": [9]}))
+    catalog.refresh(con, other)
+    assert con.execute("select a from quotes").fetchall() == [(9,)]
+    con.close()
+
+
 def test_read_many_projects_columns_and_skips_ones_an_older_partition_lacks(tmp_path: Path) -> None:
     lake = Lake(str(tmp_path / "lake"))
     lake.write("t", HOURS[0], pl.DataFrame({"x": [1, 2], "y": ["a", "b"]}))

@@ -72,11 +72,29 @@ def view_sql(lake: Lake, table_path: str) -> str:
 
 
 def refresh(con: duckdb.DuckDBPyConnection, lake: Lake, tables: Iterable[str] | None = None) -> list[str]:
-    """Create or replace the views of the given tables (default: every table in the lake)."""
+    """Make sure the given tables (default: every table in the lake) have their views.
+
+    A view that already reads the same glob is kept: DuckDB expands the glob and merges the files'
+    schemas when the view is queried, so new partitions and new columns show without it, while
+    creating a view binds it, reading every file's footer (~0.25 s for 2,160 hourly partitions,
+    2.4 s for the raw responses of 90 simulated days) in every process that writes the table.
+    """
     names = list(tables) if tables is not None else lake.tables()
+    existing = dict(con.execute("SELECT view_name, sql FROM duckdb_views() WHERE NOT internal").fetchall())
     for table in names:
-        con.execute(view_sql(lake, table))
+        if not _same_view(existing.get(view_name(table)), lake.glob_uri(table)):
+            con.execute(view_sql(lake, table))
     return [view_name(t) for t in names]
+
+
+def _same_view(sql: str | None, glob: str) -> bool:
+    """Whether a stored view definition is `view_sql`'s for this glob (as DuckDB normalizes it)."""
+    return (
+        sql is not None
+        and f"read_parquet('{glob}'," in sql
+        and "hive_partitioning = CAST('t' AS BOOLEAN)" in sql
+        and "union_by_name = CAST('t' AS BOOLEAN)" in sql
+    )
 
 
 def query(duckdb_path: str, lake: Lake, sql: str) -> pl.DataFrame:
