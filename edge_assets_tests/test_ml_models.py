@@ -75,6 +75,8 @@ def training_frame(days: int = 30, per_hour: int = 6, seed: int = 1) -> pl.DataF
 
 
 def test_walk_forward_split_is_by_time_with_embargo() -> None:
+    with pytest.raises(ValueError, match="empty training set"):
+        walk_forward_split(training_frame(days=3).clear(), holdout_days=14)
     df = training_frame(days=20)
     train, hold, cutoff = walk_forward_split(df, holdout_days=7)
     assert cutoff == datetime(2026, 1, 14, tzinfo=UTC)
@@ -278,6 +280,22 @@ def test_edge_models_waits_while_history_is_short(tmp_path: Path) -> None:
         assert res.asset_materializations_for_node("edge_models") == []
         logs = [e.message for e in instance.all_logs(res.run_id) if e.message]
         assert any("waiting for history: 3 day(s) of training_sets, the minimum is 60" in m for m in logs)
+        # past the minimum, but all 3 days fall inside the 14-day held-out window: still waits
+        res = dg.materialize(
+            [training.edge_models, dg.AssetSpec(["ml", "training_sets"])],
+            selection=[training.edge_models],
+            resources={
+                **resources,
+                "models": ModelsResource(tracking_uri=f"sqlite:///{tmp_path}/m.db", min_history_days=1),
+            },
+            instance=instance,
+        )
+        assert res.success
+        assert res.asset_materializations_for_node("edge_models") == []
+        logs = [e.message for e in instance.all_logs(res.run_id) if e.message]
+        assert any(
+            "3 day(s) of training_sets leave no settled rows before the 14-day held-out" in m for m in logs
+        )
     assert not (tmp_path / "m.db").exists()
 
 

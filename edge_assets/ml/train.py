@@ -115,6 +115,8 @@ def walk_forward_split(
     df: pl.DataFrame, holdout_days: int = 14
 ) -> tuple[pl.DataFrame, pl.DataFrame, datetime]:
     """(train, holdout, cutoff): holdout = rows observed in the last ``holdout_days``; embargoed train."""
+    if df.height == 0:
+        raise ValueError("walk-forward split of an empty training set: no labelled rows yet")
     end = df["observed_at"].max()
     cutoff = (end - timedelta(days=holdout_days)).replace(minute=0, second=0, microsecond=0) + timedelta(
         hours=1
