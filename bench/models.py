@@ -82,6 +82,12 @@ class TreeRss:
         self._thread.join()
 
 
+def _cpu_s() -> tuple[float, float]:
+    """(user, system) CPU seconds of this process and its exited, waited-for children."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + kids.ru_utime, me.ru_stime + kids.ru_stime
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--days", type=int, default=90)
@@ -136,13 +142,20 @@ def main() -> int:
         return time.perf_counter() - t0
 
     if not args.skip_backfill:
+        cpu0 = _cpu_s()
         with TreeRss() as tree:
             secs = run(None)
+        cpu = tuple(b - a for a, b in zip(cpu0, _cpu_s(), strict=True))
         print(
             f"backfill whole graph ({args.workers} workers): {secs:.0f} s wall; "
             f"peak memory {tree.peak_mb:.0f} MB (summed PSS, at {tree.peak_at_s:.0f} s) for this process and "
             f"its workers together; summed RSS peak {tree.peak_rss_mb:.0f} MB counts forked pages twice; "
             f"{_rss_mb():.0f} MB this process alone (aims: 300 s, 4096 MB)"
+        )
+        cores = os.cpu_count() or 1
+        print(
+            f"backfill CPU: {cpu[0]:.0f} s user + {cpu[1]:.0f} s system: {sum(cpu) / secs:.2f} of "
+            f"{cores} cores busy on average (workers counted once they exit)"
         )
     else:
         secs = run(["features_latest", "features", "ml/training_sets", "edge_models"])
