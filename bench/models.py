@@ -37,8 +37,8 @@ class TreeRss:
     summed RSS peak beside it counts copy-on-write pages twice: Dagster forks a small subprocess
     per run for its compute logs, and for a moment that child shows its parent's whole RSS (a
     1.4 GB worker counted twice). getrusage's children figure has the same flaw. Reading PSS walks
-    each process's page tables (~13 ms for a 2 GB process): five times a second it took ~15 % of a
-    core from the workers being measured, while the memory peaks last seconds (a 48-hour run).
+    each process's page tables (~13 ms for a 2 GB heap of small objects), time taken from the
+    workers being measured; the memory peaks last seconds (a 48-hour run), so once a second does.
     """
 
     PSS_EVERY = 5  # RSS ticks of 0.2 s
