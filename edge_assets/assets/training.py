@@ -107,14 +107,15 @@ def edge_models(context: dg.AssetExecutionContext, lake: LakeResource, models: M
         )
         return
     data = store.read_many(TRAINING_TABLE, days, allow_missing=True, columns=TRAINING_READ_COLUMNS)
-    train, hold, cutoff = walk_forward_split(data, models.holdout_days)
-    if train.height == 0 or hold.height == 0:
+    split = walk_forward_split(data, models.holdout_days) if data.height else None
+    if split is None or split[0].height == 0:
         context.log.warning(
             f"edge_models: waiting for history: {span} day(s) of training_sets leave no settled rows "
             f"before the {models.holdout_days}-day held-out window (EDGE_MODEL_HOLDOUT_DAYS); "
             "no model trained"
         )
         return
+    train, hold, cutoff = split
     end = data["observed_at"].max()
     cfg = Comparators(model_threshold=models.model_threshold)
     fitted = fit_models(
