@@ -194,7 +194,7 @@ def _run_segment(
     module, attr = defs_ref.split(":")
     defs = getattr(importlib.import_module(module), attr)
     with dg.DagsterInstance.get() as instance:
-        return run_window(
+        report = run_window(
             defs,
             instance,
             start,
@@ -204,6 +204,11 @@ def _run_segment(
             chunk_hours=chunk_hours,
             poll_minutes=poll_minutes,
         )
+    # the worker exits after its range (max_tasks_per_child=1), and the executor hands out the next
+    # stage's ranges only once it has joined it: frozen, the heap is not traversed by the shutdown's
+    # last collection (exit ~0.85 -> 0.07 s after 2 simulated days)
+    gc.freeze()
+    return report
 
 
 def _warm_worker(defs_ref: str) -> None:
