@@ -15,6 +15,7 @@ from edge_assets.runner import (
     BATCH_GC_THRESHOLD,
     _by_partitions,
     _day_segments,
+    _fresh_generation,
     _fusable_lookback,
     _segments,
     batch_gc,
@@ -53,8 +54,6 @@ class _Node:
 
 def test_batch_gc_collects_rarely_inside_and_restores_the_collector_after() -> None:
     import gc
-
-    from edge_assets.runner import _fresh_generation
 
     before = gc.get_threshold()
     with batch_gc():
