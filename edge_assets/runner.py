@@ -7,7 +7,7 @@ import itertools
 import multiprocessing
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -40,6 +40,7 @@ TRAINING_CHUNK_DAYS = 7
 DEFAULT_DEFS = "edge_assets.definitions:defs"
 # cycle-collector thresholds while a window runs (CPython's defaults: 700, 10, 10)
 BATCH_GC_THRESHOLD = (7_000, 10, 10)
+_gc_depth = 0  # nesting of batch_gc in this process
 
 
 @contextlib.contextmanager
@@ -54,11 +55,21 @@ def batch_gc() -> Iterator[None]:
     RSS; thresholds of 50,000 without the per-run collection kept cyclic garbage holding frames
     for so long that a 90-day backfill's workers peaked at twice the memory).
     """
+    global _gc_depth
+    if _gc_depth:  # inside another window (a lane's chunks, the main process's reruns): its setting holds
+        _gc_depth += 1
+        try:
+            yield
+        finally:
+            _gc_depth -= 1
+        return
     old = gc.get_threshold()
     gc.set_threshold(*BATCH_GC_THRESHOLD)
+    _gc_depth = 1
     try:
         yield
     finally:
+        _gc_depth = 0
         gc.set_threshold(*old)
         gc.unfreeze()
 
@@ -181,40 +192,16 @@ def _segments(start: datetime, end: datetime, n: int) -> list[tuple[datetime, da
     return list(itertools.pairwise(bounds))
 
 
-def _run_segment(
-    defs_ref: str,
-    start: datetime,
-    end: datetime,
-    include: list[str],
-    chunk_hours: int | None,
-    poll_minutes: Sequence[int] | None,
-    log_level: str,
-) -> "RunReport":
-    """A worker process: the hours [start, end) of one stage, on the instance of $DAGSTER_HOME."""
-    module, attr = defs_ref.split(":")
-    defs = getattr(importlib.import_module(module), attr)
-    with dg.DagsterInstance.get() as instance:
-        report = run_window(
-            defs,
-            instance,
-            start,
-            end,
-            include=include,
-            log_level=log_level,
-            chunk_hours=chunk_hours,
-            poll_minutes=poll_minutes,
-        )
-    # the worker exits after its range (max_tasks_per_child=1), and the executor hands out the next
-    # stage's ranges only once it has joined it: frozen, the heap is not traversed by the shutdown's
-    # last collection (exit ~0.85 -> 0.07 s after 2 simulated days)
-    gc.freeze()
-    return report
-
-
-def _warm_worker(defs_ref: str) -> None:
-    """Import the definitions as soon as a worker starts: a worker that replaces one whose range is
-    done starts while the stage's other ranges still run, so the next stage does not wait for imports."""
-    importlib.import_module(defs_ref.split(":")[0])
+def _chunks(lo: datetime, hi: datetime, hours: int | None) -> list[tuple[datetime, datetime]]:
+    """[lo, hi) as consecutive runs of ``hours`` (the last one shorter; None: one run)."""
+    if not hours:
+        return [(lo, hi)]
+    step = timedelta(hours=hours)
+    out = []
+    while lo < hi:
+        out.append((lo, min(lo + step, hi)))
+        lo += step
+    return out
 
 
 def _day_segments(start: datetime, end: datetime, n: int) -> list[tuple[datetime, datetime]]:
@@ -224,6 +211,129 @@ def _day_segments(start: datetime, end: datetime, n: int) -> list[tuple[datetime
     n = max(1, min(n, days))
     bounds = [max(start, first + timedelta(days=round(i * days / n))) for i in range(n)] + [end]
     return list(itertools.pairwise(bounds))
+
+
+def _day_chunks(lo: datetime, hi: datetime, days: int) -> list[tuple[datetime, datetime]]:
+    """[lo, hi) cut at UTC midnights into runs of ``days`` days (a partial first day counts as one)."""
+    first = lo.replace(hour=0, minute=0, second=0, microsecond=0)
+    out = []
+    while lo < hi:
+        first += timedelta(days=days)
+        out.append((lo, min(first, hi)))
+        lo = first
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# lanes: the chunks of a stage, shared by its worker processes
+# --------------------------------------------------------------------------------------------------
+MAX_LANES = 16
+MAX_BOARDS = 8
+# per lane: next chunk, stop (one past its last chunk), the group that may take its chunks (0: none),
+# the group whose chunks it may take once its own are taken (0: none)
+_CELLS = 4
+_STATE = MAX_BOARDS * MAX_LANES * _CELLS  # the last cell: 0 wait, 1 go, 2 abort
+GO, ABORT = 1, 2
+
+
+def claim_chunk(cells: Any, base: int, lane: int) -> tuple[int, int] | None:
+    """(owner lane, chunk index) for ``lane`` to run next, or None when the board is done.
+
+    A lane runs its own chunks front to back; once they are all taken, it takes the last chunk not
+    yet started of the lane in its group with the most left, so a range that runs slower ends sooner
+    instead of leaving a core idle at the end of the stage. ``cells`` is the board (the caller holds
+    its lock); plain index arithmetic, so the rule is testable on a list.
+    """
+    me = base + lane * _CELLS
+    if cells[me] < cells[me + 1]:
+        cells[me] += 1
+        return lane, cells[me] - 1
+    group = cells[me + 3]
+    if not group:
+        return None
+    best, left = -1, 0
+    for other in range(MAX_LANES):
+        at = base + other * _CELLS
+        if cells[at + 2] == group and cells[at + 1] - cells[at] > left:
+            best, left = other, cells[at + 1] - cells[at]
+    if best < 0:
+        return None
+    at = base + best * _CELLS
+    cells[at + 1] -= 1
+    return best, cells[at + 1]
+
+
+@dataclass
+class Lane:
+    """Assets run together over the chunks (hour or day ranges) one worker process takes in order."""
+
+    names: list[str]
+    chunks: list[tuple[datetime, datetime]]
+    victim: int  # lanes whose thief group is this may take its last chunks (0: none may)
+    thief: int  # once its own chunks are taken, it takes those of lanes with this victim group (0: none)
+
+
+_SHARED: tuple[Any, Any] | None = None  # (board cells, go event) of the pool, set in each worker
+
+
+def _warm_worker(defs_ref: str, cells: Any, go: Any) -> None:
+    """Keep the pool's board and import the definitions as soon as a worker starts: the first workers
+    import while the seeds still run, and a worker that replaces one whose lane is done starts while
+    the stage's other lanes still run, so the next stage does not wait for imports."""
+    global _SHARED
+    _SHARED = (cells, go)
+    importlib.import_module(defs_ref.split(":")[0])
+
+
+def _run_lane(
+    defs_ref: str,
+    board: int,
+    lane: int,
+    lanes: list[Lane],
+    start: datetime,
+    poll_minutes: Sequence[int] | None,
+    log_level: str,
+) -> tuple[RunReport, list[datetime]]:
+    """A worker process: the chunks ``lane`` takes on ``board``, one run each, on the instance of
+    $DAGSTER_HOME. Returns its runs and the chunk starts it ran cold: not right after the chunk
+    before them in this process (its lookback hours may have been missing), the window start aside."""
+    assert _SHARED is not None, "a lane runs in a pool started by _run_parallel"
+    cells, go = _SHARED
+    go.wait()
+    report, cold = RunReport(), []
+    if cells[_STATE] == ABORT:
+        return report, cold
+    module, attr = defs_ref.split(":")
+    defs = getattr(importlib.import_module(module), attr)
+    base = board * MAX_LANES * _CELLS
+    flat = [chunk for each in lanes for chunk in each.chunks]  # chunk indices run across the lanes
+    last_end: datetime | None = None
+    with batch_gc(), dg.DagsterInstance.get() as instance:  # one collector setting across the lane's runs
+        while True:
+            with cells.get_lock():
+                got = claim_chunk(cells, base, lane)
+            if got is None:
+                break
+            owner, i = got
+            lo, hi = flat[i]
+            if lo != last_end and lo != start:
+                cold.append(lo)
+            part = run_window(
+                defs,
+                instance,
+                lo,
+                hi,
+                include=lanes[owner].names,
+                log_level=log_level,
+                poll_minutes=poll_minutes,
+            )
+            report.steps.extend(part.steps)
+            last_end = hi
+    # the worker exits after its lane (max_tasks_per_child=1), and the executor hands out the next
+    # stage's lanes only once it has joined it: frozen, the heap is not traversed by the shutdown's
+    # last collection (exit ~0.85 -> 0.07 s after 2 simulated days)
+    gc.freeze()
+    return report, cold
 
 
 @contextlib.contextmanager
@@ -242,6 +352,7 @@ def _worker_threads(workers: int) -> Iterator[None]:
 
 def _run_parallel(
     defs: dg.Definitions,
+    instance: dg.DagsterInstance,
     stages: list[list[dg.AssetKey]],
     daily_after: list[dg.AssetKey],
     start: datetime,
@@ -252,28 +363,53 @@ def _run_parallel(
     chunk_hours: int | None,
     poll_minutes: Sequence[int] | None,
     log_level: str,
+    before: Callable[[], None],
 ) -> list[StepReport]:
     """The hourly stages, then the daily assets built from hours, as worker processes on one instance.
 
-    Each stage's hours (or days) are cut into ``workers`` disjoint ranges. A stage that reads its
-    parent stage's earlier hours only through a short lookback mapping runs in the same runs as its
-    parents (``_fusable_lookback``; fewer runs, no wait between the two), then its first lookback
-    hours of every range but the first are run again, now that the hours before them exist. A SINGLE_WRITER or
-    RUN_HOURS asset gets the whole range in a process of its own (in runs of its RUN_HOURS, else
-    ``chunk_hours``), submitted first and awaited only
-    when a later asset reads it (or at the end), so it runs beside the rest of the stage and the
-    later stages instead of leaving the other cores idle.
+    ``before`` (the seeds and days) runs here while the first stage's workers start and import.
+    Each stage's hours (or days) are cut into ``workers`` contiguous lanes of runs of ``chunk_hours``
+    (days: TRAINING_CHUNK_DAYS); a lane whose own runs are all taken takes the last untaken run of the
+    busiest lane (`claim_chunk`). A stage that reads its parent stage's earlier hours only through a
+    short lookback mapping runs in the same runs as its parents (``_fusable_lookback``; fewer runs, no
+    wait between the two), then the first lookback hours of every run that did not follow the run
+    before it in the same process are run again, now that the hours before them exist. A SINGLE_WRITER
+    or RUN_HOURS asset gets a lane of its own over the whole range (runs of its RUN_HOURS, else
+    ``chunk_hours``), awaited only when a later asset reads it (or at the end), so it runs beside the
+    rest of the stage and the later stages instead of leaving the other cores idle; RUN_HOURS lanes
+    share their runs with the other whole-range lanes of the stage (a SINGLE_WRITER's are its own).
     """
     graph = defs.resolve_asset_graph()
     steps: list[StepReport] = []
-    running: list[tuple[dg.AssetKey, Future[RunReport]]] = []  # whole-range assets still going
+    running: list[tuple[set[dg.AssetKey], list[Future]]] = []  # whole-range lanes still going
 
-    def collect(futures: Sequence[Future[RunReport]]) -> None:
+    def collect(futures: Sequence[Future]) -> list[datetime]:
+        cold: list[datetime] = []
         for future in futures:
-            steps.extend(future.result().steps)
+            report, starts = future.result()
+            steps.extend(report.steps)
+            cold += starts
+        return cold
+
+    plan: list[tuple[list[dg.AssetKey], list[dg.AssetKey], int]] = []  # keys, to redo, redo hours
+    for keys in stages:
+        lookback = _fusable_lookback(graph, keys, set(plan[-1][0])) if plan and not plan[-1][1] else None
+        if lookback is not None:
+            plan[-1] = (plan[-1][0] + keys, keys, lookback)
+        else:
+            plan.append((keys, [], 0))
+    plan.append((daily_after, [], 0))
+    plan = [entry for entry in plan if entry[0]]
+    if not plan:
+        before()
+        return steps
+    if len(plan) > MAX_BOARDS:
+        raise ValueError(f"{len(plan)} stages: the runner shares at most {MAX_BOARDS} boards")
 
     ctx = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked Dagster/SQLite state
-    # one process per range: an idle worker would keep its peak memory through the later stages
+    cells = ctx.Array("i", _STATE + 1)
+    go = ctx.Event()
+    # one process per lane: an idle worker would keep its peak memory through the later stages
     with (
         _worker_threads(workers),
         ProcessPoolExecutor(
@@ -281,46 +417,80 @@ def _run_parallel(
             mp_context=ctx,
             max_tasks_per_child=1,
             initializer=_warm_worker,
-            initargs=(defs_ref,),
+            initargs=(defs_ref, cells, go),
         ) as pool,
     ):
 
-        def submit(
-            keys: list[dg.AssetKey], ranges: list[tuple[datetime, datetime]], chunk: int | None = chunk_hours
-        ) -> list[Future]:
-            names = [k.to_user_string() for k in keys]
+        def submit(board: int, lanes: list[Lane]) -> list[Future]:
+            if len(lanes) > MAX_LANES:
+                raise ValueError(f"{len(lanes)} lanes in one stage: use at most {MAX_LANES - 2} workers")
+            base = board * MAX_LANES * _CELLS
+            first = 0
+            with cells.get_lock():
+                for i, lane in enumerate(lanes):
+                    at = base + i * _CELLS
+                    cells[at : at + _CELLS] = [first, first + len(lane.chunks), lane.victim, lane.thief]
+                    first += len(lane.chunks)
             return [
-                pool.submit(_run_segment, defs_ref, lo, hi, names, chunk, poll_minutes, log_level)
-                for lo, hi in ranges
+                pool.submit(_run_lane, defs_ref, board, i, lanes, start, poll_minutes, log_level)
+                for i in range(len(lanes))
             ]
 
-        plan: list[tuple[list[dg.AssetKey], list[dg.AssetKey], int]] = []  # keys, to redo, redo hours
-        for keys in stages:
-            lookback = _fusable_lookback(graph, keys, set(plan[-1][0])) if plan and not plan[-1][1] else None
-            if lookback is not None:
-                plan[-1] = (plan[-1][0] + keys, keys, lookback)
-            else:
-                plan.append((keys, [], 0))
-        plan.append((daily_after, [], 0))
-        for keys, redo, redo_hours in plan:
-            if not keys:
-                continue
-            parents = {p for k in keys for p in graph.get(k).parent_keys}
-            for entry in [e for e in running if e[0] in parents]:
-                running.remove(entry)
-                collect([entry[1]])
-            whole = [k for k in keys if any(graph.get(k).metadata.get(m) for m in (SINGLE_WRITER, RUN_HOURS))]
-            rest = [k for k in keys if k not in whole]
-            running += [
-                (k, submit([k], [(start, end)], graph.get(k).metadata.get(RUN_HOURS) or chunk_hours)[0])
-                for k in whole
-            ]
-            ranges = (_day_segments if keys is daily_after else _segments)(start, end, workers)
-            collect(submit(rest, ranges) if rest else [])
-            if redo and redo_hours:
-                lookback = timedelta(hours=redo_hours)
-                collect(submit(redo, [(lo, min(lo + lookback, hi)) for lo, hi in ranges[1:]]))
-        collect([future for _, future in running])
+        try:
+            for board, (keys, redo, redo_hours) in enumerate(plan):
+                parents = {p for k in keys for p in graph.get(k).parent_keys}
+                for entry in [e for e in running if e[0] & parents]:
+                    running.remove(entry)
+                    collect(entry[1])
+                meta = {k: graph.get(k).metadata for k in keys}
+                whole = [k for k in keys if any(meta[k].get(m) for m in (SINGLE_WRITER, RUN_HOURS))]
+                names = [k.to_user_string() for k in keys if k not in whole]
+                lanes = [
+                    Lane(
+                        [k.to_user_string()],
+                        _chunks(start, end, meta[k].get(RUN_HOURS) or chunk_hours),
+                        victim=0 if meta[k].get(SINGLE_WRITER) else 1,
+                        thief=1,
+                    )
+                    for k in whole
+                ]
+                if names and keys is daily_after:
+                    segments = _day_segments(start, end, workers)
+                    lanes += [
+                        Lane(names, _day_chunks(lo, hi, TRAINING_CHUNK_DAYS), 2, 2) for lo, hi in segments
+                    ]
+                elif names:
+                    lanes += [
+                        Lane(names, _chunks(lo, hi, chunk_hours), 2, 2)
+                        for lo, hi in _segments(start, end, workers)
+                    ]
+                futures = submit(board, lanes)
+                if whole:
+                    running.append((set(whole), futures[: len(whole)]))
+                if board == 0:
+                    before()
+                    cells[_STATE] = GO
+                    go.set()
+                cold = collect(futures[len(whole) :])
+                if redo and redo_hours:
+                    redo_names = [k.to_user_string() for k in redo]
+                    for lo in sorted(cold):
+                        part = run_window(
+                            defs,
+                            instance,
+                            lo,
+                            min(lo + timedelta(hours=redo_hours), end),
+                            include=redo_names,
+                            log_level=log_level,
+                            poll_minutes=poll_minutes,
+                        )
+                        steps.extend(part.steps)
+            for _, futures in running:
+                collect(futures)
+        except BaseException:
+            cells[_STATE] = ABORT  # lanes still waiting for the seeds return without running
+            go.set()
+            raise
     return steps
 
 
@@ -429,9 +599,14 @@ def run_window(
         yield
         report.phases[name] = time.perf_counter() - t0
 
-    with phase("seeds and days"):
-        step("seeds", keep(unpart), None, {})
-        days_step("daily", keep(daily), chunk_days=len(day_keys))
+    seeds_done: list[float] = []
+
+    def seeds_and_days() -> None:
+        with phase("seeds and days"):
+            step("seeds", keep(unpart), None, {})
+            days_step("daily", keep(daily), chunk_days=len(day_keys))
+        seeds_done.append(time.perf_counter())
+
     hourly_keys = keep(hourly)
 
     def hours_step(keys: list[dg.AssetKey], lo: datetime, hi: datetime) -> None:
@@ -446,28 +621,31 @@ def run_window(
             lo = top
 
     daily_after_keys = keep(daily_after)
-    with phase("hours, then days built from hours"):
-        if workers <= 1 or first_hour == last_hour:
+    if workers <= 1 or first_hour == last_hour:
+        seeds_and_days()
+        with phase("hours, then days built from hours"):
             hours_step(hourly_keys, start, end)
             # training_sets reads each day's hourly features: a week per run bounds memory
             days_step("daily", daily_after_keys, chunk_days=TRAINING_CHUNK_DAYS)
-        elif instance.is_ephemeral:
-            raise ValueError("workers > 1 needs a persistent instance ($DAGSTER_HOME) the workers can share")
-        else:
-            report.steps.extend(
-                _run_parallel(
-                    defs,
-                    hourly_stages(defs, hourly_keys),
-                    daily_after_keys,
-                    start,
-                    end,
-                    workers,
-                    defs_ref,
-                    chunk_hours=chunk_hours,
-                    poll_minutes=poll_minutes,
-                    log_level=log_level,
-                )
-            )
+    elif instance.is_ephemeral:
+        raise ValueError("workers > 1 needs a persistent instance ($DAGSTER_HOME) the workers can share")
+    else:
+        steps = _run_parallel(
+            defs,
+            instance,
+            hourly_stages(defs, hourly_keys),
+            daily_after_keys,
+            start,
+            end,
+            workers,
+            defs_ref,
+            chunk_hours=chunk_hours,
+            poll_minutes=poll_minutes,
+            log_level=log_level,
+            before=seeds_and_days,  # while the first workers start
+        )
+        report.steps.extend(steps)
+        report.phases["hours, then days built from hours"] = time.perf_counter() - seeds_done[0]
     with phase("models"):
         step("models", keep(final), None, {})
     return report

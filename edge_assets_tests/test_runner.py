@@ -1,5 +1,6 @@
 """The CLI runner: hourly stages, and a parallel backfill that writes what a sequential one writes."""
 
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -11,14 +12,25 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from edge_assets import runner
 from edge_assets.runner import (
+    _CELLS,
+    _STATE,
     BATCH_GC_THRESHOLD,
+    GO,
+    MAX_LANES,
+    Lane,
+    RunReport,
     _by_partitions,
+    _chunks,
+    _day_chunks,
     _day_segments,
     _fresh_generation,
     _fusable_lookback,
+    _run_lane,
     _segments,
     batch_gc,
+    claim_chunk,
     hourly_stages,
 )
 
@@ -66,6 +78,11 @@ def test_batch_gc_collects_rarely_inside_and_restores_the_collector_after() -> N
         assert gone() is None
         assert gc.get_freeze_count() > 0
         assert gc.get_count()[0] < 50
+        frozen = gc.get_freeze_count()
+        with batch_gc():  # a window inside a window (a lane's runs) keeps the outer setting
+            assert gc.get_threshold() == BATCH_GC_THRESHOLD
+        assert gc.get_threshold() == BATCH_GC_THRESHOLD
+        assert gc.get_freeze_count() == frozen
     with pytest.raises(ValueError, match="boom"), batch_gc():
         _fresh_generation()
         raise ValueError("boom")
@@ -91,6 +108,82 @@ def test_day_segments_cut_whole_days_and_keep_the_window_edges() -> None:
         (t0 + 2 * d, t0 + 2 * d + 3 * h),
     ]
     assert _day_segments(t0 + 10 * h, t0 + 14 * h, 2) == [(t0 + 10 * h, t0 + 14 * h)]
+
+
+def test_chunks_cut_a_range_into_runs_and_days_at_midnight() -> None:
+    t0 = datetime(2026, 11, 1, tzinfo=UTC)
+    d, h = timedelta(days=1), timedelta(hours=1)
+    assert _chunks(t0, t0 + 5 * h, 2) == [
+        (t0, t0 + 2 * h),
+        (t0 + 2 * h, t0 + 4 * h),
+        (t0 + 4 * h, t0 + 5 * h),
+    ]
+    assert _chunks(t0, t0 + 5 * h, None) == [(t0, t0 + 5 * h)]
+    # a partial first day is a run's first day; later runs start at midnight
+    assert _day_chunks(t0 + 10 * h, t0 + 9 * d, 3) == [
+        (t0 + 10 * h, t0 + 3 * d),
+        (t0 + 3 * d, t0 + 6 * d),
+        (t0 + 6 * d, t0 + 9 * d),
+    ]
+
+
+def _board(*lanes: tuple[int, int, int, int]) -> list[int]:
+    cells = [0] * (MAX_LANES * _CELLS)
+    for i, lane in enumerate(lanes):
+        cells[i * _CELLS : (i + 1) * _CELLS] = lane
+    return cells
+
+
+def test_a_lane_takes_its_own_chunks_then_the_last_ones_of_the_busiest_lane_of_its_group() -> None:
+    # lanes: (next, stop, victim group, thief group); chunk indices run across the lanes
+    cells = _board((0, 5, 2, 2), (5, 7, 2, 2), (7, 9, 0, 1), (9, 13, 1, 1), (13, 14, 2, 0))
+    assert [claim_chunk(cells, 0, 1) for _ in range(4)] == [(1, 5), (1, 6), (0, 4), (0, 3)]
+    assert [claim_chunk(cells, 0, 0) for _ in range(3)] == [(0, 0), (0, 1), (0, 2)]
+    # the busiest lane of the group now is lane 4 (one left); then nothing is left in group 2
+    assert claim_chunk(cells, 0, 0) == (4, 13)
+    assert claim_chunk(cells, 0, 0) is None
+    assert claim_chunk(cells, 0, 4) is None  # thief group 0: never takes another lane's chunks
+    # a SINGLE_WRITER lane (victim group 0) takes RUN_HOURS chunks but keeps its own
+    assert [claim_chunk(cells, 0, 2) for _ in range(3)] == [(2, 7), (2, 8), (3, 12)]
+    assert [claim_chunk(cells, 0, 3) for _ in range(4)] == [(3, 9), (3, 10), (3, 11), None]
+    # every lane's next chunk is its stop: each of the 14 chunks was handed out once (above)
+    assert cells[0::_CELLS][:5] == cells[1::_CELLS][:5] == [3, 7, 9, 12, 13]
+
+
+def test_a_lane_runs_the_chunks_it_takes_with_their_owners_assets_and_reports_cold_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    cells = ctx.Array("i", _STATE + 1)
+    go = ctx.Event()
+    cells[_STATE] = GO
+    go.set()
+    t0 = datetime(2026, 11, 1, tzinfo=UTC)
+    h = timedelta(hours=1)
+    lanes = [Lane(["pm_markets"], [(t0, t0 + h), (t0 + h, t0 + 3 * h), (t0 + 3 * h, t0 + 4 * h)], 2, 2)]
+    lanes.append(Lane(["oddsapi_live"], [], 2, 2))
+    cells[0:_CELLS] = [0, 3, 2, 2]
+    cells[_CELLS : 2 * _CELLS] = [3, 3, 2, 2]
+    ran: list[tuple[datetime, datetime, list[str]]] = []
+
+    def fake_run_window(defs, instance, lo, hi, *, include, **_: object) -> RunReport:
+        ran.append((lo, hi, include))
+        return RunReport()
+
+    monkeypatch.setattr(runner, "_SHARED", (cells, go))
+    monkeypatch.setattr(runner, "run_window", fake_run_window)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    _, cold = _run_lane(runner.DEFAULT_DEFS, 0, 1, lanes, t0, None, "WARNING")
+    # lane 1 has no chunks: it takes lane 0's from the back, each one cold but the window's first
+    assert ran == [
+        (t0 + 3 * h, t0 + 4 * h, ["pm_markets"]),
+        (t0 + h, t0 + 3 * h, ["pm_markets"]),
+        (t0, t0 + h, ["pm_markets"]),
+    ]
+    assert cold == [t0 + 3 * h, t0 + h]
+    ran.clear()
+    _, cold = _run_lane(runner.DEFAULT_DEFS, 0, 0, lanes, t0, None, "WARNING")
+    assert ran == [] and cold == []  # every chunk ran once
 
 
 def _backfill(tmp_path: Path, workers: int) -> Path:
