@@ -1,6 +1,8 @@
 """The simulator's world model: determinism, naming, schedules, outcomes and injected edges."""
 
 import json
+import math
+import random
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -8,8 +10,9 @@ import polars as pl
 import pytest
 
 from edge_assets.simulator import World
+from edge_assets.simulator.oddsapi import iso
 from edge_assets.simulator.teams import LEAGUES, TEAMS
-from edge_assets.simulator.world import ET, grid_index, to_ts
+from edge_assets.simulator.world import ET, _dec, grid_index, round_to, to_ts
 
 T = datetime(2026, 10, 15, 18, 0, tzinfo=UTC)
 
@@ -332,3 +335,26 @@ def test_book_hash_is_sha1_of_the_json_levels(world: World) -> None:
             asks = [{"price": num_str(p), "size": num_str(s, 2)} for p, s in b.asks]
             want = hashlib.sha1(json.dumps([b.token_id, bids, asks, b.timestamp_ms]).encode()).hexdigest()
             assert (d["hash"], d["bids"], d["asks"]) == (want, bids, asks)
+
+
+def test_round_to_is_round_bit_for_bit_ties_signed_zeros_and_extremes_included() -> None:
+    rng = random.Random(11)
+    cases = [0.0, -0.0, 5e-324, 1e300, -1e300, math.inf, -math.inf, 0.125, 2.675, -2.675, 1.005, 0.00005]
+    for _ in range(20_000):
+        cases += [rng.uniform(-5, 5), rng.lognormvariate(4, 2), rng.uniform(-1e-3, 1e-3)]
+        k = rng.randint(-(10**6), 10**6)
+        cases += [(k + 0.5) / 100, (k + 0.5) / 10_000, (k + 0.5) / 100 + 1e-12]  # ties and near-ties
+    for digits in (2, 4, 6):
+        for x in cases:
+            got, want = round_to(x, digits, 10.0**digits), round(x, digits)
+            assert got == want and math.copysign(1, got) == math.copysign(1, want), (x, digits, got, want)
+    assert math.isnan(round_to(math.nan, 2, 100.0))
+
+
+def test_decimal_prices_and_iso_times_equal_their_reference_formulas() -> None:
+    rng = random.Random(12)
+    for q in [rng.uniform(-0.1, 1.3) for _ in range(50_000)] + [0.0, 1e-6, 1e-7, 0.5, 1.0, 1 / 1.01]:
+        assert _dec(q) == max(round(1.0 / max(q, 1e-6), 2), 1.01), q
+    assert math.isnan(_dec(math.nan))
+    for ts in [rng.randint(-(10**9), 4 * 10**9) for _ in range(20_000)] + [0, 86_399, 86_400]:
+        assert iso(ts) == datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), ts

@@ -26,6 +26,7 @@ from edge_assets.simulator.world import (
     from_ts,
     grid_index,
     h64,
+    round_to,
     to_ts,
 )
 
@@ -390,21 +391,24 @@ class Gamma:
                 best_ask = asks[-1][0] if asks else None
                 last_trade = book.last_trade
                 tick = book.tick
-                liquidity = round(sum([p * s for p, s in bids]) + sum([(1 - p) * s for p, s in asks]), 4)
+                depth = sum([p * s for p, s in bids]) + sum([(1 - p) * s for p, s in asks])
+                liquidity = round_to(depth, 4, 1e4)
             mid = ((best_bid or 0.0) + (best_ask or 0.0)) / 2
             # == json.dumps of the two strings: plain number strings need no escaping
             outcome_prices = f'["{num_str(mid)}", "{num_str(1 - mid)}"]'
             updated = grid_iso + st["upd_suffix"]  # open: min(grid instant, close) is the grid instant
         frac = min(max((t_s - st["created_ts"]) / st["life"], 0.0), 1.0)
-        volume = round(st["vol_total"] * frac**1.5, 6)
+        volume = round_to(st["vol_total"] * frac**1.5, 6, 1e6)
         day_change = 0.0
         hour_change = 0.0
         if det is not None and not closed:
             p_now = w.pm_mid(det, mk, k)
-            hour_change = round(p_now - w.pm_mid(det, mk, max(k - 12, det.k0)), 4)
-            day_change = round(p_now - w.pm_mid(det, mk, max(k - 288, det.k0)), 4)
+            hour_change = round_to(p_now - w.pm_mid(det, mk, max(k - 12, det.k0)), 4, 1e4)
+            day_change = round_to(p_now - w.pm_mid(det, mk, max(k - 288, det.k0)), 4, 1e4)
         accepting = not closed and (g is None or now < g.end)
-        spread = round(best_ask - best_bid, 4) if best_ask is not None and best_bid is not None else 1.0
+        spread = (
+            round_to(best_ask - best_bid, 4, 1e4) if best_ask is not None and best_bid is not None else 1.0
+        )
         d["liquidity"] = num_str(liquidity, 5)
         d["outcomePrices"] = outcome_prices
         d["volume"] = num_str(volume, 6)

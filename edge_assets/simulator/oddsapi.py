@@ -69,9 +69,18 @@ def american(dec: float) -> int:
     return round(-100 / (dec - 1))
 
 
-@lru_cache(maxsize=1 << 12)
+@lru_cache(maxsize=1 << 10)
+def _iso_day(day: int) -> str:
+    return datetime.fromtimestamp(day * 86400, tz=UTC).strftime("%Y-%m-%dT")
+
+
 def iso(ts: int) -> str:
-    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """``datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")`` for whole seconds: the day
+    part memoized, the time of day by arithmetic (every quote carries jittered update times)."""
+    day, sec = divmod(ts, 86400)
+    hour, sec = divmod(sec, 3600)
+    minute, sec = divmod(sec, 60)
+    return f"{_iso_day(day)}{hour:02d}:{minute:02d}:{sec:02d}Z"
 
 
 class OddsApi:

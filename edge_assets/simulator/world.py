@@ -1550,7 +1550,7 @@ class World:
             if p < lowest:
                 break
             v = lognormal(_LOG_SIZE[i], 0.8)  # a Python float
-            bids.append((round4[p], round(v, 2) if random() < 0.5 else float(round(v))))
+            bids.append((round4[p], round_to(v, 2, 100.0) if random() < 0.5 else float(round(v))))
             p -= tick * integers(1, 4)
         asks: list[tuple[float, float]] = []
         p, highest = ba, 1 - tick + 1e-12
@@ -1558,7 +1558,7 @@ class World:
             if p > highest:
                 break
             v = lognormal(_LOG_SIZE[i], 0.8)
-            asks.append((round4[p], round(v, 2) if random() < 0.5 else float(round(v))))
+            asks.append((round4[p], round_to(v, 2, 100.0) if random() < 0.5 else float(round(v))))
             p += tick * integers(1, 4)
         # injected episodes on this market
         if det is not None and det.episodes:
@@ -1815,9 +1815,42 @@ class World:
         return SPORT_KEY_TO_LEAGUE.get(sport_key)
 
 
+_floor = math.floor
+_copysign = math.copysign
+
+
+def round_to(x: float, digits: int, scale: float) -> float:
+    """``round(x, digits)`` bit for bit (``scale`` = 10.0 ** digits), ~2x faster.
+
+    Why: the simulator rounds every price and size it quotes, and CPython's float round goes through
+    a decimal string. Away from a tie the nearest multiple of 10**-digits is n or n + 1 for
+    n = floor(x * scale): below 1e9 the product is within 1.2e-7 of the exact one, so a fraction
+    more than 1e-6 from one half decides it; n / scale is then the correctly rounded double of the
+    decimal CPython would build. Ties, large values and non-finite ones go to ``round``.
+    """
+    y = x * scale
+    if -1e9 < y < 1e9:
+        n = _floor(y)
+        f = y - n
+        if not -1e-6 < f - 0.5 < 1e-6:
+            if f > 0.5:
+                n += 1
+            return n / scale if n else _copysign(0.0, x)  # round keeps the sign of a zero
+    return round(x, digits)
+
+
 def _dec(q: float) -> float:
     """Decimal price from an implied probability, 2 decimals like the books."""
-    return max(round(1.0 / max(q, 1e-6), 2), 1.01)
+    x = 1.0 / (1e-6 if q < 1e-6 else q)  # == max(q, 1e-6), NaN included
+    # round_to(x, 2, 100.0) inlined (a few million quotes per backfill)
+    y = x * 100.0
+    if y < 1e9:
+        n = _floor(y)
+        f = y - n
+        if not -1e-6 < f - 0.5 < 1e-6:
+            r = (n + (f > 0.5)) / 100.0
+            return r if r > 1.01 else 1.01
+    return max(round(x, 2), 1.01)
 
 
 _BOOK_SPREADS = (1, 1, 1, 2, 2, 3)
