@@ -12,7 +12,7 @@ import pytest
 from edge_assets.simulator import World
 from edge_assets.simulator.oddsapi import iso
 from edge_assets.simulator.teams import LEAGUES, TEAMS
-from edge_assets.simulator.world import ET, _dec, grid_index, round_to, to_ts
+from edge_assets.simulator.world import ET, _dec, grid_index, pcg64_states, round_to, to_ts
 
 T = datetime(2026, 10, 15, 18, 0, tzinfo=UTC)
 
@@ -358,3 +358,23 @@ def test_decimal_prices_and_iso_times_equal_their_reference_formulas() -> None:
     assert math.isnan(_dec(math.nan))
     for ts in [rng.randint(-(10**9), 4 * 10**9) for _ in range(20_000)] + [0, 86_399, 86_400]:
         assert iso(ts) == datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), ts
+
+
+def test_vectorized_seeding_is_numpys_pcg64_seeding_and_primed_books_are_the_same_books() -> None:
+    rng = random.Random(13)
+    seeds = [rng.getrandbits(64) for _ in range(5_000)] + [0, 1, 2**32 - 1, 2**32, 2**64 - 1]
+    for seed, (state, inc) in zip(seeds, pcg64_states(seeds), strict=True):
+        want = np.random.PCG64(seed).state["state"]
+        assert (state, inc) == (want["state"], want["inc"]), seed
+    primed, plain = World(7), World(7)
+    t = datetime(2026, 11, 20, 18, 50, tzinfo=UTC)
+    games = [g for lg in LEAGUES for g in primed.games_overlapping(lg, t, t + timedelta(days=1))]
+    markets = [(primed.detail(g), mk) for g in games for mk in primed.detail(g).markets if t >= mk.created_at]
+    assert len(markets) > 100
+    primed.prime_books((mk for _, mk in markets), t)
+    k = grid_index(to_ts(t))
+    assert len(primed._primed[k]) == len(markets)
+    for det, mk in markets:
+        other = plain.detail(det.game)
+        assert primed._book_at(det, mk, k) == plain._book_at(other, other.markets[mk.idx], k), mk.market_id
+    assert not primed._primed[k]  # each primed generator was used once

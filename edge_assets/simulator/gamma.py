@@ -1159,8 +1159,20 @@ class Gamma:
         decoys = {} if direct else {int(dc.event_id): dc for dc in self._decoys_listed(q, now)}
         rows.extend((eid, None, "decoy") for eid in decoys)
         rows = _order(rows, q, key=lambda r: r[0])
+        page = rows[offset : offset + limit]
+        # every open market on the page renders its book: seed their generators in one pass
+        self.w.prime_books(
+            (
+                mk
+                for _, det, _ in page
+                if det is not None and now < det.game.closed_at
+                for mk in det.markets
+                if now >= mk.created_at
+            ),
+            now,
+        )
         out = []
-        for eid, det, lg_code in rows[offset : offset + limit]:
+        for eid, det, lg_code in page:
             if det is not None:
                 out.append(self.event_json(det, now))
             elif lg_code == "decoy":

@@ -15,7 +15,7 @@ During the game each market's probability follows a Brownian bridge to its resol
 import hashlib
 import math
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property, lru_cache
@@ -357,6 +357,7 @@ class World:
         self._detail = lru_cache(maxsize=2048)(self._detail_impl)
         self._futures = lru_cache(maxsize=16)(self._futures_impl)
         self._book_memo: dict[int, dict[str, tuple]] = {}
+        self._primed: dict[int, dict[str, tuple[int, int]]] = {}  # `prime_books`: seeded ahead, per instant
         self._mid_memo: dict[int, dict[str, float]] = {}
         self._memos: dict[str, Memo] = {}
         self._memo_lock = threading.Lock()
@@ -1529,12 +1530,31 @@ class World:
             got = per_k[mk.market_id] = (bids, asks, tick, last_trade, ts_ms)
         return got
 
+    def prime_books(self, markets: Iterable[PMMarket], t: datetime) -> None:
+        """Seed the book generators of these markets at t in one pass (`pcg64_states`) for the books
+        not built yet: a Gamma page renders ~600 books, each from its own generator."""
+        k = grid_index(to_ts(t))
+        built = self._book_memo.get(k, {})
+        todo = [mk.market_id for mk in markets if mk.market_id not in built]
+        if not todo:
+            return
+        states = pcg64_states([h64(self.seed, "book", market_id, k) for market_id in todo])
+        with self._memo_lock:
+            primed = self._primed.setdefault(k, {})
+            while len(self._primed) > self.BOOK_MEMO_INSTANTS:
+                self._primed.pop(next(iter(self._primed)))
+        primed.update(zip(todo, states, strict=True))
+
     def _book_first(
         self, det: GameDetail | None, mk: PMMarket, k: int
     ) -> tuple[list[tuple[float, float]], list[tuple[float, float]], float, float]:
         mid = self.pm_mid(det, mk, k)
         tick = 0.01 if 0.04 <= mid <= 0.96 else 0.001
-        r = _BookDraws(h64(self.seed, "book", mk.market_id, k))  # == rng_for(...)'s draws
+        primed = self._primed.get(k)
+        state = primed.pop(mk.market_id, None) if primed else None
+        r = (
+            _BookDraws(0, state) if state else _BookDraws(h64(self.seed, "book", mk.market_id, k))
+        )  # == rng_for(...)
         # bound methods, level sizes drawn inline (lognormal, then a coin for the rounding): this runs
         # for every market at every polled instant
         integers, lognormal, random, round4 = r.integers, r.lognormal, r.random, _ROUND4
@@ -1875,6 +1895,79 @@ _ROUND4 = _Round4()
 _M32 = 0xFFFFFFFF
 
 
+# numpy's SeedSequence (bit_generator.pyx) and PCG64 seeding (pcg64.h), vectorized over seeds
+_SS_INIT_A, _SS_MULT_A = 0x43B0D7E5, 0x931E8875
+_SS_INIT_B, _SS_MULT_B = 0x8B51F9DD, 0x58F38DED
+_SS_MIX_L, _SS_MIX_R = 0xCA01F9DD, 0x4973F715
+_PCG_MULT = (2549297995355413924 << 64) + 4865540595714422341
+_M128 = (1 << 128) - 1
+
+
+def _hashmix(value: np.ndarray, hash_const: int) -> tuple[np.ndarray, int]:
+    value = value ^ hash_const
+    hash_const = (hash_const * _SS_MULT_A) & _M32
+    value = (value * hash_const) & _M32
+    return value ^ (value >> 16), hash_const
+
+
+def _mix(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    result = (_SS_MIX_L * x - _SS_MIX_R * y) & _M32  # uint64 wraps mod 2**64, a multiple of 2**32
+    return result ^ (result >> 16)
+
+
+def pcg64_states(seeds: Sequence[int]) -> list[tuple[int, int]]:
+    """(state, inc) of ``np.random.PCG64(seed)`` for each 64-bit seed, in one vectorized pass.
+
+    Why: seeding goes through SeedSequence, ~5.7 us of numpy calls per generator, and the
+    simulator seeds one generator per market and instant (~600 per simulated hour); here the
+    uint32 hash and mix steps run over all seeds at once (words as uint64, masked to 32 bits).
+    Bit for bit numpy's algorithm: `test_simulator_world.py` compares with ``PCG64(seed).state``.
+    """
+    words = np.array(seeds, dtype=np.uint64)
+    hash_const = _SS_INIT_A
+    pool = []
+    for word in (words & _M32, words >> 32, np.zeros_like(words), np.zeros_like(words)):
+        mixed, hash_const = _hashmix(word, hash_const)  # a seed below 2**32 has one word: the same
+        pool.append(mixed)
+    for src in range(4):
+        for dst in range(4):
+            if src != dst:
+                mixed, hash_const = _hashmix(pool[src], hash_const)
+                pool[dst] = _mix(pool[dst], mixed)
+    hash_const = _SS_INIT_B
+    out = []
+    for i in range(8):  # generate_state(4, uint64): 8 words, little-endian pairs
+        value = pool[i % 4] ^ hash_const
+        hash_const = (hash_const * _SS_MULT_B) & _M32
+        value = (value * hash_const) & _M32
+        out.append(value ^ (value >> 16))
+    halves = [(out[2 * j] | (out[2 * j + 1] << 32)).tolist() for j in range(4)]
+    states = []
+    for s_hi, s_lo, i_hi, i_lo in zip(*halves, strict=True):
+        inc = ((((i_hi << 64) | i_lo) << 1) | 1) & _M128  # pcg_setseq_128_srandom_r
+        state = (inc + ((s_hi << 64) | s_lo)) & _M128
+        states.append(((state * _PCG_MULT + inc) & _M128, inc))
+    return states
+
+
+_THREAD = threading.local()
+
+
+def _seeded_pcg64(state: int, inc: int) -> tuple[np.random.PCG64, np.random.Generator]:
+    """This thread's reusable PCG64 set to (state, inc) as a fresh ``PCG64(seed)`` would be."""
+    bg = getattr(_THREAD, "pcg64", None)
+    if bg is None:
+        bg = _THREAD.pcg64 = np.random.PCG64(0)
+        _THREAD.generator = np.random.Generator(bg)
+    bg.state = {
+        "bit_generator": "PCG64",
+        "state": {"state": state, "inc": inc},
+        "has_uint32": 0,
+        "uinteger": 0,
+    }
+    return bg, _THREAD.generator
+
+
 class _BookDraws:
     """The draws `_book_first` takes from `rng_for(...)`, bit-identical, minus Generator.integers'
     per-call overhead (~1 us, a dozen calls per book): numpy's bounded ints are Lemire's method on
@@ -1883,9 +1976,13 @@ class _BookDraws:
 
     __slots__ = ("_half", "_raw", "lognormal", "random")
 
-    def __init__(self, seed: int) -> None:
-        bg = np.random.PCG64(seed)  # what rng_for builds
-        gen = np.random.Generator(bg)
+    def __init__(self, seed: int, state: tuple[int, int] | None = None) -> None:
+        """``state``: `pcg64_states` of ``seed``, computed ahead (then this thread's generator is reused)."""
+        if state is None:
+            bg = np.random.PCG64(seed)  # what rng_for builds
+            gen = np.random.Generator(bg)
+        else:
+            bg, gen = _seeded_pcg64(*state)
         self._raw = bg.random_raw
         self._half = -1  # the buffered high half, -1 when empty (a fresh PCG64 has none)
         self.random = gen.random
