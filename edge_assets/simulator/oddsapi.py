@@ -74,9 +74,10 @@ def _iso_day(day: int) -> str:
     return datetime.fromtimestamp(day * 86400, tz=UTC).strftime("%Y-%m-%dT")
 
 
+@lru_cache(maxsize=1 << 12)
 def iso(ts: int) -> str:
-    """``datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")`` for whole seconds: the day
-    part memoized, the time of day by arithmetic (every quote carries jittered update times)."""
+    """``datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")`` for whole seconds, memoized
+    (books of one refresh share times); the time of day by arithmetic on a memoized day."""
     day, sec = divmod(ts, 86400)
     hour, sec = divmod(sec, 3600)
     minute, sec = divmod(sec, 60)
