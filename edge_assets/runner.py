@@ -184,6 +184,16 @@ def _fusable_lookback(graph: Any, keys: Sequence[dg.AssetKey], earlier: set[dg.A
     return hours
 
 
+def _hours_read_days(defs: dg.Definitions, hourly: Sequence[dg.AssetKey]) -> bool:
+    """Whether an hourly asset reads a daily one (then the days run before the hours)."""
+    graph = defs.resolve_asset_graph()
+    return any(
+        graph.has(p) and graph.get(p).partitions_def == DAILY
+        for k in hourly
+        for p in graph.get(k).parent_keys
+    )
+
+
 def _segments(start: datetime, end: datetime, n: int) -> list[tuple[datetime, datetime]]:
     """[start, end) cut at whole hours into at most n contiguous, near-equal parts."""
     hours = int((end - start).total_seconds() // 3600)
@@ -364,10 +374,12 @@ def _run_parallel(
     poll_minutes: Sequence[int] | None,
     log_level: str,
     before: Callable[[], None],
+    beside: Callable[[], None],
 ) -> list[StepReport]:
     """The hourly stages, then the daily assets built from hours, as worker processes on one instance.
 
-    ``before`` (the seeds and days) runs here while the first stage's workers start and import.
+    ``before`` (the seeds) runs here while the first stage's workers start and import, ``beside``
+    (daily assets no hourly one reads) while they run the first stage.
     Each stage's hours (or days) are cut into ``workers`` contiguous lanes of runs of ``chunk_hours``
     (days: TRAINING_CHUNK_DAYS); a lane whose own runs are all taken takes the last untaken run of the
     busiest lane (`claim_chunk`). A stage that reads its parent stage's earlier hours only through a
@@ -402,6 +414,7 @@ def _run_parallel(
     plan = [entry for entry in plan if entry[0]]
     if not plan:
         before()
+        beside()
         return steps
     if len(plan) > MAX_BOARDS:
         raise ValueError(f"{len(plan)} stages: the runner shares at most {MAX_BOARDS} boards")
@@ -471,6 +484,7 @@ def _run_parallel(
                     before()
                     cells[_STATE] = GO
                     go.set()
+                    beside()
                 cold = collect(futures[len(whole) :])
                 if redo and redo_hours:
                     redo_names = [k.to_user_string() for k in redo]
@@ -607,6 +621,15 @@ def run_window(
             days_step("daily", keep(daily), chunk_days=len(day_keys))
         seeds_done.append(time.perf_counter())
 
+    def seeds() -> None:
+        with phase("seeds"):
+            step("seeds", keep(unpart), None, {})
+        seeds_done.append(time.perf_counter())
+
+    def days_beside() -> None:
+        with phase("days (beside the first hours)"):
+            days_step("daily", keep(daily), chunk_days=len(day_keys))
+
     hourly_keys = keep(hourly)
 
     def hours_step(keys: list[dg.AssetKey], lo: datetime, hi: datetime) -> None:
@@ -630,6 +653,7 @@ def run_window(
     elif instance.is_ephemeral:
         raise ValueError("workers > 1 needs a persistent instance ($DAGSTER_HOME) the workers can share")
     else:
+        days_first = _hours_read_days(defs, hourly_keys)
         steps = _run_parallel(
             defs,
             instance,
@@ -642,7 +666,10 @@ def run_window(
             chunk_hours=chunk_hours,
             poll_minutes=poll_minutes,
             log_level=log_level,
-            before=seeds_and_days,  # while the first workers start
+            # while the first workers start; the days (scores) beside the first hours unless an hourly
+            # asset reads them
+            before=seeds_and_days if days_first else seeds,
+            beside=(lambda: None) if days_first else days_beside,
         )
         report.steps.extend(steps)
         report.phases["hours, then days built from hours"] = time.perf_counter() - seeds_done[0]

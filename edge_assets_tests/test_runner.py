@@ -27,6 +27,7 @@ from edge_assets.runner import (
     _day_segments,
     _fresh_generation,
     _fusable_lookback,
+    _hours_read_days,
     _run_lane,
     _segments,
     batch_gc,
@@ -88,6 +89,24 @@ def test_batch_gc_collects_rarely_inside_and_restores_the_collector_after() -> N
         raise ValueError("boom")
     assert gc.get_threshold() == before
     assert gc.get_freeze_count() == 0
+
+
+def test_days_run_beside_the_first_hours_unless_an_hourly_asset_reads_them() -> None:
+    from edge_assets.definitions import defs
+    from edge_assets.partitions import DAILY, HOURLY
+
+    _, daily, hourly, _, _ = _by_partitions(defs)
+    assert [k.to_user_string() for k in daily] == ["oddsapi_scores"]
+    assert not _hours_read_days(defs, hourly)  # only training_sets (daily, after the hours) reads scores
+
+    @dg.asset(partitions_def=DAILY)
+    def day_table() -> None: ...
+
+    @dg.asset(partitions_def=HOURLY, deps=[day_table])
+    def hour_table() -> None: ...
+
+    reads = dg.Definitions(assets=[day_table, hour_table])
+    assert _hours_read_days(reads, [dg.AssetKey("hour_table")])
 
 
 def test_segments_cut_whole_hours_into_contiguous_parts() -> None:
