@@ -21,13 +21,20 @@ STOCK_YAML = "telemetry:\n  enabled: false\n"
 def child(mode: str) -> None:
     import dagster as dg
 
-    from edge_assets.runner import PLANNED_SUBSET_ENV, RANGE_END, RANGE_START, ensure_dagster_home
+    from edge_assets.runner import (
+        EVENT_BATCH_ENV,
+        PLANNED_SUBSET_ENV,
+        RANGE_END,
+        RANGE_START,
+        ensure_dagster_home,
+    )
 
     home = Path(tempfile.mkdtemp(prefix="eventlog_bench_"))
     os.environ.pop("DAGSTER_HOME", None)
     if mode == "stock":
         (home / "dagster.yaml").write_text(STOCK_YAML)
         os.environ.pop(PLANNED_SUBSET_ENV, None)
+        os.environ.pop(EVENT_BATCH_ENV, None)
         os.environ["DAGSTER_HOME"] = str(home)
     else:
         ensure_dagster_home(str(home))

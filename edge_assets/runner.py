@@ -37,6 +37,9 @@ event_log_storage:
 # switch; a failed range run then shows its partitions as missing rather than failed)
 PLANNED_SUBSET_ENV = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
 TRAINING_CHUNK_DAYS = 7
+# a step's per-partition materializations reach the event log as one batch (one transaction per
+# shard in edge_assets.dagster_storage); Dagster's own switch, read per event
+EVENT_BATCH_ENV = "DAGSTER_EVENT_BATCH_SIZE"
 DEFAULT_DEFS = "edge_assets.definitions:defs"
 # cycle-collector thresholds while a window runs (CPython's defaults: 700, 10, 10)
 BATCH_GC_THRESHOLD = (7_000, 10, 10)
@@ -93,6 +96,7 @@ def ensure_dagster_home(path: str) -> Path:
         cfg.write_text(INSTANCE_YAML.format(base_dir=home / "history" / "runs"))
     os.environ["DAGSTER_HOME"] = str(home)
     os.environ.setdefault(PLANNED_SUBSET_ENV, "true")
+    os.environ.setdefault(EVENT_BATCH_ENV, "1000")
     return home
 
 

@@ -7,7 +7,13 @@ import dagster as dg
 import pytest
 
 from edge_assets.dagster_storage import CachedEngineSqliteEventLogStorage
-from edge_assets.runner import PLANNED_SUBSET_ENV, RANGE_END, RANGE_START, ensure_dagster_home
+from edge_assets.runner import (
+    EVENT_BATCH_ENV,
+    PLANNED_SUBSET_ENV,
+    RANGE_END,
+    RANGE_START,
+    ensure_dagster_home,
+)
 
 HOURS = dg.HourlyPartitionsDefinition(start_date="2026-01-01-00:00")
 
@@ -36,8 +42,10 @@ def test_new_home_uses_cached_engine_event_log_and_a_second_process_sees_the_run
 ) -> None:
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     monkeypatch.delenv(PLANNED_SUBSET_ENV, raising=False)
+    monkeypatch.delenv(EVENT_BATCH_ENV, raising=False)
     home = ensure_dagster_home(str(tmp_path / "dh"))
     assert os.environ["DAGSTER_HOME"] == str(home) and os.environ[PLANNED_SUBSET_ENV] == "true"
+    assert int(os.environ[EVENT_BATCH_ENV]) >= 48
     assert "CachedEngineSqliteEventLogStorage" in (home / "dagster.yaml").read_text()
     with dg.DagsterInstance.get() as instance:
         assert isinstance(instance.event_log_storage, CachedEngineSqliteEventLogStorage)
@@ -92,3 +100,52 @@ def test_table_check_is_asked_once_per_table_and_again_after_a_wipe(
         instance.event_log_storage.wipe()  # files deleted and made anew: the table is asked for again
         assert instance.event_log_storage.has_table("asset_event_tags")
         assert asked.count("asset_event_tags") == 1
+
+
+def _records(home: Path, batch: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.setenv(EVENT_BATCH_ENV, batch)
+    ensure_dagster_home(str(home))
+    batches: list[tuple[int, str]] = []
+    store = CachedEngineSqliteEventLogStorage.store_event_batch
+    monkeypatch.setattr(
+        CachedEngineSqliteEventLogStorage,
+        "store_event_batch",
+        lambda self, events: (
+            batches.append((len(events), events[0].dagster_event_type.value)) or store(self, events)
+        ),
+    )
+    with dg.DagsterInstance.get() as instance:
+        assert _two_days_as_one_run(instance).success
+    with dg.DagsterInstance.get() as reader:  # a fresh reader: what the UI sees
+        out: dict[str, object] = {"batches": batches}
+        for key in (dg.AssetKey("upstream"), dg.AssetKey("downstream")):
+            records = reader.fetch_materializations(key, limit=100).records
+            one = reader.fetch_materializations(
+                dg.AssetRecordsFilter(asset_key=key, asset_partitions=["2026-01-01-05:00"]), limit=10
+            ).records
+            latest = reader.get_latest_materialization_event(key)
+            out[key.to_user_string()] = (
+                sorted(reader.get_materialized_partitions(key)),
+                [r.partition_key for r in records],
+                [r.partition_key for r in one],
+                latest.dagster_event.partition if latest and latest.dagster_event else None,
+            )
+        return out
+
+
+def test_a_range_runs_materializations_are_stored_as_one_batch_with_the_same_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batched = _records(tmp_path / "batched", "1000", monkeypatch)
+    single = _records(tmp_path / "single", "0", monkeypatch)
+    # the run's planned events (one per asset: PLANNED_SUBSET_ENV), then each step's 48 hours
+    assert batched.pop("batches") == [
+        (2, "ASSET_MATERIALIZATION_PLANNED"),
+        (48, "ASSET_MATERIALIZATION"),
+        (48, "ASSET_MATERIALIZATION"),
+    ]
+    assert single.pop("batches") == []
+    assert batched == single
+    parts, recent, one, latest = batched["upstream"]  # type: ignore[misc]
+    assert len(parts) == 48 and recent[0] == latest == "2026-01-02-23:00" and one == ["2026-01-01-05:00"]
