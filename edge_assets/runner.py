@@ -6,9 +6,10 @@ import importlib
 import itertools
 import multiprocessing
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 
 import dagster as dg
 
-from edge_assets.assets.common import READS_EARLIER_HOURS, RUN_HOURS, SINGLE_WRITER
+from edge_assets.assets.common import READS_EARLIER_HOURS, RUN_HOURS, SINGLE_WRITER, WARM_IMPORTS
 from edge_assets.partitions import DAILY, HOURLY, hour_key
 
 RANGE_START = "dagster/asset_partition_range_start"
@@ -188,6 +189,16 @@ def _fusable_lookback(graph: Any, keys: Sequence[dg.AssetKey], earlier: set[dg.A
     return hours
 
 
+def _warm_imports(defs: dg.Definitions, keys: Sequence[dg.AssetKey]) -> None:
+    """Call the WARM_IMPORTS function of each of these assets (their bodies' lazy imports)."""
+    graph = defs.resolve_asset_graph()
+    for key in keys:
+        ref = graph.get(key).metadata.get(WARM_IMPORTS)
+        if ref:
+            module, attr = str(ref).split(":")
+            getattr(importlib.import_module(module), attr)()
+
+
 def _hours_read_days(defs: dg.Definitions, hourly: Sequence[dg.AssetKey]) -> bool:
     """Whether an hourly asset reads a daily one (then the days run before the hours)."""
     graph = defs.resolve_asset_graph()
@@ -287,15 +298,15 @@ class Lane:
     thief: int  # once its own chunks are taken, it takes those of lanes with this victim group (0: none)
 
 
-_SHARED: tuple[Any, Any] | None = None  # (board cells, go event) of the pool, set in each worker
+_SHARED: tuple[Any, Sequence[Any]] | None = None  # (board cells, gate per board), set in each worker
 
 
-def _warm_worker(defs_ref: str, cells: Any, go: Any) -> None:
+def _warm_worker(defs_ref: str, cells: Any, gates: Sequence[Any]) -> None:
     """Keep the pool's board and import the definitions as soon as a worker starts: the first workers
     import while the seeds still run, and a worker that replaces one whose lane is done starts while
     the stage's other lanes still run, so the next stage does not wait for imports."""
     global _SHARED
-    _SHARED = (cells, go)
+    _SHARED = (cells, gates)
     importlib.import_module(defs_ref.split(":")[0])
 
 
@@ -312,8 +323,8 @@ def _run_lane(
     $DAGSTER_HOME. Returns its runs and the chunk starts it ran cold: not right after the chunk
     before them in this process (its lookback hours may have been missing), the window start aside."""
     assert _SHARED is not None, "a lane runs in a pool started by _run_parallel"
-    cells, go = _SHARED
-    go.wait()
+    cells, gates = _SHARED
+    gates[board].wait()
     report, cold = RunReport(), []
     if cells[_STATE] == ABORT:
         return report, cold
@@ -379,11 +390,13 @@ def _run_parallel(
     log_level: str,
     before: Callable[[], None],
     beside: Callable[[], None],
+    warm: Callable[[], None] = lambda: None,
 ) -> list[StepReport]:
     """The hourly stages, then the daily assets built from hours, as worker processes on one instance.
 
     ``before`` (the seeds) runs here while the first stage's workers start and import, ``beside``
-    (daily assets no hourly one reads) while they run the first stage.
+    (daily assets no hourly one reads) while they run the first stage, ``warm`` (imports for the
+    last phase) in a thread once the first of them is done.
     Each stage's hours (or days) are cut into ``workers`` contiguous lanes of runs of ``chunk_hours``
     (days: TRAINING_CHUNK_DAYS); a lane whose own runs are all taken takes the last untaken run of the
     busiest lane (`claim_chunk`). A stage that reads its parent stage's earlier hours only through a
@@ -423,24 +436,55 @@ def _run_parallel(
     if len(plan) > MAX_BOARDS:
         raise ValueError(f"{len(plan)} stages: the runner shares at most {MAX_BOARDS} boards")
 
+    boards = []  # per stage: keys, whole-range keys, lanes, assets to rerun, their lookback hours
+    for keys, redo, redo_hours in plan:
+        meta = {k: graph.get(k).metadata for k in keys}
+        whole = [k for k in keys if any(meta[k].get(m) for m in (SINGLE_WRITER, RUN_HOURS))]
+        names = [k.to_user_string() for k in keys if k not in whole]
+        lanes = [
+            Lane(
+                [k.to_user_string()],
+                _chunks(start, end, meta[k].get(RUN_HOURS) or chunk_hours),
+                victim=0 if meta[k].get(SINGLE_WRITER) else 1,
+                thief=1,
+            )
+            for k in whole
+        ]
+        if names and keys is daily_after:
+            lanes += [
+                Lane(names, _day_chunks(lo, hi, TRAINING_CHUNK_DAYS), 2, 2)
+                for lo, hi in _day_segments(start, end, workers)
+            ]
+        elif names:
+            lanes += [
+                Lane(names, _chunks(lo, hi, chunk_hours), 2, 2) for lo, hi in _segments(start, end, workers)
+            ]
+        if len(lanes) > MAX_LANES:
+            raise ValueError(f"{len(lanes)} lanes in one stage: use at most {MAX_LANES - 2} workers")
+        boards.append((keys, whole, lanes, redo, redo_hours))
+
     ctx = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked Dagster/SQLite state
     cells = ctx.Array("i", _STATE + 1)
-    go = ctx.Event()
-    # one process per lane: an idle worker would keep its peak memory through the later stages
-    with (
-        _worker_threads(workers),
-        ProcessPoolExecutor(
-            max_workers=workers,
-            mp_context=ctx,
-            max_tasks_per_child=1,
-            initializer=_warm_worker,
-            initargs=(defs_ref, cells, go),
-        ) as pool,
-    ):
+    gates = [ctx.Event() for _ in boards]  # a board's lanes start once the stages before it are done
+    shared = (defs_ref, cells, gates)
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(_worker_threads(workers))
+        # the first stage (ingestion) grows the largest heaps: a process of its own per lane, gone with
+        # it; the later stages share `workers` processes, so a lane that ends hands its process to the
+        # next stage's lane, already started and imported
+        firsts = [
+            stack.enter_context(ProcessPoolExecutor(1, ctx, initializer=_warm_worker, initargs=shared))
+            for _ in boards[0][2]
+        ]
+        pool = stack.enter_context(
+            ProcessPoolExecutor(workers, ctx, initializer=_warm_worker, initargs=shared)
+        )
+        submitted: dict[int, list[Future]] = {}
 
-        def submit(board: int, lanes: list[Lane]) -> list[Future]:
-            if len(lanes) > MAX_LANES:
-                raise ValueError(f"{len(lanes)} lanes in one stage: use at most {MAX_LANES - 2} workers")
+        def submit(board: int) -> None:
+            if board >= len(boards) or board in submitted:
+                return
+            lanes = boards[board][2]
             base = board * MAX_LANES * _CELLS
             first = 0
             with cells.get_lock():
@@ -448,48 +492,42 @@ def _run_parallel(
                     at = base + i * _CELLS
                     cells[at : at + _CELLS] = [first, first + len(lane.chunks), lane.victim, lane.thief]
                     first += len(lane.chunks)
-            return [
-                pool.submit(_run_lane, defs_ref, board, i, lanes, start, poll_minutes, log_level)
+            submitted[board] = [
+                (firsts[i] if board == 0 else pool).submit(
+                    _run_lane, defs_ref, board, i, lanes, start, poll_minutes, log_level
+                )
                 for i in range(len(lanes))
             ]
 
         try:
-            for board, (keys, redo, redo_hours) in enumerate(plan):
+            for board, (keys, whole, _, redo, redo_hours) in enumerate(boards):
+                submit(board)
                 parents = {p for k in keys for p in graph.get(k).parent_keys}
                 for entry in [e for e in running if e[0] & parents]:
                     running.remove(entry)
                     collect(entry[1])
-                meta = {k: graph.get(k).metadata for k in keys}
-                whole = [k for k in keys if any(meta[k].get(m) for m in (SINGLE_WRITER, RUN_HOURS))]
-                names = [k.to_user_string() for k in keys if k not in whole]
-                lanes = [
-                    Lane(
-                        [k.to_user_string()],
-                        _chunks(start, end, meta[k].get(RUN_HOURS) or chunk_hours),
-                        victim=0 if meta[k].get(SINGLE_WRITER) else 1,
-                        thief=1,
-                    )
-                    for k in whole
-                ]
-                if names and keys is daily_after:
-                    segments = _day_segments(start, end, workers)
-                    lanes += [
-                        Lane(names, _day_chunks(lo, hi, TRAINING_CHUNK_DAYS), 2, 2) for lo, hi in segments
-                    ]
-                elif names:
-                    lanes += [
-                        Lane(names, _chunks(lo, hi, chunk_hours), 2, 2)
-                        for lo, hi in _segments(start, end, workers)
-                    ]
-                futures = submit(board, lanes)
+                futures = submitted[board]
                 if whole:
                     running.append((set(whole), futures[: len(whole)]))
                 if board == 0:
                     before()
                     cells[_STATE] = GO
-                    go.set()
+                gates[board].set()
+                if board == 0:
                     beside()
-                cold = collect(futures[len(whole) :])
+                rest = futures[len(whole) :]
+                if rest:  # the first lane done frees a core: the next stage's lanes start and import there
+                    wait(rest, return_when=FIRST_COMPLETED)
+                submit(board + 1)
+                if board == 0:
+                    for first_pool, future in zip(firsts, futures, strict=True):
+                        if future.done():
+                            first_pool.shutdown(wait=False)
+                    threading.Thread(target=warm, name="warm-imports", daemon=True).start()
+                cold = collect(rest)
+                if board == 0:  # exit the first stage's processes (and their heaps) now
+                    for first_pool in firsts:
+                        first_pool.shutdown()
                 if redo and redo_hours:
                     redo_names = [k.to_user_string() for k in redo]
                     for lo in sorted(cold):
@@ -506,8 +544,9 @@ def _run_parallel(
             for _, futures in running:
                 collect(futures)
         except BaseException:
-            cells[_STATE] = ABORT  # lanes still waiting for the seeds return without running
-            go.set()
+            cells[_STATE] = ABORT  # lanes still waiting at a gate return without running
+            for gate in gates:
+                gate.set()
             raise
     return steps
 
@@ -674,6 +713,7 @@ def run_window(
             # asset reads them
             before=seeds_and_days if days_first else seeds,
             beside=(lambda: None) if days_first else days_beside,
+            warm=lambda: _warm_imports(defs, keep(final)),
         )
         report.steps.extend(steps)
         report.phases["hours, then days built from hours"] = time.perf_counter() - seeds_done[0]

@@ -109,6 +109,21 @@ def test_days_run_beside_the_first_hours_unless_an_hourly_asset_reads_them() -> 
     assert _hours_read_days(reads, [dg.AssetKey("hour_table")])
 
 
+def test_the_models_lazy_imports_can_be_warmed_ahead() -> None:
+    code = (
+        "import sys, dagster as dg\n"
+        "from edge_assets.definitions import defs\n"
+        "from edge_assets.runner import _warm_imports\n"
+        "assert 'xgboost' not in sys.modules and 'mlflow' not in sys.modules\n"
+        "_warm_imports(defs, [dg.AssetKey('edge_models'), dg.AssetKey('pm_markets')])\n"
+        "print(sorted(m for m in ('xgboost', 'mlflow', 'sklearn', 'matplotlib') if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert out.stdout.strip() == "['matplotlib', 'mlflow', 'sklearn', 'xgboost']"
+
+
 def test_segments_cut_whole_hours_into_contiguous_parts() -> None:
     t0 = datetime(2026, 11, 1, tzinfo=UTC)
     h = timedelta(hours=1)
@@ -189,7 +204,7 @@ def test_a_lane_runs_the_chunks_it_takes_with_their_owners_assets_and_reports_co
         ran.append((lo, hi, include))
         return RunReport()
 
-    monkeypatch.setattr(runner, "_SHARED", (cells, go))
+    monkeypatch.setattr(runner, "_SHARED", (cells, [go]))
     monkeypatch.setattr(runner, "run_window", fake_run_window)
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
     _, cold = _run_lane(runner.DEFAULT_DEFS, 0, 1, lanes, t0, None, "WARNING")
