@@ -17,7 +17,7 @@ from typing import Any
 
 import dagster as dg
 
-from edge_assets.assets.common import READS_EARLIER_HOURS, RUN_HOURS, SINGLE_WRITER, WARM_IMPORTS
+from edge_assets.assets.common import READS_EARLIER_HOURS, RUN_HOURS, SINGLE_WRITER, WARM_UP
 from edge_assets.partitions import DAILY, HOURLY, hour_key
 
 RANGE_START = "dagster/asset_partition_range_start"
@@ -189,11 +189,11 @@ def _fusable_lookback(graph: Any, keys: Sequence[dg.AssetKey], earlier: set[dg.A
     return hours
 
 
-def _warm_imports(defs: dg.Definitions, keys: Sequence[dg.AssetKey]) -> None:
-    """Call the WARM_IMPORTS function of each of these assets (their bodies' lazy imports)."""
+def _warm_up(defs: dg.Definitions, keys: Sequence[dg.AssetKey]) -> None:
+    """Call the WARM_UP function of each of these assets (their bodies' lazy imports)."""
     graph = defs.resolve_asset_graph()
     for key in keys:
-        ref = graph.get(key).metadata.get(WARM_IMPORTS)
+        ref = graph.get(key).metadata.get(WARM_UP)
         if ref:
             module, attr = str(ref).split(":")
             getattr(importlib.import_module(module), attr)()
@@ -395,8 +395,8 @@ def _run_parallel(
     """The hourly stages, then the daily assets built from hours, as worker processes on one instance.
 
     ``before`` (the seeds) runs here while the first stage's workers start and import, ``beside``
-    (daily assets no hourly one reads) while they run the first stage, ``warm`` (imports for the
-    last phase) in a thread once the first of them is done.
+    (daily assets no hourly one reads) while they run the first stage, ``warm`` (the last phase's
+    imports and store) in a thread once the first of them is done.
     Each stage's hours (or days) are cut into ``workers`` contiguous lanes of runs of ``chunk_hours``
     (days: TRAINING_CHUNK_DAYS); a lane whose own runs are all taken takes the last untaken run of the
     busiest lane (`claim_chunk`). A stage that reads its parent stage's earlier hours only through a
@@ -480,6 +480,7 @@ def _run_parallel(
             ProcessPoolExecutor(workers, ctx, initializer=_warm_worker, initargs=shared)
         )
         submitted: dict[int, list[Future]] = {}
+        warming = threading.Thread(target=warm, name="warm-up", daemon=True)
 
         def submit(board: int) -> None:
             if board >= len(boards) or board in submitted:
@@ -523,7 +524,7 @@ def _run_parallel(
                     for first_pool, future in zip(firsts, futures, strict=True):
                         if future.done():
                             first_pool.shutdown(wait=False)
-                    threading.Thread(target=warm, name="warm-imports", daemon=True).start()
+                    warming.start()
                 cold = collect(rest)
                 if board == 0:  # exit the first stage's processes (and their heaps) now
                     for first_pool in firsts:
@@ -543,6 +544,8 @@ def _run_parallel(
                         steps.extend(part.steps)
             for _, futures in running:
                 collect(futures)
+            if warming.is_alive():
+                warming.join()  # done long before; the last phase then finds it complete
         except BaseException:
             cells[_STATE] = ABORT  # lanes still waiting at a gate return without running
             for gate in gates:
@@ -713,7 +716,7 @@ def run_window(
             # asset reads them
             before=seeds_and_days if days_first else seeds,
             beside=(lambda: None) if days_first else days_beside,
-            warm=lambda: _warm_imports(defs, keep(final)),
+            warm=lambda: _warm_up(defs, keep(final)),
         )
         report.steps.extend(steps)
         report.phases["hours, then days built from hours"] = time.perf_counter() - seeds_done[0]

@@ -2,6 +2,7 @@
 
 import multiprocessing
 import os
+import sqlite3
 import subprocess
 import sys
 import weakref
@@ -109,19 +110,24 @@ def test_days_run_beside_the_first_hours_unless_an_hourly_asset_reads_them() -> 
     assert _hours_read_days(reads, [dg.AssetKey("hour_table")])
 
 
-def test_the_models_lazy_imports_can_be_warmed_ahead() -> None:
+def test_the_models_imports_and_tracking_store_can_be_warmed_ahead(tmp_path: Path) -> None:
     code = (
         "import sys, dagster as dg\n"
         "from edge_assets.definitions import defs\n"
-        "from edge_assets.runner import _warm_imports\n"
+        "from edge_assets.runner import _warm_up\n"
         "assert 'xgboost' not in sys.modules and 'mlflow' not in sys.modules\n"
-        "_warm_imports(defs, [dg.AssetKey('edge_models'), dg.AssetKey('pm_markets')])\n"
+        "_warm_up(defs, [dg.AssetKey('edge_models'), dg.AssetKey('pm_markets')])\n"
         "print(sorted(m for m in ('xgboost', 'mlflow', 'sklearn', 'matplotlib') if m in sys.modules))\n"
     )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EDGE_")}
+    env["EDGE_MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp_path}/ml/mlflow.db"
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True, env=env
     )
     assert out.stdout.strip() == "['matplotlib', 'mlflow', 'sklearn', 'xgboost']"
+    with sqlite3.connect(tmp_path / "ml" / "mlflow.db") as db:  # the store's tables exist
+        tables = {name for (name,) in db.execute("select name from sqlite_master where type = 'table'")}
+    assert {"experiments", "runs", "registered_models", "model_versions"} <= tables
 
 
 def test_segments_cut_whole_hours_into_contiguous_parts() -> None:

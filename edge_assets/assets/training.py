@@ -6,7 +6,7 @@ import dagster as dg
 import polars as pl
 import pyarrow.fs as pafs
 
-from edge_assets.assets.common import RUN_HOURS, WARM_IMPORTS, lake_asset
+from edge_assets.assets.common import RUN_HOURS, WARM_UP, lake_asset
 from edge_assets.assets.ingest import oddsapi_scores
 from edge_assets.features.history import LOOKBACK, build_features
 from edge_assets.features.labels import TRAINING_COLUMNS, build_labels
@@ -87,7 +87,7 @@ def training_sets(
     kinds={"sklearn", "xgboost", "mlflow"},
     deps=[training_sets],
     output_required=False,
-    metadata={WARM_IMPORTS: "edge_assets.ml.registry:warm_imports"},
+    metadata={WARM_UP: "edge_assets.ml.registry:warm_up"},
     description="Validity classifier (logistic) + EV regressor (XGBoost), trained walk-forward on all "
     "training sets, logged to MLflow and registered; the alias `champion` moves only when the new version "
     "beats it on the same held-out window. Waits (no materialization) while history < the minimum.",
