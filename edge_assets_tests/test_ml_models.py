@@ -1,5 +1,6 @@
 """Models: walk-forward split, metrics vs baselines, a real MLflow sqlite store, champion promotion."""
 
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -89,6 +90,11 @@ def test_walk_forward_split_is_by_time_with_embargo() -> None:
 def test_train_log_promote_then_keep_champion(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     art = str(tmp_path / "lake" / "mlflow-artifacts")
+    # a reader on an empty store (the comparator looking for a champion) creates no experiment, so the
+    # first training creates it with the artifact location under the lake
+    assert load_champion(uri) is None
+    with sqlite3.connect(tmp_path / "mlflow.db") as db:
+        assert db.execute("select count(*) from experiments where name = 'edge_models'").fetchone() == (0,)
     df = training_frame()
     train, hold, cutoff = walk_forward_split(df, holdout_days=7)
     fitted = fit_models(train, holdout_range=(cutoff, df["observed_at"].max()), n_holdout=hold.height)

@@ -90,7 +90,10 @@ def warm_up(tracking_uri: str | None = None) -> None:
     MlflowClient(tracking_uri=uri).search_experiments(max_results=1)  # the store (and its engine) cached
 
 
-def _mlflow(tracking_uri: str, artifact_root: str | None) -> Any:
+def _mlflow(tracking_uri: str, artifact_root: str | None, *, experiment: bool = False) -> Any:
+    """mlflow pointed at the store; ``experiment``: the training experiment too, created with its
+    artifact location when missing. Readers (champion, versions) leave it alone: an experiment
+    created without the location would send every later run's artifacts to ./mlruns."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     import mlflow
 
@@ -98,12 +101,13 @@ def _mlflow(tracking_uri: str, artifact_root: str | None) -> Any:
         Path(tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
-    if mlflow.get_experiment_by_name(EXPERIMENT) is None:
-        location = None
-        if artifact_root:
-            location = artifact_root if "://" in artifact_root else Path(artifact_root).resolve().as_uri()
-        mlflow.create_experiment(EXPERIMENT, artifact_location=location)
-    mlflow.set_experiment(EXPERIMENT)
+    if experiment:
+        if mlflow.get_experiment_by_name(EXPERIMENT) is None:
+            location = None
+            if artifact_root:
+                location = artifact_root if "://" in artifact_root else Path(artifact_root).resolve().as_uri()
+            mlflow.create_experiment(EXPERIMENT, artifact_location=location)
+        mlflow.set_experiment(EXPERIMENT)
     return mlflow
 
 
@@ -181,7 +185,7 @@ def log_and_promote(
 ) -> TrainOutcome:
     """Log params/metrics/plots, register both models, move ``champion`` only if the new one wins."""
     cfg = cfg or Comparators()
-    mlflow = _mlflow(tracking_uri, artifact_root)
+    mlflow = _mlflow(tracking_uri, artifact_root, experiment=True)
     client = mlflow.MlflowClient()
     metrics = evaluate(models, hold, cfg)
     y = hold["valid"].cast(pl.Int8).to_numpy()
