@@ -396,7 +396,7 @@ def _run_parallel(
 
     ``before`` (the seeds) runs here while the first stage's workers start and import, ``beside``
     (daily assets no hourly one reads) while they run the first stage, ``warm`` (the last phase's
-    imports and store) in a thread once the first of them is done.
+    imports) in a thread once the first of them is done.
     Each stage's hours (or days) are cut into ``workers`` contiguous lanes of runs of ``chunk_hours``
     (days: TRAINING_CHUNK_DAYS); a lane whose own runs are all taken takes the last untaken run of the
     busiest lane (`claim_chunk`). A stage that reads its parent stage's earlier hours only through a

@@ -25,8 +25,8 @@ SINGLE_WRITER = "single_writer"
 # does a SINGLE_WRITER): most of such a run's cost is fixed (Dagster, reads of the lookback), so
 # fewer, longer runs; its rows do not depend on where a run starts (tested)
 RUN_HOURS = "run_hours"
-# "module:function" doing ahead what the asset's body does first (import heavy libraries, open a
-# store): the runner calls it in the background while a core is idle, before the asset runs
+# "module:function" doing ahead what the asset's body does first (import heavy libraries): the runner
+# calls it in the background while a core is idle, before the asset runs
 WARM_UP = "warm_up"
 
 

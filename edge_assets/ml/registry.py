@@ -62,10 +62,11 @@ class Champion:
         return score_matrix(self.classifier, self.regressor, matrix(df, self.features))
 
 
-def warm_up(tracking_uri: str | None = None) -> None:
-    """Import what training, logging and plotting use (~1.5 s) and open the tracking store (~1 s for
-    a new SQLite store, which creates its tables; ~0.5 s for an existing one), as edge_models does first.
-    The store is the settings' one unless given."""
+def warm_up() -> None:
+    """Import what training, logging and plotting use (~1.5 s at the start of edge_models).
+
+    Not the tracking store: opening a new SQLite store creates its tables, and a comparator in
+    another process that finds the file half-created fails (seen: "no such table: spans")."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     import matplotlib
 
@@ -80,14 +81,6 @@ def warm_up(tracking_uri: str | None = None) -> None:
     import sklearn.pipeline
     import sklearn.preprocessing  # noqa: F401
     import xgboost  # noqa: F401
-    from mlflow.tracking import MlflowClient
-
-    from edge_assets.settings import get_settings
-
-    uri = tracking_uri or get_settings().mlflow_tracking_uri
-    if uri.startswith("sqlite:///"):
-        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    MlflowClient(tracking_uri=uri).search_experiments(max_results=1)  # the store (and its engine) cached
 
 
 def _mlflow(tracking_uri: str, artifact_root: str | None, *, experiment: bool = False) -> Any:
