@@ -257,8 +257,8 @@ MAX_BOARDS = 8
 # per lane: next chunk, stop (one past its last chunk), the group that may take its chunks (0: none),
 # the group whose chunks it may take once its own are taken (0: none)
 _CELLS = 4
-_STATE = MAX_BOARDS * MAX_LANES * _CELLS  # the last cell: 0 wait, 1 go, 2 abort
-GO, ABORT = 1, 2
+_STATE = MAX_BOARDS * MAX_LANES * _CELLS  # the last cell: ABORT once the main process gave up
+ABORT = 1
 
 
 def claim_chunk(cells: Any, base: int, lane: int) -> tuple[int, int] | None:
@@ -302,9 +302,8 @@ _SHARED: tuple[Any, Sequence[Any]] | None = None  # (board cells, gate per board
 
 
 def _warm_worker(defs_ref: str, cells: Any, gates: Sequence[Any]) -> None:
-    """Keep the pool's board and import the definitions as soon as a worker starts: the first workers
-    import while the seeds still run, and a worker that replaces one whose lane is done starts while
-    the stage's other lanes still run, so the next stage does not wait for imports."""
+    """Keep the board and gates and import the definitions as soon as a worker starts: the first
+    stage's workers import while the seeds run, the later stages' while the stage before ends."""
     global _SHARED
     _SHARED = (cells, gates)
     importlib.import_module(defs_ref.split(":")[0])
@@ -354,9 +353,8 @@ def _run_lane(
             )
             report.steps.extend(part.steps)
             last_end = hi
-    # the worker exits after its lane (max_tasks_per_child=1), and the executor hands out the next
-    # stage's lanes only once it has joined it: frozen, the heap is not traversed by the shutdown's
-    # last collection (exit ~0.85 -> 0.07 s after 2 simulated days)
+    # frozen, the heap is not traversed by the interpreter's last collection when the worker exits
+    # (~0.85 -> 0.07 s after 2 simulated days; the first stage's workers exit right after their lane)
     gc.freeze()
     return report, cold
 
@@ -512,7 +510,6 @@ def _run_parallel(
                     running.append((set(whole), futures[: len(whole)]))
                 if board == 0:
                     before()
-                    cells[_STATE] = GO
                 gates[board].set()
                 if board == 0:
                     beside()

@@ -17,7 +17,6 @@ from edge_assets.runner import (
     _CELLS,
     _STATE,
     BATCH_GC_THRESHOLD,
-    GO,
     MAX_LANES,
     Lane,
     RunReport,
@@ -194,7 +193,6 @@ def test_a_lane_runs_the_chunks_it_takes_with_their_owners_assets_and_reports_co
     ctx = multiprocessing.get_context("spawn")
     cells = ctx.Array("i", _STATE + 1)
     go = ctx.Event()
-    cells[_STATE] = GO
     go.set()
     t0 = datetime(2026, 11, 1, tzinfo=UTC)
     h = timedelta(hours=1)
