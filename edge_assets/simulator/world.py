@@ -1552,9 +1552,7 @@ class World:
         tick = 0.01 if 0.04 <= mid <= 0.96 else 0.001
         primed = self._primed.get(k)
         state = primed.pop(mk.market_id, None) if primed else None
-        r = (
-            _BookDraws(0, state) if state else _BookDraws(h64(self.seed, "book", mk.market_id, k))
-        )  # == rng_for(...)
+        r = _BookDraws(state or h64(self.seed, "book", mk.market_id, k))  # == rng_for(...)'s draws
         # bound methods, level sizes drawn inline (lognormal, then a coin for the rounding): this runs
         # for every market at every polled instant
         integers, lognormal, random, round4 = r.integers, r.lognormal, r.random, _ROUND4
@@ -1976,13 +1974,13 @@ class _BookDraws:
 
     __slots__ = ("_half", "_raw", "lognormal", "random")
 
-    def __init__(self, seed: int, state: tuple[int, int] | None = None) -> None:
-        """``state``: `pcg64_states` of ``seed``, computed ahead (then this thread's generator is reused)."""
-        if state is None:
+    def __init__(self, seed: int | tuple[int, int]) -> None:
+        """``seed``, or its `pcg64_states` computed ahead (then this thread's generator is reused)."""
+        if isinstance(seed, tuple):
+            bg, gen = _seeded_pcg64(*seed)
+        else:
             bg = np.random.PCG64(seed)  # what rng_for builds
             gen = np.random.Generator(bg)
-        else:
-            bg, gen = _seeded_pcg64(*state)
         self._raw = bg.random_raw
         self._half = -1  # the buffered high half, -1 when empty (a fresh PCG64 has none)
         self.random = gen.random
