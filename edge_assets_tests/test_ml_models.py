@@ -1,9 +1,13 @@
 """Models: walk-forward split, metrics vs baselines, a real MLflow sqlite store, champion promotion."""
 
+import multiprocessing
+import os
 import sqlite3
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import dagster as dg
 import numpy as np
@@ -11,7 +15,7 @@ import polars as pl
 import pytest
 
 from edge_assets.features.labels import TRAINING_COLUMNS
-from edge_assets.ml import scoring
+from edge_assets.ml import registry, scoring
 from edge_assets.ml.registry import CHAMPION, list_versions, load_champion, log_and_promote
 from edge_assets.ml.train import (
     CLASSIFIER_NAME,
@@ -308,3 +312,65 @@ def test_edge_models_waits_while_history_is_short(tmp_path: Path) -> None:
 @pytest.fixture(autouse=True)
 def _no_cache() -> None:
     scoring.clear_cache()
+
+
+def _champion_as_soon_as_the_store_appears(uri: str, path: str, ready: Any, out: Any) -> None:
+    """A comparator tick in another process, opening the store the moment its file exists."""
+    # what a running comparator has imported since its first tick: it opens the store at once
+    import mlflow.store.model_registry.sqlalchemy_store
+    import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
+
+    ready.set()
+    while not os.path.exists(path):
+        time.sleep(0.0005)
+    try:
+        out.put(("ok", repr(load_champion(uri))))
+    except Exception as exc:  # the failure this test exists for
+        out.put(("error", f"{type(exc).__name__}: {exc}"[:300]))
+
+
+def test_store_appears_whole_so_a_comparator_reading_it_meanwhile_does_not_fail(tmp_path: Path) -> None:
+    """Before the store was created whole, this reader failed ("table ... already exists")."""
+    path = tmp_path / "mlflow.db"
+    uri = f"sqlite:///{path}"
+    ctx = multiprocessing.get_context("spawn")
+    ready, out = ctx.Event(), ctx.Queue()
+    reader = ctx.Process(target=_champion_as_soon_as_the_store_appears, args=(uri, str(path), ready, out))
+    reader.start()
+    try:
+        assert ready.wait(60)  # the reader has imported mlflow and is polling
+        registry._mlflow(uri, str(tmp_path / "art"), experiment=True)
+        assert out.get(timeout=60) == ("ok", "None")
+    finally:
+        reader.join(10)
+        if reader.is_alive():
+            reader.kill()
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_store_tables_are_built_away_from_its_path_and_an_existing_store_is_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mlflow.store.db.utils as db_utils
+
+    path = tmp_path / "mlflow.db"
+    seen: list[tuple[str, bool]] = []
+    build = db_utils._initialize_tables
+
+    def spy(engine: Any) -> None:
+        seen.append((str(engine.url), path.exists()))
+        build(engine)
+
+    monkeypatch.setattr(db_utils, "_initialize_tables", spy)
+    assert registry.create_sqlite_store(path, (tmp_path / "art").as_uri()) is True
+    assert len(seen) == 1 and seen[0][1] is False  # built while the store's own path did not exist
+    assert seen[0][0] != f"sqlite:///{path}" and seen[0][0].endswith(".tmp")
+    with sqlite3.connect(path) as db:
+        tables = {r[0] for r in db.execute("select name from sqlite_master where type='table'")}
+        default = db.execute("select name, artifact_location from experiments").fetchall()
+    assert {"experiments", "runs", "registered_models", "model_versions", "alembic_version"} <= tables
+    assert default == [("Default", f"{(tmp_path / 'art').as_uri()}/0")]  # not ./mlruns
+    before = path.read_bytes()
+    assert registry.create_sqlite_store(path, "file:///elsewhere") is False
+    assert path.read_bytes() == before and len(seen) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mlflow.db"]

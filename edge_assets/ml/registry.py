@@ -13,6 +13,7 @@ mlflow is imported inside the functions (2-3 s import, DESIGN §7); ``log_model`
 import json
 import os
 import tempfile
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,15 @@ CHAMPION = "champion"
 EXPERIMENT = "edge_models"
 MIN_IMPROVEMENT = 1e-4  # log-loss points a challenger must gain
 
-__all__ = ["CHAMPION", "Champion", "TrainOutcome", "list_versions", "load_champion", "log_and_promote"]
+__all__ = [
+    "CHAMPION",
+    "Champion",
+    "TrainOutcome",
+    "create_sqlite_store",
+    "list_versions",
+    "load_champion",
+    "log_and_promote",
+]
 
 
 @dataclass
@@ -83,6 +92,34 @@ def warm_up() -> None:
     import xgboost  # noqa: F401
 
 
+def create_sqlite_store(path: Path, artifact_location: str | None = None) -> bool:
+    """Create an MLflow sqlite store whole: its tables are built in a temporary file that is then
+    linked into place, so the store appears complete or not at all. Returns whether it was created.
+
+    Why: MLflow creates a missing store's tables in place (~1 s of migrations). A comparator tick that
+    opened the file meanwhile found it half-built and began creating the same tables itself: the
+    first training's comparator run failed ("table ... already exists", "no such table: ...").
+    """
+    if path.exists():
+        return False
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    uri = f"sqlite:///{tmp}"
+    try:
+        store = SqlAlchemyStore(uri, artifact_location or "./mlruns")  # MLflow's own default root
+        store.engine.dispose()
+        getattr(SqlAlchemyStore, "_engine_map", {}).pop(uri, None)  # its per-URI engine cache
+        try:
+            os.link(tmp, path)  # unlike a rename, never replaces a store another process just made
+        except FileExistsError:
+            return False
+        return True
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def _mlflow(tracking_uri: str, artifact_root: str | None, *, experiment: bool = False) -> Any:
     """mlflow pointed at the store; ``experiment``: the training experiment too, created with its
     artifact location when missing. Readers (champion, versions) leave it alone: an experiment
@@ -90,15 +127,15 @@ def _mlflow(tracking_uri: str, artifact_root: str | None, *, experiment: bool = 
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     import mlflow
 
+    location = None
+    if artifact_root:
+        location = artifact_root if "://" in artifact_root else Path(artifact_root).resolve().as_uri()
     if tracking_uri.startswith("sqlite:///"):
-        Path(tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        create_sqlite_store(Path(tracking_uri.removeprefix("sqlite:///")), location)
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
     if experiment:
         if mlflow.get_experiment_by_name(EXPERIMENT) is None:
-            location = None
-            if artifact_root:
-                location = artifact_root if "://" in artifact_root else Path(artifact_root).resolve().as_uri()
             mlflow.create_experiment(EXPERIMENT, artifact_location=location)
         mlflow.set_experiment(EXPERIMENT)
     return mlflow
