@@ -10,8 +10,10 @@ inside an injected ``true_mispricing`` window of its token whose true EV after f
 
 import argparse
 import contextlib
+import json
 import os
 import resource
+import subprocess
 import sys
 import tempfile
 import threading
@@ -82,6 +84,24 @@ class TreeRss:
         self._thread.join()
 
 
+REFERENCE_SIM_MS = 62.0  # host index where the 296-303 s backfills were measured (docs/scaling.md)
+
+
+def host_speed_index() -> float:
+    """Simulator server ms per simulated hour (bench/sim_backfill_pattern.py, asset order, 24 h):
+    a fixed, deterministic single-core workload, so backfill figures from different hosts or days
+    can be compared. Run in a child process so its World stays out of the peak memory figure."""
+    script = Path(__file__).with_name("sim_backfill_pattern.py")
+    out = subprocess.run(
+        [sys.executable, str(script), "--order", "asset", "--json"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    res = json.loads(out)
+    return sum(res["server_s"].values()) * 1000 / res["hours"]
+
+
 def _cpu_s() -> tuple[float, float]:
     """(user, system) CPU seconds of this process and its exited, waited-for children."""
     me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -142,6 +162,11 @@ def main() -> int:
         return time.perf_counter() - t0
 
     if not args.skip_backfill:
+        idx = host_speed_index()
+        print(
+            f"host speed index: {idx:.1f} ms of simulator time per simulated hour "
+            f"(the 296-303 s backfills ran at ~{REFERENCE_SIM_MS:.0f} ms; lower is faster)"
+        )
         cpu0 = _cpu_s()
         with TreeRss() as tree:
             secs = run(None)
