@@ -1,6 +1,7 @@
 """The `edge` command: demo, query, ui, simulate, backfill."""
 
 import argparse
+import importlib.metadata
 import os
 import subprocess
 import sys
@@ -166,6 +167,17 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     return 0 if report.success else 1
 
 
+def mlflow_ui_command(tracking_uri: str, host: str, port: int) -> list[str] | None:
+    """`mlflow ui` run by this interpreter (`.venv/bin/edge` works without the venv on PATH), or
+    None with mlflow-skinny alone: it has the `ui` command but not the server's web assets."""
+    try:
+        importlib.metadata.distribution("mlflow")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    ui = [sys.executable, "-m", "mlflow", "ui"]
+    return [*ui, "--backend-store-uri", tracking_uri, "--host", host, "--port", str(port)]
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     from edge_assets.models_resource import build_models_resource
     from edge_assets.settings import get_settings
@@ -173,26 +185,16 @@ def cmd_models(args: argparse.Namespace) -> int:
     s = get_settings()
     res = build_models_resource(s)
     if args.ui:
-        cmd = [
-            "mlflow",
-            "ui",
-            "--backend-store-uri",
-            res.tracking_uri,
-            "--host",
-            args.host,
-            "--port",
-            str(args.port),
-        ]
-        print("starting:", " ".join(cmd))
-        try:
-            return subprocess.call(cmd, env=os.environ.copy())
-        except FileNotFoundError:
+        cmd = mlflow_ui_command(res.tracking_uri, args.host, args.port)
+        if cmd is None:
             print(
                 "edge models --ui: the MLflow UI needs the full `mlflow` package (the base install has "
                 "mlflow-skinny only): pip install 'edge-assets[mlflow-ui]' (or `pip install mlflow`)",
                 file=sys.stderr,
             )
             return 1
+        print("starting:", " ".join(cmd))
+        return subprocess.call(cmd, env=os.environ.copy())
     if not res.has_store():
         print(f"no models yet: tracking store {res.tracking_uri} does not exist (run edge_models first)")
         return 0

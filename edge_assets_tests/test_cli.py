@@ -1,14 +1,17 @@
 """The `edge` command over a real lake and DuckDB file."""
 
+import importlib.metadata
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import polars as pl
 import pytest
 
+from edge_assets import cli
 from edge_assets.assets import seeds
 from edge_assets.resources import build_resources
 from edge_assets.settings import load_settings
@@ -57,7 +60,7 @@ def test_query_error_is_clear(tmp_path: Path) -> None:
     assert "edge query:" in proc.stderr and "no_such_table" in proc.stderr
 
 
-@pytest.mark.parametrize("command", ["demo", "query", "ui", "simulate", "backfill"])
+@pytest.mark.parametrize("command", ["demo", "query", "ui", "simulate", "backfill", "models"])
 def test_every_command_has_help(command: str) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "edge_assets.cli", command, "--help"],
@@ -67,3 +70,55 @@ def test_every_command_has_help(command: str) -> None:
     )
     assert proc.returncode == 0
     assert "usage: edge " + command in proc.stdout
+
+
+def _full_mlflow_installed() -> bool:
+    try:
+        importlib.metadata.distribution("mlflow")
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(_full_mlflow_installed(), reason="the full mlflow package is installed here")
+def test_models_ui_with_mlflow_skinny_only_says_how_to_install(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "edge_assets.cli", "models", "--ui"],
+        cwd=tmp_path,
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 1
+    assert "pip install 'edge-assets[mlflow-ui]'" in proc.stderr
+    assert "starting:" not in proc.stdout
+
+
+def test_models_ui_runs_mlflow_with_this_interpreter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`.venv/bin/edge models --ui` must not need the venv's bin/ on PATH (it did: "mlflow" not found)."""
+    for key, value in _env(tmp_path).items():
+        if key.startswith("EDGE_"):
+            monkeypatch.setenv(key, value)
+    monkeypatch.setenv("EDGE_MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setattr(importlib.metadata, "distribution", lambda name: object())
+    calls: list[list[str]] = []
+
+    def fake_call(cmd: list[str], **kwargs: Any) -> int:
+        calls.append(cmd)
+        return 0
+
+    monkeypatch.setattr(cli.subprocess, "call", fake_call)
+    assert cli.main(["models", "--ui", "--port", "5123"]) == 0
+    assert calls == [
+        [
+            sys.executable,
+            *("-m", "mlflow", "ui", "--backend-store-uri", f"sqlite:///{tmp_path}/mlflow.db"),
+            *("--host", "127.0.0.1", "--port", "5123"),
+        ]
+    ]
+    # the module form is a real entry point of the installed mlflow (skinny has the command too)
+    monkeypatch.undo()
+    help_ = subprocess.run([*calls[0][:4], "--help"], capture_output=True, text=True, timeout=120)
+    assert help_.returncode == 0 and "--backend-store-uri" in help_.stdout
