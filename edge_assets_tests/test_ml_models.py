@@ -147,6 +147,13 @@ def test_train_log_promote_then_keep_champion(tmp_path: Path, capsys: pytest.Cap
     assert (tmp_path / "lake" / "mlflow-artifacts").is_dir()  # artifacts under the lake root
     versions = list_versions(uri)
     assert versions.filter(pl.col("model") == CLASSIFIER_NAME)["champion"].to_list() == [True, False]
+    # each row carries its own model's held-out metrics: the pair shares one run
+    by_model = {r["model"]: r for r in versions.filter(pl.col("version") == 1).iter_rows(named=True)}
+    metrics = client.get_run(first.run_id).data.metrics
+    assert by_model[CLASSIFIER_NAME]["auc"] == metrics["model_auc"]
+    assert by_model[CLASSIFIER_NAME]["ev_rmse"] is None
+    assert by_model[REGRESSOR_NAME]["ev_rmse"] == metrics["model_ev_rmse"]
+    assert by_model[REGRESSOR_NAME]["auc"] is None and by_model[REGRESSOR_NAME]["precision"] is None
     # `edge models` lists the versions, their metrics and the champion
     from edge_assets import cli
     from edge_assets.settings import get_settings

@@ -289,9 +289,15 @@ def log_and_promote(
 
 
 def list_versions(tracking_uri: str) -> pl.DataFrame:
-    """Every registered version of both models with its run's key metrics and the champion flag."""
+    """Every registered version of both models with the champion flag and its run's held-out metrics
+    that describe it: the classifier's (AUC .. mean realized EV of the signals it accepts) or the
+    regressor's (EV RMSE). Both versions come from one run, so each row shows only its own."""
     mlflow = _mlflow(tracking_uri, None)
     client = mlflow.MlflowClient()
+    own_metrics = {
+        CLASSIFIER_NAME: ("auc", "brier", "log_loss", "calibration_error", "precision", "mean_realized_ev"),
+        REGRESSOR_NAME: ("ev_rmse",),
+    }
     rows = []
     for name in (CLASSIFIER_NAME, REGRESSOR_NAME):
         try:
@@ -307,13 +313,7 @@ def list_versions(tracking_uri: str) -> pl.DataFrame:
                     "champion": str(v.version) == str(champ),
                     "run_id": v.run_id,
                     "created": v.creation_timestamp,
-                    "auc": m.get("model_auc"),
-                    "brier": m.get("model_brier"),
-                    "log_loss": m.get("model_log_loss"),
-                    "calibration_error": m.get("model_calibration_error"),
-                    "precision": m.get("model_precision"),
-                    "mean_realized_ev": m.get("model_mean_realized_ev"),
-                    "ev_rmse": m.get("model_ev_rmse"),
+                    **{k: m.get(f"model_{k}") for k in own_metrics[name]},
                 }
             )
     schema = {
