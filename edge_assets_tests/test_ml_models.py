@@ -381,3 +381,18 @@ def test_store_tables_are_built_away_from_its_path_and_an_existing_store_is_kept
     assert registry.create_sqlite_store(path, "file:///elsewhere") is False
     assert path.read_bytes() == before and len(seen) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mlflow.db"]
+
+
+def test_store_is_renamed_into_place_where_the_filesystem_has_no_hard_links(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_links(src: str, dst: str) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(registry.os, "link", no_links)
+    path = tmp_path / "mlflow.db"
+    assert registry.create_sqlite_store(path, (tmp_path / "art").as_uri()) is True
+    with sqlite3.connect(path) as db:
+        assert db.execute("select name from experiments").fetchall() == [("Default",)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mlflow.db"]
+    assert registry.create_sqlite_store(path) is False

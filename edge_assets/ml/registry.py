@@ -115,6 +115,10 @@ def create_sqlite_store(path: Path, artifact_location: str | None = None) -> boo
             os.link(tmp, path)  # unlike a rename, never replaces a store another process just made
         except FileExistsError:
             return False
+        except OSError:  # a filesystem without hard links: rename, checked first (a short window)
+            if path.exists():
+                return False
+            os.replace(tmp, path)
         return True
     finally:
         tmp.unlink(missing_ok=True)
