@@ -1,5 +1,6 @@
 """The parquet IO manager on local disk and on a real local S3 server (moto in server mode)."""
 
+import hashlib
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -145,6 +146,61 @@ def test_curated_writes_fsync_raw_responses_do_not(tmp_path: Path, monkeypatch: 
     assert len(synced) == 1  # the raw file was renamed into place without an fsync
     written = [str(p) for p in (tmp_path / "lake" / "raw_responses").rglob("*.parquet")]
     assert written == [path] and not list((tmp_path / "lake").rglob("*.tmp"))
+
+
+def _raw_round_trip(lake: Lake) -> None:
+    """A stored response reads back in the contract's schema with its exact bytes, and storing it
+    again rewrites the same file byte for byte (the raw lake is idempotent)."""
+    from edge_assets.lake.raw import RawStore, decompress
+    from edge_assets.schemas import RAW_RESPONSES
+    from edge_assets.sources.http import RawExchange
+
+    body = b'[{"id": "1", "question": "Lakers vs. Celtics"}]' * 50
+    at = datetime(2026, 3, 1, 12, 30, 5, 123456, tzinfo=UTC)
+    headers = {"x-requests-remaining": "480", "x-requests-used": "20", "x-requests-last": "3"}
+    exchange = RawExchange(
+        "oddsapi",
+        "/v4/sports/{sport}/odds",
+        "/v4/sports/nba/odds",
+        {"regions": "us"},
+        at,
+        12.5,
+        200,
+        headers,
+        body,
+    )
+    path = RawStore(lake).store(exchange, parse_error="schema drift: no 'bookmakers'")
+    first = lake.fs.open_input_file(path).readall()
+    df = lake.read_file(path)
+    assert df.schema == pl.Schema(RAW_RESPONSES)
+    row = df.row(0, named=True)
+    assert decompress(row.pop("body_zstd"), row["body_bytes"]) == body
+    assert row == {
+        "source": "oddsapi",
+        "endpoint": "/v4/sports/{sport}/odds",
+        "url_path": "/v4/sports/nba/odds",
+        "params": '{"regions": "us"}',
+        "requested_at": at,
+        "elapsed_ms": 12.5,
+        "status": 200,
+        "quota_remaining": 480,
+        "quota_used": 20,
+        "quota_last": 3,
+        "body_bytes": len(body),
+        "sha256": hashlib.sha256(body).hexdigest(),
+        "parse_error": "schema drift: no 'bookmakers'",
+    }
+    assert RawStore(lake).store(exchange, parse_error="schema drift: no 'bookmakers'") == path
+    assert lake.fs.open_input_file(path).readall() == first
+
+
+def test_raw_response_round_trips_exactly_and_rewrites_identically(tmp_path: Path) -> None:
+    _raw_round_trip(Lake(str(tmp_path / "lake")))
+
+
+@pytest.mark.integration
+def test_raw_response_round_trips_on_s3(s3_server: str) -> None:
+    _raw_round_trip(Lake("s3://edge-lake/raw", s3_endpoint_url=s3_server))
 
 
 def test_write_that_dies_midway_keeps_previous_content(

@@ -22,6 +22,8 @@ from edge_assets.schemas import RAW_RESPONSES
 from edge_assets.sources.http import RawExchange
 
 RAW_TABLE = "raw_responses"
+# the contract's arrow types (large_string / large_binary, as polars writes and reads them back)
+RAW_ARROW_SCHEMA = pl.DataFrame(schema=RAW_RESPONSES).to_arrow().schema
 
 
 class RawStore:
@@ -57,7 +59,7 @@ class RawStore:
             "sha256": digest,
             "parse_error": parse_error,
         }
-        frame = pl.DataFrame([row], schema=RAW_RESPONSES)  # built in the contract: no cast pass
+        table = pa.Table.from_pylist([row], schema=RAW_ARROW_SCHEMA)  # built in the contract: no cast pass
         params_hash = hashlib.sha1(row["params"].encode()).hexdigest()[:8]
         name = f"{at:%Y%m%dT%H%M%S%fZ}-{exchange.source}-{params_hash}-{digest[:12]}.parquet"
         path = "/".join(
@@ -69,7 +71,7 @@ class RawStore:
                 name,
             ]
         )
-        self.lake.write_file(path, frame, sync=False)
+        self.lake.write_arrow_file(path, table, sync=False)
         with self._lock:
             self.files.append(path)
             self.bytes += len(body)

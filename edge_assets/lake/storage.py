@@ -7,10 +7,12 @@ Layout: <root>/<table path>/dt=YYYY-MM-DD/hour=HH/part.parquet (hourly), dt=YYYY
 import io
 import os
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import BinaryIO
 from urllib.parse import quote
 
 import polars as pl
+import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
@@ -92,11 +94,28 @@ class Lake:
 
         polars' own writer: ~30 % faster than pyarrow's on our tables, and it reads back equal.
         """
+        self._write_atomic(
+            path, lambda out: df.write_parquet(out, compression="zstd", compression_level=ZSTD_LEVEL), sync
+        )
+
+    def write_arrow_file(self, path: str, table: pa.Table, *, sync: bool = True) -> None:
+        """Like `write_file` for a small pyarrow table whose bulk is compressed already (a raw response
+        body): pyarrow's writer, no page compression, statistics or dictionaries. For a one-row file
+        that is ~0.6 against ~1.0 ms with polars' writer at zstd, and the file is no larger."""
+        self._write_atomic(
+            path,
+            lambda out: pq.write_table(
+                table, out, compression="none", use_dictionary=False, write_statistics=False
+            ),
+            sync,
+        )
+
+    def _write_atomic(self, path: str, serialize: Callable[[BinaryIO], None], sync: bool) -> None:
         if self.is_s3:
             # Serialize fully first, then upload in one request: pyarrow's S3 stream would complete
             # a half-written multipart upload on close, so a crash must happen before any bytes go out.
             buffer = io.BytesIO()
-            df.write_parquet(buffer, compression="zstd", compression_level=ZSTD_LEVEL)
+            serialize(buffer)
             with self.fs.open_output_stream(path) as out:
                 out.write(buffer.getvalue())
             return
@@ -105,7 +124,7 @@ class Lake:
         tmp = f"{path}.{uuid.uuid4().hex}.tmp"
         try:
             with open(tmp, "wb") as out:
-                df.write_parquet(out, compression="zstd", compression_level=ZSTD_LEVEL)
+                serialize(out)
                 if sync:
                     out.flush()
                     os.fsync(out.fileno())
