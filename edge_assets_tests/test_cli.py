@@ -28,6 +28,18 @@ def _env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
+def _edge(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`edge <args>` in a fresh process over a lake under tmp_path."""
+    return subprocess.run(
+        [sys.executable, "-m", "edge_assets.cli", *args],
+        cwd=tmp_path,
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def test_query_counts_rows_after_materialization(tmp_path: Path) -> None:
     settings = load_settings(lake_root=str(tmp_path / "lake"), duckdb_path=str(tmp_path / "w.duckdb"))
     with dg.instance_for_test() as instance:
@@ -35,27 +47,13 @@ def test_query_counts_rows_after_materialization(tmp_path: Path) -> None:
     assert result.success
     expected = pl.read_csv(REPO_ROOT / "data" / "team_aliases.csv").height
     assert expected > 100
-    proc = subprocess.run(
-        [sys.executable, "-m", "edge_assets.cli", "query", "select count(*) as n from team_aliases", "--csv"],
-        cwd=tmp_path,
-        env=_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = _edge(tmp_path, "query", "select count(*) as n from team_aliases", "--csv")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == ["n", str(expected)]
 
 
 def test_query_error_is_clear(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "edge_assets.cli", "query", "select * from no_such_table"],
-        cwd=tmp_path,
-        env=_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = _edge(tmp_path, "query", "select * from no_such_table")
     assert proc.returncode == 1
     assert "edge query:" in proc.stderr and "no_such_table" in proc.stderr
 
@@ -72,24 +70,12 @@ def test_every_command_has_help(command: str) -> None:
     assert "usage: edge " + command in proc.stdout
 
 
-def _full_mlflow_installed() -> bool:
-    try:
-        importlib.metadata.distribution("mlflow")
-    except importlib.metadata.PackageNotFoundError:
-        return False
-    return True
-
-
-@pytest.mark.skipif(_full_mlflow_installed(), reason="the full mlflow package is installed here")
+@pytest.mark.skipif(
+    cli.mlflow_ui_command("sqlite:///x.db", "127.0.0.1", 5000) is not None,
+    reason="the full mlflow package is installed here: the UI would start",
+)
 def test_models_ui_with_mlflow_skinny_only_says_how_to_install(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "edge_assets.cli", "models", "--ui"],
-        cwd=tmp_path,
-        env=_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = _edge(tmp_path, "models", "--ui")
     assert proc.returncode == 1
     assert "pip install 'edge-assets[mlflow-ui]'" in proc.stderr
     assert "starting:" not in proc.stdout
