@@ -149,12 +149,10 @@ def bench_historical_ingest(snapshots: int = 200, replicate: int = 4) -> dict[st
 
 
 def bench_raw_store(bodies: list[bytes], rounds: int = 3) -> dict[str, float]:
-    """Files per second storing each body as a raw response: `RawStore` (pyarrow, uncompressed pages
+    """Seconds to store each body as a raw response file: `RawStore` (pyarrow, uncompressed pages
     over the zstd body) vs the same rows through polars' writer at zstd level 1 (the previous path).
     Best of `rounds`, alternating, each into a fresh lake. The baseline also converts the row back
     from arrow (~0.1 ms a file here), so the ratio flatters the new path by about that much."""
-    import polars as pl
-
     from edge_assets.lake import Lake
     from edge_assets.lake.raw import RawStore
     from edge_assets.lake.storage import ZSTD_LEVEL
