@@ -12,7 +12,16 @@ import pytest
 from edge_assets.simulator import World
 from edge_assets.simulator.oddsapi import iso
 from edge_assets.simulator.teams import LEAGUES, TEAMS
-from edge_assets.simulator.world import ET, _dec, grid_index, pcg64_states, round_to, to_ts
+from edge_assets.simulator.world import (
+    ET,
+    _dec,
+    grid_index,
+    pcg64_states,
+    round_to,
+    soccer_1x2,
+    soccer_over,
+    to_ts,
+)
 
 T = datetime(2026, 10, 15, 18, 0, tzinfo=UTC)
 
@@ -378,3 +387,17 @@ def test_vectorized_seeding_is_numpys_pcg64_seeding_and_primed_books_are_the_sam
         other = plain.detail(det.game)
         assert primed._book_at(det, mk, k) == plain._book_at(other, other.markets[mk.idx], k), mk.market_id
     assert not primed._primed[k]  # each primed generator was used once
+
+
+def test_soccer_grids_over_all_books_at_once_are_the_per_book_floats() -> None:
+    """`book_quotes` prices every book of a soccer game in one numpy pass; each float must be what
+    the one-book call gives (the simulator's responses are byte-identical across versions)."""
+    rng = np.random.default_rng(3)
+    mbs = np.concatenate([rng.normal(0.0, 1.2, 4_000), [0.0, -3.0, 3.0, 40.0, -40.0]])
+    tbs = np.concatenate([rng.uniform(0.5, 5.0, 4_000), [0.1, 0.3, 2.5, 60.0, 1.0]])
+    home, draw, away = soccer_1x2(mbs, tbs)
+    over = soccer_over(tbs, 2.5)
+    for j, (mb, tb) in enumerate(zip(mbs.tolist(), tbs.tolist(), strict=True)):
+        one = [float(x) for x in soccer_1x2(np.array(mb), np.array(tb))]
+        assert one == [float(home[j]), float(draw[j]), float(away[j])], (mb, tb)
+        assert float(soccer_over(np.array(tb), 2.5)) == float(over[j]), tb

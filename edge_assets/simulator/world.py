@@ -1221,36 +1221,28 @@ class World:
         lg = LEAGUES[g.league]
         want = list(markets)
         out: list[tuple[str, int, list[tuple[str, int, list[tuple[str, float, float | None]]]]]] = []
-        live = t_s >= to_ts(g.actual_start)
-        for bk in book_keys:
-            bi = BOOK_INDEX[bk]
-            b = BOOKS[bi]
-            if live:
-                if bk not in ("pinnacle", "draftkings", "fanduel"):
-                    continue
-                mk = det.markets[0]
-                k = grid_index(t_s)
-                p1 = self.true_prob1(det, mk, k)
-                last = (t_s // 60) * 60 - int(h64(self.seed, "lj", g.key, bk, k) % 40)
-                mkts: list[tuple[str, int, list[tuple[str, float, float | None]]]] = []
-                if "h2h" in want and not lg.has_draw:
-                    p1 = min(max(p1, 0.02), 0.98)
-                    p_home = 1 - p1 if mk.params[0] == 1.0 else p1
-                    mkts.append(
-                        ("h2h", last, self._two_way(g.home.odds_name, g.away.odds_name, p_home, b.vig * 1.5))
-                    )
-                if mkts:
-                    out.append((bk, max(x[1] for x in mkts), mkts))
-                continue
-            st = self.book_state(det, bi, t_s)
-            if st is None:
-                continue
-            _, last, mb, tb = st
-            mkts = []
+        if t_s >= to_ts(g.actual_start):
+            return self._live_quotes(det, t_s, book_keys, want)
+        states = [(bk, self.book_state(det, BOOK_INDEX[bk], t_s)) for bk in book_keys]
+        quoting = [(bk, st) for bk, st in states if st is not None]  # None: the book does not carry it
+        h2h_1x2: tuple[np.ndarray, ...] = ()
+        over_25 = np.empty(0)
+        if lg.has_draw and quoting:
+            # every book's Poisson grid in one numpy pass: the same floats as one call per book at
+            # a fraction of the cost (~16 us of numpy overhead per scalar call)
+            mbs = np.array([st[2] for _, st in quoting])
+            tbs = np.array([st[3] for _, st in quoting])
+            if "h2h" in want:
+                h2h_1x2 = soccer_1x2(mbs, tbs)
+            if "totals" in want:
+                over_25 = soccer_over(tbs, 2.5)
+        for j, (bk, (_, last, mb, tb)) in enumerate(quoting):
+            b = BOOKS[BOOK_INDEX[bk]]
+            mkts: list[tuple[str, int, list[tuple[str, float, float | None]]]] = []
             for key in want:
                 if key == "h2h":
                     if lg.has_draw:
-                        ph, pd_, pa = (float(x) for x in soccer_1x2(np.array(mb), np.array(tb)))
+                        ph, pd_, pa = (float(x[j]) for x in h2h_1x2)
                         probs = self._soft_shift(det, bk, t_s, {"home": ph, "draw": pd_, "away": pa})
                         mkts.append(("h2h", last, self._three_way(g, probs, b.vig * 1.4)))
                     else:
@@ -1277,7 +1269,7 @@ class World:
                 elif key == "totals":
                     if lg.has_draw:
                         line = 2.5
-                        p_over = float(soccer_over(np.array(tb), line))
+                        p_over = float(over_25[j])
                     elif g.league == "nhl":
                         line = 6.5 if tb >= 6.0 else 5.5
                         p_over = float(ndtr((tb - line) / lg.total_sd))
@@ -1288,6 +1280,31 @@ class World:
                     mkts.append(("totals", last, [("Over", _dec(po), line), ("Under", _dec(pu), line)]))
             if mkts:
                 out.append((bk, last, mkts))
+        return out
+
+    def _live_quotes(
+        self, det: GameDetail, t_s: int, book_keys: Iterable[str], want: list[str]
+    ) -> list[tuple[str, int, list[tuple[str, int, list[tuple[str, float, float | None]]]]]]:
+        """`book_quotes` once the game is live: three books keep a moneyline (no draw) on the live truth."""
+        g = det.game
+        lg = LEAGUES[g.league]
+        out: list[tuple[str, int, list[tuple[str, int, list[tuple[str, float, float | None]]]]]] = []
+        for bk in book_keys:
+            if bk not in ("pinnacle", "draftkings", "fanduel"):
+                continue
+            b = BOOKS[BOOK_INDEX[bk]]
+            mk = det.markets[0]
+            k = grid_index(t_s)
+            p1 = self.true_prob1(det, mk, k)
+            last = (t_s // 60) * 60 - int(h64(self.seed, "lj", g.key, bk, k) % 40)
+            mkts: list[tuple[str, int, list[tuple[str, float, float | None]]]] = []
+            if "h2h" in want and not lg.has_draw:
+                p1 = min(max(p1, 0.02), 0.98)
+                p_home = 1 - p1 if mk.params[0] == 1.0 else p1
+                moneyline = self._two_way(g.home.odds_name, g.away.odds_name, p_home, b.vig * 1.5)
+                mkts.append(("h2h", last, moneyline))
+            if mkts:
+                out.append((bk, max(x[1] for x in mkts), mkts))
         return out
 
     def _soft_shift(self, det: GameDetail, bk: str, t_s: int, probs: dict[str, float]) -> dict[str, float]:
