@@ -36,7 +36,14 @@ LABEL_COLUMNS: dict[str, pl.DataType] = {
 }
 TRAINING_COLUMNS: dict[str, pl.DataType] = {**FEATURE_COLUMNS, **LABEL_COLUMNS}
 
-__all__ = ["LABEL_COLUMNS", "TRAINING_COLUMNS", "build_labels", "closing_lines", "final_scores"]
+__all__ = [
+    "LABEL_COLUMNS",
+    "TRAINING_COLUMNS",
+    "build_labels",
+    "closing_lines",
+    "final_scores",
+    "outcome_result",
+]
 
 
 def closing_lines(snapshots: pl.DataFrame) -> pl.DataFrame:
@@ -83,7 +90,7 @@ def final_scores(scores: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _result() -> pl.Expr:
+def outcome_result() -> pl.Expr:
     """1 / 0 / 0.5 for the row's outcome given home_score and away_score (h2h, spreads, totals)."""
     hs, aw = pl.col("home_score").cast(pl.Float64), pl.col("away_score").cast(pl.Float64)
     name, key, point = pl.col("outcome_name"), pl.col("market_key"), pl.col("point").fill_null(0.0)
@@ -124,7 +131,7 @@ def build_labels(features: pl.DataFrame, snapshots: pl.DataFrame, scores: pl.Dat
         .join(close, on="pm_token_id", how="inner")
         .filter(pl.col("close_at") >= pl.col("observed_at"))
         .join(final, on="event_id", how="inner")
-        .with_columns(result=_result())
+        .with_columns(result=outcome_result())
         .filter(pl.col("result").is_not_null() & pl.col("close_prob").is_not_null())
         .with_columns(
             ev_close=pl.col("close_prob") / eff - 1.0,

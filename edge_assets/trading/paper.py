@@ -1,0 +1,190 @@
+"""Paper trading of the comparator's signals (pure polars, no Dagster).
+
+What a bettor who followed every signal would have done, and how it went:
+
+- **entry**: one trade per edge (``edge_id``), at its first signal, or at the first signal after
+  ``reentry_gap`` without one (an edge back a week later is a new bet). Not one per hour: an edge
+  lasting five hours is one bet, as it is one alert.
+- **fill**: the order-book walk the comparator priced the signal with (the features_latest
+  snapshot): ``filled_shares`` at ``vwap`` plus the taker fee; cost = shares * effective_price.
+  Zero latency and the displayed depth are assumed, so paper PnL is an upper bound on execution.
+- **settlement**: the first completed score observed within ``horizon`` after the end of the
+  trade's UTC day (the label horizon): result 1 / 0 / 0.5 (push) as in the training labels,
+  payout = shares * result, pnl = payout - cost. Unsettled trades keep null results.
+- **closing-line value** (settled trades): the token's last pre-start sharp fair probability
+  (else consensus) minus the entry price, as in the labels.
+
+Both cut-offs are per trade day, so a day's rows do not depend on how many days a run covers.
+"""
+
+from datetime import datetime, timedelta
+
+import polars as pl
+
+from edge_assets.features.labels import closing_lines, outcome_result
+from edge_assets.schemas import UTC_TS
+
+REENTRY_GAP = timedelta(days=7)
+
+PAPER_TRADE_COLUMNS: dict[str, pl.DataType] = {
+    "trade_id": pl.String(),  # the opening signal's signal_id
+    "edge_id": pl.String(),
+    "placed_at": UTC_TS,  # the opening signal's snapshot (partition column)
+    "event_id": pl.String(),
+    "sport_key": pl.String(),
+    "commence_time": UTC_TS,
+    "home_team": pl.String(),
+    "away_team": pl.String(),
+    "market_key": pl.String(),
+    "point": pl.Float64(),
+    "outcome_name": pl.String(),
+    "pm_market_id": pl.String(),
+    "pm_token_id": pl.String(),
+    "side": pl.String(),
+    "model_name": pl.String(),
+    "model_version": pl.String(),
+    "confidence": pl.Float64(),
+    "fair_prob": pl.Float64(),
+    "ev_after_costs": pl.Float64(),  # expected at entry
+    "shares": pl.Float64(),
+    "vwap": pl.Float64(),
+    "fee_per_share": pl.Float64(),
+    "entry_price": pl.Float64(),  # vwap + fee per share
+    "fees_usdc": pl.Float64(),
+    "cost_usdc": pl.Float64(),  # shares * entry_price
+    "settled": pl.Boolean(),
+    "settled_at": UTC_TS,  # observation of the first completed score
+    "home_score": pl.Int64(),
+    "away_score": pl.Int64(),
+    "result": pl.Float64(),  # 1 win, 0 loss, 0.5 push
+    "payout_usdc": pl.Float64(),
+    "pnl_usdc": pl.Float64(),
+    "roi": pl.Float64(),  # pnl / cost
+    "close_at": UTC_TS,
+    "close_prob": pl.Float64(),
+    "close_source": pl.String(),  # sharp | consensus
+    "clv": pl.Float64(),  # close_prob - entry_price
+}
+
+__all__ = ["PAPER_TRADE_COLUMNS", "REENTRY_GAP", "opening_signals", "paper_trades", "summarize"]
+
+
+def opening_signals(
+    signals: pl.DataFrame, *, start: datetime, end: datetime, reentry_gap: timedelta = REENTRY_GAP
+) -> pl.DataFrame:
+    """The signals created in [start, end) that open a trade.
+
+    ``signals`` (SIGNAL_COLUMNS rows) must reach back to ``start - reentry_gap``: an edge's
+    previous signal decides whether this one opens a trade.
+    """
+    if signals.height == 0:
+        return signals
+    edge = pl.coalesce("edge_id", "signal_id")  # rows from before edge ids: each signal its own edge
+    previous = pl.col("created_at").shift(1).over(edge)
+    return (
+        signals.sort("created_at", "signal_id")
+        .with_columns(_previous=previous)
+        .filter(
+            (pl.col("created_at") >= start)
+            & (pl.col("created_at") < end)
+            & (pl.col("_previous").is_null() | (pl.col("created_at") - pl.col("_previous") > reentry_gap))
+        )
+        .drop("_previous")
+    )
+
+
+def _first_completed(scores: pl.DataFrame) -> pl.DataFrame:
+    """Per event: the first completed score and when it was observed."""
+    return (
+        scores.filter(pl.col("completed").fill_null(False) & pl.col("home_score").is_not_null())
+        .sort("observed_at")
+        .unique("event_id", keep="first", maintain_order=True)
+        .select("event_id", "home_score", "away_score", settled_at=pl.col("observed_at"))
+    )
+
+
+def paper_trades(
+    opening: pl.DataFrame, snapshots: pl.DataFrame, scores: pl.DataFrame, *, horizon: timedelta
+) -> pl.DataFrame:
+    """PAPER_TRADE_COLUMNS for ``opening`` signals (`opening_signals`), settled where possible.
+
+    ``snapshots``: features_latest rows (pm_token_id, observed_at, commence_time, fair_prob,
+    sharp_prob) of the traded tokens up to their start; ``scores``: ODDS_SCORES rows up to the last
+    trade day's end + ``horizon``.
+    """
+    if opening.height == 0:
+        return pl.DataFrame(schema=PAPER_TRADE_COLUMNS)
+    closes = closing_lines(snapshots) if snapshots.height else None
+    finals = _first_completed(scores) if scores.height else None
+    shares, price = pl.col("filled_shares"), pl.col("effective_price")
+    df = opening.with_columns(
+        trade_id=pl.col("signal_id"),
+        edge_id=pl.coalesce("edge_id", "signal_id"),
+        placed_at=pl.col("created_at"),
+        shares=shares,
+        entry_price=price,
+        fees_usdc=shares * pl.col("fee_per_share"),
+        cost_usdc=shares * price,
+        _cutoff=pl.col("created_at").dt.truncate("1d") + pl.duration(days=1) + horizon,
+    )
+    if finals is not None:
+        df = df.join(finals, on="event_id", how="left").with_columns(
+            # a score observed after this trade day's horizon does not settle it (yet)
+            [
+                pl.when(pl.col("settled_at") < pl.col("_cutoff")).then(pl.col(c)).alias(c)
+                for c in ("home_score", "away_score", "settled_at")
+            ]
+        )
+    else:
+        df = df.with_columns(
+            home_score=pl.lit(None, pl.Int64),
+            away_score=pl.lit(None, pl.Int64),
+            settled_at=pl.lit(None, UTC_TS),
+        )
+    df = df.with_columns(result=outcome_result()).with_columns(settled=pl.col("result").is_not_null())
+    if closes is not None:
+        df = df.join(closes, on="pm_token_id", how="left")
+    else:
+        df = df.with_columns(
+            close_at=pl.lit(None, UTC_TS),
+            close_prob=pl.lit(None, pl.Float64),
+            close_source=pl.lit(None, pl.String),
+        )
+    settled = pl.col("settled")
+    df = df.with_columns(
+        [pl.when(settled).then(pl.col(c)).alias(c) for c in ("close_at", "close_prob", "close_source")],
+        payout_usdc=shares * pl.col("result"),
+    ).with_columns(
+        pnl_usdc=pl.col("payout_usdc") - pl.col("cost_usdc"),
+        clv=pl.col("close_prob") - price,
+    )
+    df = df.with_columns(roi=pl.col("pnl_usdc") / pl.col("cost_usdc"))
+    return df.select([pl.col(c).cast(t) for c, t in PAPER_TRADE_COLUMNS.items()]).sort(
+        "placed_at", "trade_id"
+    )
+
+
+def summarize(trades: pl.DataFrame, by: tuple[str, ...] = ("model_name", "model_version")) -> pl.DataFrame:
+    """Per group: trades, settled, staked and returned USDC, PnL, ROI, hit rate and mean CLV."""
+    settled = trades.filter(pl.col("settled"))
+    opened = trades.group_by(by).agg(
+        trades=pl.len(), open_cost_usdc=pl.col("cost_usdc").filter(~pl.col("settled")).sum()
+    )
+    done = settled.group_by(by).agg(
+        settled=pl.len(),
+        staked_usdc=pl.col("cost_usdc").sum(),
+        returned_usdc=pl.col("payout_usdc").sum(),
+        pnl_usdc=pl.col("pnl_usdc").sum(),
+        hit_rate=(pl.col("result") == 1.0).mean(),
+        mean_clv=pl.col("clv").mean(),
+        mean_expected_ev=pl.col("ev_after_costs").mean(),
+    )
+    out = (
+        opened.join(done, on=list(by), how="left", nulls_equal=True)
+        .with_columns(  # a group with nothing settled yet: nothing staked or won so far
+            pl.col("settled").fill_null(0),
+            *[pl.col(c).fill_null(0.0) for c in ("staked_usdc", "returned_usdc", "pnl_usdc")],
+        )
+        .with_columns(roi=pl.when(pl.col("settled") > 0).then(pl.col("pnl_usdc") / pl.col("staked_usdc")))
+    )
+    return out.sort(list(by), nulls_last=True)

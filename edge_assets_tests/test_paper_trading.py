@@ -1,0 +1,212 @@
+"""Paper trading: one trade per edge, filled at the signal's walk, settled within the label horizon."""
+
+from datetime import UTC, datetime, timedelta
+
+import polars as pl
+import pytest
+
+from edge_assets.schemas import ODDS_SCORES
+from edge_assets.signals import SIGNAL_COLUMNS
+from edge_assets.trading.paper import PAPER_TRADE_COLUMNS, opening_signals, paper_trades, summarize
+
+D0 = datetime(2026, 11, 1, tzinfo=UTC)
+H = timedelta(hours=1)
+HORIZON = timedelta(days=2)
+START = D0 + timedelta(hours=20)  # every game below starts at 20:00 on day 0
+
+
+def signal(
+    edge: str | None,
+    at: datetime,
+    *,
+    token: str = "tok-home",
+    market_key: str = "h2h",
+    outcome: str = "Home FC",
+    point: float | None = None,
+    shares: float = 100.0,
+    vwap: float = 0.40,
+    fee: float = 0.01,
+    event: str = "ev1",
+    model: str = "rule_confidence",
+) -> dict[str, object]:
+    return {
+        "signal_id": f"{edge or 'noedge'}@{at:%d%H}",
+        "edge_id": edge,
+        "created_at": at,
+        "observed_at": at,
+        "event_id": event,
+        "sport_key": "soccer_epl",
+        "commence_time": START,
+        "home_team": "Home FC",
+        "away_team": "Away FC",
+        "market_key": market_key,
+        "point": point,
+        "outcome_name": outcome,
+        "pm_market_id": "m1",
+        "pm_token_id": token,
+        "side": "buy",
+        "model_name": model,
+        "model_version": None,
+        "confidence": 0.8,
+        "fair_prob": 0.47,
+        "ev_after_costs": 0.47 / (vwap + fee) - 1,
+        "filled_shares": shares,
+        "vwap": vwap,
+        "fee_per_share": fee,
+        "effective_price": vwap + fee,
+    }
+
+
+def frame(rows: list[dict[str, object]]) -> pl.DataFrame:
+    schema = {c: t for c, t in SIGNAL_COLUMNS.items() if c in rows[0]} | {
+        "commence_time": SIGNAL_COLUMNS["created_at"],
+        "sport_key": pl.String(),
+        "home_team": pl.String(),
+        "away_team": pl.String(),
+        "filled_shares": pl.Float64(),
+        "vwap": pl.Float64(),
+        "fee_per_share": pl.Float64(),
+        "effective_price": pl.Float64(),
+    }
+    return pl.DataFrame(rows, schema=schema)
+
+
+def scores(home: int, away: int, observed: datetime, event: str = "ev1") -> pl.DataFrame:
+    row = {
+        "observed_at": observed,
+        "event_id": event,
+        "sport_key": "soccer_epl",
+        "commence_time": START,
+        "home_team": "Home FC",
+        "away_team": "Away FC",
+        "completed": True,
+        "home_score": home,
+        "away_score": away,
+        "last_update": observed,
+    }
+    return pl.DataFrame([row], schema=ODDS_SCORES)
+
+
+def snapshots(token: str, points: list[tuple[datetime, float, float | None]]) -> pl.DataFrame:
+    return pl.DataFrame(
+        [
+            {"pm_token_id": token, "observed_at": at, "commence_time": START, "fair_prob": f, "sharp_prob": s}
+            for at, f, s in points
+        ],
+        schema={
+            "pm_token_id": pl.String,
+            "observed_at": SIGNAL_COLUMNS["created_at"],
+            "commence_time": SIGNAL_COLUMNS["created_at"],
+            "fair_prob": pl.Float64,
+            "sharp_prob": pl.Float64,
+        },
+    )
+
+
+def test_one_trade_per_edge_at_its_first_signal_and_again_after_the_reentry_gap() -> None:
+    sigs = frame(
+        [
+            signal("A", D0 - 2 * H),  # history before the window: A is not new on day 0
+            signal("A", D0 + 10 * H),
+            signal("B", D0 + 11 * H),
+            signal("B", D0 + 12 * H),
+            signal(None, D0 + 13 * H),  # a row from before edge ids: its own edge
+            signal("C", D0 - timedelta(days=8)),  # more than 7 days ago: a new trade on day 0
+            signal("C", D0 + 14 * H),
+            signal("D", D0 + 30 * H),  # day 1
+        ]
+    )
+    day0 = opening_signals(sigs, start=D0, end=D0 + 24 * H)
+    assert day0["signal_id"].to_list() == ["B@0111", "noedge@0113", "C@0114"]
+    day1 = opening_signals(sigs, start=D0 + 24 * H, end=D0 + 48 * H)
+    both = opening_signals(sigs, start=D0, end=D0 + 48 * H)
+    assert (
+        both["signal_id"].to_list()
+        == [*day0["signal_id"], *day1["signal_id"]]
+        == [
+            "B@0111",
+            "noedge@0113",
+            "C@0114",
+            "D@0206",
+        ]
+    )
+
+
+def test_fill_settlement_pnl_and_closing_line_value_exact() -> None:
+    opening = frame(
+        [
+            signal("win", D0 + 10 * H),  # home wins 2-1
+            signal("loss", D0 + 11 * H, token="tok-over", market_key="totals", outcome="Over", point=3.5),
+            signal("push", D0 + 12 * H, token="tok-away", market_key="spreads", outcome="Away FC", point=1.0),
+        ]
+    )
+    snaps = pl.concat(
+        [
+            snapshots(
+                "tok-home", [(D0 + 10 * H, 0.47, 0.46), (D0 + 19 * H, 0.50, 0.52), (D0 + 21 * H, 0.9, 0.9)]
+            ),
+            snapshots("tok-over", [(D0 + 11 * H, 0.45, None), (D0 + 18 * H, 0.44, None)]),
+            snapshots("tok-away", [(D0 + 12 * H, 0.50, 0.49)]),
+        ]
+    )
+    got = paper_trades(opening, snaps, scores(2, 1, D0 + 23 * H), horizon=HORIZON)
+    assert got.schema == pl.Schema(PAPER_TRADE_COLUMNS)
+    rows = {r["edge_id"]: r for r in got.iter_rows(named=True)}
+    win, loss, push = rows["win"], rows["loss"], rows["push"]
+    assert win["entry_price"] == pytest.approx(0.41)
+    assert (win["shares"], win["cost_usdc"], win["fees_usdc"]) == pytest.approx((100.0, 41.0, 1.0))
+    assert (win["result"], win["payout_usdc"], win["pnl_usdc"]) == pytest.approx((1.0, 100.0, 59.0))
+    assert win["roi"] == pytest.approx(59.0 / 41.0)
+    # the close: the last pre-start snapshot's sharp probability (19:00), not the in-play 21:00 one
+    assert (win["close_at"], win["close_source"]) == (D0 + 19 * H, "sharp")
+    assert win["clv"] == pytest.approx(0.52 - 0.41)
+    assert (loss["result"], loss["payout_usdc"], loss["pnl_usdc"]) == pytest.approx((0.0, 0.0, -41.0))
+    assert (loss["close_source"], loss["clv"]) == ("consensus", pytest.approx(0.44 - 0.41))
+    assert (push["result"], push["pnl_usdc"]) == pytest.approx((0.5, 50.0 - 41.0))  # away +1 loses by 1
+    assert got["settled"].to_list() == [True, True, True]
+    assert got["settled_at"].to_list() == [D0 + 23 * H] * 3
+
+
+def test_a_score_after_the_trade_days_horizon_leaves_it_open() -> None:
+    opening = frame([signal("late", D0 + 10 * H)])
+    snaps = snapshots("tok-home", [(D0 + 19 * H, 0.5, 0.5)])
+    cutoff = D0 + timedelta(days=1) + HORIZON
+    open_ = paper_trades(opening, snaps, scores(2, 1, cutoff), horizon=HORIZON).row(0, named=True)
+    assert open_["settled"] is False
+    assert [open_[c] for c in ("result", "pnl_usdc", "close_prob", "clv", "settled_at")] == [None] * 5
+    assert open_["cost_usdc"] == pytest.approx(41.0)
+    done = paper_trades(opening, snaps, scores(2, 1, cutoff - H), horizon=HORIZON).row(0, named=True)
+    assert (done["settled"], done["pnl_usdc"]) == (True, pytest.approx(59.0))
+    # no scores and no snapshots at all: open trades, not an error
+    bare = paper_trades(opening, pl.DataFrame(), pl.DataFrame(), horizon=HORIZON)
+    assert bare["settled"].to_list() == [False] and bare["cost_usdc"].to_list() == pytest.approx([41.0])
+    assert paper_trades(opening.clear(), snaps, pl.DataFrame(), horizon=HORIZON).schema == pl.Schema(
+        PAPER_TRADE_COLUMNS
+    )
+
+
+def test_summary_per_model_counts_open_and_settled_trades() -> None:
+    opening = frame(
+        [
+            signal("w", D0 + 10 * H),
+            signal("l", D0 + 11 * H, token="tok-away", outcome="Away FC"),
+            signal("o", D0 + 12 * H, token="tok-x", event="ev2", model="edge_validity"),
+        ]
+    )
+    snaps = snapshots("tok-home", [(D0 + 19 * H, 0.5, 0.5)])
+    trades = paper_trades(opening, snaps, scores(2, 1, D0 + 23 * H), horizon=HORIZON)
+    got = summarize(trades).to_dicts()
+    assert [g["model_name"] for g in got] == ["edge_validity", "rule_confidence"]
+    model, rule = got
+    assert (model["trades"], model["settled"], model["open_cost_usdc"]) == (1, 0, pytest.approx(41.0))
+    assert (model["staked_usdc"], model["pnl_usdc"], model["roi"], model["hit_rate"]) == (
+        0.0,
+        0.0,
+        None,
+        None,
+    )
+    assert (rule["trades"], rule["settled"], rule["open_cost_usdc"]) == (2, 2, 0.0)
+    assert (rule["staked_usdc"], rule["returned_usdc"], rule["pnl_usdc"]) == pytest.approx(
+        (82.0, 100.0, 18.0)
+    )
+    assert (rule["roi"], rule["hit_rate"]) == pytest.approx((18.0 / 82.0, 0.5))
