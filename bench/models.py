@@ -200,6 +200,13 @@ def main() -> int:
 
     data = lake.read_many(TRAINING_TABLE, partition_keys(lake, TRAINING_TABLE), allow_missing=True)
     print(f"training_sets: {data.height} labelled rows, valid share {data['valid'].mean():.3f}")
+    from edge_assets.trading.paper import summarize
+
+    trades = lake.read_many("paper_trades", partition_keys(lake, "paper_trades"), allow_missing=True)
+    if trades.height:  # the backfill's comparator ran before any model existed: rule-confidence trades
+        print("paper trades of the backfill's signals (one per edge, settled within the label horizon):")
+        with pl.Config(tbl_cols=20, tbl_width_chars=200):
+            print(summarize(trades))
     from edge_assets.ml.registry import list_versions, load_champion
     from edge_assets.ml.train import Comparators, candidate_mask, fit_models, walk_forward_split
 

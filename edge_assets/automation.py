@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from edge_assets import monitoring
-from edge_assets.assets import comparator, ingest, mapping, training
+from edge_assets.assets import comparator, ingest, mapping, trading, training
 from edge_assets.checks import recent
 from edge_assets.comparator_resources import AlertsResource
 from edge_assets.lake.io_manager import LakeResource
@@ -132,7 +132,7 @@ features_schedule = _current_hour_schedule(
     "features_hourly", features_job, "55 * * * *", offset=timedelta(hours=-1)
 )
 nightly_training_job = dg.define_asset_job(
-    "nightly_training_job", selection=[training.training_sets, training.edge_models]
+    "nightly_training_job", selection=[training.training_sets, trading.paper_trades, training.edge_models]
 )
 
 

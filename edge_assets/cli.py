@@ -214,6 +214,41 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_paper(args: argparse.Namespace) -> int:
+    import polars as pl
+
+    from edge_assets.settings import get_settings
+    from edge_assets.trading.paper import PAPER_TRADE_COLUMNS, summarize
+
+    s = get_settings()
+    lake = _lake(s)
+    trades = lake.read_many(  # type: ignore[attr-defined]
+        "paper_trades", _partition_keys(lake, "paper_trades"), allow_missing=True
+    )
+    if trades.height == 0:
+        print(
+            "no paper trades yet: they are built nightly with the training sets (or materialize paper_trades)"
+        )
+        return 0
+    trades = trades.select(list(PAPER_TRADE_COLUMNS))
+    if args.since:
+        trades = trades.filter(pl.col("placed_at").dt.date() >= pl.lit(args.since).str.to_date())
+        if trades.height == 0:
+            print(f"no paper trades placed on or after {args.since}")
+            return 0
+    _print_frame(summarize(trades, by=tuple(args.by.split(","))))
+    first, last = trades["placed_at"].min(), trades["placed_at"].max()
+    print(f"{trades.height} trades placed {first:%Y-%m-%d %H:%M}..{last:%Y-%m-%d %H:%M} UTC")
+    print('each trade: edge query "select * from paper_trades order by placed_at"')
+    return 0
+
+
+def _partition_keys(lake: object, table: str) -> list[str]:
+    from edge_assets.assets.training import partition_keys
+
+    return partition_keys(lake, table)  # type: ignore[arg-type]
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
     from edge_assets.runner import ensure_dagster_home
     from edge_assets.settings import get_settings
@@ -314,6 +349,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=5000)
     p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser(
+        "paper",
+        help="paper trading summary: trades, staked, PnL, ROI, hit rate and CLV per model",
+        description="Summarize paper_trades (one trade per edge at its first signal, settled from scores) "
+        "per model name and version: open and settled trades, USDC staked and returned, PnL, ROI, hit rate, "
+        "mean closing-line value and the EV expected at entry.",
+    )
+    p.add_argument("--by", default="model_name,model_version", help="comma-separated grouping columns")
+    p.add_argument("--since", help="only trades placed on or after this UTC date (YYYY-MM-DD)")
+    p.set_defaults(func=cmd_paper)
     return parser
 
 

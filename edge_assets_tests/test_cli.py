@@ -58,7 +58,7 @@ def test_query_error_is_clear(tmp_path: Path) -> None:
     assert "edge query:" in proc.stderr and "no_such_table" in proc.stderr
 
 
-@pytest.mark.parametrize("command", ["demo", "query", "ui", "simulate", "backfill", "models"])
+@pytest.mark.parametrize("command", ["demo", "query", "ui", "simulate", "backfill", "models", "paper"])
 def test_every_command_has_help(command: str) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "edge_assets.cli", command, "--help"],
@@ -108,3 +108,33 @@ def test_models_ui_runs_mlflow_with_this_interpreter(tmp_path: Path, monkeypatch
     monkeypatch.undo()
     help_ = subprocess.run([*calls[0][:4], "--help"], capture_output=True, text=True, timeout=120)
     assert help_.returncode == 0 and "--backend-store-uri" in help_.stdout
+
+
+def test_paper_summarizes_the_lakes_trades_per_model(tmp_path: Path) -> None:
+    from edge_assets.lake import Lake
+    from edge_assets.trading.paper import paper_trades
+    from edge_assets_tests.test_paper_trading import D0, HORIZON, H, frame, scores, signal
+
+    proc = _edge(tmp_path, "paper")
+    assert (proc.returncode, proc.stdout.split(":")[0]) == (0, "no paper trades yet"), proc.stderr
+    opening = frame([signal("w", D0 + 10 * H), signal("l", D0 + 11 * H, token="tok-away", outcome="Away FC")])
+    trades = paper_trades(opening, pl.DataFrame(), scores(2, 1, D0 + 23 * H), horizon=HORIZON)
+    Lake(str(tmp_path / "lake")).write("paper_trades", "2026-11-01", trades)
+    proc = _edge(tmp_path, "paper", "--by", "sport_key")
+    assert proc.returncode == 0, proc.stderr
+    header = next(line for line in proc.stdout.splitlines() if "sport_key" in line)
+    row = next(line for line in proc.stdout.splitlines() if "soccer_epl" in line)
+    cells = dict(zip(_cells(header), _cells(row), strict=True))
+    assert (cells["trades"], cells["settled"], cells["staked_usdc"], cells["pnl_usdc"]) == (
+        "2",
+        "2",
+        "82.0",
+        "18.0",
+    )
+    assert "2 trades placed 2026-11-01 10:00..2026-11-01 11:00 UTC" in proc.stdout
+    proc = _edge(tmp_path, "paper", "--since", "2026-11-02")
+    assert proc.stdout.strip() == "no paper trades placed on or after 2026-11-02", proc.stderr
+
+
+def _cells(line: str) -> list[str]:
+    return [c.strip() for c in line.strip().strip("│").split("┆")]

@@ -263,12 +263,18 @@ def test_parallel_backfill_writes_the_same_lake_and_records_every_partition(tmp_
     seq = _backfill(tmp_path / "seq", 1)
     par = _backfill(tmp_path / "par", 2)
     tables = sorted(p.name for p in (seq / "lake").iterdir() if p.is_dir() and p.name != "raw_responses")
-    assert {"pm_markets", "features_latest", "features", "signals", "ml"} <= set(tables)
+    assert {"pm_markets", "features_latest", "features", "signals", "ml", "paper_trades"} <= set(tables)
     for table in tables:
         files = sorted(f.relative_to(seq / "lake") for f in (seq / "lake" / table).rglob("*.parquet"))
         assert files == sorted(f.relative_to(par / "lake") for f in (par / "lake" / table).rglob("*.parquet"))
         for f in files:
             assert pl.read_parquet(seq / "lake" / f).equals(pl.read_parquet(par / "lake" / f)), f
+    # paper trading: one trade per edge, opened by its first signal
+    signals = pl.concat([pl.read_parquet(f) for f in (seq / "lake" / "signals").rglob("*.parquet")])
+    trades = pl.concat([pl.read_parquet(f) for f in (seq / "lake" / "paper_trades").rglob("*.parquet")])
+    first = signals.sort("created_at", "signal_id").unique("edge_id", keep="first").sort("signal_id")
+    assert trades.height == first.height > 0
+    assert sorted(trades["trade_id"]) == first["signal_id"].to_list()
     hours = sorted(
         (datetime(2026, 11, 19, 14, tzinfo=UTC) - timedelta(hours=h)).strftime("%Y-%m-%d-%H:00")
         for h in range(1, 41)
