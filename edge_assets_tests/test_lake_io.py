@@ -131,6 +131,35 @@ def test_read_many_projects_columns_and_skips_ones_an_older_partition_lacks(tmp_
     assert df.to_dict(as_series=False) == {"z": [None, None, 0.5], "x": [1, 2, 3]}
 
 
+def test_read_many_of_some_columns_scans_local_files_at_once_with_the_per_file_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Columns of many local partitions come from one polars scan; where the files' schemas need the
+    per-file read (a column the first file lacks, a changed type) the result is the per-file one."""
+    lake = Lake(str(tmp_path / "lake"))
+    lake.write("t", HOURS[0], pl.DataFrame({"x": [1, 2], "y": ["a", "b"]}))
+    lake.write("t", HOURS[2], pl.DataFrame({"x": [3], "z": [0.5]}))  # y missing, z extra, HOURS[1] absent
+    per_file: list[str] = []
+    real_read = Lake.read
+    monkeypatch.setattr(
+        Lake, "read", lambda self, *a, **k: (per_file.append(a[1]), real_read(self, *a, **k))[1]
+    )
+
+    df = lake.read_many("t", HOURS[:3], allow_missing=True, columns=["y", "x"])
+    assert df.to_dict(as_series=False) == {"y": ["a", "b", None], "x": [1, 2, 3]}
+    assert per_file == []  # one scan
+    with pytest.raises(LakeMissingPartition, match="has not been written"):
+        lake.read_many("t", HOURS[:3], columns=["x"])  # HOURS[1] is missing and not allowed to be
+
+    df = lake.read_many("t", [HOURS[2], HOURS[0]], columns=["y", "x"])  # the first file lacks y
+    assert df.to_dict(as_series=False) == {"y": [None, "a", "b"], "x": [3, 1, 2]}
+    assert per_file == [HOURS[0], HOURS[1], HOURS[2], HOURS[0]]  # the refused read, then file by file
+    later = "2026-03-01-05:00"
+    lake.write("t", later, pl.DataFrame({"x": [4.5], "y": ["c"]}))  # x is a float now
+    df = lake.read_many("t", [HOURS[0], later], columns=["x"])
+    assert df.to_dict(as_series=False) == {"x": [1.0, 2.0, 4.5]}
+
+
 def test_curated_writes_fsync_raw_responses_do_not(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from edge_assets.lake.raw import RawStore
     from edge_assets.sources.http import RawExchange

@@ -36,7 +36,10 @@ def paper_trades(
     window = context.partition_time_window
     horizon = timedelta(days=models.label_horizon_days)
     history = store.read_many(
-        "signals", hours_between(window.start - paper.REENTRY_GAP, window.end), allow_missing=True
+        "signals",
+        hours_between(window.start - paper.REENTRY_GAP, window.end),
+        allow_missing=True,
+        columns=paper.SIGNAL_INPUT_COLUMNS,
     )
     opening = paper.opening_signals(history, start=window.start, end=window.end)
     snapshots = scores = pl.DataFrame()

@@ -66,7 +66,41 @@ PAPER_TRADE_COLUMNS: dict[str, pl.DataType] = {
     "clv": pl.Float64(),  # close_prob - entry_price
 }
 
-__all__ = ["PAPER_TRADE_COLUMNS", "REENTRY_GAP", "opening_signals", "paper_trades", "summarize"]
+# what the trades take from the signals table (SIGNAL_COLUMNS plus the walk's columns)
+SIGNAL_INPUT_COLUMNS = [
+    "signal_id",
+    "edge_id",
+    "created_at",
+    "event_id",
+    "sport_key",
+    "commence_time",
+    "home_team",
+    "away_team",
+    "market_key",
+    "point",
+    "outcome_name",
+    "pm_market_id",
+    "pm_token_id",
+    "side",
+    "model_name",
+    "model_version",
+    "confidence",
+    "fair_prob",
+    "ev_after_costs",
+    "filled_shares",
+    "vwap",
+    "fee_per_share",
+    "effective_price",
+]
+
+__all__ = [
+    "PAPER_TRADE_COLUMNS",
+    "REENTRY_GAP",
+    "SIGNAL_INPUT_COLUMNS",
+    "opening_signals",
+    "paper_trades",
+    "summarize",
+]
 
 
 def opening_signals(
