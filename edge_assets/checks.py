@@ -6,9 +6,10 @@ import dagster as dg
 import polars as pl
 
 from edge_assets import monitoring
-from edge_assets.assets import ingest
+from edge_assets.assets import ingest, trading
 from edge_assets.lake.io_manager import LakeResource
 from edge_assets.lake.storage import Lake
+from edge_assets.models_resource import ModelsResource
 from edge_assets.partitions import hour_key
 from edge_assets.schemas import ODDS_QUOTES, PM_MARKETS, PM_ORDER_BOOK_SNAPSHOTS
 from edge_assets.sources_resource import SourcesResource
@@ -73,6 +74,22 @@ def pm_markets_rows(lake: LakeResource) -> dg.AssetCheckResult:
     return _result(monitoring.row_count_in_range("pm_markets", latest, 1, 20_000), dg.AssetCheckSeverity.WARN)
 
 
+PAPER_CHECK_DAYS = 14
+
+
+@dg.asset_check(
+    asset=trading.paper_trades,
+    name="settled_in_horizon",
+    description=f"no paper trade of the last {PAPER_CHECK_DAYS} days is open past its settlement horizon",
+)
+def paper_trades_settled(lake: LakeResource, models: ModelsResource) -> dg.AssetCheckResult:
+    now = datetime.now(UTC)
+    days = [(now - timedelta(days=d)).strftime("%Y-%m-%d") for d in range(PAPER_CHECK_DAYS, -1, -1)]
+    trades = lake.lake().read_many("paper_trades", days, allow_missing=True)
+    horizon = timedelta(days=models.label_horizon_days)
+    return _result(monitoring.unsettled_trades(trades, now, horizon), dg.AssetCheckSeverity.WARN)
+
+
 CHECKS = [
     _freshness_check(ingest.pm_markets, "pm_markets"),
     _freshness_check(ingest.oddsapi_live, "oddsapi_live"),
@@ -82,4 +99,5 @@ CHECKS = [
     _schema_check(ingest.pm_order_book_snapshots, "pm_order_book_snapshots", PM_ORDER_BOOK_SNAPSHOTS),
     oddsapi_live_leagues,
     pm_markets_rows,
+    paper_trades_settled,
 ]

@@ -79,3 +79,27 @@ def schema_matches(name: str, df: pl.DataFrame, contract: dict[str, pl.DataType]
         "; ".join(problems) or "schema matches the contract",
         {"problems": problems},
     )
+
+
+def unsettled_trades(trades: pl.DataFrame, now: datetime, horizon: timedelta) -> CheckOutcome:
+    """Paper trades still open although their day's settlement horizon has passed: the game's final
+    score never reached oddsapi_scores (an ingestion gap or a called-off game), or the day was last
+    built before the scores landed."""
+    if trades.height == 0 or "settled" not in trades.columns:
+        return CheckOutcome("paper_trades_settled", True, "no paper trades to settle", {"late": 0})
+    cutoff = pl.col("placed_at").dt.truncate("1d") + pl.duration(days=1) + horizon
+    late = trades.filter(~pl.col("settled") & (cutoff <= now))
+    if late.height == 0:
+        return CheckOutcome(
+            "paper_trades_settled", True, f"{trades.height} trades, none open past the horizon", {"late": 0}
+        )
+    days = sorted(late["placed_at"].dt.strftime("%Y-%m-%d").unique().to_list())
+    events = sorted(late["event_id"].unique().to_list())
+    return CheckOutcome(
+        "paper_trades_settled",
+        False,
+        f"{late.height} paper trade(s) past their settlement horizon still open (placed {', '.join(days)}; "
+        f"{len(events)} event(s) without a final score): check oddsapi_scores, then re-materialize "
+        "those days of paper_trades",
+        {"late": late.height, "days": days, "events": events[:20]},
+    )

@@ -1,11 +1,19 @@
 """Paper trading: one trade per edge, filled at the signal's walk, settled within the label horizon."""
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import dagster as dg
 import polars as pl
 import pytest
 
+from edge_assets import checks, monitoring
+from edge_assets.assets import trading
+from edge_assets.lake import Lake
+from edge_assets.partitions import hour_key
+from edge_assets.resources import build_resources
 from edge_assets.schemas import ODDS_SCORES
+from edge_assets.settings import load_settings
 from edge_assets.signals import SIGNAL_COLUMNS
 from edge_assets.trading.paper import PAPER_TRADE_COLUMNS, opening_signals, paper_trades, summarize
 
@@ -210,3 +218,53 @@ def test_summary_per_model_counts_open_and_settled_trades() -> None:
         (82.0, 100.0, 18.0)
     )
     assert (rule["roi"], rule["hit_rate"]) == pytest.approx((18.0 / 82.0, 0.5))
+
+
+def test_open_trades_past_the_horizon_fail_the_settlement_check() -> None:
+    now = datetime(2026, 11, 20, 12, tzinfo=UTC)
+    trades = paper_trades(
+        frame([signal("a", D0 + 10 * H), signal("b", now - 30 * H, event="ev9")]),
+        pl.DataFrame(),
+        pl.DataFrame(),
+        horizon=HORIZON,
+    )
+    out = monitoring.unsettled_trades(trades, now, HORIZON)
+    assert not out.passed and out.metadata["late"] == 1 and out.metadata["events"] == ["ev1"]
+    assert out.message == (
+        "1 paper trade(s) past their settlement horizon still open (placed 2026-11-01; 1 event(s) without "
+        "a final score): check oddsapi_scores, then re-materialize those days of paper_trades"
+    )
+    ok = monitoring.unsettled_trades(trades, D0 + timedelta(days=2), HORIZON)
+    assert ok.passed and ok.message == "2 trades, none open past the horizon"
+
+
+def test_paper_trades_asset_and_check_over_a_real_lake(tmp_path: Path) -> None:
+    """The Dagster asset reads the lake's signals, features_latest and scores, writes the day's trades,
+    and its check flags the trade whose game never got a final score."""
+    day = (datetime.now(UTC) - timedelta(days=7)).replace(hour=0, minute=0, second=0, microsecond=0)
+    settings = load_settings(lake_root=str(tmp_path / "lake"), duckdb_path=str(tmp_path / "w.duckdb"))
+    lake = Lake(settings.lake_root)
+    start = day + 20 * H
+    won = signal("won", day + 10 * H)
+    lost = signal("open", day + 11 * H, token="tok-2", event="ev2")
+    later = signal("won", day + 12 * H)  # the same edge an hour later: no second trade
+    for row in (won, lost, later):
+        row["commence_time"] = start
+        lake.write("signals", hour_key(row["created_at"]), frame([row]))  # type: ignore[arg-type]
+    close = snapshots("tok-home", [(day + 19 * H, 0.5, 0.55)]).with_columns(commence_time=pl.lit(start))
+    lake.write("features_latest", hour_key(day + 19 * H), close)
+    lake.write("oddsapi_scores", day.strftime("%Y-%m-%d"), scores(2, 1, day + 23 * H))
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            [trading.paper_trades, checks.paper_trades_settled],
+            resources=build_resources(settings),
+            instance=instance,
+            partition_key=day.strftime("%Y-%m-%d"),
+        )
+    assert result.success
+    got = lake.read("paper_trades", day.strftime("%Y-%m-%d"))
+    assert got["trade_id"].to_list() == [won["signal_id"], lost["signal_id"]]
+    assert got["pnl_usdc"].to_list() == [pytest.approx(59.0), None]
+    assert got["clv"].to_list() == [pytest.approx(0.55 - 0.41), None]
+    (check,) = result.get_asset_check_evaluations()
+    assert not check.passed and check.metadata["events"].value == ["ev2"]
