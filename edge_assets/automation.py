@@ -132,7 +132,7 @@ features_schedule = _current_hour_schedule(
     "features_hourly", features_job, "55 * * * *", offset=timedelta(hours=-1)
 )
 nightly_training_job = dg.define_asset_job(
-    "nightly_training_job", selection=[training.training_sets, trading.paper_trades, training.edge_models]
+    "nightly_training_job", selection=[training.training_sets, training.edge_models]
 )
 
 
@@ -152,12 +152,34 @@ def nightly_training_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRe
     return dg.RunRequest(run_key=f"nightly:{day}", partition_key=day)
 
 
+paper_trades_job = dg.define_asset_job("paper_trades_job", selection=[trading.paper_trades])
+
+
+@dg.schedule(
+    name="paper_trades_hourly",
+    cron_schedule="40 * * * *",
+    job=paper_trades_job,
+    default_status=RUNNING,
+    execution_timezone="UTC",
+)
+def paper_trades_schedule(context: dg.ScheduleEvaluationContext) -> list[dg.RunRequest]:
+    """Today's trades as its signals land; at the first tick of a day also every day still inside its
+    settlement horizon and the one that just left it, so trades settle as their scores arrive."""
+    from edge_assets.settings import get_settings
+
+    at = context.scheduled_execution_time.astimezone(UTC)
+    back = get_settings().model_label_horizon_days + 1 if at.hour == 0 else 0
+    days = [(at - timedelta(days=d)).strftime("%Y-%m-%d") for d in range(back + 1)]
+    return [dg.RunRequest(run_key=f"paper:{day}:{at.isoformat()}", partition_key=day) for day in days]
+
+
 SCHEDULES = [
     markets_schedule,
     live_odds_schedule,
     books_schedule,
     historical_schedule,
     scores_schedule,
+    paper_trades_schedule,
 ]
 ML_SCHEDULES = [features_schedule, nightly_training_schedule]
 SENSORS = [comparator_sensor, monitor_alerts_sensor]
@@ -168,5 +190,6 @@ JOBS = [
     books_job,
     historical_job,
     scores_job,
+    paper_trades_job,
 ]
 ML_JOBS = [features_job, nightly_training_job]

@@ -227,7 +227,7 @@ def cmd_paper(args: argparse.Namespace) -> int:
     )
     if trades.height == 0:
         print(
-            "no paper trades yet: they are built nightly with the training sets (or materialize paper_trades)"
+            "no paper trades yet: the paper_trades_hourly schedule builds them (or materialize paper_trades)"
         )
         return 0
     trades = trades.select(list(PAPER_TRADE_COLUMNS))

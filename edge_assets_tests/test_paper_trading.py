@@ -268,3 +268,24 @@ def test_paper_trades_asset_and_check_over_a_real_lake(tmp_path: Path) -> None:
     assert got["clv"].to_list() == [pytest.approx(0.55 - 0.41), None]
     (check,) = result.get_asset_check_evaluations()
     assert not check.passed and check.metadata["events"].value == ["ev2"]
+
+
+def test_schedule_builds_today_and_once_a_day_the_days_still_settling() -> None:
+    from edge_assets.automation import paper_trades_schedule
+    from edge_assets.settings import get_settings
+
+    def keys(at: datetime) -> list[str]:
+        requests = paper_trades_schedule(dg.build_schedule_context(scheduled_execution_time=at))
+        return [r.partition_key for r in requests]
+
+    assert keys(datetime(2026, 11, 20, 13, 40, tzinfo=UTC)) == ["2026-11-20"]
+    horizon = get_settings().model_label_horizon_days
+    assert horizon == 4
+    assert keys(datetime(2026, 11, 20, 0, 40, tzinfo=UTC)) == [
+        "2026-11-20",
+        "2026-11-19",
+        "2026-11-18",
+        "2026-11-17",
+        "2026-11-16",
+        "2026-11-15",  # the day that just left its horizon: settled for good
+    ]

@@ -27,7 +27,8 @@ CLOSE_COLUMNS = ["pm_token_id", "observed_at", "commence_time", "fair_prob", "sh
     ],
     description="Paper trades of the day's new edges: one per edge at its first signal, filled at the "
     "comparator's order-book walk (VWAP + taker fee), settled from the first completed score within the "
-    "label horizon: payout, PnL, ROI and closing-line value. Rebuilt nightly with the training sets.",
+    "label horizon: payout, PnL, ROI and closing-line value. Rebuilt hourly for today, daily for the days "
+    "still settling (paper_trades_hourly).",
 )
 def paper_trades(
     context: dg.AssetExecutionContext, lake: LakeResource, models: ModelsResource
