@@ -151,6 +151,7 @@ def test_schedules_poll_into_the_right_partitions() -> None:
         "order_books_hourly": "2026-11-20-14:00",
         "oddsapi_historical_hourly_schedule": "2026-11-20-13:00",
         "oddsapi_scores_hourly": "2026-11-20",
+        "paper_trades_hourly": "2026-11-20",
     }
     from edge_assets.definitions import defs
 
