@@ -5,6 +5,8 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
+from edge_assets.features.labels import settle_by
+
 FRESHNESS_LIMITS: dict[str, tuple[str, timedelta]] = {
     "pm_markets": ("observed_at", timedelta(minutes=2)),
     "oddsapi_live": ("observed_at", timedelta(minutes=5)),
@@ -87,8 +89,7 @@ def unsettled_trades(trades: pl.DataFrame, now: datetime, horizon: timedelta) ->
     built before the scores landed."""
     if trades.height == 0 or "settled" not in trades.columns:
         return CheckOutcome("paper_trades_settled", True, "no paper trades to settle", {"late": 0})
-    cutoff = pl.col("placed_at").dt.truncate("1d") + pl.duration(days=1) + horizon
-    late = trades.filter(~pl.col("settled") & (cutoff <= now))
+    late = trades.filter(~pl.col("settled") & (settle_by("placed_at", horizon) <= now))
     if late.height == 0:
         return CheckOutcome(
             "paper_trades_settled", True, f"{trades.height} trades, none open past the horizon", {"late": 0}

@@ -11,7 +11,7 @@ from polars.testing import assert_frame_equal
 
 from edge_assets.assets import training
 from edge_assets.features.history import FEATURE_COLUMNS, build_features
-from edge_assets.features.labels import TRAINING_COLUMNS, build_labels, closing_lines
+from edge_assets.features.labels import CLOSE_WINDOW, TRAINING_COLUMNS, build_labels, closing_lines
 from edge_assets.features.latest import FEATURES_LATEST_COLUMNS
 from edge_assets.lake import Lake
 from edge_assets.lake.io_manager import LakeResource, ParquetLakeIOManager
@@ -295,3 +295,30 @@ def test_event_gap_moves_count_the_markets_whose_gap_to_the_books_moved() -> Non
     # the same count on every row of the game
     assert feats.filter(at(20))["event_gap_moves_1h"].to_list() == [2, 2, 2]
     assert feats.filter(at(30))["event_gap_moves_1h"].to_list() == [1, 1, 1]
+
+
+def test_a_days_labels_do_not_depend_on_the_range_a_run_reads() -> None:
+    """training_sets reads features from CLOSE_WINDOW before its first day and settles each row by its
+    own day's horizon, so day D labelled alone equals day D labelled inside a longer run."""
+    day = datetime(2026, 3, 2, tzinfo=UTC)
+    horizon = timedelta(days=1)
+    # sharp quotes stop 26 h before the start: the close is then the consensus inside the window,
+    # however far back a run reads
+    snap = snapshots().with_columns(
+        sharp_prob=pl.when(pl.col("observed_at") < START - timedelta(hours=26)).then(pl.col("sharp_prob"))
+    )
+    feats = build_features(snap)
+    rows = feats.filter(pl.col("observed_at") >= day)
+    alone = build_labels(
+        rows, snap.filter(pl.col("observed_at") >= day - CLOSE_WINDOW), _scores(2, 3), horizon=horizon
+    )
+    earlier = snap.filter(pl.col("observed_at") == T0).with_columns(
+        observed_at=pl.col("observed_at") - timedelta(hours=30), sharp_prob=pl.lit(0.9)
+    )
+    longer = build_labels(rows, pl.concat([earlier, snap]), _scores(2, 3), horizon=horizon)
+    assert alone.height > 0 and set(alone["close_source"]) == {"consensus"}
+    assert_frame_equal(alone, longer)
+    # a final score first seen after the day's end + horizon settles nothing (the nightly run never saw it)
+    late = _scores(2, 3).with_columns(observed_at=pl.lit(day + timedelta(days=1) + horizon))
+    assert build_labels(rows, snap, late, horizon=horizon).height == 0
+    assert build_labels(rows, snap, late).height == alone.height  # no horizon: settled whenever seen

@@ -8,6 +8,7 @@ import polars as pl
 from edge_assets.assets.common import lake_asset
 from edge_assets.assets.comparator import features_latest, signals
 from edge_assets.assets.ingest import oddsapi_scores
+from edge_assets.features.labels import CLOSE_WINDOW
 from edge_assets.lake.io_manager import LakeResource
 from edge_assets.models_resource import ModelsResource
 from edge_assets.partitions import DAILY, hours_between
@@ -48,7 +49,7 @@ def paper_trades(
         tokens = opening["pm_token_id"].unique().implode()
         snapshots = store.read_many(
             "features_latest",
-            hours_between(window.start, window.end + horizon),
+            hours_between(window.start - CLOSE_WINDOW, window.end + horizon),
             allow_missing=True,
             columns=CLOSE_COLUMNS,
         ).filter(pl.col("pm_token_id").is_in(tokens))

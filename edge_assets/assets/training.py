@@ -9,7 +9,7 @@ import pyarrow.fs as pafs
 from edge_assets.assets.common import RUN_HOURS, WARM_UP, lake_asset
 from edge_assets.assets.ingest import oddsapi_scores
 from edge_assets.features.history import LOOKBACK, build_features
-from edge_assets.features.labels import TRAINING_COLUMNS, build_labels
+from edge_assets.features.labels import CLOSE_WINDOW, TRAINING_COLUMNS, build_labels
 from edge_assets.lake.io_manager import LakeResource
 from edge_assets.lake.storage import Lake
 from edge_assets.models_resource import ModelsResource
@@ -66,7 +66,11 @@ def training_sets(
     store = lake.lake()
     window = context.partition_time_window
     horizon = timedelta(days=models.label_horizon_days)
-    feats = store.read_many("features", hours_between(window.start, window.end + horizon), allow_missing=True)
+    # from a close window before the first day (a row's close may be the day before) to the last
+    # day's settlement horizon
+    feats = store.read_many(
+        "features", hours_between(window.start - CLOSE_WINDOW, window.end + horizon), allow_missing=True
+    )
     days = [k for k in partition_keys(store, "oddsapi_scores") if window.start.strftime("%Y-%m-%d") <= k]
     last_day = (window.end + horizon).strftime("%Y-%m-%d")
     scores = store.read_many("oddsapi_scores", [d for d in days if d <= last_day], allow_missing=True)
@@ -74,7 +78,7 @@ def training_sets(
         df = pl.DataFrame(schema=TRAINING_COLUMNS)
     else:
         rows = feats.filter((pl.col("observed_at") >= window.start) & (pl.col("observed_at") < window.end))
-        df = build_labels(rows, feats, scores)
+        df = build_labels(rows, feats, scores, horizon=horizon)
     valid = int(df["valid"].sum() or 0) if df.height else 0
     return dg.MaterializeResult(
         value=df,

@@ -4,18 +4,24 @@ Why these labels: a signal is worth taking when the price we would pay (VWAP + f
 configured stake, ``effective_price``) is below the sharp books' closing fair probability:
 the close is the best public estimate of the truth, far less noisy than one game's result.
 
-- close: the last snapshot of the same token observed before the game's commence time with a
-  sharp fair probability (``close_source`` = sharp), else its consensus fair probability
-  (``consensus``). Snapshots are hourly, so the close is at most ~1 h before the start.
+- close: the last snapshot of the same token observed in the ``CLOSE_WINDOW`` (24 h) before the
+  game's commence time with a sharp fair probability (``close_source`` = sharp), else its consensus
+  fair probability (``consensus``). Snapshots are hourly, so the close is usually ~1 h before the
+  start; the window bounds how far back a run must read (a day's labels then do not depend on the
+  range a run covers).
 - ``ev_close`` = close_prob / effective_price - 1 (EV per dollar after fees and slippage).
 - ``clv`` = close_prob - effective_price (probability points).
 - ``result``: 1 win, 0 loss, 0.5 push, from the final score; ``realized_ev`` = result /
   effective_price - 1.
 - ``valid`` = ev_close > 0.
 
-Only pre-game rows (observed before commence) of settled games (a completed score) get labels.
-Labels read only data up to the game's settlement: nothing after it changes them (tested).
+Only pre-game rows (observed before commence) of settled games (a completed score; with
+``horizon``, one observed before the end of the row's UTC day + horizon, as the nightly run sees
+it) get labels. Labels read only data up to the game's settlement: nothing after it changes them
+(tested).
 """
+
+from datetime import timedelta
 
 import polars as pl
 
@@ -35,8 +41,10 @@ LABEL_COLUMNS: dict[str, pl.DataType] = {
     "valid": pl.Boolean(),
 }
 TRAINING_COLUMNS: dict[str, pl.DataType] = {**FEATURE_COLUMNS, **LABEL_COLUMNS}
+CLOSE_WINDOW = timedelta(hours=24)  # the close is the last snapshot within this before the start
 
 __all__ = [
+    "CLOSE_WINDOW",
     "LABEL_COLUMNS",
     "TRAINING_COLUMNS",
     "build_labels",
@@ -56,7 +64,10 @@ def closing_lines(snapshots: pl.DataFrame) -> pl.DataFrame:
     start = (
         s.sort("observed_at").group_by("pm_token_id").agg(_start=pl.col("commence_time").drop_nulls().last())
     )
-    pre = s.join(start, on="pm_token_id").filter(pl.col("observed_at") < pl.col("_start"))
+    pre = s.join(start, on="pm_token_id").filter(
+        (pl.col("observed_at") < pl.col("_start"))
+        & (pl.col("observed_at") >= pl.col("_start") - CLOSE_WINDOW)
+    )
     sharp = (
         pre.filter(pl.col("sharp_prob").is_not_null())
         .sort("observed_at")
@@ -81,13 +92,19 @@ def closing_lines(snapshots: pl.DataFrame) -> pl.DataFrame:
 
 
 def final_scores(scores: pl.DataFrame) -> pl.DataFrame:
-    """The first completed score per event (ODDS_SCORES rows): event_id, home_score, away_score."""
+    """The first completed score per event (ODDS_SCORES rows): event_id, home_score, away_score and
+    settled_at (when it was observed)."""
     return (
         scores.filter(pl.col("completed").fill_null(False) & pl.col("home_score").is_not_null())
         .sort("observed_at")
         .unique("event_id", keep="first", maintain_order=True)
-        .select("event_id", "home_score", "away_score")
+        .select("event_id", "home_score", "away_score", settled_at=pl.col("observed_at"))
     )
+
+
+def settle_by(column: str, horizon: timedelta) -> pl.Expr:
+    """The end of ``column``'s UTC day plus ``horizon``: scores observed later do not settle the row."""
+    return pl.col(column).dt.truncate("1d") + pl.duration(days=1) + horizon
 
 
 def outcome_result() -> pl.Expr:
@@ -115,11 +132,15 @@ def outcome_result() -> pl.Expr:
     )
 
 
-def build_labels(features: pl.DataFrame, snapshots: pl.DataFrame, scores: pl.DataFrame) -> pl.DataFrame:
+def build_labels(
+    features: pl.DataFrame, snapshots: pl.DataFrame, scores: pl.DataFrame, *, horizon: timedelta | None = None
+) -> pl.DataFrame:
     """TRAINING_COLUMNS: ``features`` rows (FEATURE_COLUMNS) that are pre-game, priced and settled.
 
-    ``snapshots``: features/features_latest rows of the same tokens up to their start (for the
-    close); ``scores``: ODDS_SCORES rows covering the games' completion.
+    ``snapshots``: features/features_latest rows of the same tokens from ``CLOSE_WINDOW`` before the
+    rows' day up to their start (for the close); ``scores``: ODDS_SCORES rows covering the games'
+    completion. ``horizon``: settle a row only from a score observed by `settle_by` (the nightly
+    run's view, whatever range a run covers).
     """
     if features.height == 0:
         return pl.DataFrame(schema=TRAINING_COLUMNS)
@@ -131,6 +152,7 @@ def build_labels(features: pl.DataFrame, snapshots: pl.DataFrame, scores: pl.Dat
         .join(close, on="pm_token_id", how="inner")
         .filter(pl.col("close_at") >= pl.col("observed_at"))
         .join(final, on="event_id", how="inner")
+        .filter(pl.lit(True) if horizon is None else pl.col("settled_at") < settle_by("observed_at", horizon))
         .with_columns(result=outcome_result())
         .filter(pl.col("result").is_not_null() & pl.col("close_prob").is_not_null())
         .with_columns(

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
-from edge_assets.features.labels import closing_lines, outcome_result
+from edge_assets.features.labels import closing_lines, final_scores, outcome_result, settle_by
 from edge_assets.schemas import UTC_TS
 
 REENTRY_GAP = timedelta(days=7)
@@ -127,29 +127,19 @@ def opening_signals(
     )
 
 
-def _first_completed(scores: pl.DataFrame) -> pl.DataFrame:
-    """Per event: the first completed score and when it was observed."""
-    return (
-        scores.filter(pl.col("completed").fill_null(False) & pl.col("home_score").is_not_null())
-        .sort("observed_at")
-        .unique("event_id", keep="first", maintain_order=True)
-        .select("event_id", "home_score", "away_score", settled_at=pl.col("observed_at"))
-    )
-
-
 def paper_trades(
     opening: pl.DataFrame, snapshots: pl.DataFrame, scores: pl.DataFrame, *, horizon: timedelta
 ) -> pl.DataFrame:
     """PAPER_TRADE_COLUMNS for ``opening`` signals (`opening_signals`), settled where possible.
 
     ``snapshots``: features_latest rows (pm_token_id, observed_at, commence_time, fair_prob,
-    sharp_prob) of the traded tokens up to their start; ``scores``: ODDS_SCORES rows up to the last
-    trade day's end + ``horizon``.
+    sharp_prob) of the traded tokens from `CLOSE_WINDOW` before the first trade day to their start;
+    ``scores``: ODDS_SCORES rows up to the last trade day's end + ``horizon``.
     """
     if opening.height == 0:
         return pl.DataFrame(schema=PAPER_TRADE_COLUMNS)
     closes = closing_lines(snapshots) if snapshots.height else None
-    finals = _first_completed(scores) if scores.height else None
+    finals = final_scores(scores) if scores.height else None
     shares, price = pl.col("filled_shares"), pl.col("effective_price")
     df = opening.with_columns(
         trade_id=pl.col("signal_id"),
@@ -159,7 +149,7 @@ def paper_trades(
         entry_price=price,
         fees_usdc=shares * pl.col("fee_per_share"),
         cost_usdc=shares * price,
-        _cutoff=pl.col("created_at").dt.truncate("1d") + pl.duration(days=1) + horizon,
+        _cutoff=settle_by("created_at", horizon),
     )
     if finals is not None:
         df = df.join(finals, on="event_id", how="left").with_columns(
