@@ -20,9 +20,13 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
+
+if TYPE_CHECKING:
+    from edge_assets.lake import Lake
 
 TRUE_EV = 0.03
 
@@ -308,7 +312,40 @@ def main() -> int:
         f"model - rule mean realized EV: {mid:+.4f} (90% interval {lo:+.4f}..{hi:+.4f}, "
         "bootstrap over games: one game's result settles all its rows)"
     )
+    paper_on_holdout(lake, h, {"rule": rule_ok, "model": model_ok}, s.model_label_horizon_days)
     return 0
+
+
+def paper_on_holdout(
+    lake: "Lake", h: pl.DataFrame, accepted: dict[str, np.ndarray], horizon_days: int
+) -> None:
+    """Paper-trade each comparator's accepted held-out rows with the product's code: one trade per
+    edge at its first acceptance, filled at the walk, settled from the lake's scores."""
+    from edge_assets.assets.training import partition_keys
+    from edge_assets.signals import edge_id, signal_id
+    from edge_assets.trading.paper import opening_signals, paper_trades, summarize
+
+    start, stop = h["observed_at"].min(), h["observed_at"].max() + timedelta(hours=1)
+    scores = lake.read_many("oddsapi_scores", partition_keys(lake, "oddsapi_scores"), allow_missing=True)
+    ids = ("event_id", "market_key", "point", "outcome_name", "pm_token_id", "observed_at")
+    frames = []
+    for name, ok in accepted.items():
+        rows = h.filter(pl.Series(ok))
+        keys = rows.select(ids).rows()
+        signals = rows.with_columns(
+            signal_id=pl.Series([signal_id(*k) for k in keys], dtype=pl.String),
+            edge_id=pl.Series([edge_id(*k[:5]) for k in keys], dtype=pl.String),
+            created_at=pl.col("observed_at"),
+            side=pl.lit("buy"),
+            model_name=pl.lit(name),
+            model_version=pl.lit(None, pl.String),
+            confidence=pl.lit(None, pl.Float64),
+        )
+        opening = opening_signals(signals, start=start, end=stop)
+        frames.append(paper_trades(opening, h, scores, horizon=timedelta(days=horizon_days)))
+    print(f"paper trading the held-out weeks ({start:%Y-%m-%d}..{stop:%Y-%m-%d}), one trade per edge:")
+    with pl.Config(tbl_cols=20, tbl_width_chars=200):
+        print(summarize(pl.concat(frames), by=("model_name",)))
 
 
 def realized_ev_difference(
