@@ -200,13 +200,13 @@ def main() -> int:
     dt = time.perf_counter() - t0
     print(f"feature build: {feats.height} rows in {dt:.2f} s = {feats.height / dt:,.0f} rows/s")
 
-    from edge_assets.assets.training import TRAINING_TABLE, partition_keys
+    from edge_assets.assets.training import TRAINING_TABLE
 
-    data = lake.read_many(TRAINING_TABLE, partition_keys(lake, TRAINING_TABLE), allow_missing=True)
+    data = lake.read_many(TRAINING_TABLE, lake.day_keys(TRAINING_TABLE), allow_missing=True)
     print(f"training_sets: {data.height} labelled rows, valid share {data['valid'].mean():.3f}")
     from edge_assets.trading.paper import summarize
 
-    trades = lake.read_many("paper_trades", partition_keys(lake, "paper_trades"), allow_missing=True)
+    trades = lake.read_many("paper_trades", lake.day_keys("paper_trades"), allow_missing=True)
     if trades.height:  # the backfill's comparator ran before any model existed: rule-confidence trades
         print("paper trades of the backfill's signals (one per edge, settled within the label horizon):")
         with pl.Config(tbl_cols=20, tbl_width_chars=200):
@@ -321,12 +321,11 @@ def paper_on_holdout(
 ) -> None:
     """Paper-trade each comparator's accepted held-out rows with the product's code: one trade per
     edge at its first acceptance, filled at the walk, settled from the lake's scores."""
-    from edge_assets.assets.training import partition_keys
     from edge_assets.signals import edge_id, signal_id
     from edge_assets.trading.paper import opening_signals, paper_trades, summarize
 
     start, stop = h["observed_at"].min(), h["observed_at"].max() + timedelta(hours=1)
-    scores = lake.read_many("oddsapi_scores", partition_keys(lake, "oddsapi_scores"), allow_missing=True)
+    scores = lake.read_many("oddsapi_scores", lake.day_keys("oddsapi_scores"), allow_missing=True)
     ids = ("event_id", "market_key", "point", "outcome_name", "pm_token_id", "observed_at")
     frames = []
     for name, ok in accepted.items():

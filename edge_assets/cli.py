@@ -222,9 +222,8 @@ def cmd_paper(args: argparse.Namespace) -> int:
 
     s = get_settings()
     lake = _lake(s)
-    trades = lake.read_many(  # type: ignore[attr-defined]
-        "paper_trades", _partition_keys(lake, "paper_trades"), allow_missing=True
-    )
+    days = lake.day_keys("paper_trades")  # type: ignore[attr-defined]
+    trades = lake.read_many("paper_trades", days, allow_missing=True)  # type: ignore[attr-defined]
     if trades.height == 0:
         print(
             "no paper trades yet: the paper_trades_hourly schedule builds them (or materialize paper_trades)"
@@ -241,12 +240,6 @@ def cmd_paper(args: argparse.Namespace) -> int:
     print(f"{trades.height} trades placed {first:%Y-%m-%d %H:%M}..{last:%Y-%m-%d %H:%M} UTC")
     print('each trade: edge query "select * from paper_trades order by placed_at"')
     return 0
-
-
-def _partition_keys(lake: object, table: str) -> list[str]:
-    from edge_assets.assets.training import partition_keys
-
-    return partition_keys(lake, table)  # type: ignore[arg-type]
 
 
 def cmd_ui(args: argparse.Namespace) -> int:

@@ -4,27 +4,17 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import polars as pl
-import pyarrow.fs as pafs
 
 from edge_assets.assets.common import RUN_HOURS, WARM_UP, lake_asset
 from edge_assets.assets.ingest import oddsapi_scores
 from edge_assets.features.history import LOOKBACK, build_features
 from edge_assets.features.labels import CLOSE_WINDOW, TRAINING_COLUMNS, build_labels
 from edge_assets.lake.io_manager import LakeResource
-from edge_assets.lake.storage import Lake
 from edge_assets.models_resource import ModelsResource
 from edge_assets.partitions import DAILY, hours_between
 
 TRAINING_TABLE = "ml/training_sets"
 LOOKBACK_HOURS = int(LOOKBACK.total_seconds() // 3600)
-
-
-def partition_keys(lake: Lake, table: str) -> list[str]:
-    """Daily keys (dt=YYYY-MM-DD folders) a table holds in the lake."""
-    infos = lake.fs.get_file_info(pafs.FileSelector(lake.table_dir(table), allow_not_found=True))
-    return sorted(
-        i.base_name[3:] for i in infos if i.type == pafs.FileType.Directory and i.base_name.startswith("dt=")
-    )
 
 
 @lake_asset(
@@ -71,7 +61,7 @@ def training_sets(
     feats = store.read_many(
         "features", hours_between(window.start - CLOSE_WINDOW, window.end + horizon), allow_missing=True
     )
-    days = [k for k in partition_keys(store, "oddsapi_scores") if window.start.strftime("%Y-%m-%d") <= k]
+    days = [k for k in store.day_keys("oddsapi_scores") if window.start.strftime("%Y-%m-%d") <= k]
     last_day = (window.end + horizon).strftime("%Y-%m-%d")
     scores = store.read_many("oddsapi_scores", [d for d in days if d <= last_day], allow_missing=True)
     if feats.height == 0 or scores.height == 0:
@@ -101,7 +91,7 @@ def edge_models(context: dg.AssetExecutionContext, lake: LakeResource, models: M
     from edge_assets.ml.train import TRAINING_READ_COLUMNS, Comparators, fit_models, walk_forward_split
 
     store = lake.lake()
-    days = partition_keys(store, TRAINING_TABLE)
+    days = store.day_keys(TRAINING_TABLE)
     span = 0
     if days:
         span = (datetime.fromisoformat(days[-1]) - datetime.fromisoformat(days[0])).days + 1
@@ -153,4 +143,4 @@ def edge_models(context: dg.AssetExecutionContext, lake: LakeResource, models: M
     )
 
 
-__all__ = ["edge_models", "features", "partition_keys", "training_sets"]
+__all__ = ["edge_models", "features", "training_sets"]

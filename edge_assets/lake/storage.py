@@ -222,6 +222,15 @@ class Lake:
         except pl.exceptions.PolarsError:
             return None
 
+    def day_keys(self, table: str | Sequence[str]) -> list[str]:
+        """The daily partition keys (``dt=YYYY-MM-DD`` folders) a table holds, in order."""
+        selector = pafs.FileSelector(self.table_dir(table), allow_not_found=True)
+        return sorted(
+            info.base_name[3:]
+            for info in self.fs.get_file_info(selector)
+            if info.type == pafs.FileType.Directory and info.base_name.startswith("dt=")
+        )
+
     def tables(self) -> list[str]:
         """Table paths (relative to the root) that hold at least one parquet file."""
         selector = pafs.FileSelector(self.base, recursive=True, allow_not_found=True)
