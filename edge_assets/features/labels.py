@@ -51,6 +51,7 @@ __all__ = [
     "closing_lines",
     "final_scores",
     "outcome_result",
+    "settle_by",
 ]
 
 
