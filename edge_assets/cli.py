@@ -86,6 +86,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print("\nrows per table:")
     _print_frame(_row_counts(s))
     _print_signals(s)
+    _print_paper(s)
     print(f'\ndone in {time.perf_counter() - t0:.1f}s; query with: edge query "select * from signals"')
     return 0 if report.success else 1
 
@@ -123,6 +124,23 @@ def _print_signals(s: object) -> None:
             if c in df.columns
         ]
         _print_frame(df.select(cols).head(20))
+
+
+def _print_paper(s: object) -> None:
+    """One line on the paper trades: what following every signal has staked and made so far."""
+    import polars as pl
+
+    lake = _lake(s)
+    days = lake.day_keys("paper_trades")  # type: ignore[attr-defined]
+    trades = lake.read_many("paper_trades", days, allow_missing=True)  # type: ignore[attr-defined]
+    if trades.height == 0:
+        return
+    settled = trades.filter(pl.col("settled"))
+    print(
+        f"\npaper trades: {trades.height} ({trades.height - settled.height} open, "
+        f"{float(trades['cost_usdc'].sum()):,.2f} USDC staked); settled {settled.height}: "
+        f"PnL {float(settled['pnl_usdc'].sum()):+,.2f} USDC; per model: edge paper"
+    )
 
 
 def _print_steps(report: object) -> None:

@@ -110,7 +110,9 @@ def test_models_ui_runs_mlflow_with_this_interpreter(tmp_path: Path, monkeypatch
     assert help_.returncode == 0 and "--backend-store-uri" in help_.stdout
 
 
-def test_paper_summarizes_the_lakes_trades_per_model(tmp_path: Path) -> None:
+def test_paper_summarizes_the_lakes_trades_per_model(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from edge_assets.lake import Lake
     from edge_assets.trading.paper import paper_trades
     from edge_assets_tests.test_paper_trading import D0, HORIZON, H, frame, scores, signal
@@ -132,6 +134,10 @@ def test_paper_summarizes_the_lakes_trades_per_model(tmp_path: Path) -> None:
         "18.0",
     )
     assert "2 trades placed 2026-11-01 10:00..2026-11-01 11:00 UTC" in proc.stdout
+    cli._print_paper(load_settings(lake_root=str(tmp_path / "lake")))  # the line `edge demo` ends with
+    assert capsys.readouterr().out.strip() == (
+        "paper trades: 2 (0 open, 82.00 USDC staked); settled 2: PnL +18.00 USDC; per model: edge paper"
+    )
     proc = _edge(tmp_path, "paper", "--since", "2026-11-02")
     assert proc.stdout.strip() == "no paper trades placed on or after 2026-11-02", proc.stderr
 
