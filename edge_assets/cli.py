@@ -1,4 +1,4 @@
-"""The `edge` command: demo, query, ui, simulate, backfill."""
+"""The `edge` command: demo, query, ui, simulate, backfill, models, paper."""
 
 import argparse
 import importlib.metadata
@@ -9,6 +9,10 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import polars as pl
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_WORKERS = max(1, min(4, os.cpu_count() or 1))
@@ -126,13 +130,18 @@ def _print_signals(s: object) -> None:
         _print_frame(df.select(cols).head(20))
 
 
+def _paper_trades(s: object) -> "pl.DataFrame":
+    """Every paper_trades partition in the lake (an empty frame before the first)."""
+    lake = _lake(s)
+    days = lake.day_keys("paper_trades")  # type: ignore[attr-defined]
+    return lake.read_many("paper_trades", days, allow_missing=True)  # type: ignore[attr-defined]
+
+
 def _print_paper(s: object) -> None:
     """One line on the paper trades: what following every signal has staked and made so far."""
     import polars as pl
 
-    lake = _lake(s)
-    days = lake.day_keys("paper_trades")  # type: ignore[attr-defined]
-    trades = lake.read_many("paper_trades", days, allow_missing=True)  # type: ignore[attr-defined]
+    trades = _paper_trades(s)
     if trades.height == 0:
         return
     settled = trades.filter(pl.col("settled"))
@@ -238,10 +247,7 @@ def cmd_paper(args: argparse.Namespace) -> int:
     from edge_assets.settings import get_settings
     from edge_assets.trading.paper import PAPER_TRADE_COLUMNS, summarize
 
-    s = get_settings()
-    lake = _lake(s)
-    days = lake.day_keys("paper_trades")  # type: ignore[attr-defined]
-    trades = lake.read_many("paper_trades", days, allow_missing=True)  # type: ignore[attr-defined]
+    trades = _paper_trades(get_settings())
     if trades.height == 0:
         print(
             "no paper trades yet: the paper_trades_hourly schedule builds them (or materialize paper_trades)"

@@ -66,6 +66,19 @@ PAPER_TRADE_COLUMNS: dict[str, pl.DataType] = {
     "clv": pl.Float64(),  # close_prob - entry_price
 }
 
+_NO_CLOSES = {
+    "pm_token_id": pl.String(),
+    "close_at": UTC_TS,
+    "close_prob": pl.Float64(),
+    "close_source": pl.String(),
+}
+_NO_FINALS = {
+    "event_id": pl.String(),
+    "home_score": pl.Int64(),
+    "away_score": pl.Int64(),
+    "settled_at": UTC_TS,
+}
+
 # what the trades take from the signals table (SIGNAL_COLUMNS plus the walk's columns)
 SIGNAL_INPUT_COLUMNS = [
     "signal_id",
@@ -138,42 +151,32 @@ def paper_trades(
     """
     if opening.height == 0:
         return pl.DataFrame(schema=PAPER_TRADE_COLUMNS)
-    closes = closing_lines(snapshots) if snapshots.height else None
-    finals = final_scores(scores) if scores.height else None
+    # nothing read yet (no snapshots or scores): the same joins against empty frames leave trades open
+    closes = closing_lines(snapshots) if snapshots.height else pl.DataFrame(schema=_NO_CLOSES)
+    finals = final_scores(scores) if scores.height else pl.DataFrame(schema=_NO_FINALS)
     shares, price = pl.col("filled_shares"), pl.col("effective_price")
-    df = opening.with_columns(
-        trade_id=pl.col("signal_id"),
-        edge_id=pl.coalesce("edge_id", "signal_id"),
-        placed_at=pl.col("created_at"),
-        shares=shares,
-        entry_price=price,
-        fees_usdc=shares * pl.col("fee_per_share"),
-        cost_usdc=shares * price,
-        _cutoff=settle_by("created_at", horizon),
-    )
-    if finals is not None:
-        df = df.join(finals, on="event_id", how="left").with_columns(
+    df = (
+        opening.with_columns(
+            trade_id=pl.col("signal_id"),
+            edge_id=pl.coalesce("edge_id", "signal_id"),
+            placed_at=pl.col("created_at"),
+            shares=shares,
+            entry_price=price,
+            fees_usdc=shares * pl.col("fee_per_share"),
+            cost_usdc=shares * price,
+        )
+        .join(finals, on="event_id", how="left")
+        .with_columns(
             # a score observed after this trade day's horizon does not settle it (yet)
             [
-                pl.when(pl.col("settled_at") < pl.col("_cutoff")).then(pl.col(c)).alias(c)
+                pl.when(pl.col("settled_at") < settle_by("created_at", horizon)).then(pl.col(c)).alias(c)
                 for c in ("home_score", "away_score", "settled_at")
             ]
         )
-    else:
-        df = df.with_columns(
-            home_score=pl.lit(None, pl.Int64),
-            away_score=pl.lit(None, pl.Int64),
-            settled_at=pl.lit(None, UTC_TS),
-        )
-    df = df.with_columns(result=outcome_result()).with_columns(settled=pl.col("result").is_not_null())
-    if closes is not None:
-        df = df.join(closes, on="pm_token_id", how="left")
-    else:
-        df = df.with_columns(
-            close_at=pl.lit(None, UTC_TS),
-            close_prob=pl.lit(None, pl.Float64),
-            close_source=pl.lit(None, pl.String),
-        )
+        .with_columns(result=outcome_result())
+        .with_columns(settled=pl.col("result").is_not_null())
+        .join(closes, on="pm_token_id", how="left")
+    )
     settled = pl.col("settled")
     df = df.with_columns(
         [pl.when(settled).then(pl.col(c)).alias(c) for c in ("close_at", "close_prob", "close_source")],
@@ -190,25 +193,18 @@ def paper_trades(
 
 def summarize(trades: pl.DataFrame, by: tuple[str, ...] = ("model_name", "model_version")) -> pl.DataFrame:
     """Per group: trades, settled, staked and returned USDC, PnL, ROI, hit rate and mean CLV."""
-    settled = trades.filter(pl.col("settled"))
-    opened = trades.group_by(by).agg(
-        trades=pl.len(), open_cost_usdc=pl.col("cost_usdc").filter(~pl.col("settled")).sum()
+    settled = pl.col("settled")
+    out = trades.group_by(by).agg(
+        trades=pl.len(),
+        open_cost_usdc=pl.col("cost_usdc").filter(~settled).sum(),
+        settled=settled.sum(),
+        staked_usdc=pl.col("cost_usdc").filter(settled).sum(),
+        returned_usdc=pl.col("payout_usdc").filter(settled).sum(),
+        pnl_usdc=pl.col("pnl_usdc").filter(settled).sum(),
+        hit_rate=(pl.col("result") == 1.0).filter(settled).mean(),
+        mean_clv=pl.col("clv").filter(settled).mean(),
+        mean_expected_ev=pl.col("ev_after_costs").filter(settled).mean(),
     )
-    done = settled.group_by(by).agg(
-        settled=pl.len(),
-        staked_usdc=pl.col("cost_usdc").sum(),
-        returned_usdc=pl.col("payout_usdc").sum(),
-        pnl_usdc=pl.col("pnl_usdc").sum(),
-        hit_rate=(pl.col("result") == 1.0).mean(),
-        mean_clv=pl.col("clv").mean(),
-        mean_expected_ev=pl.col("ev_after_costs").mean(),
-    )
-    out = (
-        opened.join(done, on=list(by), how="left", nulls_equal=True)
-        .with_columns(  # a group with nothing settled yet: nothing staked or won so far
-            pl.col("settled").fill_null(0),
-            *[pl.col(c).fill_null(0.0) for c in ("staked_usdc", "returned_usdc", "pnl_usdc")],
-        )
-        .with_columns(roi=pl.when(pl.col("settled") > 0).then(pl.col("pnl_usdc") / pl.col("staked_usdc")))
-    )
+    # nothing settled yet: nothing staked or won so far, no ROI
+    out = out.with_columns(roi=pl.when(settled > 0).then(pl.col("pnl_usdc") / pl.col("staked_usdc")))
     return out.sort(list(by), nulls_last=True)
