@@ -216,7 +216,12 @@ def main() -> int:
 
     train, hold, cutoff = walk_forward_split(data, s.model_holdout_days)
     t0 = time.perf_counter()
-    cfg = Comparators(model_threshold=s.model_threshold, min_confidence=s.min_confidence, min_ev=s.min_ev)
+    cfg = Comparators(
+        model_threshold=s.model_threshold,
+        min_confidence=s.min_confidence,
+        min_ev=s.min_ev,
+        min_size_usdc=s.min_trade_usdc,
+    )
     fitted = fit_models(
         train, holdout_range=(cutoff, data["observed_at"].max()), n_holdout=hold.height, cfg=cfg
     )

@@ -72,6 +72,7 @@ __all__ = [
     "CHECK_COLUMNS",
     "SIGNAL_COLUMNS",
     "edge_id",
+    "passes_checks",
     "rule_confidence",
     "select_signals",
     "signal_checks",
@@ -136,6 +137,53 @@ def _ids(df: pl.DataFrame) -> list[pl.Series]:
 CHECK_COLUMNS = ("confidence_ok", "price_ok", "ev_ok", "liquidity_ok", "timing_ok", "consensus_ok", "failed")
 
 
+def _checks(
+    min_confidence: float, min_ev: float, min_size_usdc: float, min_minutes_to_start: float
+) -> dict[str, tuple[pl.Expr, str, int]]:
+    """Checks 1-5 as (passes, column explained on failure, its digits); nulls are handled by callers."""
+    return {
+        "confidence_ok": (pl.col("confidence") >= min_confidence, "confidence", 3),
+        # no book offers this exact line (the fair value comes from moved lines): nothing to beat
+        "price_ok": (
+            pl.col("best_book_decimal").is_null() | (pl.col("pm_decimal") > pl.col("best_book_decimal")),
+            "pm_decimal",
+            4,
+        ),
+        "ev_ok": (pl.col("ev_after_costs") >= min_ev, "ev_after_costs", 4),
+        "liquidity_ok": (pl.col("liquidity_usdc") >= min_size_usdc, "liquidity_usdc", 2),
+        "timing_ok": (pl.col("minutes_to_start") >= min_minutes_to_start, "minutes_to_start", 1),
+    }
+
+
+def _consensus_ok(columns: list[str]) -> pl.Expr:
+    """Check 6: passes when ``stale_consensus`` is null or absent."""
+    stale = pl.col("stale_consensus") if "stale_consensus" in columns else pl.lit(None, pl.Boolean)
+    return ~stale.fill_null(False)
+
+
+def passes_checks(
+    features: pl.DataFrame,
+    confidence: pl.Series,
+    *,
+    min_confidence: float = 0.6,
+    min_ev: float = 0.03,
+    min_size_usdc: float = 25.0,
+    min_minutes_to_start: float = MIN_MINUTES_TO_START,
+) -> pl.Series:
+    """One boolean per row: all six checks pass with ``confidence`` as check 1.
+
+    The same checks as ``signal_checks`` without the explanations, so threshold tuning and
+    evaluation judge millions of training rows exactly as the comparator would.
+    """
+    checks = _checks(min_confidence, min_ev, min_size_usdc, min_minutes_to_start)
+    passes = [expr.fill_null(False) for expr, _, _ in checks.values()]
+    return (
+        features.with_columns(confidence=confidence.cast(pl.Float64))
+        .select(pl.all_horizontal(*passes, _consensus_ok(features.columns)).alias("passes"))
+        .to_series()
+    )
+
+
 def signal_checks(
     features: pl.DataFrame,
     *,
@@ -149,21 +197,9 @@ def signal_checks(
     the failed checks with their values, ``""`` when all pass (used for signals and to explain misses)."""
     conf = features[confidence_col].cast(pl.Float64) if confidence_col else rule_confidence(features)
     df = features.with_columns(conf.alias("confidence"))
-    checks = {
-        "confidence_ok": (pl.col("confidence") >= min_confidence, "confidence", 3),
-        # no book offers this exact line (the fair value comes from moved lines): nothing to beat
-        "price_ok": (
-            pl.col("best_book_decimal").is_null() | (pl.col("pm_decimal") > pl.col("best_book_decimal")),
-            "pm_decimal",
-            4,
-        ),
-        "ev_ok": (pl.col("ev_after_costs") >= min_ev, "ev_after_costs", 4),
-        "liquidity_ok": (pl.col("liquidity_usdc") >= min_size_usdc, "liquidity_usdc", 2),
-        "timing_ok": (pl.col("minutes_to_start") >= min_minutes_to_start, "minutes_to_start", 1),
-    }
+    checks = _checks(min_confidence, min_ev, min_size_usdc, min_minutes_to_start)
     df = df.with_columns([expr.fill_null(False).alias(name) for name, (expr, _, _) in checks.items()])
-    stale = pl.col("stale_consensus") if "stale_consensus" in df.columns else pl.lit(None, pl.Boolean)
-    df = df.with_columns(consensus_ok=~stale.fill_null(False))
+    df = df.with_columns(consensus_ok=_consensus_ok(df.columns))
     parts = [
         pl.when(~pl.col(name)).then(
             pl.lit(f"{col}=") + pl.col(col).round(digits).cast(pl.String).fill_null("null") + pl.lit(" ")

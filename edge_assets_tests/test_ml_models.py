@@ -14,6 +14,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from edge_assets.comparator_resources import ComparatorResource
 from edge_assets.features.labels import TRAINING_COLUMNS
 from edge_assets.ml import registry, scoring
 from edge_assets.ml.registry import CHAMPION, list_versions, load_champion, log_and_promote
@@ -180,33 +181,54 @@ def test_train_log_promote_then_keep_champion(tmp_path: Path, capsys: pytest.Cap
     )
 
 
-def test_threshold_is_tuned_on_a_validation_slice_inside_the_training_range() -> None:
+def test_threshold_is_tuned_on_pooled_walk_forward_slices_inside_the_training_range() -> None:
     df = training_frame(days=40)
     train, hold, cutoff = walk_forward_split(df, holdout_days=7)
     cfg = Comparators()
-    thr, info = tune_threshold(train, cfg, holdout_days=7)
-    # recompute the objective by hand: validation = last 7 training days, classifier refit before it
-    fit_part, val, _ = walk_forward_split(train, 7)
-    assert info["threshold_validation_rows"] == val.height
-    pinned = fit_models(fit_part, holdout_range=(cutoff, cutoff), n_holdout=0, cfg=Comparators(0.5))
-    p = score_matrix(pinned.classifier, pinned.regressor, matrix(val))[0]
+    thr, info = tune_threshold(train, cfg, folds=2, fold_days=7)
+    # recompute by hand: two 7-day slices at the end of the training range, each scored by a
+    # classifier refit on everything before it, pooled
+    ps, vals = [], []
+    for days_back in (14, 7):
+        fit_part, rest, start = walk_forward_split(train, days_back)
+        val = rest.filter(pl.col("observed_at") < start + timedelta(days=7))
+        pinned = fit_models(fit_part, holdout_range=(cutoff, cutoff), n_holdout=0, cfg=Comparators(0.5))
+        ps.append(score_matrix(pinned.classifier, pinned.regressor, matrix(val))[0])
+        vals.append(val)
+    val, p = pl.concat(vals), np.concatenate(ps)
+    assert info["threshold_validation_folds"] == 2 and info["threshold_validation_rows"] == val.height
+    assert val["observed_at"].max() == train["observed_at"].max()
+    # the comparator's six checks: a row starting within 30 minutes never counts
+    soon = val.with_columns(minutes_to_start=pl.lit(10.0))
+    assert not accepted_mask(soon, np.ones(val.height), 0.5, cfg).any()
     base = accepted_mask(val, np.ones(val.height), 0.5, cfg)
     ev = val["ev_close"].to_numpy()
     real = base & (ev >= 0.03)
-    rule_recall = (real & (val["rule_confidence"].to_numpy() >= cfg.min_confidence)).sum() / real.sum()
+    rule = base & (val["rule_confidence"].to_numpy() >= cfg.min_confidence)
+    rule_recall = (real & rule).sum() / real.sum()
     recall = {t: (real & (p >= t)).sum() / real.sum() for t in THRESHOLD_GRID}
-    sums = {t: ev[base & (p >= t)].sum() for t in THRESHOLD_GRID}
+    above_bar = {t: (ev[base & (p >= t)] - cfg.min_ev).sum() for t in THRESHOLD_GRID}
     keeping = [t for t in THRESHOLD_GRID if recall[t] >= rule_recall]
     assert keeping and keeping[0] == 0.05  # the lowest threshold keeps every candidate
-    assert thr == max(keeping, key=lambda t: (sums[t], -t))
+    assert thr == max(keeping, key=lambda t: (above_bar[t], -t))
     assert recall[thr] >= rule_recall == info["threshold_validation_rule_recall"]
-    assert info["threshold_validation_ev_sum"] == pytest.approx(sums[thr])
+    assert info["threshold_validation_ev_above_bar"] == pytest.approx(above_bar[thr])
     # the held-out rows never enter: the same training rows give the same threshold whatever follows
-    assert tune_threshold(train, cfg, holdout_days=7)[0] == thr
-    tuned = fit_models(train, holdout_range=(cutoff, cutoff), n_holdout=hold.height, tune_days=7)
-    assert tuned.threshold == thr
+    assert tune_threshold(train, cfg, folds=2, fold_days=7)[0] == thr
+    tuned = fit_models(train, holdout_range=(cutoff, cutoff), n_holdout=hold.height)
+    assert tuned.threshold == tune_threshold(train, Comparators())[0]
+    assert tuned.threshold_info["threshold_validation_folds"] == 4
     pinned_07 = fit_models(train, holdout_range=(cutoff, cutoff), n_holdout=0, cfg=Comparators(0.7))
     assert pinned_07.threshold == 0.7
+
+
+def test_threshold_tuning_skips_slices_without_enough_history_before_them() -> None:
+    train = walk_forward_split(training_frame(days=40), holdout_days=7)[0]  # 33 days
+    # slices 5..1 weeks back: the first has ~5 days before it, enough; 6 weeks back has none
+    _, info = tune_threshold(train, Comparators(), folds=5, fold_days=7)
+    assert info["threshold_validation_folds"] == 4
+    with pytest.raises(ValueError, match="no validation slice has enough candidate edges"):
+        tune_threshold(train.head(200), Comparators(), folds=2, fold_days=1)
 
 
 def test_classifier_learns_on_candidate_edges_and_fast_scoring_matches_sklearn() -> None:
@@ -285,6 +307,7 @@ def test_edge_models_waits_while_history_is_short(tmp_path: Path) -> None:
             lake_resource=lr, catalog_db=DuckDBResource(database=str(tmp_path / "w.db"))
         ),
         "models": ModelsResource(tracking_uri=f"sqlite:///{tmp_path}/m.db", min_history_days=60),
+        "comparator": ComparatorResource(),
     }
     with dg.instance_for_test() as instance:
         res = dg.materialize(

@@ -10,6 +10,7 @@ from edge_assets.features.latest import FEATURES_LATEST_COLUMNS
 from edge_assets.signals import (
     SIGNAL_COLUMNS,
     edge_id,
+    passes_checks,
     rule_confidence,
     select_signals,
     signal_checks,
@@ -107,6 +108,18 @@ def test_five_checks_each_can_fail() -> None:
     assert "thin" in select_signals(f, min_size_usdc=20.0)["pm_token_id"].to_list()
     assert "low_conf" in select_signals(f, min_confidence=0.1)["pm_token_id"].to_list()
     assert "low_ev" in select_signals(f, min_ev=0.0)["pm_token_id"].to_list()
+    # the mask-only path (threshold tuning, model evaluation) passes exactly the same rows
+    for kw in (
+        {},
+        {"min_size_usdc": 20.0},
+        {"min_confidence": 0.1, "min_ev": 0.0},
+        {"min_minutes_to_start": 20.0},
+    ):
+        checked = signal_checks(f, **kw)
+        mask = passes_checks(f, rule_confidence(f), **kw)
+        assert mask.to_list() == (checked["failed"] == "").to_list()
+    stale = f.with_columns(stale_consensus=pl.lit(True))
+    assert not passes_checks(stale, rule_confidence(stale)).any()
 
 
 def test_columns_contract_and_inputs_kept() -> None:

@@ -7,6 +7,7 @@ import polars as pl
 
 from edge_assets.assets.common import RUN_HOURS, WARM_UP, lake_asset
 from edge_assets.assets.ingest import oddsapi_scores
+from edge_assets.comparator_resources import ComparatorResource
 from edge_assets.features.history import LOOKBACK, build_features
 from edge_assets.features.labels import CLOSE_WINDOW, TRAINING_COLUMNS, build_labels
 from edge_assets.lake.io_manager import LakeResource
@@ -86,7 +87,12 @@ def training_sets(
     "training sets, logged to MLflow and registered; the alias `champion` moves only when the new version "
     "beats it on the same held-out window. Waits (no materialization) while history < the minimum.",
 )
-def edge_models(context: dg.AssetExecutionContext, lake: LakeResource, models: ModelsResource):  # generator
+def edge_models(  # generator
+    context: dg.AssetExecutionContext,
+    lake: LakeResource,
+    models: ModelsResource,
+    comparator: ComparatorResource,
+):
     from edge_assets.ml.registry import log_and_promote
     from edge_assets.ml.train import TRAINING_READ_COLUMNS, Comparators, fit_models, walk_forward_split
 
@@ -112,10 +118,14 @@ def edge_models(context: dg.AssetExecutionContext, lake: LakeResource, models: M
         return
     train, hold, cutoff = split
     end = data["observed_at"].max()
-    cfg = Comparators(model_threshold=models.model_threshold)
-    fitted = fit_models(
-        train, holdout_range=(cutoff, end), n_holdout=hold.height, cfg=cfg, tune_days=models.holdout_days
+    # the threshold is tuned against the comparator's own bars (EV, size): what it will be used with
+    cfg = Comparators(
+        model_threshold=models.model_threshold,
+        min_confidence=comparator.min_confidence,
+        min_ev=comparator.min_ev,
+        min_size_usdc=comparator.min_trade_usdc,
     )
+    fitted = fit_models(train, holdout_range=(cutoff, end), n_holdout=hold.height, cfg=cfg)
     outcome = log_and_promote(
         fitted,
         hold,

@@ -19,6 +19,7 @@ import numpy as np
 import polars as pl
 
 from edge_assets.features.history import MODEL_FEATURES
+from edge_assets.signals import passes_checks
 
 CLASSIFIER_NAME = "edge_validity"
 REGRESSOR_NAME = "edge_ev"
@@ -27,6 +28,8 @@ CANDIDATE_MIN_EV = 0.0
 MIN_CANDIDATES = 50
 DEFAULT_THRESHOLD = 0.5
 THRESHOLD_GRID = tuple(round(0.05 * i, 2) for i in range(1, 20))
+TUNE_FOLDS = 4  # walk-forward validation slices pooled by tune_threshold
+TUNE_FOLD_DAYS = 7
 # what training and evaluation read of ml/training_sets (the rest stays on disk: memory)
 TRAINING_READ_COLUMNS: tuple[str, ...] = tuple(
     dict.fromkeys(
@@ -39,6 +42,11 @@ TRAINING_READ_COLUMNS: tuple[str, ...] = tuple(
             "beats_book",
             "pm_decimal",
             "best_book_decimal",
+            "ev_after_costs",
+            "liquidity_usdc",
+            "minutes_to_start",
+            "stale_consensus",
+            "rule_confidence",
             "valid",
             "ev_close",
             "realized_ev",
@@ -151,33 +159,52 @@ def _classifier(train: pl.DataFrame, c: float, features: tuple[str, ...]) -> Any
 
 
 def tune_threshold(
-    train: pl.DataFrame, cfg: Comparators, *, holdout_days: int, c: float = 0.5
+    train: pl.DataFrame,
+    cfg: Comparators,
+    *,
+    folds: int = TUNE_FOLDS,
+    fold_days: int = TUNE_FOLD_DAYS,
+    c: float = 0.5,
 ) -> tuple[float, dict[str, float]]:
-    """The P(valid) threshold: most EV at the close, without missing edges the rule would catch.
+    """The P(valid) threshold: most EV above the bar, without missing edges the rule would catch.
 
-    On a validation slice, among the grid thresholds whose recall of edges that were real (EV after
-    costs at the close >= 3 %) is at least the rule confidence's, pick the one maximizing summed EV at
-    the close of accepted signals (ties to the lower threshold); if none keeps the rule's recall,
-    the EV maximizer overall. Fitted and chosen inside the training range only: the classifier is
-    refit on all but the last ``holdout_days`` (embargoed like the real split), so the held-out
-    weeks never influence it.
+    Time-series cross-validation inside the training range: the last ``folds`` slices of
+    ``fold_days`` each are scored by a classifier fitted on everything before the slice
+    (embargoed like the real split), and the slices are pooled. The held-out weeks never enter.
+    Rows count as the comparator counts them (``accepted_mask``: all six checks). Among the grid
+    thresholds whose recall of real edges (EV after costs at the close >= 3 %) is at least the
+    rule confidence's, pick the one maximizing the summed EV above ``min_ev`` of accepted signals
+    (an accepted edge worth less than the bar costs; ties to the lower threshold); if none keeps
+    the rule's recall, the maximizer overall. Why pooled: one two-week slice held ~400 real edges,
+    so its recall constraint was decided by 1-4 of them. A slice too short to fit is skipped.
     """
-    fit_part, val, _ = walk_forward_split(train, holdout_days)
-    p = validity_prob(_classifier(fit_part, c, MODEL_FEATURES), matrix(val))
+    scored: list[tuple[pl.DataFrame, np.ndarray]] = []
+    for k in range(folds, 0, -1):
+        fit_part, rest, start = walk_forward_split(train, k * fold_days)
+        val = rest.filter(pl.col("observed_at") < start + timedelta(days=fold_days))
+        try:
+            scored.append((val, validity_prob(_classifier(fit_part, c, MODEL_FEATURES), matrix(val))))
+        except ValueError:  # too few candidate edges before this slice
+            continue
+    if not scored:
+        raise ValueError("no validation slice has enough candidate edges before it to tune the threshold")
+    val = pl.concat([v for v, _ in scored], how="vertical_relaxed")
+    p = np.concatenate([q for _, q in scored])
     base = accepted_mask(val, np.ones(val.height), 0.5, cfg)
     ev = val["ev_close"].fill_null(0.0).to_numpy()
     real = base & (ev >= TRUE_EDGE_EV)
     n_real = max(int(real.sum()), 1)
-    rule = val["rule_confidence"].fill_null(0.0).to_numpy() >= cfg.min_confidence
+    rule = accepted_mask(val, val["rule_confidence"].fill_null(0.0).to_numpy(), cfg.min_confidence, cfg)
     rule_recall = float((real & rule).sum()) / n_real
-    values = np.array([ev[base & (p >= thr)].sum() for thr in THRESHOLD_GRID])
+    values = np.array([(ev[base & (p >= thr)] - cfg.min_ev).sum() for thr in THRESHOLD_GRID])
     recalls = np.array([(real & (p >= thr)).sum() / n_real for thr in THRESHOLD_GRID])
     keeps = recalls >= rule_recall
     best = int(np.argmax(np.where(keeps, values, -np.inf))) if keeps.any() else int(np.argmax(values))
     info = {
+        "threshold_validation_folds": float(len(scored)),
         "threshold_validation_rows": float(val.height),
         "threshold_validation_candidates": float(base.sum()),
-        "threshold_validation_ev_sum": float(values[best]),
+        "threshold_validation_ev_above_bar": float(values[best]),
         "threshold_validation_recall": float(recalls[best]),
         "threshold_validation_rule_recall": rule_recall,
     }
@@ -193,7 +220,6 @@ def fit_models(
     xgb_params: dict[str, Any] | None = None,
     seed: int = 7,
     cfg: Comparators | None = None,
-    tune_days: int = 14,
 ) -> TrainedModels:
     """Fit the classifier on candidate edges' ``valid``, the regressor on every row's ``ev_close``.
 
@@ -207,7 +233,7 @@ def fit_models(
     t0 = time.perf_counter()
     if cfg.model_threshold is None:
         try:
-            threshold, info = tune_threshold(train, cfg, holdout_days=tune_days, c=c)
+            threshold, info = tune_threshold(train, cfg, c=c)
         except ValueError:  # too little history before the validation slice: the documented default
             threshold, info = DEFAULT_THRESHOLD, {"threshold_fallback": 1.0}
     else:
@@ -257,14 +283,15 @@ def _fit_regressor(reg: Any, x: np.ndarray, y: np.ndarray) -> Any:
 
 
 def accepted_mask(df: pl.DataFrame, confidence: np.ndarray, threshold: float, cfg: Comparators) -> np.ndarray:
-    """The comparator's four checks with ``confidence`` as check (1) (edge_assets.signals)."""
-    ok = (
-        (pl.Series(confidence) >= threshold).to_numpy()
-        & (df["pm_decimal"] > df["best_book_decimal"]).fill_null(False).to_numpy()
-        & (df["ev_after_costs"] >= cfg.min_ev).fill_null(False).to_numpy()
-        & (df["liquidity_usdc"] >= cfg.min_size_usdc).fill_null(False).to_numpy()
+    """The comparator's six checks with ``confidence`` as check (1) (``edge_assets.signals``)."""
+    ok = passes_checks(
+        df,
+        pl.Series(confidence, dtype=pl.Float64),
+        min_confidence=threshold,
+        min_ev=cfg.min_ev,
+        min_size_usdc=cfg.min_size_usdc,
     )
-    return np.asarray(ok, dtype=bool)
+    return ok.to_numpy().astype(bool)
 
 
 def calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
