@@ -3,6 +3,7 @@ model-driven vs rule-based comparator on the last two held-out weeks (simulator 
 
     .venv/bin/python bench/models.py                       # full run in a temp dir (slow: see README)
     .venv/bin/python bench/models.py --dir /tmp/hist --skip-backfill   # reuse a lake + dagster home
+    .venv/bin/python bench/models.py --dir /tmp/hist --eval-only       # re-fit and compare, lake as is
 
 Ground truth (simulator only, never read by the pipeline): a row is a true edge when it is observed
 inside an injected ``true_mispricing`` window of its token whose true EV after fees is >= 3 %.
@@ -120,6 +121,11 @@ def main() -> int:
     ap.add_argument(
         "--skip-backfill", action="store_true", help="reuse the lake's ingest history, rebuild features"
     )
+    ap.add_argument(
+        "--eval-only",
+        action="store_true",
+        help="reuse a finished lake as is: fit with the current code, compare (stored champion ignored)",
+    )
     ap.add_argument("--min-history-days", type=int, default=30)
     ap.add_argument("--workers", type=int, default=2, help="backfill processes per hourly stage")
     args = ap.parse_args()
@@ -165,7 +171,10 @@ def main() -> int:
         print("  " + "; ".join(f"{name} {secs:.0f} s" for name, secs in rep.phases.items()))
         return time.perf_counter() - t0
 
-    if not args.skip_backfill:
+    if args.skip_backfill:
+        secs = run(["features_latest", "features", "ml/training_sets", "edge_models"])
+        print(f"features_latest, features, training_sets, edge_models over the stored history: {secs:.0f} s")
+    elif not args.eval_only:
         idx = host_speed_index()
         print(
             f"host speed index: {idx:.1f} ms of simulator time per simulated hour "
@@ -186,9 +195,6 @@ def main() -> int:
             f"backfill CPU: {cpu[0]:.0f} s user + {cpu[1]:.0f} s system: {sum(cpu) / secs:.2f} of "
             f"{cores} cores busy on average (workers counted once they exit)"
         )
-    else:
-        secs = run(["features_latest", "features", "ml/training_sets", "edge_models"])
-        print(f"features_latest, features, training_sets, edge_models over the stored history: {secs:.0f} s")
 
     lake = Lake(s.lake_root)
     from edge_assets.features.history import build_features
@@ -229,8 +235,9 @@ def main() -> int:
         f"training time: {time.perf_counter() - t0:.1f} s on {train.height} rows "
         f"(incl. threshold tuning -> {fitted.threshold})"
     )
-    champ = load_champion(s.mlflow_tracking_uri)
-    print(list_versions(s.mlflow_tracking_uri).drop("run_id", "created"))
+    champ = None if args.eval_only else load_champion(s.mlflow_tracking_uri)
+    if champ:
+        print(list_versions(s.mlflow_tracking_uri).drop("run_id", "created"))
     from edge_assets.ml.train import predict
 
     def score(d: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
