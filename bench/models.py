@@ -7,6 +7,8 @@ model-driven vs rule-based comparator on the last two held-out weeks (simulator 
 
 Ground truth (simulator only, never read by the pipeline): a row is a true edge when it is observed
 inside an injected ``true_mispricing`` window of its token whose true EV after fees is >= 3 %.
+``mean_true_ev``: EV after costs at the accepted price from the world's true probability, the
+expectation that ``mean_realized_ev`` estimates through two weeks of game outcomes.
 """
 
 import argparse
@@ -274,6 +276,9 @@ def main() -> int:
         pl.col("true_edge").fill_null(False)
     )
     y_true = h["true_edge"].to_numpy()
+    # EV after costs at the accepted price from the world's true probability: what realized EV
+    # estimates, without the game outcomes' noise
+    true_ev = World(s.sim_seed).token_true_probs(h) * h["pm_decimal"].to_numpy() - 1
     p_model = score(h)[0]
     threshold = champ.threshold if champ else fitted.threshold
     from sklearn.metrics import brier_score_loss, roc_auc_score
@@ -306,6 +311,7 @@ def main() -> int:
                 "recall_true_edge": tp / max(int(y_true.sum()), 1),
                 "mean_realized_ev": float(h["realized_ev"].to_numpy()[ok].mean()) if n else float("nan"),
                 "mean_ev_close": float(h["ev_close"].to_numpy()[ok].mean()) if n else float("nan"),
+                "mean_true_ev": float(np.nanmean(true_ev[ok])) if n else float("nan"),
                 # on the candidate edges (the rows where check (1) decides), then on every row
                 "auc_valid": float(roc_auc_score(valid[cand], prob[cand])),
                 "brier_valid": float(brier_score_loss(valid[cand], np.clip(prob[cand], 0, 1))),

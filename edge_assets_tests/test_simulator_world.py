@@ -191,6 +191,20 @@ def test_injected_edges_kinds_and_rate(world: World) -> None:
     assert thin["size_available"].max() < 5
 
 
+def test_token_true_probs_match_the_injected_edges_truth(world: World) -> None:
+    e = world.injected_edges(T - timedelta(hours=24), T + timedelta(hours=24)).head(40)
+    rows = pl.DataFrame(
+        {
+            "pm_token_id": [*e["pm_token_id"], "not-a-token"],
+            "observed_at": [*e["window_start"], T],
+        }
+    )
+    got = world.token_true_probs(rows)
+    assert got[:-1].tolist() == pytest.approx(e["true_prob"].to_list(), abs=1e-12)
+    assert np.isnan(got[-1])
+    assert ((got[:-1] > 0) & (got[:-1] < 1)).all()
+
+
 def test_true_mispricing_is_in_the_book_then_gone(world: World) -> None:
     e = world.injected_edges(T - timedelta(hours=24), T + timedelta(hours=24))
     row = e.filter(pl.col("kind") == "true_mispricing").row(0, named=True)

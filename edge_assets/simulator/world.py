@@ -1698,6 +1698,23 @@ class World:
         }[league]
 
     # ------------------------------------------------------------ ground truth (tests / benchmarks only)
+    def token_true_probs(self, rows: pl.DataFrame) -> np.ndarray:
+        """True probability of each row's outcome (``pm_token_id``) at its ``observed_at`` grid point.
+
+        NaN for tokens this world never listed. One vectorized ``true_prob`` per token: a held-out
+        fortnight (~165k rows, ~5k tokens) takes ~1 s.
+        """
+        out = np.full(rows.height, np.nan)
+        per_token = rows.select("pm_token_id", "observed_at").with_row_index("i").group_by("pm_token_id")
+        for token, idx, times in per_token.agg("i", "observed_at").iter_rows():
+            found = self.lookup_token(token)
+            if found is None or found[0] is None:
+                continue
+            det, mk, outcome = found
+            p1 = self.true_prob(det, mk, np.array([grid_index(to_ts(t)) for t in times]))
+            out[np.asarray(idx)] = p1 if outcome == 0 else 1 - p1
+        return out
+
     def ground_truth_pairs(self, start: datetime, end: datetime) -> pl.DataFrame:
         """Every Polymarket token listed during [start, end] with its true Odds API counterpart.
 
