@@ -21,6 +21,7 @@ from edge_assets.pricing.costs import (
     taker_fee,
     walk_book,
     walk_books,
+    walk_levels,
 )
 from edge_assets.pricing.seeds import DATA_DIR
 from edge_assets_tests.conftest import load_real
@@ -256,6 +257,18 @@ def test_walk_books_vectorized_matches_loop_and_real_books() -> None:
         r["token_id"]: r for r in out.filter(pl.col("token_id").is_in(["old", "empty"])).iter_rows(named=True)
     }
     assert real["old"]["filled_shares"] == pytest.approx(711.5) and real["empty"]["vwap"] is None
+    # walk_levels lists the levels those walks took: their sums are walk_books' figures
+    sums = (
+        walk_levels(levels, tg)
+        .group_by("target")
+        .agg(pl.len().alias("n"), pl.col("shares").sum(), pl.col("usdc").sum(), pl.col("price").max())
+    )
+    both = out.with_row_index("target").join(sums, on="target", how="left")
+    assert both["n"].fill_null(0).to_list() == both["levels_used"].to_list()
+    taken = both.filter(pl.col("levels_used") > 0)
+    assert taken["shares"].to_list() == pytest.approx(taken["filled_shares"].to_list(), rel=1e-12)
+    assert taken["usdc"].to_list() == pytest.approx(taken["filled_usdc"].to_list(), rel=1e-12)
+    assert taken["price"].to_list() == taken["worst_price"].to_list()
 
 
 def test_walk_books_same_token_several_targets_and_errors() -> None:
@@ -281,6 +294,18 @@ def test_walk_books_same_token_several_targets_and_errors() -> None:
     assert out["meets_min_size"].to_list() == [True, True, False, False]
     assert out["fully_filled"].to_list() == [True, True, True, False]
     assert out["levels_used"].to_list() == [2, 1, 1, 0]
+    # the fills of those walks: best level first, a target taking nothing has none
+    fills = walk_levels(levels, tg.with_columns(fee_rate=pl.lit(0.02)), stake_unit="shares")
+    assert fills.select("target", "fill_no", "price", "shares").rows() == [
+        (0, 1, 0.4, 10.0),
+        (0, 2, 0.5, 5.0),
+        (1, 1, 0.4, 5.0),
+        (2, 1, 0.3, 3.0),
+    ]
+    assert fills["usdc"].to_list() == pytest.approx([4.0, 2.5, 2.0, 0.9])
+    assert fills["fee_usdc"].to_list() == pytest.approx(
+        [10 * 0.02 * 0.24, 5 * 0.02 * 0.25, 5 * 0.02 * 0.24, 3 * 0.02 * 0.21]
+    )
     with pytest.raises(ValueError, match="stake_unit"):
         walk_books(levels, tg, stake_unit="usd")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="lacks column 'size'"):

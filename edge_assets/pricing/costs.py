@@ -37,6 +37,7 @@ FEE_MIN = 1e-5
 
 __all__ = [
     "WALK_COLUMNS",
+    "WALK_LEVEL_COLUMNS",
     "cost_model_for",
     "fee_per_share",
     "fee_schedule_for",
@@ -49,6 +50,7 @@ __all__ = [
     "taker_fee",
     "walk_book",
     "walk_books",
+    "walk_levels",
 ]
 
 
@@ -211,26 +213,13 @@ def _first_per_token(levels: pl.DataFrame, col: str) -> pl.DataFrame | None:
     )
 
 
-def walk_books(
-    levels: pl.DataFrame,
-    targets: pl.DataFrame,
-    *,
-    stake_unit: StakeUnit = "usdc",
-) -> pl.DataFrame:
-    """Walk many order books at once for per-target stakes (market order, taker).
+def _walk(
+    levels: pl.DataFrame, targets: pl.DataFrame, stake_unit: StakeUnit
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(targets with ``_t`` and parsed options, one row per target and book level in walk order).
 
-    ``levels``: token_id, side ("ask"/"bid"), price, size (one row per level, any order;
-    rows with null side, non-positive price or size are ignored); optional tick_size and
-    min_order_size per token (PM_ORDER_BOOK_SNAPSHOTS columns).
-    ``targets``: token_id, stake; optional side ("buy" walks asks from the lowest price up,
-    "sell" walks bids from the highest down; default buy), fee_rate and fee_exponent (fee
-    per level ``shares * rate * (p(1-p))**exponent``), tick_size, min_order_size (used when
-    levels lack them). Several targets may name the same token.
-    ``stake_unit``: "usdc" = notional to spend (buy) / receive (sell), fees on top;
-    "shares" = number of shares.
-
-    Returns one row per target in target order with WALK_COLUMNS. A side with no levels
-    gives filled 0, vwap/worst null, levels_used 0, fully_filled false (true for stake 0).
+    Level rows: ``_take`` (amount taken in the stake unit), ``_tsh`` shares, ``_tusd`` notional,
+    ``_fee``, ``_used`` (taken beyond float noise); shared by ``walk_books`` and ``walk_levels``.
     """
     if stake_unit not in ("usdc", "shares"):
         raise ValueError(f"stake_unit must be 'usdc' or 'shares', got {stake_unit!r}")
@@ -295,6 +284,32 @@ def walk_books(
         # a level counts as used only beyond float noise of the cumulative sums
         _used=pl.col("_take") > 1e-12 * pl.max_horizontal(pl.col("stake"), pl.lit(1.0)),
     )
+    return t, walk
+
+
+def walk_books(
+    levels: pl.DataFrame,
+    targets: pl.DataFrame,
+    *,
+    stake_unit: StakeUnit = "usdc",
+) -> pl.DataFrame:
+    """Walk many order books at once for per-target stakes (market order, taker).
+
+    ``levels``: token_id, side ("ask"/"bid"), price, size (one row per level, any order;
+    rows with null side, non-positive price or size are ignored); optional tick_size and
+    min_order_size per token (PM_ORDER_BOOK_SNAPSHOTS columns).
+    ``targets``: token_id, stake; optional side ("buy" walks asks from the lowest price up,
+    "sell" walks bids from the highest down; default buy), fee_rate and fee_exponent (fee
+    per level ``shares * rate * (p(1-p))**exponent``), tick_size, min_order_size (used when
+    levels lack them). Several targets may name the same token.
+    ``stake_unit``: "usdc" = notional to spend (buy) / receive (sell), fees on top;
+    "shares" = number of shares.
+
+    Returns one row per target in target order with WALK_COLUMNS. A side with no levels
+    gives filled 0, vwap/worst null, levels_used 0, fully_filled false (true for stake 0).
+    """
+    t, walk = _walk(levels, targets, stake_unit)
+    is_buy = pl.col("_tside") == "buy"
     agg = walk.group_by("_t").agg(
         filled_shares=pl.col("_tsh").sum(),
         filled_usdc=pl.col("_tusd").sum(),
@@ -344,6 +359,41 @@ def walk_books(
         & (pl.col("_min_order_size").is_null() | (filled >= pl.col("_min_order_size") * (1.0 - 1e-12))),
     )
     return out.select([pl.col(c).cast(d) for c, d in WALK_COLUMNS.items()])
+
+
+WALK_LEVEL_COLUMNS: dict[str, pl.DataType] = {
+    "target": pl.UInt32(),  # row index of the target in ``targets``
+    "token_id": pl.String(),
+    "fill_no": pl.UInt32(),  # 1 = the best level, in walk order
+    "price": pl.Float64(),
+    "shares": pl.Float64(),
+    "usdc": pl.Float64(),  # shares * price
+    "fee_usdc": pl.Float64(),
+}
+
+
+def walk_levels(
+    levels: pl.DataFrame, targets: pl.DataFrame, *, stake_unit: StakeUnit = "usdc"
+) -> pl.DataFrame:
+    """The book levels each walk takes, one row per target and level used, in walk order.
+
+    Same inputs as ``walk_books``; a target's rows sum to its ``filled_shares``, ``filled_usdc``
+    and ``fee_usdc`` there (the fills of a market order). Targets that take nothing have no rows.
+    """
+    _, walk = _walk(levels, targets, stake_unit)
+    return (
+        walk.filter(pl.col("_used"))
+        .select(
+            pl.col("_t").cast(pl.UInt32).alias("target"),
+            "token_id",
+            (pl.int_range(pl.len()).over("_t") + 1).cast(pl.UInt32).alias("fill_no"),
+            "price",
+            pl.col("_tsh").alias("shares"),
+            pl.col("_tusd").alias("usdc"),
+            pl.col("_fee").alias("fee_usdc"),
+        )
+        .cast(WALK_LEVEL_COLUMNS)  # type: ignore[arg-type]
+    )
 
 
 def _levels_from_raw(raw: Sequence[Mapping[str, Any]], side: str, token_id: str) -> pl.DataFrame:
