@@ -152,7 +152,9 @@ def nightly_training_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRe
     return dg.RunRequest(run_key=f"nightly:{day}", partition_key=day)
 
 
-paper_trades_job = dg.define_asset_job("paper_trades_job", selection=[trading.paper_trades])
+paper_trades_job = dg.define_asset_job(
+    "paper_trades_job", selection=[trading.paper_trades, trading.paper_fills]
+)
 
 
 @dg.schedule(
@@ -163,8 +165,8 @@ paper_trades_job = dg.define_asset_job("paper_trades_job", selection=[trading.pa
     execution_timezone="UTC",
 )
 def paper_trades_schedule(context: dg.ScheduleEvaluationContext) -> list[dg.RunRequest]:
-    """Today's trades as its signals land; at the first tick of a day also every day still inside its
-    settlement horizon and the one that just left it, so trades settle as their scores arrive."""
+    """Today's trades and fills as its signals land; at the first tick of a day also every day still
+    inside its settlement horizon and the one that just left it, so trades settle as scores arrive."""
     from edge_assets.settings import get_settings
 
     at = context.scheduled_execution_time.astimezone(UTC)

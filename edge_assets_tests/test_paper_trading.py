@@ -12,13 +12,21 @@ from edge_assets.assets import trading
 from edge_assets.lake import Lake
 from edge_assets.partitions import hour_key
 from edge_assets.resources import build_resources
-from edge_assets.schemas import ODDS_SCORES
+from edge_assets.schemas import ODDS_SCORES, PM_ORDER_BOOK_SNAPSHOTS
 from edge_assets.settings import load_settings
 from edge_assets.signals import SIGNAL_COLUMNS
-from edge_assets.trading.paper import PAPER_TRADE_COLUMNS, opening_signals, paper_trades, summarize
+from edge_assets.trading.paper import (
+    PAPER_FILL_COLUMNS,
+    PAPER_TRADE_COLUMNS,
+    opening_signals,
+    paper_fills,
+    paper_trades,
+    summarize,
+)
 
 D0 = datetime(2026, 11, 1, tzinfo=UTC)
 H = timedelta(hours=1)
+MIN = timedelta(minutes=1)
 HORIZON = timedelta(days=2)
 START = D0 + timedelta(hours=20)  # every game below starts at 20:00 on day 0
 
@@ -62,6 +70,7 @@ def signal(
         "vwap": vwap,
         "fee_per_share": fee,
         "effective_price": vwap + fee,
+        "fee_rate": 0.02,
     }
 
 
@@ -75,6 +84,7 @@ def frame(rows: list[dict[str, object]]) -> pl.DataFrame:
         "vwap": pl.Float64(),
         "fee_per_share": pl.Float64(),
         "effective_price": pl.Float64(),
+        "fee_rate": pl.Float64(),
     }
     return pl.DataFrame(rows, schema=schema)
 
@@ -238,6 +248,58 @@ def test_open_trades_past_the_horizon_fail_the_settlement_check() -> None:
     assert ok.passed and ok.message == "2 trades, none open past the horizon"
 
 
+def book(token: str, at: datetime, asks: list[tuple[float, float]]) -> pl.DataFrame:
+    """One pm_order_book_snapshots snapshot: the asks given plus one bid (which a buy never takes)."""
+    rows = [("ask", i, p, q) for i, (p, q) in enumerate(asks)] + [("bid", 0, 0.3, 500.0)]
+    return pl.DataFrame(
+        [
+            {"snapshot_at": at, "token_id": token, "side": side, "level": lvl, "price": p, "size": q}
+            | {"book_hash": f"{token}@{at:%H%M}", "book_timestamp": at, "tick_size": 0.01}
+            for side, lvl, p, q in rows
+        ]
+    )
+
+
+def books_frame(*snaps: pl.DataFrame) -> pl.DataFrame:
+    """Snapshots in the table's schema (columns the test does not need are null)."""
+    full = pl.concat(snaps)
+    return full.select(
+        [
+            (pl.col(c) if c in full.columns else pl.lit(None)).cast(t).alias(c)
+            for c, t in PM_ORDER_BOOK_SNAPSHOTS.items()
+        ]
+    )
+
+
+def test_fills_walk_the_snapshot_each_trade_was_priced_on() -> None:
+    a = signal("a", D0 + 10 * H, shares=150.0)
+    b = signal("b", D0 + 11 * H, token="tok-2", event="ev2", shares=20.0)
+    c = signal("c", D0 + 12 * H, token="tok-3", event="ev3")  # no book in the lake
+    opening = opening_signals(frame([a, b, c]), start=D0, end=D0 + 24 * H)
+    trades = paper_trades(opening, pl.DataFrame(), pl.DataFrame(), horizon=HORIZON)
+    books = books_frame(
+        book("tok-home", D0 + 9 * H, [(0.45, 500.0)]),  # older: not the one priced
+        book("tok-home", D0 + 9 * H + 50 * MIN, [(0.41, 100.0), (0.40, 100.0), (0.43, 80.0)]),
+        book("tok-home", D0 + 10 * H + 5 * MIN, [(0.30, 999.0)]),  # after the trade
+        book("tok-2", D0 + 10 * H + 50 * MIN, [(0.60, 20.0)]),
+    )
+    fees = (
+        frame([a, b, c]).select("signal_id", "fee_rate").with_columns(fee_rate=pl.Series([0.02, 0.0, 0.02]))
+    )
+    got = paper_fills(trades, books, fees)
+    assert got.schema == pl.Schema(PAPER_FILL_COLUMNS)
+    assert got.select("trade_id", "fill_no", "price", "shares", "book_at").rows() == [
+        (a["signal_id"], 1, 0.40, 100.0, D0 + 9 * H + 50 * MIN),  # best level first, whatever the row order
+        (a["signal_id"], 2, 0.41, 50.0, D0 + 9 * H + 50 * MIN),
+        (b["signal_id"], 1, 0.60, 20.0, D0 + 10 * H + 50 * MIN),
+    ]
+    assert got["usdc"].to_list() == pytest.approx([40.0, 20.5, 12.0])
+    assert got["fee_usdc"].to_list() == pytest.approx([100 * 0.02 * 0.4 * 0.6, 50 * 0.02 * 0.41 * 0.59, 0.0])
+    assert got["book_hash"].to_list()[0] == "tok-home@0950"
+    assert paper_fills(trades.clear(), books, fees).schema == pl.Schema(PAPER_FILL_COLUMNS)
+    assert paper_fills(trades, books.clear(), fees).height == 0
+
+
 def test_paper_trades_asset_and_check_over_a_real_lake(tmp_path: Path) -> None:
     """The Dagster asset reads the lake's signals, features_latest and scores, writes the day's trades,
     and its check flags the trade whose game never got a final score."""
@@ -254,9 +316,15 @@ def test_paper_trades_asset_and_check_over_a_real_lake(tmp_path: Path) -> None:
     close = snapshots("tok-home", [(day + 19 * H, 0.5, 0.55)]).with_columns(commence_time=pl.lit(start))
     lake.write("features_latest", hour_key(day + 19 * H), close)
     lake.write("oddsapi_scores", day.strftime("%Y-%m-%d"), scores(2, 1, day + 23 * H))
+    priced = day + 9 * H + 50 * MIN  # the book the won trade was priced on; the other has none
+    lake.write(
+        "pm_order_book_snapshots",
+        hour_key(priced),
+        books_frame(book("tok-home", priced, [(0.40, 60.0), (0.41, 90.0)])),
+    )
     with dg.instance_for_test() as instance:
         result = dg.materialize(
-            [trading.paper_trades, checks.paper_trades_settled],
+            [trading.paper_trades, trading.paper_fills, checks.paper_trades_settled],
             resources=build_resources(settings),
             instance=instance,
             partition_key=day.strftime("%Y-%m-%d"),
@@ -268,6 +336,13 @@ def test_paper_trades_asset_and_check_over_a_real_lake(tmp_path: Path) -> None:
     assert got["clv"].to_list() == [pytest.approx(0.55 - 0.41), None]
     (check,) = result.get_asset_check_evaluations()
     assert not check.passed and check.metadata["events"].value == ["ev2"]
+    fills = lake.read("paper_fills", day.strftime("%Y-%m-%d"))
+    assert fills.select("trade_id", "fill_no", "price", "shares").rows() == [
+        (won["signal_id"], 1, 0.40, 60.0),
+        (won["signal_id"], 2, 0.41, 40.0),
+    ]
+    (mat,) = [m for m in result.asset_materializations_for_node("paper_fills")]
+    assert mat.metadata["trades"].value == 2 and mat.metadata["trades_without_book"].value == 1
 
 
 def test_schedule_builds_today_and_once_a_day_the_days_still_settling() -> None:

@@ -263,7 +263,15 @@ def test_parallel_backfill_writes_the_same_lake_and_records_every_partition(tmp_
     seq = _backfill(tmp_path / "seq", 1)
     par = _backfill(tmp_path / "par", 2)
     tables = sorted(p.name for p in (seq / "lake").iterdir() if p.is_dir() and p.name != "raw_responses")
-    assert {"pm_markets", "features_latest", "features", "signals", "ml", "paper_trades"} <= set(tables)
+    assert {
+        "pm_markets",
+        "features_latest",
+        "features",
+        "signals",
+        "ml",
+        "paper_trades",
+        "paper_fills",
+    } <= set(tables)
     for table in tables:
         files = sorted(f.relative_to(seq / "lake") for f in (seq / "lake" / table).rglob("*.parquet"))
         assert files == sorted(f.relative_to(par / "lake") for f in (par / "lake" / table).rglob("*.parquet"))
@@ -275,6 +283,14 @@ def test_parallel_backfill_writes_the_same_lake_and_records_every_partition(tmp_
     first = signals.sort("created_at", "signal_id").unique("edge_id", keep="first").sort("signal_id")
     assert trades.height == first.height > 0
     assert sorted(trades["trade_id"]) == first["signal_id"].to_list()
+    # each trade's fills, walked again through the snapshot it was priced on, give back its fill
+    fills = pl.concat([pl.read_parquet(f) for f in (seq / "lake" / "paper_fills").rglob("*.parquet")])
+    summed = fills.group_by("trade_id").agg(
+        pl.col("shares").sum(), (pl.col("usdc").sum() / pl.col("shares").sum()).alias("fill_vwap")
+    )
+    both = trades.join(summed, on="trade_id", how="left", suffix="_filled")
+    assert both["shares_filled"].to_list() == pytest.approx(both["shares"].to_list(), rel=1e-12)
+    assert both["fill_vwap"].to_list() == pytest.approx(both["vwap"].to_list(), rel=1e-12)
     hours = sorted(
         (datetime(2026, 11, 19, 14, tzinfo=UTC) - timedelta(hours=h)).strftime("%Y-%m-%d-%H:00")
         for h in range(1, 41)

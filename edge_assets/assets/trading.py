@@ -1,4 +1,5 @@
-"""Paper trading asset: each edge's trade, filled at the comparator's book walk, settled from scores."""
+"""Paper trading assets: each edge's trade, filled at the comparator's book walk, settled from scores,
+and the book levels each trade's fill took."""
 
 from datetime import timedelta
 
@@ -7,7 +8,7 @@ import polars as pl
 
 from edge_assets.assets.common import lake_asset
 from edge_assets.assets.comparator import features_latest, signals
-from edge_assets.assets.ingest import oddsapi_scores
+from edge_assets.assets.ingest import oddsapi_scores, pm_order_book_snapshots
 from edge_assets.features.labels import CLOSE_WINDOW
 from edge_assets.lake.io_manager import LakeResource
 from edge_assets.models_resource import ModelsResource
@@ -69,4 +70,51 @@ def paper_trades(
     )
 
 
-__all__ = ["paper_trades"]
+# a trade's book is the latest snapshot at or before it: in the hour or, at an hour's start, the one before
+BOOK_LOOKBACK = timedelta(hours=1)
+
+
+@lake_asset(
+    "trading",
+    partitions_def=DAILY,
+    partition_column="placed_at",
+    deps=[
+        paper_trades,
+        dg.AssetDep(signals, partition_mapping=dg.TimeWindowPartitionMapping()),
+        dg.AssetDep(pm_order_book_snapshots, partition_mapping=dg.TimeWindowPartitionMapping()),
+    ],
+    description="Fills of the day's paper trades: the levels of the order-book snapshot each trade was "
+    "priced on, walked for its shares, best first (price, shares, USDC, taker fee). A trade's fills sum to "
+    "its shares, VWAP and fee.",
+)
+def paper_fills(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+    store = lake.lake()
+    window = context.partition_time_window
+    trades = store.read_many("paper_trades", list(context.partition_keys), allow_missing=True)
+    books = fees = pl.DataFrame()
+    if trades.height:
+        books = store.read_many(
+            "pm_order_book_snapshots",
+            hours_between(window.start - BOOK_LOOKBACK, window.end),
+            allow_missing=True,
+            columns=paper.BOOK_INPUT_COLUMNS,
+        ).filter(pl.col("token_id").is_in(trades["pm_token_id"].unique().implode()))
+        fees = store.read_many(
+            "signals",
+            hours_between(window.start, window.end),
+            allow_missing=True,
+            columns=["signal_id", "fee_rate"],
+        )
+    df = paper.paper_fills(trades, books, fees)
+    unfilled = trades.height - df["trade_id"].n_unique()
+    if unfilled:
+        context.log.warning(
+            f"paper_fills: {unfilled} of {trades.height} trades have no book snapshot in the lake"
+        )
+    return dg.MaterializeResult(
+        value=df,
+        metadata={"dagster/row_count": df.height, "trades": trades.height, "trades_without_book": unfilled},
+    )
+
+
+__all__ = ["paper_fills", "paper_trades"]

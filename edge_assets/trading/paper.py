@@ -13,6 +13,8 @@ What a bettor who followed every signal would have done, and how it went:
   payout = shares * result, pnl = payout - cost. Unsettled trades keep null results.
 - **closing-line value** (settled trades): the token's last pre-start sharp fair probability
   (else consensus) minus the entry price, as in the labels.
+- **fills** (``paper_fills``): the levels of that order-book snapshot the trade's shares take, best
+  first, each with its price, shares, notional and taker fee.
 
 Both cut-offs are per trade day, so a day's rows do not depend on how many days a run covers.
 """
@@ -22,6 +24,7 @@ from datetime import datetime, timedelta
 import polars as pl
 
 from edge_assets.features.labels import closing_lines, final_scores, outcome_result, settle_by
+from edge_assets.pricing.costs import walk_levels
 from edge_assets.schemas import UTC_TS
 
 REENTRY_GAP = timedelta(days=7)
@@ -107,10 +110,13 @@ SIGNAL_INPUT_COLUMNS = [
 ]
 
 __all__ = [
+    "BOOK_INPUT_COLUMNS",
+    "PAPER_FILL_COLUMNS",
     "PAPER_TRADE_COLUMNS",
     "REENTRY_GAP",
     "SIGNAL_INPUT_COLUMNS",
     "opening_signals",
+    "paper_fills",
     "paper_trades",
     "summarize",
 ]
@@ -188,6 +194,67 @@ def paper_trades(
     df = df.with_columns(roi=pl.col("pnl_usdc") / pl.col("cost_usdc"))
     return df.select([pl.col(c).cast(t) for c, t in PAPER_TRADE_COLUMNS.items()]).sort(
         "placed_at", "trade_id"
+    )
+
+
+PAPER_FILL_COLUMNS: dict[str, pl.DataType] = {
+    "trade_id": pl.String(),
+    "fill_no": pl.UInt32(),  # 1 = the best level taken
+    "placed_at": UTC_TS,  # the trade's (partition column)
+    "pm_token_id": pl.String(),
+    "book_at": UTC_TS,  # snapshot_at of the book walked
+    "book_hash": pl.String(),
+    "price": pl.Float64(),
+    "shares": pl.Float64(),
+    "usdc": pl.Float64(),  # shares * price
+    "fee_usdc": pl.Float64(),  # taker fee of this level (fee exponent 1, as features_latest)
+}
+BOOK_INPUT_COLUMNS = ["snapshot_at", "token_id", "side", "price", "size", "book_hash"]
+
+
+def paper_fills(trades: pl.DataFrame, books: pl.DataFrame, fee_rates: pl.DataFrame) -> pl.DataFrame:
+    """PAPER_FILL_COLUMNS: each trade's shares walked through the book it was priced on.
+
+    ``trades``: paper_trades rows; ``books``: pm_order_book_snapshots rows (BOOK_INPUT_COLUMNS)
+    of the traded tokens, from before the first placement; the latest snapshot at or before a
+    trade's ``placed_at`` is the one features_latest priced it on. ``fee_rates``: ``signal_id``,
+    ``fee_rate`` of the opening signals. The fills of a trade sum to its shares and, divided by
+    them, give its ``vwap`` and ``fee_per_share``; a trade whose snapshot is not in ``books`` has none.
+    """
+    if trades.height == 0 or books.height == 0:
+        return pl.DataFrame(schema=PAPER_FILL_COLUMNS)
+    snaps = books.select(pl.col("token_id").alias("pm_token_id"), "snapshot_at", "book_hash").unique(
+        ["pm_token_id", "snapshot_at"]
+    )
+    walked = (
+        trades.select("trade_id", "pm_token_id", "placed_at", "shares")
+        .join(snaps, on="pm_token_id", how="inner")
+        .filter(pl.col("snapshot_at") <= pl.col("placed_at"))
+        .sort("snapshot_at")
+        .group_by("trade_id", maintain_order=True)
+        .last()
+        .sort("placed_at", "trade_id")
+        .join(fee_rates.select(pl.col("signal_id").alias("trade_id"), "fee_rate"), on="trade_id", how="left")
+    )
+    # each trade walks its own snapshot: the levels keyed by trade, not by token
+    levels = walked.select("trade_id", "pm_token_id", "snapshot_at").join(
+        books.rename({"token_id": "pm_token_id"}), on=["pm_token_id", "snapshot_at"]
+    )
+    fills = walk_levels(
+        levels.select(pl.col("trade_id").alias("token_id"), "side", "price", "size"),
+        walked.select(
+            pl.col("trade_id").alias("token_id"),
+            pl.col("shares").alias("stake"),
+            pl.col("fee_rate").fill_null(0.0),
+        ),
+        stake_unit="shares",
+    )
+    return (
+        fills.rename({"token_id": "trade_id"})
+        .join(walked.drop("shares", "fee_rate"), on="trade_id")
+        .rename({"snapshot_at": "book_at"})
+        .select([pl.col(c).cast(t) for c, t in PAPER_FILL_COLUMNS.items()])
+        .sort("placed_at", "trade_id", "fill_no")
     )
 
 
