@@ -90,6 +90,23 @@ def paper_trades_settled(lake: LakeResource, models: ModelsResource) -> dg.Asset
     return _result(monitoring.unsettled_trades(trades, now, horizon), dg.AssetCheckSeverity.WARN)
 
 
+@dg.asset_check(
+    asset=trading.paper_fills,
+    name="fills_match_trades",
+    description=f"each paper trade of the last {PAPER_CHECK_DAYS} days has fills summing to its shares, VWAP",
+)
+def paper_fills_match(lake: LakeResource) -> dg.AssetCheckResult:
+    days = [
+        (datetime.now(UTC) - timedelta(days=d)).strftime("%Y-%m-%d") for d in range(PAPER_CHECK_DAYS, -1, -1)
+    ]
+    store = lake.lake()
+    trades = store.read_many("paper_trades", days, allow_missing=True)
+    fills = store.read_many("paper_fills", days, allow_missing=True)
+    if fills.height == 0:
+        fills = pl.DataFrame(schema={"trade_id": pl.String, "shares": pl.Float64, "usdc": pl.Float64})
+    return _result(monitoring.fills_match_trades(trades, fills), dg.AssetCheckSeverity.WARN)
+
+
 CHECKS = [
     _freshness_check(ingest.pm_markets, "pm_markets"),
     _freshness_check(ingest.oddsapi_live, "oddsapi_live"),
@@ -100,4 +117,5 @@ CHECKS = [
     oddsapi_live_leagues,
     pm_markets_rows,
     paper_trades_settled,
+    paper_fills_match,
 ]

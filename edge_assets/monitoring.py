@@ -83,6 +83,36 @@ def schema_matches(name: str, df: pl.DataFrame, contract: dict[str, pl.DataType]
     )
 
 
+def fills_match_trades(trades: pl.DataFrame, fills: pl.DataFrame, rel: float = 1e-9) -> CheckOutcome:
+    """Every paper trade has fills, and they sum to its shares at its VWAP: the book snapshot it was
+    priced on is still in the lake and is the one walked (a gap or a re-ingested hour breaks this)."""
+    if trades.height == 0:
+        return CheckOutcome("paper_fills_match", True, "no paper trades", {"bad": 0})
+    summed = fills.group_by("trade_id").agg(
+        filled=pl.col("shares").sum(), fill_usdc=pl.col("usdc").sum(), fills=pl.len()
+    )
+    both = trades.select("trade_id", "shares", "vwap").join(summed, on="trade_id", how="left")
+    off = (pl.col("filled") - pl.col("shares")).abs() > rel * pl.col("shares").abs()
+    vwap_off = (pl.col("fill_usdc") / pl.col("filled") - pl.col("vwap")).abs() > rel * pl.col("vwap").abs()
+    missing = both.filter(pl.col("fills").is_null())
+    wrong = both.filter(pl.col("fills").is_not_null() & (off | vwap_off).fill_null(True))
+    if missing.height == 0 and wrong.height == 0:
+        return CheckOutcome(
+            "paper_fills_match",
+            True,
+            f"{trades.height} trades, fills sum to each one's shares and VWAP",
+            {"bad": 0},
+        )
+    return CheckOutcome(
+        "paper_fills_match",
+        False,
+        f"{missing.height} paper trade(s) without fills (their book snapshot is not in the lake) and "
+        f"{wrong.height} whose fills differ from the trade's shares or VWAP: re-materialize "
+        "pm_order_book_snapshots for those hours, then paper_fills",
+        {"bad": missing.height + wrong.height, "trades": [*missing["trade_id"], *wrong["trade_id"]][:20]},
+    )
+
+
 def unsettled_trades(trades: pl.DataFrame, now: datetime, horizon: timedelta) -> CheckOutcome:
     """Paper trades still open although their day's settlement horizon has passed: the game's final
     score never reached oddsapi_scores (an ingestion gap or a called-off game), or the day was last

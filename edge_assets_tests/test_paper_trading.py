@@ -320,11 +320,16 @@ def test_paper_trades_asset_and_check_over_a_real_lake(tmp_path: Path) -> None:
     lake.write(
         "pm_order_book_snapshots",
         hour_key(priced),
-        books_frame(book("tok-home", priced, [(0.40, 60.0), (0.41, 90.0)])),
+        books_frame(book("tok-home", priced, [(0.41, 90.0), (0.40, 100.0)])),
     )
     with dg.instance_for_test() as instance:
         result = dg.materialize(
-            [trading.paper_trades, trading.paper_fills, checks.paper_trades_settled],
+            [
+                trading.paper_trades,
+                trading.paper_fills,
+                checks.paper_trades_settled,
+                checks.paper_fills_match,
+            ],
             resources=build_resources(settings),
             instance=instance,
             partition_key=day.strftime("%Y-%m-%d"),
@@ -334,15 +339,41 @@ def test_paper_trades_asset_and_check_over_a_real_lake(tmp_path: Path) -> None:
     assert got["trade_id"].to_list() == [won["signal_id"], lost["signal_id"]]
     assert got["pnl_usdc"].to_list() == [pytest.approx(59.0), None]
     assert got["clv"].to_list() == [pytest.approx(0.55 - 0.41), None]
-    (check,) = result.get_asset_check_evaluations()
-    assert not check.passed and check.metadata["events"].value == ["ev2"]
+    settled_check, fills_check = sorted(result.get_asset_check_evaluations(), key=lambda c: c.check_name)[
+        ::-1
+    ]
+    assert settled_check.check_name == "settled_in_horizon"
+    assert not settled_check.passed and settled_check.metadata["events"].value == ["ev2"]
+    # the won trade's fill matches it; the other has no book in the lake
+    assert fills_check.check_name == "fills_match_trades" and not fills_check.passed
+    assert fills_check.metadata["trades"].value == [lost["signal_id"]]
     fills = lake.read("paper_fills", day.strftime("%Y-%m-%d"))
     assert fills.select("trade_id", "fill_no", "price", "shares").rows() == [
-        (won["signal_id"], 1, 0.40, 60.0),
-        (won["signal_id"], 2, 0.41, 40.0),
+        (won["signal_id"], 1, 0.40, 100.0)
     ]
     (mat,) = [m for m in result.asset_materializations_for_node("paper_fills")]
     assert mat.metadata["trades"].value == 2 and mat.metadata["trades_without_book"].value == 1
+
+
+def test_fills_check_names_trades_without_fills_or_with_fills_that_differ() -> None:
+    a, b = (
+        signal("a", D0 + 10 * H, shares=150.0, vwap=0.4033333333333333),
+        signal("b", D0 + 11 * H, token="t2"),
+    )
+    trades = paper_trades(
+        opening_signals(frame([a, b]), start=D0, end=D0 + 24 * H),
+        pl.DataFrame(),
+        pl.DataFrame(),
+        horizon=HORIZON,
+    )
+    fills = pl.DataFrame({"trade_id": [a["signal_id"]] * 2, "shares": [100.0, 50.0], "usdc": [40.0, 20.5]})
+    assert monitoring.fills_match_trades(trades.head(1), fills).passed
+    missing = monitoring.fills_match_trades(trades, fills)
+    assert not missing.passed and missing.metadata["trades"] == [b["signal_id"]]
+    assert missing.message.startswith("1 paper trade(s) without fills")
+    short = monitoring.fills_match_trades(trades.head(1), fills.head(1))
+    assert not short.passed and "and 1 whose fills differ" in short.message
+    assert monitoring.fills_match_trades(trades.clear(), fills).message == "no paper trades"
 
 
 def test_schedule_builds_today_and_once_a_day_the_days_still_settling() -> None:
