@@ -234,7 +234,7 @@ def fit_models(
     if cfg.model_threshold is None:
         try:
             threshold, info = tune_threshold(train, cfg, c=c)
-        except ValueError:  # too little history before the validation slice: the documented default
+        except ValueError:  # too little history before any validation slice: the documented default
             threshold, info = DEFAULT_THRESHOLD, {"threshold_fallback": 1.0}
     else:
         threshold, info = cfg.model_threshold, {}
