@@ -28,6 +28,7 @@ from edge_assets.ml.train import (
     candidate_mask,
     fit_models,
     matrix,
+    predict,
     score_matrix,
     tune_threshold,
     walk_forward_split,
@@ -117,6 +118,11 @@ def test_train_log_promote_then_keep_champion(tmp_path: Path, capsys: pytest.Cap
     assert m["model"]["auc"] > 0.8 > m["rule"]["auc"]  # the learnable signal vs a random rule score
     assert 0 <= m["model"]["brier"] < m["rule"]["brier"]
     assert m["model"]["calibration_error"] < 0.1
+    # recall counts the real edges (EV at the close >= 3 %) that pass the comparator's other checks
+    real = hold["ev_close"].to_numpy() >= 0.03
+    passable = accepted_mask(hold, np.ones(hold.height), 0.5, cfg) & real
+    took = accepted_mask(hold, predict(fitted, hold)[0], fitted.threshold, cfg) & real
+    assert m["model"]["recall"] == pytest.approx(took.sum() / passable.sum()) and 0 < m["model"]["recall"] < 1
     # a second nightly run with no better model (same data -> same fit) leaves the champion unchanged
     second = log_and_promote(
         fitted,
@@ -152,6 +158,10 @@ def test_train_log_promote_then_keep_champion(tmp_path: Path, capsys: pytest.Cap
     by_model = {r["model"]: r for r in versions.filter(pl.col("version") == 1).iter_rows(named=True)}
     metrics = client.get_run(first.run_id).data.metrics
     assert by_model[CLASSIFIER_NAME]["auc"] == metrics["model_auc"]
+    assert by_model[CLASSIFIER_NAME]["recall"] == metrics["model_recall"]
+    # the threshold the comparator uses with this version: the one tuned at training
+    assert by_model[CLASSIFIER_NAME]["threshold"] == fitted.threshold
+    assert by_model[REGRESSOR_NAME]["threshold"] is None
     assert by_model[CLASSIFIER_NAME]["ev_rmse"] is None
     assert by_model[REGRESSOR_NAME]["ev_rmse"] == metrics["model_ev_rmse"]
     assert by_model[REGRESSOR_NAME]["auc"] is None and by_model[REGRESSOR_NAME]["precision"] is None

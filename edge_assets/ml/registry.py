@@ -294,12 +294,21 @@ def log_and_promote(
 
 def list_versions(tracking_uri: str) -> pl.DataFrame:
     """Every registered version of both models with the champion flag and its run's held-out metrics
-    that describe it: the classifier's (AUC .. mean realized EV of the signals it accepts) or the
-    regressor's (EV RMSE). Both versions come from one run, so each row shows only its own."""
+    that describe it: the classifier's (its comparator threshold, AUC .. recall and mean realized EV
+    of the signals it accepts) or the regressor's (EV RMSE). Both versions come from one run, so each
+    row shows only its own."""
     mlflow = _mlflow(tracking_uri, None)
     client = mlflow.MlflowClient()
     own_metrics = {
-        CLASSIFIER_NAME: ("auc", "brier", "log_loss", "calibration_error", "precision", "mean_realized_ev"),
+        CLASSIFIER_NAME: (
+            "auc",
+            "brier",
+            "log_loss",
+            "calibration_error",
+            "precision",
+            "recall",
+            "mean_realized_ev",
+        ),
         REGRESSOR_NAME: ("ev_rmse",),
     }
     rows = []
@@ -317,6 +326,7 @@ def list_versions(tracking_uri: str) -> pl.DataFrame:
                     "champion": str(v.version) == str(champ),
                     "run_id": v.run_id,
                     "created": v.creation_timestamp,
+                    "threshold": float(v.tags["threshold"]) if "threshold" in (v.tags or {}) else None,
                     **{k: m.get(f"model_{k}") for k in own_metrics[name]},
                 }
             )
@@ -326,7 +336,8 @@ def list_versions(tracking_uri: str) -> pl.DataFrame:
         "champion": pl.Boolean,
         "run_id": pl.String,
         "created": pl.Int64,
-        **{k: pl.Float64 for k in ("auc", "brier", "log_loss", "calibration_error", "precision")},
+        "threshold": pl.Float64,
+        **{k: pl.Float64 for k in ("auc", "brier", "log_loss", "calibration_error", "precision", "recall")},
         "mean_realized_ev": pl.Float64,
         "ev_rmse": pl.Float64,
     }

@@ -322,10 +322,12 @@ def _scores(y: np.ndarray, p: np.ndarray | None, score: np.ndarray) -> dict[str,
     return out
 
 
-def _accepted_stats(df: pl.DataFrame, mask: np.ndarray) -> dict[str, float]:
-    true_edge = (df["ev_close"] >= TRUE_EDGE_EV).to_numpy()
+def _accepted_stats(df: pl.DataFrame, mask: np.ndarray, passable: np.ndarray) -> dict[str, float]:
+    """Accepted signals' precision and mean EVs; recall over the real edges in ``passable`` (rows
+    passing the comparator's other five checks: the edges check (1) decides on)."""
+    true_edge = (df["ev_close"] >= TRUE_EDGE_EV).fill_null(False).to_numpy()
     n = int(mask.sum())
-    positives = int(true_edge.sum())
+    positives = int((passable & true_edge).sum())
     hits = int((mask & true_edge).sum())
     return {
         "accepted": float(n),
@@ -381,7 +383,8 @@ def evaluate(
     model: classifier probability >= its threshold; rule: rule confidence >= min_confidence;
     sharp: sharp consensus only (EV at the sharp fair probability >= min_ev, score = ev_sharp).
     AUC, Brier, log loss and calibration are over the candidate rows (``candidate_mask``), the
-    rows where check (1) decides; accepted-signal stats are over every held-out row.
+    rows where check (1) decides; accepted-signal stats are over every held-out row, recall over the
+    real edges that pass the other five checks.
     """
     cfg = cfg or Comparators()
     cand = candidate_mask(hold)
@@ -391,13 +394,16 @@ def evaluate(
     ev_sharp = hold["ev_sharp"].to_numpy()
     sharp_score = np.nan_to_num(ev_sharp, nan=-1.0)
     yc = y[cand]
+    passable = accepted_mask(hold, np.ones(hold.height), 0.5, cfg)
     out = {
         "model": _scores(yc, p[cand], p[cand])
-        | _accepted_stats(hold, accepted_mask(hold, p, models.threshold, cfg)),
+        | _accepted_stats(hold, accepted_mask(hold, p, models.threshold, cfg), passable),
         "rule": _scores(yc, rule[cand], rule[cand])
-        | _accepted_stats(hold, accepted_mask(hold, rule, cfg.min_confidence, cfg)),
+        | _accepted_stats(hold, accepted_mask(hold, rule, cfg.min_confidence, cfg), passable),
         "sharp": _scores(yc, None, sharp_score[cand])
-        | _accepted_stats(hold, accepted_mask(hold, (sharp_score >= cfg.min_ev).astype(float), 0.5, cfg)),
+        | _accepted_stats(
+            hold, accepted_mask(hold, (sharp_score >= cfg.min_ev).astype(float), 0.5, cfg), passable
+        ),
     }
     out["model"]["threshold"] = models.threshold
     resid = ev_hat - hold["ev_close"].to_numpy()
