@@ -158,6 +158,13 @@ def test_read_many_of_some_columns_scans_local_files_at_once_with_the_per_file_r
     lake.write("t", later, pl.DataFrame({"x": [4.5], "y": ["c"]}))  # x is a float now
     df = lake.read_many("t", [HOURS[0], later], columns=["x"])
     assert df.to_dict(as_series=False) == {"x": [1.0, 2.0, 4.5]}
+    # a row filter gives the same rows in the scan and in the per-file read
+    kept = pl.col("x") > 1
+    assert lake.read_many("t", [HOURS[0], later], columns=["x"], where=kept)["x"].to_list() == [2.0, 4.5]
+    per_file.clear()
+    df = lake.read_many("t", HOURS[:3], allow_missing=True, columns=["x", "y"], where=kept)
+    assert df.to_dict(as_series=False) == {"x": [2, 3], "y": ["b", None]} and per_file == []
+    assert lake.read_many("t", [HOURS[0]], where=pl.col("y") == "a")["x"].to_list() == [1]  # all columns
 
 
 def test_curated_writes_fsync_raw_responses_do_not(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

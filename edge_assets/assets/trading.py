@@ -98,7 +98,8 @@ def paper_fills(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.Mat
             hours_between(window.start - BOOK_LOOKBACK, window.end),
             allow_missing=True,
             columns=paper.BOOK_INPUT_COLUMNS,
-        ).filter(pl.col("token_id").is_in(trades["pm_token_id"].unique().implode()))
+            where=pl.col("token_id").is_in(trades["pm_token_id"].unique().implode()),
+        )
         fees = store.read_many(
             "signals",
             hours_between(window.start, window.end),
