@@ -77,6 +77,11 @@ def pm_markets_rows(lake: LakeResource) -> dg.AssetCheckResult:
 PAPER_CHECK_DAYS = 14
 
 
+def _paper_days(now: datetime) -> list[str]:
+    """The day keys the paper-trading checks read: the last PAPER_CHECK_DAYS and today."""
+    return [(now - timedelta(days=d)).strftime("%Y-%m-%d") for d in range(PAPER_CHECK_DAYS, -1, -1)]
+
+
 @dg.asset_check(
     asset=trading.paper_trades,
     name="settled_in_horizon",
@@ -84,8 +89,7 @@ PAPER_CHECK_DAYS = 14
 )
 def paper_trades_settled(lake: LakeResource, models: ModelsResource) -> dg.AssetCheckResult:
     now = datetime.now(UTC)
-    days = [(now - timedelta(days=d)).strftime("%Y-%m-%d") for d in range(PAPER_CHECK_DAYS, -1, -1)]
-    trades = lake.lake().read_many("paper_trades", days, allow_missing=True)
+    trades = lake.lake().read_many("paper_trades", _paper_days(now), allow_missing=True)
     horizon = timedelta(days=models.label_horizon_days)
     return _result(monitoring.unsettled_trades(trades, now, horizon), dg.AssetCheckSeverity.WARN)
 
@@ -96,9 +100,7 @@ def paper_trades_settled(lake: LakeResource, models: ModelsResource) -> dg.Asset
     description=f"each paper trade of the last {PAPER_CHECK_DAYS} days has fills summing to its shares, VWAP",
 )
 def paper_fills_match(lake: LakeResource) -> dg.AssetCheckResult:
-    days = [
-        (datetime.now(UTC) - timedelta(days=d)).strftime("%Y-%m-%d") for d in range(PAPER_CHECK_DAYS, -1, -1)
-    ]
+    days = _paper_days(datetime.now(UTC))
     store = lake.lake()
     trades = store.read_many("paper_trades", days, allow_missing=True)
     fills = store.read_many("paper_fills", days, allow_missing=True)
