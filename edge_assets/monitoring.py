@@ -88,6 +88,8 @@ def fills_match_trades(trades: pl.DataFrame, fills: pl.DataFrame, rel: float = 1
     priced on is still in the lake and is the one walked (a gap or a re-ingested hour breaks this)."""
     if trades.height == 0:
         return CheckOutcome("paper_fills_match", True, "no paper trades", {"bad": 0})
+    if fills.width == 0:  # no partition written yet
+        fills = pl.DataFrame(schema={"trade_id": pl.String, "shares": pl.Float64, "usdc": pl.Float64})
     summed = fills.group_by("trade_id").agg(
         filled=pl.col("shares").sum(), fill_usdc=pl.col("usdc").sum(), fills=pl.len()
     )

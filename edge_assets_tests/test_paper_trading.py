@@ -374,6 +374,7 @@ def test_fills_check_names_trades_without_fills_or_with_fills_that_differ() -> N
     short = monitoring.fills_match_trades(trades.head(1), fills.head(1))
     assert not short.passed and "and 1 whose fills differ" in short.message
     assert monitoring.fills_match_trades(trades.clear(), fills).message == "no paper trades"
+    assert monitoring.fills_match_trades(trades, pl.DataFrame()).metadata["bad"] == 2  # no fills read
 
 
 def test_schedule_builds_today_and_once_a_day_the_days_still_settling() -> None:
