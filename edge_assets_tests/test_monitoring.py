@@ -110,3 +110,18 @@ def test_monitor_sensor_alerts_once_per_hour(
         assert "pm_markets_fresh" in printed and "leagues_present" in printed
     finally:
         get_settings.cache_clear()
+
+
+def test_market_row_count_reads_the_last_hour_too(tmp_path: Path) -> None:
+    """A pm_markets run that ends just after the hour turns: the check still finds its poll (it read
+    only the new, empty hour and failed, which made the suite flaky at hour boundaries)."""
+    from edge_assets.lake import Lake
+    from edge_assets.lake.io_manager import LakeResource
+
+    polled = datetime.now(UTC) - timedelta(hours=1)
+    lake = Lake(str(tmp_path / "lake"))
+    lake.write(
+        "pm_markets", hour_key(polled), pl.DataFrame({"observed_at": [polled] * 3, "market_id": list("abc")})
+    )
+    result = checks.pm_markets_rows(dg.build_asset_check_context(), LakeResource(root=str(tmp_path / "lake")))
+    assert result.passed and result.metadata["message"].value == "pm_markets: 3 rows (expected 1..20000)"
