@@ -298,6 +298,8 @@ def test_fills_walk_the_snapshot_each_trade_was_priced_on() -> None:
     assert got["book_hash"].to_list()[0] == "tok-home@0950"
     assert paper_fills(trades.clear(), books, fees).schema == pl.Schema(PAPER_FILL_COLUMNS)
     assert paper_fills(trades, books.clear(), fees).height == 0
+    no_fees = paper_fills(trades, books, pl.DataFrame())  # no signals read: the same levels, no fees
+    assert no_fees.drop("fee_usdc").equals(got.drop("fee_usdc")) and no_fees["fee_usdc"].sum() == 0
 
 
 def test_paper_trades_asset_and_check_over_a_real_lake(tmp_path: Path) -> None:

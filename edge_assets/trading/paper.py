@@ -223,6 +223,11 @@ def paper_fills(trades: pl.DataFrame, books: pl.DataFrame, fee_rates: pl.DataFra
     """
     if trades.height == 0 or books.height == 0:
         return pl.DataFrame(schema=PAPER_FILL_COLUMNS)
+    rates = (  # no signals read: fills without fees rather than no fills
+        fee_rates.select(pl.col("signal_id").alias("trade_id"), "fee_rate")
+        if fee_rates.width
+        else pl.DataFrame(schema={"trade_id": pl.String, "fee_rate": pl.Float64})
+    )
     snaps = books.select(pl.col("token_id").alias("pm_token_id"), "snapshot_at", "book_hash").unique(
         ["pm_token_id", "snapshot_at"]
     )
@@ -234,7 +239,7 @@ def paper_fills(trades: pl.DataFrame, books: pl.DataFrame, fee_rates: pl.DataFra
         .group_by("trade_id", maintain_order=True)
         .last()
         .sort("placed_at", "trade_id")
-        .join(fee_rates.select(pl.col("signal_id").alias("trade_id"), "fee_rate"), on="trade_id", how="left")
+        .join(rates, on="trade_id", how="left")
     )
     # each trade walks its own snapshot: the levels keyed by trade, not by token
     levels = walked.select("trade_id", "pm_token_id", "snapshot_at").join(
