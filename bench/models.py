@@ -220,7 +220,7 @@ def main() -> int:
         with pl.Config(tbl_cols=20, tbl_width_chars=200):
             print(summarize(trades))
     from edge_assets.ml.registry import list_versions, load_champion
-    from edge_assets.ml.train import Comparators, candidate_mask, fit_models, walk_forward_split
+    from edge_assets.ml.train import Comparators, candidate_mask, edge_target, fit_models, walk_forward_split
 
     train, hold, cutoff = walk_forward_split(data, s.model_holdout_days)
     t0 = time.perf_counter()
@@ -294,7 +294,8 @@ def main() -> int:
         )["failed"]
         == ""
     ).to_numpy()
-    valid = h["valid"].cast(pl.Int8).to_numpy()
+    # AUC / Brier of what the classifier predicts (edge_target: EV after costs at the close >= the bar)
+    target = edge_target(h, cfg.min_ev)
     cand = candidate_mask(h)
     rows = []
     for name, ok, prob in (
@@ -313,10 +314,10 @@ def main() -> int:
                 "mean_ev_close": float(h["ev_close"].to_numpy()[ok].mean()) if n else float("nan"),
                 "mean_true_ev": float(np.nanmean(true_ev[ok])) if n else float("nan"),
                 # on the candidate edges (the rows where check (1) decides), then on every row
-                "auc_valid": float(roc_auc_score(valid[cand], prob[cand])),
-                "brier_valid": float(brier_score_loss(valid[cand], np.clip(prob[cand], 0, 1))),
-                "auc_all_rows": float(roc_auc_score(valid, prob)),
-                "brier_all_rows": float(brier_score_loss(valid, np.clip(prob, 0, 1))),
+                "auc_candidates": float(roc_auc_score(target[cand], prob[cand])),
+                "brier_candidates": float(brier_score_loss(target[cand], np.clip(prob[cand], 0, 1))),
+                "auc_all_rows": float(roc_auc_score(target, prob)),
+                "brier_all_rows": float(brier_score_loss(target, np.clip(prob, 0, 1))),
             }
         )
     print(

@@ -73,7 +73,8 @@ class Settings(BaseSettings):
         None,
         ge=0,
         le=1,
-        description="champion P(valid) needed for a signal; unset: tuned on a validation slice at training",
+        description="champion probability (EV at the close >= the EV bar) needed for a signal; "
+        "unset: tuned on a validation slice at training",
     )
     backfill_poll_minutes: tuple[int, ...] = Field(
         (50,), description="simulated polls per past hour in `edge backfill` (minutes of the hour)"

@@ -26,6 +26,8 @@ from edge_assets.ml.train import (
     _fit_regressor,
     accepted_mask,
     candidate_mask,
+    edge_target,
+    evaluate,
     fit_models,
     matrix,
     predict,
@@ -161,6 +163,7 @@ def test_train_log_promote_then_keep_champion(tmp_path: Path, capsys: pytest.Cap
     assert by_model[CLASSIFIER_NAME]["recall"] == metrics["model_recall"]
     # the threshold the comparator uses with this version: the one tuned at training
     assert by_model[CLASSIFIER_NAME]["threshold"] == fitted.threshold
+    assert client.get_model_version(CLASSIFIER_NAME, "1").tags["target"] == "ev_close >= 0.03"
     assert by_model[REGRESSOR_NAME]["threshold"] is None
     assert by_model[CLASSIFIER_NAME]["ev_rmse"] is None
     assert by_model[REGRESSOR_NAME]["ev_rmse"] == metrics["model_ev_rmse"]
@@ -255,6 +258,38 @@ def test_classifier_learns_on_candidate_edges_and_fast_scoring_matches_sklearn()
     np.testing.assert_allclose(ev, fitted.regressor.predict(x), rtol=1e-6, atol=1e-7)
     with pytest.raises(ValueError, match="candidate edges"):
         fit_models(train.with_columns(beats_book=pl.lit(False)), holdout_range=(cutoff, cutoff), n_holdout=0)
+
+
+def test_classifier_predicts_the_edge_clearing_the_ev_bar_at_the_close() -> None:
+    rows = pl.DataFrame({"ev_close": [-0.01, 0.0, 0.02999, 0.03, 0.2, None]})
+    assert edge_target(rows, 0.03).tolist() == [0, 0, 0, 1, 1, 0]
+    assert edge_target(rows, 0.0).tolist() == [0, 1, 1, 1, 1, 0]
+    df = training_frame(days=20)
+    train, hold, cutoff = walk_forward_split(df, holdout_days=5)
+    cand = train.filter(pl.Series(candidate_mask(train)))
+    # valid (EV > 0 at the close) and the 3 % bar disagree on many candidates: the labels differ
+    assert (cand["valid"].cast(pl.Int8).to_numpy() != edge_target(cand, 0.03)).sum() > 100
+    fitted = fit_models(train, holdout_range=(cutoff, cutoff), n_holdout=hold.height, cfg=Comparators(0.5))
+    assert fitted.params["target_min_ev_close"] == 0.03
+    from sklearn.base import clone
+
+    x = matrix(cand)
+    by_bar = clone(fitted.classifier).fit(x, edge_target(cand, 0.03))
+    by_valid = clone(fitted.classifier).fit(x, cand["valid"].cast(pl.Int8).to_numpy())
+    coef = fitted.classifier.named_steps["logit"].coef_
+    np.testing.assert_array_equal(coef, by_bar.named_steps["logit"].coef_)
+    assert not np.allclose(coef, by_valid.named_steps["logit"].coef_)
+    # a 5 % bar is a different question: a different fit
+    five = fit_models(train, holdout_range=(cutoff, cutoff), n_holdout=0, cfg=Comparators(0.5, min_ev=0.05))
+    assert not np.allclose(coef, five.classifier.named_steps["logit"].coef_)
+    # held-out AUC / Brier are of the same target
+    from sklearn.metrics import brier_score_loss, roc_auc_score
+
+    hc = candidate_mask(hold)
+    p = predict(fitted, hold)[0][hc]
+    m = evaluate(fitted, hold, Comparators(0.5))["model"]
+    assert m["auc"] == pytest.approx(roc_auc_score(edge_target(hold, 0.03)[hc], p))
+    assert m["brier"] == pytest.approx(brier_score_loss(edge_target(hold, 0.03)[hc], p))
 
 
 def test_regressor_on_a_plain_dmatrix_is_the_wrappers_own_fit() -> None:

@@ -53,10 +53,10 @@ def features_latest(
     partition_column="created_at",
     # 24 h of features_latest from the lake (history features); one alert ledger for every hour
     metadata={READS_EARLIER_HOURS: True, SINGLE_WRITER: True, RUN_HOURS: 120},
-    description="Verified edges: confidence (the champion model's P(valid) >= threshold; rule confidence "
-    "when no champion exists), price superiority, EV after all costs (≥ min) and liquidity all pass. "
-    "Each signal records the model name and version used. Deterministic signal_id per edge and hour; "
-    "each edge (edge_id) is alerted once however many hours it lasts (ledger in the lake).",
+    description="Verified edges: confidence (the champion model's P(EV at the close >= min) >= threshold; "
+    "rule confidence when no champion exists), price superiority, EV after all costs (≥ min) and liquidity "
+    "all pass. Each signal records the model name and version used. Deterministic signal_id per edge and "
+    "hour; each edge (edge_id) is alerted once however many hours it lasts (ledger in the lake).",
 )
 def signals(
     context: dg.AssetExecutionContext,

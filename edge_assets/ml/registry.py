@@ -28,6 +28,7 @@ from edge_assets.ml.train import (
     Comparators,
     TrainedModels,
     candidate_mask,
+    edge_target,
     evaluate,
     matrix,
     score_matrix,
@@ -145,7 +146,7 @@ def _mlflow(tracking_uri: str, artifact_root: str | None, *, experiment: bool = 
     return mlflow
 
 
-def _plots(models: TrainedModels, hold: pl.DataFrame, out: Path) -> list[Path]:
+def _plots(models: TrainedModels, hold: pl.DataFrame, out: Path, min_ev: float) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -154,13 +155,13 @@ def _plots(models: TrainedModels, hold: pl.DataFrame, out: Path) -> list[Path]:
 
     cand = hold.filter(pl.Series(candidate_mask(hold)))
     p = models.classifier.predict_proba(matrix(cand, models.features))[:, 1]
-    y = cand["valid"].cast(pl.Int8).to_numpy()
+    y = edge_target(cand, min_ev)
     frac, mean = calibration_curve(y, p, n_bins=10, strategy="quantile")
     fig, ax = plt.subplots(figsize=(5, 5))
     ax.plot([0, 1], [0, 1], "k--", lw=1)
     ax.plot(mean, frac, "o-")
     title = "calibration (held-out candidate edges)"
-    ax.set(xlabel="predicted P(valid)", ylabel="observed frequency", title=title)
+    ax.set(xlabel=f"predicted P(EV at close >= {min_ev:.0%})", ylabel="observed frequency", title=title)
     cal = out / "calibration.png"
     fig.savefig(cal, dpi=80, bbox_inches="tight")
     plt.close(fig)
@@ -222,7 +223,7 @@ def log_and_promote(
     mlflow = _mlflow(tracking_uri, artifact_root, experiment=True)
     client = mlflow.MlflowClient()
     metrics = evaluate(models, hold, cfg)
-    y = hold["valid"].cast(pl.Int8).to_numpy()
+    y = edge_target(hold, cfg.min_ev)
     with mlflow.start_run() as run, tempfile.TemporaryDirectory() as tmp:
         mlflow.log_params(
             {
@@ -250,9 +251,13 @@ def log_and_promote(
             | {"fit_seconds": models.fit_seconds}
             | models.threshold_info
         )
-        for path in _plots(models, hold, Path(tmp)):
+        for path in _plots(models, hold, Path(tmp), cfg.min_ev):
             mlflow.log_artifact(str(path), artifact_path="plots")
-        tags = {"features": json.dumps(list(models.features)), "threshold": str(models.threshold)}
+        tags = {
+            "features": json.dumps(list(models.features)),
+            "threshold": str(models.threshold),
+            "target": f"ev_close >= {cfg.min_ev}",
+        }
         ci = mlflow.sklearn.log_model(
             models.classifier,
             name="classifier",

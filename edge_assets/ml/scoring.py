@@ -38,10 +38,10 @@ def clear_cache() -> None:
 def select_with_champion(features: pl.DataFrame, comparator: Any, models: Any) -> tuple[pl.DataFrame, str]:
     """Signals from model features (FEATURE_COLUMNS) and which confidence decided check (1).
 
-    With a champion: confidence = its calibrated P(valid), threshold = the champion's own
-    (``model_threshold`` at training), signals carry ``model_name``/``model_version``/``model_prob``
-    and the regressor's ``model_ev``. Without: the documented rule confidence and
-    ``comparator.min_confidence`` (model_name = "rule_confidence").
+    With a champion: confidence = its calibrated probability that the edge clears the EV bar at
+    the close, threshold = the champion's own (``model_threshold`` at training), signals carry
+    ``model_name``/``model_version``/``model_prob`` and the regressor's ``model_ev``. Without: the
+    documented rule confidence and ``comparator.min_confidence`` (model_name = "rule_confidence").
     """
     champ = (
         champion_for(models.tracking_uri, models.model_threshold or DEFAULT_THRESHOLD)
