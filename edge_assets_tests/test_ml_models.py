@@ -253,9 +253,12 @@ def test_classifier_learns_on_candidate_edges_and_fast_scoring_matches_sklearn()
     # the pipeline saw exactly the candidate rows
     assert fitted.classifier.named_steps["scale"].n_samples_seen_ == cand.sum()
     x = matrix(hold)
+    x[::5, 2] = np.nan  # imputed / missing-value paths
+    assert x.flags["F_CONTIGUOUS"] and x.dtype == np.float64  # as polars hands it out
     p, ev = score_matrix(fitted.classifier, fitted.regressor, x)
     np.testing.assert_allclose(p, fitted.classifier.predict_proba(x)[:, 1], rtol=1e-12, atol=1e-15)
-    np.testing.assert_allclose(ev, fitted.regressor.predict(x), rtol=1e-6, atol=1e-7)
+    # the booster reads the float64 matrix in place: the same float32 predictions as the wrapper's
+    np.testing.assert_array_equal(ev, fitted.regressor.predict(x))
     with pytest.raises(ValueError, match="candidate edges"):
         fit_models(train.with_columns(beats_book=pl.lit(False)), holdout_range=(cutoff, cutoff), n_holdout=0)
 
