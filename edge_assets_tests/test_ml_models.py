@@ -164,6 +164,8 @@ def test_train_log_promote_then_keep_champion(tmp_path: Path, capsys: pytest.Cap
     # the threshold the comparator uses with this version: the one tuned at training
     assert by_model[CLASSIFIER_NAME]["threshold"] == fitted.threshold
     assert client.get_model_version(CLASSIFIER_NAME, "1").tags["target"] == "ev_close >= 0.03"
+    assert by_model[CLASSIFIER_NAME]["target"] == "ev_close >= 0.03"
+    assert by_model[REGRESSOR_NAME]["target"] is None
     assert by_model[REGRESSOR_NAME]["threshold"] is None
     assert by_model[CLASSIFIER_NAME]["ev_rmse"] is None
     assert by_model[REGRESSOR_NAME]["ev_rmse"] == metrics["model_ev_rmse"]
@@ -181,6 +183,7 @@ def test_train_log_promote_then_keep_champion(tmp_path: Path, capsys: pytest.Cap
             get_settings.cache_clear()
     out = capsys.readouterr().out
     assert "champion: edge_validity v1" in out and "champion: edge_ev v1" in out and "log_loss" in out
+    assert "ev_close >= 0.03" in out
     # the champion scores like the fitted model
     champ = load_champion(uri)
     assert champ is not None and champ.version == "1"

@@ -332,6 +332,7 @@ def list_versions(tracking_uri: str) -> pl.DataFrame:
                     "run_id": v.run_id,
                     "created": v.creation_timestamp,
                     "threshold": float(v.tags["threshold"]) if "threshold" in (v.tags or {}) else None,
+                    "target": (v.tags or {}).get("target"),  # what the classifier predicts
                     **{k: m.get(f"model_{k}") for k in own_metrics[name]},
                 }
             )
@@ -342,6 +343,7 @@ def list_versions(tracking_uri: str) -> pl.DataFrame:
         "run_id": pl.String,
         "created": pl.Int64,
         "threshold": pl.Float64,
+        "target": pl.String,
         **{k: pl.Float64 for k in ("auc", "brier", "log_loss", "calibration_error", "precision", "recall")},
         "mean_realized_ev": pl.Float64,
         "ev_rmse": pl.Float64,
