@@ -225,7 +225,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     if not res.has_store():
         print(f"no models yet: tracking store {res.tracking_uri} does not exist (run edge_models first)")
         return 0
-    from edge_assets.ml.registry import list_versions
+    from edge_assets.ml.registry import CLASSIFIER_NAME, list_versions, target_label
 
     df = list_versions(res.tracking_uri)
     if df.height == 0:
@@ -235,6 +235,11 @@ def cmd_models(args: argparse.Namespace) -> int:
     champ = df.filter(df["champion"])
     for row in champ.iter_rows(named=True):
         print(f"champion: {row['model']} v{row['version']}")
+        if row["model"] == CLASSIFIER_NAME and row["target"] != target_label(s.min_ev):
+            print(
+                f"  it predicts {row['target']} but EDGE_MIN_EV is {s.min_ev}: the next edge_models run "
+                f"trains for {target_label(s.min_ev)} and replaces it"
+            )
     if champ.height == 0:
         print("champion: none (the comparator uses the rule confidence)")
     print(f"tracking store: {res.tracking_uri}; browse with: edge models --ui")

@@ -320,8 +320,9 @@ def test_comparator_uses_champion_else_rule(tmp_path: Path) -> None:
     comparator = SimpleNamespace(min_ev=0.03, min_trade_usdc=25.0, min_confidence=0.6)
     df = training_frame(days=10)
     scoring.clear_cache()
-    found, used = scoring.select_with_champion(df, comparator, models)
+    found, used, warning = scoring.select_with_champion(df, comparator, models)
     assert used == "rule_confidence" and set(found["model_name"].to_list()) <= {"rule_confidence"}
+    assert warning is None
     assert found.height and (found["confidence"] >= 0.6).all()
     train, hold, cutoff = walk_forward_split(df, holdout_days=3)
     fitted = fit_models(train, holdout_range=(cutoff, cutoff), n_holdout=hold.height)
@@ -329,13 +330,72 @@ def test_comparator_uses_champion_else_rule(tmp_path: Path) -> None:
         fitted, hold, tracking_uri=uri, artifact_root=models.artifact_root, partition_range=("a", "b")
     )
     scoring.clear_cache()
-    found, used = scoring.select_with_champion(df, comparator, models)
-    assert used == f"{CLASSIFIER_NAME} v1"
+    found, used, warning = scoring.select_with_champion(df, comparator, models)
+    assert used == f"{CLASSIFIER_NAME} v1" and warning is None
     assert found.height > 0
     assert found["model_name"].unique().to_list() == [CLASSIFIER_NAME]
     assert found["model_version"].unique().to_list() == ["1"]
     assert fitted.threshold == 0.5 and fitted.threshold_info == {"threshold_fallback": 1.0}  # 7 days
     assert (found["model_prob"] >= 0.5).all() and (found["confidence"] == found["model_prob"]).all()
+    scoring.clear_cache()
+
+
+def test_a_champion_trained_for_another_ev_bar_is_flagged_then_replaced(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    from edge_assets import cli
+    from edge_assets.models_resource import ModelsResource
+    from edge_assets.settings import get_settings
+
+    models = ModelsResource(tracking_uri=uri, artifact_root=str(tmp_path / "art"), model_threshold=0.5)
+    df = training_frame(days=10)
+    train, hold, cutoff = walk_forward_split(df, holdout_days=3)
+    fitted = fit_models(train, holdout_range=(cutoff, cutoff), n_holdout=hold.height, cfg=Comparators(0.5))
+    log_and_promote(
+        fitted, hold, tracking_uri=uri, artifact_root=models.artifact_root, partition_range=("a", "b")
+    )
+    # the user raises the bar to 5 %: the 3 % champion still decides, with a warning
+    scoring.clear_cache()
+    five = SimpleNamespace(min_ev=0.05, min_trade_usdc=25.0, min_confidence=0.6)
+    found, used, warning = scoring.select_with_champion(df, five, models)
+    assert used == f"{CLASSIFIER_NAME} v1" and found["model_version"].unique().to_list() == ["1"]
+    assert warning == (
+        f"champion {CLASSIFIER_NAME} v1 predicts ev_close >= 0.03, but the comparator's bar is EV >= 0.05: "
+        "it decides check (1) until a model trained for this bar replaces it (the nightly edge_models run)"
+    )
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("EDGE_MLFLOW_TRACKING_URI", uri)
+        mp.setenv("EDGE_MIN_EV", "0.05")
+        get_settings.cache_clear()
+        try:
+            assert cli.main(["models"]) == 0
+        finally:
+            get_settings.cache_clear()
+    assert (
+        "it predicts ev_close >= 0.03 but EDGE_MIN_EV is 0.05: the next edge_models run trains for "
+        "ev_close >= 0.05 and replaces it"
+    ) in capsys.readouterr().out
+    # the next training run learns the 5 % bar and takes over: log losses of two targets do not
+    # compare (here the same fit scores both: equal log losses, which alone keep the champion)
+    second = log_and_promote(
+        fitted,
+        hold,
+        tracking_uri=uri,
+        artifact_root=models.artifact_root,
+        partition_range=("a", "b"),
+        cfg=Comparators(0.5, min_ev=0.05),
+    )
+    assert second.promoted and second.reason.startswith(
+        "v2 predicts ev_close >= 0.05, the comparator's bar; champion v1 predicts ev_close >= 0.03: replaced"
+    )
+    scoring.clear_cache()
+    champ = scoring.champion_for(uri, 0.5)
+    assert champ.version == "2" and champ.trained_for(0.05) and not champ.trained_for(0.03)
+    assert scoring.select_with_champion(df, five, models).warning is None
+    # versions registered before the target tag learned `valid`: EV > 0 at the close, no bar
+    legacy = registry.Champion("edge_validity", "0", None, None, (), 0.5)
+    assert legacy.target == "ev_close > 0" and not legacy.trained_for(0.0)
     scoring.clear_cache()
 
 

@@ -72,8 +72,10 @@ def signals(
         lookback_features(lake.lake(), window.start, features_latest), start=window.start, end=window.end
     )
     # model settings are read at run time (like the alert channels), so the comparator needs no new resource
-    found, used = select_with_champion(feats, comparator, build_models_resource())
+    found, used, warning = select_with_champion(feats, comparator, build_models_resource())
     context.log.info(f"signals: check (1) by {used}")
+    if warning:
+        context.log.warning(warning)
     keys = list(context.partition_keys)
     old = lake.lake().read_many("signals", keys, allow_missing=True)
     if old.height:
@@ -108,5 +110,6 @@ def signals(
             "alerts_sent": sent,
             "alerts": status,
             "confidence_by": used,
+            **({"model_warning": warning} if warning else {}),
         },
     )

@@ -37,6 +37,8 @@ from edge_assets.ml.train import (
 CHAMPION = "champion"
 EXPERIMENT = "edge_models"
 MIN_IMPROVEMENT = 1e-4  # log-loss points a challenger must gain
+# the target of classifier versions registered before the `target` tag: they learned `valid`
+UNTAGGED_TARGET = "ev_close > 0"
 
 __all__ = [
     "CHAMPION",
@@ -46,7 +48,13 @@ __all__ = [
     "list_versions",
     "load_champion",
     "log_and_promote",
+    "target_label",
 ]
+
+
+def target_label(min_ev: float) -> str:
+    """The classifier's target for a comparator bar, as tagged on its registered version."""
+    return f"ev_close >= {min_ev}"
 
 
 @dataclass
@@ -67,6 +75,11 @@ class Champion:
     regressor: Any
     features: tuple[str, ...]
     threshold: float
+    target: str = UNTAGGED_TARGET
+
+    def trained_for(self, min_ev: float) -> bool:
+        """Whether its probability is of the edge clearing this bar at the close (the comparator's)."""
+        return self.target == target_label(min_ev)
 
     def score(self, df: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         return score_matrix(self.classifier, self.regressor, matrix(df, self.features))
@@ -206,7 +219,8 @@ def load_champion(tracking_uri: str, threshold: float = DEFAULT_THRESHOLD) -> Ch
     booster.set_param({"nthread": os.cpu_count() or 1})
     features = tuple(json.loads(cv.tags.get("features", "[]")))
     thr = float(cv.tags.get("threshold", threshold))
-    return Champion(CLASSIFIER_NAME, str(cv.version), clf, reg, features, thr) if rv else None
+    target = cv.tags.get("target", UNTAGGED_TARGET)
+    return Champion(CLASSIFIER_NAME, str(cv.version), clf, reg, features, thr, target) if rv else None
 
 
 def log_and_promote(
@@ -256,7 +270,7 @@ def log_and_promote(
         tags = {
             "features": json.dumps(list(models.features)),
             "threshold": str(models.threshold),
-            "target": f"ev_close >= {cfg.min_ev}",
+            "target": target_label(cfg.min_ev),
         }
         ci = mlflow.sklearn.log_model(
             models.classifier,
@@ -277,6 +291,13 @@ def log_and_promote(
         champ = load_champion(tracking_uri)
         if champ is None:
             promoted, reason = True, f"no champion yet; v{cver} log_loss={new_ll:.5f} on the held-out window"
+        elif not champ.trained_for(cfg.min_ev):
+            # log losses of two different targets do not compare: the champion answers another bar
+            promoted = True
+            reason = (
+                f"v{cver} predicts {target_label(cfg.min_ev)}, the comparator's bar; champion "
+                f"v{champ.version} predicts {champ.target}: replaced (v{cver} log_loss={new_ll:.5f})"
+            )
         else:
             cand = candidate_mask(hold)
             pc = np.clip(champ.score(hold)[0][cand], 1e-6, 1 - 1e-6)
@@ -332,7 +353,10 @@ def list_versions(tracking_uri: str) -> pl.DataFrame:
                     "run_id": v.run_id,
                     "created": v.creation_timestamp,
                     "threshold": float(v.tags["threshold"]) if "threshold" in (v.tags or {}) else None,
-                    "target": (v.tags or {}).get("target"),  # what the classifier predicts
+                    # what the classifier predicts
+                    "target": (v.tags or {}).get("target", UNTAGGED_TARGET)
+                    if name == CLASSIFIER_NAME
+                    else None,
                     **{k: m.get(f"model_{k}") for k in own_metrics[name]},
                 }
             )

@@ -5,7 +5,7 @@ model load cost ~3 s once); without a tracking store nothing heavy is imported a
 """
 
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 import polars as pl
 
@@ -16,7 +16,13 @@ CACHE_S = 300.0
 RULE = "rule_confidence"
 _cache: dict[str, tuple[float, Any]] = {}
 
-__all__ = ["RULE", "champion_for", "select_with_champion"]
+__all__ = ["RULE", "Selection", "champion_for", "select_with_champion"]
+
+
+class Selection(NamedTuple):
+    signals: pl.DataFrame
+    confidence_by: str  # "rule_confidence" or "<model> v<version>"
+    warning: str | None = None  # the champion answers another EV bar than the comparator's
 
 
 def champion_for(tracking_uri: str, threshold: float) -> Any:
@@ -35,13 +41,17 @@ def clear_cache() -> None:
     _cache.clear()
 
 
-def select_with_champion(features: pl.DataFrame, comparator: Any, models: Any) -> tuple[pl.DataFrame, str]:
+def select_with_champion(features: pl.DataFrame, comparator: Any, models: Any) -> Selection:
     """Signals from model features (FEATURE_COLUMNS) and which confidence decided check (1).
 
     With a champion: confidence = its calibrated probability that the edge clears the EV bar at
     the close, threshold = the champion's own (``model_threshold`` at training), signals carry
     ``model_name``/``model_version``/``model_prob`` and the regressor's ``model_ev``. Without: the
     documented rule confidence and ``comparator.min_confidence`` (model_name = "rule_confidence").
+
+    A champion trained for another bar than ``comparator.min_ev`` still decides (its ranking of
+    real against false edges is far better than the rule's) with a warning; the next training run
+    replaces it (``log_and_promote``).
     """
     champ = (
         champion_for(models.tracking_uri, models.model_threshold or DEFAULT_THRESHOLD)
@@ -56,7 +66,7 @@ def select_with_champion(features: pl.DataFrame, comparator: Any, models: Any) -
         found = select_signals(
             features, min_confidence=comparator.min_confidence, model_name=RULE, model_version=None, **common
         )
-        return found, RULE
+        return Selection(found, RULE)
     p, ev_hat = champ.score(features)
     scored = features.with_columns(model_prob=pl.Series(p, dtype=pl.Float64), model_ev=pl.Series(ev_hat))
     found = select_signals(
@@ -68,4 +78,11 @@ def select_with_champion(features: pl.DataFrame, comparator: Any, models: Any) -
         model_version=champ.version,
         **common,
     )
-    return found, f"{champ.name} v{champ.version}"
+    warning = None
+    if not champ.trained_for(comparator.min_ev):
+        warning = (
+            f"champion {champ.name} v{champ.version} predicts {champ.target}, but the comparator's bar "
+            f"is EV >= {comparator.min_ev}: it decides check (1) until a model trained for this bar "
+            "replaces it (the nightly edge_models run)"
+        )
+    return Selection(found, f"{champ.name} v{champ.version}", warning)
