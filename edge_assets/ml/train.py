@@ -358,10 +358,14 @@ def _accepted_stats(df: pl.DataFrame, mask: np.ndarray, passable: np.ndarray) ->
 
 
 def validity_prob(classifier: Any, x: np.ndarray) -> np.ndarray:
-    """The classifier's probability from the impute-scale-logit pipeline as one numpy expression.
+    """The classifier's probability from the impute-scale-logit pipeline, computed column by column.
 
     Equals ``predict_proba(x)[:, 1]`` to float rounding but skips sklearn's per-step input
-    validation (about 3x faster on 100k rows); any other estimator goes through predict_proba.
+    validation; any other estimator goes through predict_proba. One column at a time into two
+    reused buffers (the matrix is column-major, as polars hands it out): no imputed copy of the
+    whole matrix, and no BLAS product, whose worker threads keep spinning afterwards and halved
+    the speed of XGBoost's threads scoring next (100k rows: 104 -> 55 ms on 2 cores). 100k rows
+    take 11.5 ms against 19.8 ms for the imputed copy and an einsum.
     """
     steps = getattr(classifier, "named_steps", {})
     imp, scale, logit = steps.get("impute"), steps.get("scale"), steps.get("logit")
@@ -369,11 +373,16 @@ def validity_prob(classifier: Any, x: np.ndarray) -> np.ndarray:
         return classifier.predict_proba(x)[:, 1]
     # standardizing folded into the weights: ((x - m) / s) . w + b == x . (w / s) + (b - m . (w / s))
     w = logit.coef_[0] / scale.scale_
-    b = logit.intercept_[0] - scale.mean_ @ w
-    filled = np.where(np.isnan(x), imp.statistics_, x)
-    # einsum, not `@`: BLAS worker threads keep spinning after a matrix-vector product and halve
-    # the speed of XGBoost's threads that score right after (100k rows: 104 -> 55 ms on 2 cores)
-    return 1.0 / (1.0 + np.exp(-(np.einsum("ij,j->i", filled, w) + b)))
+    z = np.full(x.shape[0], logit.intercept_[0] - scale.mean_ @ w)
+    term = np.empty(x.shape[0])
+    missing = np.empty(x.shape[0], dtype=bool)
+    for j, (wj, fill) in enumerate(zip(w, imp.statistics_, strict=True)):
+        np.copyto(term, x[:, j])
+        np.isnan(term, out=missing)
+        term[missing] = fill
+        term *= wj
+        z += term
+    return 1.0 / (1.0 + np.exp(-z))
 
 
 def ev_estimate(regressor: Any, x: np.ndarray) -> np.ndarray:
@@ -390,8 +399,13 @@ def ev_estimate(regressor: Any, x: np.ndarray) -> np.ndarray:
 
 
 def score_matrix(classifier: Any, regressor: Any, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(validity probability, predicted EV) per row of a feature matrix."""
-    return validity_prob(classifier, x), np.asarray(ev_estimate(regressor, x), dtype=np.float64)
+    """(validity probability, predicted EV) per row of a feature matrix.
+
+    The booster runs first: on 2 cores, 100k rows score in 67 ms that way against 75 ms with the
+    classifier first (median of 6 alternating rounds; the einsum version took 81 ms).
+    """
+    ev = np.asarray(ev_estimate(regressor, x), dtype=np.float64)
+    return validity_prob(classifier, x), ev
 
 
 def predict(models: TrainedModels, df: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
