@@ -390,12 +390,70 @@ def test_a_champion_trained_for_another_ev_bar_is_flagged_then_replaced(
         "v2 predicts ev_close >= 0.05, the comparator's bar; champion v1 predicts ev_close >= 0.03: replaced"
     )
     scoring.clear_cache()
-    champ = scoring.champion_for(uri, 0.5)
-    assert champ.version == "2" and champ.trained_for(0.05) and not champ.trained_for(0.03)
+    champ, problem = scoring.champion_for(uri, 0.5)
+    assert problem is None and champ.version == "2"
+    assert champ.trained_for(0.05) and not champ.trained_for(0.03)
     assert scoring.select_with_champion(df, five, models).warning is None
     # versions registered before the target tag learned `valid`: EV > 0 at the close, no bar
     legacy = registry.Champion("edge_validity", "0", None, None, (), 0.5)
     assert legacy.target == "ev_close > 0" and not legacy.trained_for(0.0)
+    scoring.clear_cache()
+
+
+def test_a_champion_that_cannot_score_falls_back_to_the_rule_and_is_replaced(tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    from edge_assets.models_resource import ModelsResource
+
+    models = ModelsResource(tracking_uri=uri, artifact_root=str(tmp_path / "art"), model_threshold=0.5)
+    comparator = SimpleNamespace(min_ev=0.03, min_trade_usdc=25.0, min_confidence=0.6)
+    df = training_frame(days=10)
+    train, hold, cutoff = walk_forward_split(df, holdout_days=3)
+    fitted = fit_models(train, holdout_range=(cutoff, cutoff), n_holdout=hold.height, cfg=Comparators(0.5))
+
+    def train_again() -> registry.TrainOutcome:
+        return log_and_promote(
+            fitted, hold, tracking_uri=uri, artifact_root=models.artifact_root, partition_range=("a", "b")
+        )
+
+    train_again()
+    scoring.clear_cache()
+    rule_only = scoring.select_with_champion(df, comparator, ModelsResource(tracking_uri=f"{uri}.none"))
+    # v1 was trained on a feature this code no longer builds (renamed since)
+    mlflow.MlflowClient(uri).set_model_version_tag(
+        CLASSIFIER_NAME, "1", "features", json.dumps([*fitted.features, "gone_feature"])
+    )
+    found, used, warning = scoring.select_with_champion(df, comparator, models)
+    assert used == "rule_confidence" and found.equals(rule_only.signals)
+    assert warning == (
+        f"champion {CLASSIFIER_NAME} v1 needs features this code does not build (gone_feature): "
+        "check (1) by the rule confidence until the next edge_models run"
+    )
+    # the nightly run cannot score the champion on the held-out rows: it replaces it
+    second = train_again()
+    assert second.promoted and second.reason.startswith(
+        "champion v1 needs features the training set no longer has (gone_feature): v2 replaces it"
+    )
+    scoring.clear_cache()
+    assert scoring.select_with_champion(df, comparator, models)[1:] == (f"{CLASSIFIER_NAME} v2", None)
+    # the champion's artifacts are gone (a lake moved without them): rule, then replaced
+    shutil.rmtree(tmp_path / "art")
+    scoring.clear_cache()
+    found, used, warning = scoring.select_with_champion(df, comparator, models)
+    assert used == "rule_confidence" and found.equals(rule_only.signals)
+    assert warning.startswith("the champion cannot be loaded (MlflowException: ")
+    assert warning.endswith("): check (1) by the rule confidence until the next edge_models run")
+    third = train_again()
+    assert third.promoted and third.reason.startswith("the champion cannot be loaded (MlflowException: ")
+    assert "): v3 replaces it (log_loss=" in third.reason
+    # the failed load was cached: the comparator retries only after CACHE_S
+    assert scoring.select_with_champion(df, comparator, models).confidence_by == "rule_confidence"
+    scoring.clear_cache()
+    assert scoring.select_with_champion(df, comparator, models)[1:] == (f"{CLASSIFIER_NAME} v3", None)
     scoring.clear_cache()
 
 

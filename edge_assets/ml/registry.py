@@ -47,6 +47,7 @@ __all__ = [
     "create_sqlite_store",
     "list_versions",
     "load_champion",
+    "load_error",
     "log_and_promote",
     "target_label",
 ]
@@ -76,6 +77,10 @@ class Champion:
     features: tuple[str, ...]
     threshold: float
     target: str = UNTAGGED_TARGET
+
+    def missing_features(self, df: pl.DataFrame) -> list[str]:
+        """The features it was trained on that ``df`` lacks (a feature renamed or dropped since)."""
+        return [f for f in self.features if f not in df.columns]
 
     def trained_for(self, min_ev: float) -> bool:
         """Whether its probability is of the edge clearing this bar at the close (the comparator's)."""
@@ -203,8 +208,14 @@ def _pip() -> list[str]:
     return [f"scikit-learn=={version('scikit-learn')}", f"xgboost-cpu=={xgboost.__version__}", "numpy"]
 
 
+def load_error(exc: Exception) -> str:
+    """A load failure in one line for logs, metadata and the ``champion_decision`` tag."""
+    return f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+
+
 def load_champion(tracking_uri: str, threshold: float = DEFAULT_THRESHOLD) -> Champion | None:
-    """Both champion models, or None when no champion alias exists yet."""
+    """Both champion models, or None when no champion alias exists yet; raises when they cannot be
+    loaded (artifacts gone, a store that cannot be read, a model pickled by incompatible code)."""
     mlflow = _mlflow(tracking_uri, None)
     client = mlflow.MlflowClient()
     try:
@@ -288,9 +299,22 @@ def log_and_promote(
         client.set_model_version_tag(REGRESSOR_NAME, rver, "paired_version", cver)
 
         new_ll = metrics["model"]["log_loss"]
-        champ = load_champion(tracking_uri)
-        if champ is None:
+        try:
+            champ, problem = load_champion(tracking_uri), None
+        except Exception as exc:  # a broken champion must not block the run that replaces it
+            champ, problem = None, load_error(exc)
+        missing = champ.missing_features(hold) if champ is not None else []
+        if problem is not None:
+            promoted = True
+            reason = f"the champion cannot be loaded ({problem}): v{cver} replaces it (log_loss={new_ll:.5f})"
+        elif champ is None:
             promoted, reason = True, f"no champion yet; v{cver} log_loss={new_ll:.5f} on the held-out window"
+        elif missing:
+            promoted = True
+            reason = (
+                f"champion v{champ.version} needs features the training set no longer has "
+                f"({', '.join(missing)}): v{cver} replaces it (log_loss={new_ll:.5f})"
+            )
         elif not champ.trained_for(cfg.min_ev):
             # log losses of two different targets do not compare: the champion answers another bar
             promoted = True

@@ -1,7 +1,9 @@
 """Serving: the comparator's check (1) by the champion model, or the rule confidence without one.
 
 The champion is looked up at most every ``CACHE_S`` seconds per process (mlflow import and
-model load cost ~3 s once); without a tracking store nothing heavy is imported at all.
+model load cost ~3 s once); without a tracking store nothing heavy is imported at all. A champion
+that cannot be loaded or lacks a feature of the frame never stops the comparator: check (1)
+falls back to the rule confidence with a warning until the next training run replaces it.
 """
 
 import time
@@ -14,7 +16,7 @@ from edge_assets.signals import select_signals
 
 CACHE_S = 300.0
 RULE = "rule_confidence"
-_cache: dict[str, tuple[float, Any]] = {}
+_cache: dict[str, tuple[float, Any, str | None]] = {}
 
 __all__ = ["RULE", "Selection", "champion_for", "select_with_champion"]
 
@@ -22,19 +24,24 @@ __all__ = ["RULE", "Selection", "champion_for", "select_with_champion"]
 class Selection(NamedTuple):
     signals: pl.DataFrame
     confidence_by: str  # "rule_confidence" or "<model> v<version>"
-    warning: str | None = None  # the champion answers another EV bar than the comparator's
+    warning: str | None = None  # why the champion did not decide, or answers another EV bar
 
 
-def champion_for(tracking_uri: str, threshold: float) -> Any:
-    """The cached champion (ml.registry.Champion) or None."""
+def champion_for(tracking_uri: str, threshold: float) -> tuple[Any, str | None]:
+    """(the cached champion (ml.registry.Champion) or None, why it could not be loaded or None).
+
+    A failed load is cached like a loaded champion: retried after ``CACHE_S``, not every tick.
+    """
     hit = _cache.get(tracking_uri)
-    if hit is not None and time.monotonic() - hit[0] < CACHE_S:
-        return hit[1]
-    from edge_assets.ml.registry import load_champion
+    if hit is None or time.monotonic() - hit[0] >= CACHE_S:
+        from edge_assets.ml.registry import load_champion, load_error
 
-    champ = load_champion(tracking_uri, threshold)
-    _cache[tracking_uri] = (time.monotonic(), champ)
-    return champ
+        try:
+            hit = (time.monotonic(), load_champion(tracking_uri, threshold), None)
+        except Exception as exc:
+            hit = (time.monotonic(), None, load_error(exc))
+        _cache[tracking_uri] = hit
+    return hit[1], hit[2]
 
 
 def clear_cache() -> None:
@@ -53,11 +60,19 @@ def select_with_champion(features: pl.DataFrame, comparator: Any, models: Any) -
     real against false edges is far better than the rule's) with a warning; the next training run
     replaces it (``log_and_promote``).
     """
-    champ = (
+    champ, problem = (
         champion_for(models.tracking_uri, models.model_threshold or DEFAULT_THRESHOLD)
         if models.has_store()
-        else None
+        else (None, None)
     )
+    if problem is not None:
+        problem = f"the champion cannot be loaded ({problem})"
+    elif champ is not None and (missing := champ.missing_features(features)):
+        problem = (
+            f"champion {champ.name} v{champ.version} needs features this code does not build "
+            f"({', '.join(missing)})"
+        )
+        champ = None
     common = {
         "min_ev": comparator.min_ev,
         "min_size_usdc": comparator.min_trade_usdc,
@@ -66,7 +81,8 @@ def select_with_champion(features: pl.DataFrame, comparator: Any, models: Any) -
         found = select_signals(
             features, min_confidence=comparator.min_confidence, model_name=RULE, model_version=None, **common
         )
-        return Selection(found, RULE)
+        fallback = f"{problem}: check (1) by the rule confidence until the next edge_models run"
+        return Selection(found, RULE, fallback if problem else None)
     p, ev_hat = champ.score(features)
     scored = features.with_columns(model_prob=pl.Series(p, dtype=pl.Float64), model_ev=pl.Series(ev_hat))
     found = select_signals(
