@@ -197,6 +197,8 @@ def main() -> int:
             f"backfill CPU: {cpu[0]:.0f} s user + {cpu[1]:.0f} s system: {sum(cpu) / secs:.2f} of "
             f"{cores} cores busy on average (workers counted once they exit)"
         )
+        # a shared host's speed drifts within minutes (seen: 136 ms, then 238 ms in a slow spell)
+        print(f"host speed index after the backfill: {host_speed_index():.1f} ms (before: {idx:.1f} ms)")
 
     lake = Lake(s.lake_root)
     from edge_assets.features.history import build_features
