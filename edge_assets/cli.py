@@ -225,7 +225,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     if not res.has_store():
         print(f"no models yet: tracking store {res.tracking_uri} does not exist (run edge_models first)")
         return 0
-    from edge_assets.ml.registry import CLASSIFIER_NAME, list_versions, target_label
+    from edge_assets.ml.registry import CLASSIFIER_NAME, last_decision, list_versions, target_label
 
     df = list_versions(res.tracking_uri)
     if df.height == 0:
@@ -242,6 +242,9 @@ def cmd_models(args: argparse.Namespace) -> int:
             )
     if champ.height == 0:
         print("champion: none (the comparator uses the rule confidence)")
+    decision = last_decision(res.tracking_uri)
+    if decision:
+        print(f"last training run: {decision}")
     print(f"tracking store: {res.tracking_uri}; browse with: edge models --ui")
     return 0
 

@@ -184,6 +184,7 @@ def test_train_log_promote_then_keep_champion(tmp_path: Path, capsys: pytest.Cap
     out = capsys.readouterr().out
     assert "champion: edge_validity v1" in out and "champion: edge_ev v1" in out and "log_loss" in out
     assert "ev_close >= 0.03" in out
+    assert f"last training run: {second.reason}\n" in out  # why v2 did not take the alias
     # the champion scores like the fitted model
     champ = load_champion(uri)
     assert champ is not None and champ.version == "1"

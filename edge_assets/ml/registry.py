@@ -45,6 +45,7 @@ __all__ = [
     "Champion",
     "TrainOutcome",
     "create_sqlite_store",
+    "last_decision",
     "list_versions",
     "load_champion",
     "load_error",
@@ -340,6 +341,21 @@ def log_and_promote(
             client.set_registered_model_alias(REGRESSOR_NAME, CHAMPION, rver)
         mlflow.set_tags({"champion_decision": reason, "promoted": str(promoted)})
     return TrainOutcome(run.info.run_id, cver, rver, promoted, reason, metrics)
+
+
+def last_decision(tracking_uri: str) -> str | None:
+    """The latest training run's ``champion_decision``: why its models took the alias or did not."""
+    mlflow = _mlflow(tracking_uri, None)
+    exp = mlflow.get_experiment_by_name(EXPERIMENT)
+    if exp is None:
+        return None
+    runs = mlflow.MlflowClient().search_runs(
+        [exp.experiment_id],
+        "tags.champion_decision != ''",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    return runs[0].data.tags["champion_decision"] if runs else None
 
 
 def list_versions(tracking_uri: str) -> pl.DataFrame:
