@@ -14,6 +14,7 @@ import pytest
 from edge_assets import automation
 from edge_assets.assets import ingest, seeds
 from edge_assets.lake import Lake
+from edge_assets.ml import scoring
 from edge_assets.partitions import hour_key
 from edge_assets.resources import build_resources
 from edge_assets.settings import get_settings, load_settings
@@ -58,12 +59,27 @@ ALL_ASSETS = [
 ]
 
 
+def _champion_without_artifacts(tracking_uri: str, missing: Path) -> None:
+    """A store whose champion aliases point at model versions with no files behind them."""
+    import mlflow
+
+    from edge_assets.ml.train import CLASSIFIER_NAME, REGRESSOR_NAME
+
+    client = mlflow.MlflowClient(tracking_uri, registry_uri=tracking_uri)
+    for name in (CLASSIFIER_NAME, REGRESSOR_NAME):
+        client.create_registered_model(name)
+        version = client.create_model_version(name, source=missing.as_uri())
+        client.set_registered_model_alias(name, "champion", version.version)
+
+
 def test_new_data_gives_one_run_and_one_alert_per_edge(
     tmp_path: Path, webhook: tuple[str, list[dict]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url, received = webhook
     monkeypatch.setenv("EDGE_WEBHOOK_URL", url)
     monkeypatch.setenv("EDGE_LAKE_ROOT", str(tmp_path / "lake"))
+    tracking_uri = f"sqlite:///{tmp_path}/mlflow.db"  # no store yet: no champion, the rule decides
+    monkeypatch.setenv("EDGE_MLFLOW_TRACKING_URI", tracking_uri)
     get_settings.cache_clear()
     try:
         settings = load_settings(lake_root=str(tmp_path / "lake"), duckdb_path=str(tmp_path / "w.duckdb"))
@@ -96,6 +112,9 @@ def test_new_data_gives_one_run_and_one_alert_per_edge(
                 partition_key=tick.run_requests[0].partition_key,
             )
             assert run.success
+            (check,) = [c for c in run.get_asset_check_evaluations() if c.asset_key.path == ["signals"]]
+            assert (check.check_name, check.passed) == ("champion_decides", True)
+            assert check.description == "check (1) by rule_confidence"
             found = Lake(str(tmp_path / "lake")).read("signals", hour)
             assert found.height >= 1
             alerted = [p["alert_id"] for p in received]
@@ -108,14 +127,26 @@ def test_new_data_gives_one_run_and_one_alert_per_edge(
             )
             assert again.run_requests == []
             assert again.skip_message == "no new live data since the last tick"
-            # even a forced re-run of the same hour alerts no signal twice
-            assert dg.materialize(
+            # even a forced re-run of the same hour alerts no signal twice; here a champion exists
+            # whose model files are gone: the rule still decides, and the check warns why
+            _champion_without_artifacts(tracking_uri, tmp_path / "gone")
+            scoring.clear_cache()
+            rerun = dg.materialize(
                 ALL_ASSETS,
                 selection=automation.COMPARATOR_CHAIN,
                 resources=resources,
                 instance=instance,
                 partition_key=hour,
-            ).success
+            )
+            assert rerun.success
+            (check,) = [c for c in rerun.get_asset_check_evaluations() if c.asset_key.path == ["signals"]]
+            assert check.check_name == "champion_decides" and not check.passed
+            assert check.severity == dg.AssetCheckSeverity.WARN
+            assert check.description.startswith("the champion cannot be loaded (")
+            assert check.description.endswith(
+                "check (1) by the rule confidence until the next edge_models run"
+            )
+            scoring.clear_cache()
             assert len(received) == len(alerted)
             assert Lake(str(tmp_path / "lake")).read("signals", hour).height == found.height
 

@@ -53,6 +53,14 @@ def features_latest(
     partition_column="created_at",
     # 24 h of features_latest from the lake (history features); one alert ledger for every hour
     metadata={READS_EARLIER_HOURS: True, SINGLE_WRITER: True, RUN_HOURS: 120},
+    check_specs=[
+        dg.AssetCheckSpec(
+            "champion_decides",
+            asset="signals",
+            description="check (1) is decided as configured: by the champion trained for the comparator's "
+            "EV bar, or by the rule confidence while no champion exists (warns on a fallback or a mismatch)",
+        )
+    ],
     description="Verified edges: confidence (the champion model's P(EV at the close >= min) >= threshold; "
     "rule confidence when no champion exists), price superiority, EV after all costs (≥ min) and liquidity "
     "all pass. Each signal records the model name and version used. Deterministic signal_id per edge and "
@@ -64,7 +72,7 @@ def signals(
     comparator: ComparatorResource,
     alerts: AlertsResource,
     lake: LakeResource,
-) -> dg.MaterializeResult:
+):  # returns dg.MaterializeResult; annotated so, with check_specs, Dagster types its value Nothing
     from edge_assets.ml.scoring import select_with_champion
 
     window = context.partition_time_window
@@ -112,4 +120,13 @@ def signals(
             "confidence_by": used,
             **({"model_warning": warning} if warning else {}),
         },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="champion_decides",
+                passed=warning is None,
+                severity=dg.AssetCheckSeverity.WARN,
+                description=warning or f"check (1) by {used}",
+                metadata={"confidence_by": used},
+            )
+        ],
     )
