@@ -221,7 +221,10 @@ def cmd_models(args: argparse.Namespace) -> int:
             )
             return 1
         print("starting:", " ".join(cmd))
-        return subprocess.call(cmd, env=os.environ.copy())
+        env = os.environ.copy()
+        if res.s3_endpoint_url:  # the UI server reads S3 artifacts itself (registry.use_s3_endpoint)
+            env.setdefault("MLFLOW_S3_ENDPOINT_URL", res.s3_endpoint_url)
+        return subprocess.call(cmd, env=env)
     if not res.has_store():
         print(f"no models yet: tracking store {res.tracking_uri} does not exist (run edge_models first)")
         return 0

@@ -16,6 +16,7 @@ class ModelsResource(dg.ConfigurableResource):
 
     tracking_uri: str = "sqlite:///data/mlflow.db"
     artifact_root: str = "data/lake/mlflow-artifacts"
+    s3_endpoint_url: str | None = None  # the lake's S3-compatible endpoint, for artifacts on s3://
     min_history_days: int = 60
     holdout_days: int = 14
     label_horizon_days: int = 4
@@ -35,6 +36,7 @@ def build_models_resource(s: Settings | None = None) -> ModelsResource:
     return ModelsResource(
         tracking_uri=s.mlflow_tracking_uri,
         artifact_root=s.mlflow_artifact_root or f"{s.lake_root}/mlflow-artifacts",
+        s3_endpoint_url=s.s3_endpoint_url,
         min_history_days=s.model_min_history_days,
         holdout_days=s.model_holdout_days,
         label_horizon_days=s.model_label_horizon_days,

@@ -14,7 +14,7 @@ import pytest
 from edge_assets import cli
 from edge_assets.assets import seeds
 from edge_assets.resources import build_resources
-from edge_assets.settings import load_settings
+from edge_assets.settings import get_settings, load_settings
 from edge_assets_tests.conftest import REPO_ROOT
 
 
@@ -88,15 +88,24 @@ def test_models_ui_runs_mlflow_with_this_interpreter(tmp_path: Path, monkeypatch
             monkeypatch.setenv(key, value)
     monkeypatch.setenv("EDGE_MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
     monkeypatch.setenv("PATH", "/nonexistent")
+    # a lake on an S3-compatible store: the UI server downloads artifacts through the same endpoint
+    monkeypatch.setenv("EDGE_S3_ENDPOINT_URL", "http://127.0.0.1:9000")
+    monkeypatch.delenv("MLFLOW_S3_ENDPOINT_URL", raising=False)
     monkeypatch.setattr(importlib.metadata, "distribution", lambda name: object())
     calls: list[list[str]] = []
+    envs: list[dict[str, str]] = []
 
     def fake_call(cmd: list[str], **kwargs: Any) -> int:
         calls.append(cmd)
+        envs.append(kwargs["env"])
         return 0
 
     monkeypatch.setattr(cli.subprocess, "call", fake_call)
-    assert cli.main(["models", "--ui", "--port", "5123"]) == 0
+    get_settings.cache_clear()  # read the environment set above
+    try:
+        assert cli.main(["models", "--ui", "--port", "5123"]) == 0
+    finally:
+        get_settings.cache_clear()
     assert calls == [
         [
             sys.executable,
@@ -104,6 +113,7 @@ def test_models_ui_runs_mlflow_with_this_interpreter(tmp_path: Path, monkeypatch
             *("--host", "127.0.0.1", "--port", "5123"),
         ]
     ]
+    assert envs[0]["MLFLOW_S3_ENDPOINT_URL"] == "http://127.0.0.1:9000"
     # the module form is a real entry point of the installed mlflow (skinny has the command too)
     monkeypatch.undo()
     help_ = subprocess.run([*calls[0][:4], "--help"], capture_output=True, text=True, timeout=120)

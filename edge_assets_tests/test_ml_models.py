@@ -589,3 +589,94 @@ def test_store_is_renamed_into_place_where_the_filesystem_has_no_hard_links(
         assert db.execute("select name from experiments").fetchall() == [("Default",)]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mlflow.db"]
     assert registry.create_sqlite_store(path) is False
+
+
+@pytest.mark.integration
+def test_models_on_an_s3_lake_go_to_its_endpoint(
+    tmp_path: Path, s3_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lake on an S3-compatible store (EDGE_LAKE_ROOT=s3://..., EDGE_S3_ENDPOINT_URL): the nightly
+    run logs its models to the lake's bucket and the comparator loads the champion from there.
+    Before, MLflow sent them to AWS itself: training failed with EndpointConnectionError."""
+    import boto3
+    from dagster_duckdb import DuckDBResource
+
+    from edge_assets.assets import training
+    from edge_assets.lake import Lake
+    from edge_assets.lake.io_manager import LakeResource, ParquetLakeIOManager
+    from edge_assets.models_resource import build_models_resource
+    from edge_assets.settings import load_settings
+
+    monkeypatch.setenv(registry.S3_ENDPOINT_ENV, "unset below; restored after the test")
+    monkeypatch.delenv(registry.S3_ENDPOINT_ENV)
+    root = "s3://edge-lake/models-lake"
+    settings = load_settings(
+        lake_root=root,
+        s3_endpoint_url=s3_server,
+        mlflow_tracking_uri=f"sqlite:///{tmp_path}/mlflow.db",
+        model_min_history_days=1,
+        model_threshold=0.5,
+    )
+    models = build_models_resource(settings)
+    assert models.artifact_root == f"{root}/mlflow-artifacts" and models.s3_endpoint_url == s3_server
+    df = training_frame()
+    lake = Lake(root, s3_endpoint_url=s3_server)
+    days = df.with_columns(day=pl.col("observed_at").dt.strftime("%Y-%m-%d"))
+    for (day,), part in days.group_by("day"):
+        lake.write("ml/training_sets", str(day), part.drop("day"))
+    lr = LakeResource(root=root, s3_endpoint_url=s3_server)
+    resources = {
+        "lake": lr,
+        "io_manager": ParquetLakeIOManager(
+            lake_resource=lr, catalog_db=DuckDBResource(database=str(tmp_path / "w.db"))
+        ),
+        "models": models,
+        "comparator": ComparatorResource(),
+    }
+    with dg.instance_for_test() as instance:
+        res = dg.materialize(
+            [training.edge_models, dg.AssetSpec(["ml", "training_sets"])],
+            selection=[training.edge_models],
+            resources=resources,
+            instance=instance,
+        )
+    assert res.success
+    meta = res.asset_materializations_for_node("edge_models")[0].metadata
+    assert meta["promoted"].value is True and meta["classifier_version"].text == "1"
+    run_id = meta["run_id"].text
+    s3 = boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1")
+    keys = {
+        o["Key"]
+        for o in s3.list_objects_v2(Bucket="edge-lake", Prefix="models-lake/mlflow-artifacts/")["Contents"]
+    }
+    prefix = next(k for k in keys if k.endswith(f"/{run_id}/artifacts/plots/calibration.png")).removesuffix(
+        "plots/calibration.png"
+    )
+    assert f"{prefix}plots/feature_importance.png" in keys
+    import mlflow
+
+    client = mlflow.MlflowClient(models.tracking_uri)
+    logged = {  # MLflow 3 keeps a logged model's files under <artifact root>/models/<model id>/
+        name: "models-lake/mlflow-artifacts/models/"
+        + client.get_model_version(name, "1").source.removeprefix("models:/")
+        + "/artifacts/"
+        for name in (CLASSIFIER_NAME, REGRESSOR_NAME)
+    }
+    assert {f"{logged[CLASSIFIER_NAME]}model.pkl", f"{logged[REGRESSOR_NAME]}model.ubj"} <= keys
+    assert not (tmp_path / "mlruns").exists() and not Path("mlruns").exists()  # nothing fell back to disk
+
+    # the comparator's champion comes from the bucket and scores like a model loaded there
+    scoring.clear_cache()
+    feats = df.tail(200)
+    comparator = SimpleNamespace(min_ev=0.03, min_trade_usdc=25.0, min_confidence=0.6)
+    chosen = scoring.select_with_champion(feats, comparator, models)
+    assert (chosen.confidence_by, chosen.warning) == (f"{CLASSIFIER_NAME} v1", None)
+    champ = load_champion(models.tracking_uri, s3_endpoint_url=s3_server)
+    assert champ is not None and champ.version == "1"
+    # the classifier read back by hand from the bucket gives the same probabilities
+    import mlflow.sklearn
+
+    local = mlflow.sklearn.load_model(f"s3://edge-lake/{logged[CLASSIFIER_NAME]}")
+    np.testing.assert_allclose(
+        champ.score(feats)[0], local.predict_proba(matrix(feats, champ.features))[:, 1], rtol=1e-12
+    )

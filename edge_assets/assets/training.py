@@ -133,6 +133,7 @@ def edge_models(  # generator
         artifact_root=models.artifact_root,
         partition_range=(days[0], days[-1]),
         cfg=cfg,
+        s3_endpoint_url=models.s3_endpoint_url,
     )
     context.log.info(f"edge_models: {outcome.reason}")
     m = outcome.metrics

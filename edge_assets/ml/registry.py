@@ -1,7 +1,8 @@
 """MLflow: log a training run, register both models, promote the champion only when it is better.
 
 Tracking store: sqlite under data/ (``sqlite:///data/mlflow.db``); artifacts under the lake
-root (``<lake_root>/mlflow-artifacts``, so on S3 they go to S3). The champion is the registered
+root (``<lake_root>/mlflow-artifacts``, so on S3 they go to S3, through the lake's endpoint: see
+`use_s3_endpoint`). The champion is the registered
 model alias ``champion`` on both models (same run). A new version takes the alias only when its
 held-out log loss beats the current champion's on the SAME held-out rows; otherwise the run and
 versions are kept and the reason is logged (tag ``champion_decision``).
@@ -51,6 +52,7 @@ __all__ = [
     "load_error",
     "log_and_promote",
     "target_label",
+    "use_s3_endpoint",
 ]
 
 
@@ -144,11 +146,37 @@ def create_sqlite_store(path: Path, artifact_location: str | None = None) -> boo
         tmp.unlink(missing_ok=True)
 
 
-def _mlflow(tracking_uri: str, artifact_root: str | None, *, experiment: bool = False) -> Any:
+S3_ENDPOINT_ENV = "MLFLOW_S3_ENDPOINT_URL"
+_endpoint_we_set: str | None = None
+
+
+def use_s3_endpoint(endpoint_url: str | None) -> None:
+    """Send MLflow's S3 artifact traffic to the lake's S3-compatible endpoint (EDGE_S3_ENDPOINT_URL).
+
+    Why: MLflow's S3 client reads its endpoint from ``MLFLOW_S3_ENDPOINT_URL`` only; without it a
+    lake on MinIO, R2 or any non-AWS store had its models uploaded to (and loaded from) AWS itself,
+    and training failed after ~15 s of connection retries. A value the user set for MLflow is kept.
+    """
+    global _endpoint_we_set
+    if not endpoint_url:
+        return
+    current = os.environ.get(S3_ENDPOINT_ENV)
+    if current is None or current == _endpoint_we_set:
+        os.environ[S3_ENDPOINT_ENV] = _endpoint_we_set = endpoint_url
+
+
+def _mlflow(
+    tracking_uri: str,
+    artifact_root: str | None,
+    *,
+    experiment: bool = False,
+    s3_endpoint_url: str | None = None,
+) -> Any:
     """mlflow pointed at the store; ``experiment``: the training experiment too, created with its
     artifact location when missing. Readers (champion, versions) leave it alone: an experiment
     created without the location would send every later run's artifacts to ./mlruns."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    use_s3_endpoint(s3_endpoint_url)
     import mlflow
 
     location = None
@@ -214,10 +242,12 @@ def load_error(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
 
 
-def load_champion(tracking_uri: str, threshold: float = DEFAULT_THRESHOLD) -> Champion | None:
+def load_champion(
+    tracking_uri: str, threshold: float = DEFAULT_THRESHOLD, *, s3_endpoint_url: str | None = None
+) -> Champion | None:
     """Both champion models, or None when no champion alias exists yet; raises when they cannot be
     loaded (artifacts gone, a store that cannot be read, a model pickled by incompatible code)."""
-    mlflow = _mlflow(tracking_uri, None)
+    mlflow = _mlflow(tracking_uri, None, s3_endpoint_url=s3_endpoint_url)
     client = mlflow.MlflowClient()
     try:
         cv = client.get_model_version_by_alias(CLASSIFIER_NAME, CHAMPION)
@@ -243,10 +273,11 @@ def log_and_promote(
     artifact_root: str | None,
     partition_range: tuple[str, str],
     cfg: Comparators | None = None,
+    s3_endpoint_url: str | None = None,
 ) -> TrainOutcome:
     """Log params/metrics/plots, register both models, move ``champion`` only if the new one wins."""
     cfg = cfg or Comparators()
-    mlflow = _mlflow(tracking_uri, artifact_root, experiment=True)
+    mlflow = _mlflow(tracking_uri, artifact_root, experiment=True, s3_endpoint_url=s3_endpoint_url)
     client = mlflow.MlflowClient()
     metrics = evaluate(models, hold, cfg)
     y = edge_target(hold, cfg.min_ev)
@@ -301,7 +332,7 @@ def log_and_promote(
 
         new_ll = metrics["model"]["log_loss"]
         try:
-            champ, problem = load_champion(tracking_uri), None
+            champ, problem = load_champion(tracking_uri, s3_endpoint_url=s3_endpoint_url), None
         except Exception as exc:  # a broken champion must not block the run that replaces it
             champ, problem = None, load_error(exc)
         missing = champ.missing_features(hold) if champ is not None else []

@@ -27,7 +27,9 @@ class Selection(NamedTuple):
     warning: str | None = None  # why the champion did not decide, or answers another EV bar
 
 
-def champion_for(tracking_uri: str, threshold: float) -> tuple[Any, str | None]:
+def champion_for(
+    tracking_uri: str, threshold: float, s3_endpoint_url: str | None = None
+) -> tuple[Any, str | None]:
     """(the cached champion (ml.registry.Champion) or None, why it could not be loaded or None).
 
     A failed load is cached like a loaded champion: retried after ``CACHE_S``, not every tick.
@@ -37,7 +39,8 @@ def champion_for(tracking_uri: str, threshold: float) -> tuple[Any, str | None]:
         from edge_assets.ml.registry import load_champion, load_error
 
         try:
-            hit = (time.monotonic(), load_champion(tracking_uri, threshold), None)
+            champ = load_champion(tracking_uri, threshold, s3_endpoint_url=s3_endpoint_url)
+            hit = (time.monotonic(), champ, None)
         except Exception as exc:
             hit = (time.monotonic(), None, load_error(exc))
         _cache[tracking_uri] = hit
@@ -61,7 +64,7 @@ def select_with_champion(features: pl.DataFrame, comparator: Any, models: Any) -
     replaces it (``log_and_promote``).
     """
     champ, problem = (
-        champion_for(models.tracking_uri, models.model_threshold or DEFAULT_THRESHOLD)
+        champion_for(models.tracking_uri, models.model_threshold or DEFAULT_THRESHOLD, models.s3_endpoint_url)
         if models.has_store()
         else (None, None)
     )
