@@ -6,7 +6,7 @@ import dagster as dg
 import polars as pl
 
 from edge_assets import monitoring
-from edge_assets.assets import ingest, trading
+from edge_assets.assets import ingest, trading, training
 from edge_assets.lake.io_manager import LakeResource
 from edge_assets.lake.storage import Lake
 from edge_assets.models_resource import ModelsResource
@@ -108,6 +108,39 @@ def paper_fills_match(lake: LakeResource) -> dg.AssetCheckResult:
     return _result(monitoring.fills_match_trades(trades, fills), dg.AssetCheckSeverity.WARN)
 
 
+@dg.asset_check(
+    asset=training.edge_models,
+    name="champion_beats_rule",
+    description="the champion after the latest training run accepts real edges (EV at the close >= 3 %) "
+    "at least as precisely as the rule confidence, at a recall at least the rule's, on that run's "
+    "held-out window",
+)
+def champion_beats_rule(models: ModelsResource) -> dg.AssetCheckResult:
+    from edge_assets.ml.registry import last_versus_rule
+    from edge_assets.ml.train import versus_rule
+
+    found = last_versus_rule(models.tracking_uri) if models.has_store() else None
+    if found is None:
+        return dg.AssetCheckResult(
+            passed=True,
+            severity=dg.AssetCheckSeverity.WARN,
+            description="no training run has judged a champion yet: the rule confidence decides check (1)",
+        )
+    version, champ, rule = found
+    passed, account = versus_rule(champ, rule, f"champion v{version}")
+    if models.confidence_by == "rule":
+        account += " (EDGE_CONFIDENCE_BY=rule: the rule decides check (1) meanwhile)"
+    stats = {
+        f"{side}_{k}": v for side, d in (("champion", champ), ("rule", rule)) for k, v in d.items() if v == v
+    }
+    return dg.AssetCheckResult(
+        passed=passed,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=account,
+        metadata={"champion_version": version, "confidence_by": models.confidence_by, **stats},
+    )
+
+
 CHECKS = [
     _freshness_check(ingest.pm_markets, "pm_markets"),
     _freshness_check(ingest.oddsapi_live, "oddsapi_live"),
@@ -119,4 +152,5 @@ CHECKS = [
     pm_markets_rows,
     paper_trades_settled,
     paper_fills_match,
+    champion_beats_rule,
 ]

@@ -228,7 +228,14 @@ def cmd_models(args: argparse.Namespace) -> int:
     if not res.has_store():
         print(f"no models yet: tracking store {res.tracking_uri} does not exist (run edge_models first)")
         return 0
-    from edge_assets.ml.registry import CLASSIFIER_NAME, last_decision, list_versions, target_label
+    from edge_assets.ml.registry import (
+        CLASSIFIER_NAME,
+        last_decision,
+        last_versus_rule,
+        list_versions,
+        target_label,
+    )
+    from edge_assets.ml.train import versus_rule
 
     df = list_versions(res.tracking_uri)
     if df.height == 0:
@@ -245,9 +252,14 @@ def cmd_models(args: argparse.Namespace) -> int:
             )
     if champ.height == 0:
         print("champion: none (the comparator uses the rule confidence)")
+    elif res.confidence_by == "rule":
+        print("  EDGE_CONFIDENCE_BY=rule: the comparator uses the rule confidence, not the champion")
     decision = last_decision(res.tracking_uri)
     if decision:
         print(f"last training run: {decision}")
+    judged = last_versus_rule(res.tracking_uri)
+    if judged:
+        print(f"  {versus_rule(judged[1], judged[2], f'champion v{judged[0]}')[1]}")
     print(f"tracking store: {res.tracking_uri}; browse with: edge models --ui")
     return 0
 

@@ -21,6 +21,7 @@ class ModelsResource(dg.ConfigurableResource):
     holdout_days: int = 14
     label_horizon_days: int = 4
     model_threshold: float | None = None  # None: tuned at training (ml.train.tune_threshold)
+    confidence_by: str = "champion"  # "rule": the rule confidence decides check (1) whatever the champion
 
     def has_store(self) -> bool:
         """Cheap check (no mlflow import): a sqlite store that does not exist holds no champion."""
@@ -41,6 +42,7 @@ def build_models_resource(s: Settings | None = None) -> ModelsResource:
         holdout_days=s.model_holdout_days,
         label_horizon_days=s.model_label_horizon_days,
         model_threshold=s.model_threshold,
+        confidence_by=s.confidence_by,
     )
 
 

@@ -76,6 +76,11 @@ class Settings(BaseSettings):
         description="champion probability (EV at the close >= the EV bar) needed for a signal; "
         "unset: tuned on a validation slice at training",
     )
+    confidence_by: Literal["champion", "rule"] = Field(
+        "champion",
+        description="who decides the comparator's check (1): the champion model (the rule confidence "
+        "while none exists), or always the rule confidence",
+    )
     backfill_poll_minutes: tuple[int, ...] = Field(
         (50,), description="simulated polls per past hour in `edge backfill` (minutes of the hour)"
     )

@@ -33,6 +33,7 @@ from edge_assets.ml.train import (
     predict,
     score_matrix,
     tune_threshold,
+    versus_rule,
     walk_forward_split,
 )
 
@@ -136,6 +137,15 @@ def test_train_log_promote_then_keep_champion(tmp_path: Path, capsys: pytest.Cap
     )
     assert not second.promoted and second.classifier_version == "2"
     assert "does not beat champion v1" in second.reason
+    # the kept champion is judged on the second run's window: the same model, so the same figures
+    assert (first.champion_version, second.champion_version) == ("1", "1")
+    stat_keys = ("accepted", "precision", "recall", "mean_realized_ev", "mean_ev_close")
+    assert second.champion_stats == first.champion_stats == {k: m["model"][k] for k in stat_keys}
+    # what the champion_beats_rule check reads back from the store: the latest run's figures
+    version, champ_stats, rule_stats = registry.last_versus_rule(uri)  # type: ignore[misc]
+    assert version == "1"
+    assert champ_stats == pytest.approx(second.champion_stats)
+    assert rule_stats == pytest.approx({k: second.metrics["rule"][k] for k in stat_keys})
     import mlflow
 
     client = mlflow.MlflowClient(uri)
@@ -185,6 +195,9 @@ def test_train_log_promote_then_keep_champion(tmp_path: Path, capsys: pytest.Cap
     assert "champion: edge_validity v1" in out and "champion: edge_ev v1" in out and "log_loss" in out
     assert "ev_close >= 0.03" in out
     assert f"last training run: {second.reason}\n" in out  # why v2 did not take the alias
+    # and how the champion the comparator runs on did against the rule on that run's window
+    account = versus_rule(second.champion_stats, second.metrics["rule"], "champion v1")[1]
+    assert f"\n  {account}\n" in out
     # the champion scores like the fitted model
     champ = load_champion(uri)
     assert champ is not None and champ.version == "1"
@@ -338,6 +351,12 @@ def test_comparator_uses_champion_else_rule(tmp_path: Path) -> None:
     assert found["model_version"].unique().to_list() == ["1"]
     assert fitted.threshold == 0.5 and fitted.threshold_info == {"threshold_fallback": 1.0}  # 7 days
     assert (found["model_prob"] >= 0.5).all() and (found["confidence"] == found["model_prob"]).all()
+    # the user's switch back to the rule (EDGE_CONFIDENCE_BY=rule) wins over the champion, silently
+    by_rule = models.model_copy(update={"confidence_by": "rule"})
+    found, used, warning = scoring.select_with_champion(df, comparator, by_rule)
+    assert (used, warning) == ("rule_confidence", None)
+    rule_only = scoring.select_with_champion(df, comparator, ModelsResource(tracking_uri=f"{uri}.none"))
+    assert found.equals(rule_only.signals)
     scoring.clear_cache()
 
 
@@ -461,6 +480,7 @@ def test_a_champion_that_cannot_score_falls_back_to_the_rule_and_is_replaced(tmp
 def test_edge_models_waits_while_history_is_short(tmp_path: Path) -> None:
     from dagster_duckdb import DuckDBResource
 
+    from edge_assets import checks
     from edge_assets.assets import training
     from edge_assets.lake import Lake
     from edge_assets.lake.io_manager import LakeResource, ParquetLakeIOManager
@@ -481,13 +501,14 @@ def test_edge_models_waits_while_history_is_short(tmp_path: Path) -> None:
     }
     with dg.instance_for_test() as instance:
         res = dg.materialize(
-            [training.edge_models, dg.AssetSpec(["ml", "training_sets"])],
+            [training.edge_models, checks.champion_beats_rule, dg.AssetSpec(["ml", "training_sets"])],
             selection=[training.edge_models],
             resources=resources,
             instance=instance,
         )
         assert res.success
         assert res.asset_materializations_for_node("edge_models") == []
+        assert res.get_asset_check_evaluations() == []  # nothing trained, nothing to judge
         logs = [e.message for e in instance.all_logs(res.run_id) if e.message]
         assert any("waiting for history: 3 day(s) of training_sets, the minimum is 60" in m for m in logs)
         # past the minimum, but all 3 days fall inside the 14-day held-out window: still waits
@@ -601,6 +622,7 @@ def test_models_on_an_s3_lake_go_to_its_endpoint(
     import boto3
     from dagster_duckdb import DuckDBResource
 
+    from edge_assets import checks
     from edge_assets.assets import training
     from edge_assets.lake import Lake
     from edge_assets.lake.io_manager import LakeResource, ParquetLakeIOManager
@@ -635,14 +657,24 @@ def test_models_on_an_s3_lake_go_to_its_endpoint(
     }
     with dg.instance_for_test() as instance:
         res = dg.materialize(
-            [training.edge_models, dg.AssetSpec(["ml", "training_sets"])],
-            selection=[training.edge_models],
+            [training.edge_models, checks.champion_beats_rule, dg.AssetSpec(["ml", "training_sets"])],
+            selection=[training.edge_models, checks.champion_beats_rule],
             resources=resources,
             instance=instance,
         )
     assert res.success
     meta = res.asset_materializations_for_node("edge_models")[0].metadata
     assert meta["promoted"].value is True and meta["classifier_version"].text == "1"
+    # the check reads the run back from the store and judges v1 against the rule on its window
+    (check,) = res.get_asset_check_evaluations()
+    assert check.check_name == "champion_beats_rule"
+    assert check.description == meta["champion_vs_rule"].text
+    assert check.description.startswith("champion v1 vs rule confidence on the held-out window: precision ")
+    assert check.passed is (
+        check.metadata["champion_precision"].value >= check.metadata["rule_precision"].value
+        and check.metadata["champion_recall"].value >= check.metadata["rule_recall"].value
+    )
+    assert check.metadata["champion_precision"].value == meta["model_precision"].value
     run_id = meta["run_id"].text
     s3 = boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1")
     keys = {
@@ -680,3 +712,25 @@ def test_models_on_an_s3_lake_go_to_its_endpoint(
     np.testing.assert_allclose(
         champ.score(feats)[0], local.predict_proba(matrix(feats, champ.features))[:, 1], rtol=1e-12
     )
+
+
+def test_versus_rule_needs_precision_and_recall_at_least_the_rules() -> None:
+    rule = {"precision": 0.9734, "recall": 0.8993, "accepted": 413.0, "mean_ev_close": 0.0561}
+    model = {"precision": 0.9951, "recall": 0.9016, "accepted": 405.0, "mean_ev_close": 0.0700}
+    passed, account = versus_rule(model, rule, "champion v3")
+    assert passed and account == (
+        "champion v3 vs rule confidence on the held-out window: precision 0.9951 vs 0.9734, recall "
+        "0.9016 vs 0.8993 (real edges: EV at the close >= 3%), accepted 405 vs 413, mean EV at the "
+        "close 0.0700 vs 0.0561"
+    )
+    # more precise but two real edges fewer (seeds 31 and 37): not better than the rule
+    passed, account = versus_rule(model | {"recall": 0.8571}, rule | {"recall": 0.8610}, "champion v3")
+    assert not passed and account.endswith(
+        "; worse than the rule: EDGE_CONFIDENCE_BY=rule lets the rule decide until a better model"
+    )
+    assert not versus_rule(model | {"precision": 0.97}, rule, "c")[0]
+    assert versus_rule(model, dict(model), "c")[0]  # equal is enough
+    nan = float("nan")
+    # a rule that accepted nothing has no precision to beat; a champion that accepted nothing does not
+    assert versus_rule(model, rule | {"precision": nan}, "c")[0]
+    assert not versus_rule(model | {"precision": nan}, rule, "c")[0]

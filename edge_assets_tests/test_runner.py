@@ -82,7 +82,9 @@ def test_batch_gc_collects_rarely_inside_and_restores_the_collector_after() -> N
         with batch_gc():  # a window inside a window (a lane's runs) keeps the outer setting
             assert gc.get_threshold() == BATCH_GC_THRESHOLD
         assert gc.get_threshold() == BATCH_GC_THRESHOLD
-        assert gc.get_freeze_count() == frozen
+        # nothing unfrozen or frozen again: at most a few frozen objects freed meanwhile by another
+        # thread (earlier tests leave some, e.g. tqdm's monitor after an MLflow download)
+        assert frozen - 1_000 < gc.get_freeze_count() <= frozen
     with pytest.raises(ValueError, match="boom"), batch_gc():
         _fresh_generation()
         raise ValueError("boom")

@@ -51,6 +51,17 @@ def test_bad_mode_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
         load_settings()
 
 
+def test_confidence_by_switches_the_comparator_to_the_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+    from edge_assets.models_resource import build_models_resource
+
+    assert build_models_resource(load_settings()).confidence_by == "champion"
+    monkeypatch.setenv("EDGE_CONFIDENCE_BY", "rule")
+    assert build_models_resource(load_settings()).confidence_by == "rule"
+    monkeypatch.setenv("EDGE_CONFIDENCE_BY", "model")
+    with pytest.raises(SettingsError, match="EDGE_CONFIDENCE_BY: Input should be 'champion' or 'rule'"):
+        load_settings()
+
+
 def test_live_mode_needs_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EDGE_SOURCE_MODE", "live")
     with pytest.raises(SettingsError, match="EDGE_ODDS_API_KEY must be set when EDGE_SOURCE_MODE=live"):

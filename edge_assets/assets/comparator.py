@@ -58,7 +58,8 @@ def features_latest(
             "champion_decides",
             asset="signals",
             description="check (1) is decided as configured: by the champion trained for the comparator's "
-            "EV bar, or by the rule confidence while no champion exists (warns on a fallback or a mismatch)",
+            "EV bar, or by the rule confidence while no champion exists or when EDGE_CONFIDENCE_BY=rule "
+            "(warns on a fallback or a mismatch)",
         )
     ],
     description="Verified edges: confidence (the champion model's P(EV at the close >= min) >= threshold; "

@@ -94,7 +94,13 @@ def edge_models(  # generator
     comparator: ComparatorResource,
 ):
     from edge_assets.ml.registry import log_and_promote
-    from edge_assets.ml.train import TRAINING_READ_COLUMNS, Comparators, fit_models, walk_forward_split
+    from edge_assets.ml.train import (
+        TRAINING_READ_COLUMNS,
+        Comparators,
+        fit_models,
+        versus_rule,
+        walk_forward_split,
+    )
 
     store = lake.lake()
     days = store.day_keys(TRAINING_TABLE)
@@ -136,6 +142,11 @@ def edge_models(  # generator
         s3_endpoint_url=models.s3_endpoint_url,
     )
     context.log.info(f"edge_models: {outcome.reason}")
+    # what the comparator runs on from now, against the rule on the same held-out rows
+    passed, account = versus_rule(
+        outcome.champion_stats, outcome.metrics["rule"], f"champion v{outcome.champion_version}"
+    )
+    (context.log.info if passed else context.log.warning)(f"edge_models: {account}")
     m = outcome.metrics
     yield dg.Output(
         None,
@@ -145,6 +156,7 @@ def edge_models(  # generator
             "regressor_version": outcome.regressor_version,
             "promoted": outcome.promoted,
             "champion_decision": outcome.reason,
+            "champion_vs_rule": account,
             "train_rows": fitted.n_train,
             "holdout_rows": fitted.n_holdout,
             "partitions": f"{days[0]}..{days[-1]}",

@@ -23,11 +23,13 @@ import numpy as np
 import polars as pl
 
 from edge_assets.ml.train import (
+    ACCEPTED_STAT_KEYS,
     CLASSIFIER_NAME,
     DEFAULT_THRESHOLD,
     REGRESSOR_NAME,
     Comparators,
     TrainedModels,
+    accepted_stats,
     candidate_mask,
     edge_target,
     evaluate,
@@ -47,6 +49,7 @@ __all__ = [
     "TrainOutcome",
     "create_sqlite_store",
     "last_decision",
+    "last_versus_rule",
     "list_versions",
     "load_champion",
     "load_error",
@@ -69,6 +72,9 @@ class TrainOutcome:
     promoted: bool
     reason: str
     metrics: dict[str, dict[str, float]]
+    # the version holding the alias after the run, and its accepted-signal stats on the same window
+    champion_version: str
+    champion_stats: dict[str, float]
 
 
 @dataclass
@@ -331,6 +337,7 @@ def log_and_promote(
         client.set_model_version_tag(REGRESSOR_NAME, rver, "paired_version", cver)
 
         new_ll = metrics["model"]["log_loss"]
+        kept_stats: dict[str, float] = {}
         try:
             champ, problem = load_champion(tracking_uri, s3_endpoint_url=s3_endpoint_url), None
         except Exception as exc:  # a broken champion must not block the run that replaces it
@@ -356,7 +363,9 @@ def log_and_promote(
             )
         else:
             cand = candidate_mask(hold)
-            pc = np.clip(champ.score(hold)[0][cand], 1e-6, 1 - 1e-6)
+            p_champ = champ.score(hold)[0]
+            pc = np.clip(p_champ[cand], 1e-6, 1 - 1e-6)
+            kept_stats = accepted_stats(hold, p_champ, champ.threshold, cfg)
             from sklearn.metrics import log_loss
 
             old_ll = float(log_loss(y[cand], pc, labels=[0, 1]))
@@ -370,8 +379,15 @@ def log_and_promote(
         if promoted:
             client.set_registered_model_alias(CLASSIFIER_NAME, CHAMPION, cver)
             client.set_registered_model_alias(REGRESSOR_NAME, CHAMPION, rver)
-        mlflow.set_tags({"champion_decision": reason, "promoted": str(promoted)})
-    return TrainOutcome(run.info.run_id, cver, rver, promoted, reason, metrics)
+            champ_version = cver
+            champ_stats = {k: v for k, v in metrics["model"].items() if k in ACCEPTED_STAT_KEYS}
+        else:
+            champ_version, champ_stats = champ.version, kept_stats  # type: ignore[union-attr]
+            mlflow.log_metrics({f"champion_{k}_same_window": v for k, v in kept_stats.items() if v == v})
+        mlflow.set_tags(
+            {"champion_decision": reason, "promoted": str(promoted), "champion_version": champ_version}
+        )
+    return TrainOutcome(run.info.run_id, cver, rver, promoted, reason, metrics, champ_version, champ_stats)
 
 
 def last_decision(tracking_uri: str) -> str | None:
@@ -387,6 +403,30 @@ def last_decision(tracking_uri: str) -> str | None:
         max_results=1,
     )
     return runs[0].data.tags["champion_decision"] if runs else None
+
+
+def last_versus_rule(tracking_uri: str) -> tuple[str, dict[str, float], dict[str, float]] | None:
+    """From the latest training run: (the champion version after it, that champion's accepted-signal
+    stats on the run's held-out window, the rule confidence's on the same rows); None before any
+    run that recorded them. A missing figure (nothing accepted, no real edge) reads NaN."""
+    mlflow = _mlflow(tracking_uri, None)
+    exp = mlflow.get_experiment_by_name(EXPERIMENT)
+    if exp is None:
+        return None
+    runs = mlflow.MlflowClient().search_runs(
+        [exp.experiment_id],
+        "tags.champion_version != ''",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    if not runs:
+        return None
+    run = runs[0].data
+    own = "model_{}" if run.tags.get("promoted") == "True" else "champion_{}_same_window"
+    nan = float("nan")
+    champ = {k: run.metrics.get(own.format(k), nan) for k in ACCEPTED_STAT_KEYS}
+    rule = {k: run.metrics.get(f"rule_{k}", nan) for k in ACCEPTED_STAT_KEYS}
+    return run.tags["champion_version"], champ, rule
 
 
 def list_versions(tracking_uri: str) -> pl.DataFrame:

@@ -57,7 +57,8 @@ def select_with_champion(features: pl.DataFrame, comparator: Any, models: Any) -
     With a champion: confidence = its calibrated probability that the edge clears the EV bar at
     the close, threshold = the champion's own (``model_threshold`` at training), signals carry
     ``model_name``/``model_version``/``model_prob`` and the regressor's ``model_ev``. Without: the
-    documented rule confidence and ``comparator.min_confidence`` (model_name = "rule_confidence").
+    documented rule confidence and ``comparator.min_confidence`` (model_name = "rule_confidence"), as
+    when the user sets ``confidence_by`` to "rule" (EDGE_CONFIDENCE_BY) whatever the champion.
 
     A champion trained for another bar than ``comparator.min_ev`` still decides (its ranking of
     real against false edges is far better than the rule's) with a warning; the next training run
@@ -65,7 +66,7 @@ def select_with_champion(features: pl.DataFrame, comparator: Any, models: Any) -
     """
     champ, problem = (
         champion_for(models.tracking_uri, models.model_threshold or DEFAULT_THRESHOLD, models.s3_endpoint_url)
-        if models.has_store()
+        if models.confidence_by == "champion" and models.has_store()
         else (None, None)
     )
     if problem is not None:

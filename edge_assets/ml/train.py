@@ -55,6 +55,7 @@ TRAINING_READ_COLUMNS: tuple[str, ...] = tuple(
 )
 
 __all__ = [
+    "ACCEPTED_STAT_KEYS",
     "CLASSIFIER_NAME",
     "DEFAULT_THRESHOLD",
     "REGRESSOR_NAME",
@@ -63,6 +64,7 @@ __all__ = [
     "Comparators",
     "TrainedModels",
     "accepted_mask",
+    "accepted_stats",
     "candidate_mask",
     "edge_target",
     "evaluate",
@@ -70,6 +72,7 @@ __all__ = [
     "predict",
     "score_matrix",
     "tune_threshold",
+    "versus_rule",
     "walk_forward_split",
 ]
 
@@ -341,6 +344,9 @@ def _scores(y: np.ndarray, p: np.ndarray | None, score: np.ndarray) -> dict[str,
     return out
 
 
+ACCEPTED_STAT_KEYS = ("accepted", "precision", "recall", "mean_realized_ev", "mean_ev_close")
+
+
 def _accepted_stats(df: pl.DataFrame, mask: np.ndarray, passable: np.ndarray) -> dict[str, float]:
     """Accepted signals' precision and mean EVs; recall over the real edges in ``passable`` (rows
     passing the comparator's other five checks: the edges check (1) decides on)."""
@@ -355,6 +361,38 @@ def _accepted_stats(df: pl.DataFrame, mask: np.ndarray, passable: np.ndarray) ->
         "mean_realized_ev": float(df["realized_ev"].to_numpy()[mask].mean()) if n else float("nan"),
         "mean_ev_close": float(df["ev_close"].to_numpy()[mask].mean()) if n else float("nan"),
     }
+
+
+def accepted_stats(
+    df: pl.DataFrame, confidence: np.ndarray, threshold: float, cfg: Comparators
+) -> dict[str, float]:
+    """Stats of the signals the comparator accepts with ``confidence`` >= ``threshold`` as check (1)."""
+    passable = accepted_mask(df, np.ones(df.height), 0.5, cfg)
+    return _accepted_stats(df, accepted_mask(df, confidence, threshold, cfg), passable)
+
+
+def _at_least(a: float, b: float) -> bool:
+    """a >= b where NaN means "no figure": anything is at least no figure, no figure is not."""
+    return bool(b != b or (a == a and a >= b - 1e-12))
+
+
+def versus_rule(model: dict[str, float], rule: dict[str, float], who: str) -> tuple[bool, str]:
+    """Whether ``model``'s accepted signals beat the rule's on the same rows, as the product promises:
+    precision on real edges (EV at the close >= 3 %) at least the rule's, at a recall at least the
+    rule's. Returns (passed, a one-line account with both sides' figures)."""
+    passed = _at_least(model["precision"], rule["precision"]) and _at_least(model["recall"], rule["recall"])
+
+    def fig(key: str, digits: int = 4) -> str:
+        return f"{model[key]:.{digits}f} vs {rule[key]:.{digits}f}"
+
+    account = (
+        f"{who} vs rule confidence on the held-out window: precision {fig('precision')}, recall "
+        f"{fig('recall')} (real edges: EV at the close >= {TRUE_EDGE_EV:.0%}), accepted "
+        f"{fig('accepted', 0)}, mean EV at the close {fig('mean_ev_close')}"
+    )
+    if not passed:
+        account += "; worse than the rule: EDGE_CONFIDENCE_BY=rule lets the rule decide until a better model"
+    return passed, account
 
 
 def validity_prob(classifier: Any, x: np.ndarray) -> np.ndarray:
