@@ -1,11 +1,11 @@
 """MLflow: log a training run, register both models, promote the champion only when it is better.
 
 Tracking store: sqlite under data/ (``sqlite:///data/mlflow.db``); artifacts under the lake
-root (``<lake_root>/mlflow-artifacts``, so on S3 they go to S3, through the lake's endpoint: see
-`use_s3_endpoint`). The champion is the registered
-model alias ``champion`` on both models (same run). A new version takes the alias only when its
-held-out log loss beats the current champion's on the SAME held-out rows; otherwise the run and
-versions are kept and the reason is logged (tag ``champion_decision``).
+root (``<lake_root>/mlflow-artifacts``, so on S3 they go to S3 through the lake's endpoint:
+`use_s3_endpoint`). The champion is the registered model alias ``champion`` on both models (same
+run). A new version takes the alias only when its held-out log loss beats the current champion's
+on the SAME held-out rows; otherwise the run and versions are kept and the reason is logged (tag
+``champion_decision``).
 
 mlflow is imported inside the functions (2-3 s import, DESIGN §7); ``log_model`` gets explicit
 ``pip_requirements`` (inferring them spawns a 6-9 s subprocess).
