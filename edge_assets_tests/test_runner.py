@@ -313,3 +313,43 @@ def test_workers_need_an_instance_they_can_share() -> None:
     t0 = datetime(2026, 11, 19, tzinfo=UTC)
     with dg.DagsterInstance.ephemeral() as instance, pytest.raises(ValueError, match="persistent instance"):
         run_window(defs, instance, t0, t0 + timedelta(hours=2), include=["pm_markets"], workers=2)
+
+
+_CHECKED: list[str] = []
+
+
+def test_a_backfill_runs_the_models_checks_and_no_others(tmp_path: Path) -> None:
+    """`champion_beats_rule` judges what the backfill just trained; a freshness check of the latest
+    polls would judge past hours against now, so the hourly runs carry no checks."""
+    from edge_assets.partitions import HOURLY
+    from edge_assets.runner import run_window
+
+    @dg.asset(partitions_def=HOURLY)
+    def polls() -> None:
+        return None
+
+    @dg.asset(deps=[polls])
+    def model() -> None:
+        return None
+
+    @dg.asset_check(asset=polls)
+    def fresh() -> dg.AssetCheckResult:
+        _CHECKED.append("fresh")
+        return dg.AssetCheckResult(passed=False)
+
+    @dg.asset_check(asset=model)
+    def beats_rule() -> dg.AssetCheckResult:
+        _CHECKED.append("beats_rule")
+        return dg.AssetCheckResult(passed=True)
+
+    defs = dg.Definitions(assets=[polls, model], asset_checks=[fresh, beats_rule])
+    t0 = datetime(2026, 11, 19, tzinfo=UTC)
+    _CHECKED.clear()
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        report = run_window(defs, instance, t0, t0 + timedelta(hours=3))
+        assert [s.name for s in report.steps] == ["hourly", "models"] and all(s.success for s in report.steps)
+        assert _CHECKED == ["beats_rule"]
+        record = instance.event_log_storage.get_latest_asset_check_execution_by_key(
+            [dg.AssetCheckKey(model.key, "beats_rule"), dg.AssetCheckKey(polls.key, "fresh")]
+        )
+        assert set(record) == {dg.AssetCheckKey(model.key, "beats_rule")}
