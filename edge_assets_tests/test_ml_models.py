@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from edge_assets.comparator_resources import ComparatorResource
+from edge_assets.comparator_resources import AlertsResource, ComparatorResource
 from edge_assets.features.labels import TRAINING_COLUMNS
 from edge_assets.ml import registry, scoring
 from edge_assets.ml.registry import CHAMPION, list_versions, load_champion, log_and_promote
@@ -498,6 +498,7 @@ def test_edge_models_waits_while_history_is_short(tmp_path: Path) -> None:
         ),
         "models": ModelsResource(tracking_uri=f"sqlite:///{tmp_path}/m.db", min_history_days=60),
         "comparator": ComparatorResource(),
+        "alerts": AlertsResource(lake_root=str(tmp_path / "lake")),
     }
     with dg.instance_for_test() as instance:
         res = dg.materialize(
@@ -654,6 +655,7 @@ def test_models_on_an_s3_lake_go_to_its_endpoint(
         ),
         "models": models,
         "comparator": ComparatorResource(),
+        "alerts": AlertsResource(lake_root=root, s3_endpoint_url=s3_server),
     }
     with dg.instance_for_test() as instance:
         res = dg.materialize(
@@ -734,3 +736,76 @@ def test_versus_rule_needs_precision_and_recall_at_least_the_rules() -> None:
     # a rule that accepted nothing has no precision to beat; a champion that accepted nothing does not
     assert versus_rule(model, rule | {"precision": nan}, "c")[0]
     assert not versus_rule(model | {"precision": nan}, rule, "c")[0]
+
+
+def test_a_champion_worse_than_the_rule_fails_the_check_and_alerts_once_per_training_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dagster_duckdb import DuckDBResource
+
+    from edge_assets import checks
+    from edge_assets.assets import training
+    from edge_assets.lake import Lake
+    from edge_assets.lake.io_manager import LakeResource, ParquetLakeIOManager
+    from edge_assets.models_resource import ModelsResource
+
+    df = training_frame()
+    held_out = pl.col("observed_at") >= walk_forward_split(df, 14)[2]  # the asset's held-out window
+    # on the held-out weeks the rule knows which edges hold at the close; in training it was noise,
+    # so the model cannot have learned to copy it
+    real = (pl.col("ev_close") >= 0.03).cast(pl.Float64)
+    df = df.with_columns(rule_confidence=pl.when(held_out).then(real).otherwise(pl.col("rule_confidence")))
+    lake = Lake(str(tmp_path / "lake"))
+    days = df.with_columns(day=pl.col("observed_at").dt.strftime("%Y-%m-%d"))
+    for (day,), part in days.group_by("day"):
+        lake.write("ml/training_sets", str(day), part.drop("day"))
+    lr = LakeResource(root=str(tmp_path / "lake"))
+    models = ModelsResource(
+        tracking_uri=f"sqlite:///{tmp_path}/m.db",
+        artifact_root=str(tmp_path / "lake" / "mlflow-artifacts"),
+        min_history_days=1,
+        model_threshold=0.5,
+    )
+    resources = {
+        "lake": lr,
+        "io_manager": ParquetLakeIOManager(
+            lake_resource=lr, catalog_db=DuckDBResource(database=str(tmp_path / "w.db"))
+        ),
+        "models": models,
+        "comparator": ComparatorResource(),
+        "alerts": AlertsResource(console=True, lake_root=str(tmp_path / "lake")),
+    }
+
+    def nightly(models: ModelsResource) -> dg.AssetCheckEvaluation:
+        with dg.instance_for_test() as instance:
+            res = dg.materialize(
+                [training.edge_models, checks.champion_beats_rule, dg.AssetSpec(["ml", "training_sets"])],
+                selection=[training.edge_models, checks.champion_beats_rule],
+                resources={**resources, "models": models},
+                instance=instance,
+            )
+        assert res.success
+        (check,) = res.get_asset_check_evaluations()
+        return check
+
+    title = "edge-assets: champion v1 is not better than the rule"
+    first = nightly(models)
+    assert not first.passed and first.metadata["rule_precision"].value == 1.0
+    assert first.metadata["champion_precision"].value < 1.0
+    assert first.description.endswith(
+        "; worse than the rule: EDGE_CONFIDENCE_BY=rule lets the rule decide until a better model"
+    )
+    assert capsys.readouterr().out.count(title) == 1
+    second = nightly(models)  # v2 (the same fit) does not take the alias: v1 judged again, alerted again
+    assert not second.passed and second.description == first.description
+    assert capsys.readouterr().out.count(title) == 1
+    # the user switched to the rule: no alert, and the check says the rule decides meanwhile
+    # a new instance: Dagster re-reads a resource's config fields when a run starts (not model_copy's)
+    fields = {k: getattr(models, k) for k in type(models).model_fields}
+    third = nightly(ModelsResource(**{**fields, "confidence_by": "rule"}))
+    assert not third.passed
+    assert (
+        third.description
+        == first.description + " (EDGE_CONFIDENCE_BY=rule: the rule decides check (1) meanwhile)"
+    )
+    assert title not in capsys.readouterr().out

@@ -7,7 +7,7 @@ import polars as pl
 
 from edge_assets.assets.common import RUN_HOURS, WARM_UP, lake_asset
 from edge_assets.assets.ingest import oddsapi_scores
-from edge_assets.comparator_resources import ComparatorResource
+from edge_assets.comparator_resources import AlertsResource, ComparatorResource
 from edge_assets.features.history import LOOKBACK, build_features
 from edge_assets.features.labels import CLOSE_WINDOW, TRAINING_COLUMNS, build_labels
 from edge_assets.lake.io_manager import LakeResource
@@ -92,6 +92,7 @@ def edge_models(  # generator
     lake: LakeResource,
     models: ModelsResource,
     comparator: ComparatorResource,
+    alerts: AlertsResource,
 ):
     from edge_assets.ml.registry import log_and_promote
     from edge_assets.ml.train import (
@@ -147,6 +148,8 @@ def edge_models(  # generator
         outcome.champion_stats, outcome.metrics["rule"], f"champion v{outcome.champion_version}"
     )
     (context.log.info if passed else context.log.warning)(f"edge_models: {account}")
+    if not passed and models.confidence_by == "champion":
+        _alert_worse_than_rule(context, alerts, outcome.run_id, outcome.champion_version, account)
     m = outcome.metrics
     yield dg.Output(
         None,
@@ -164,6 +167,29 @@ def edge_models(  # generator
             **{f"{who}_{k}": float(v) for who in ("model", "rule") for k, v in m[who].items() if v == v},
         },
     )
+
+
+def _alert_worse_than_rule(
+    context: dg.AssetExecutionContext, alerts: AlertsResource, run_id: str, version: str, account: str
+) -> None:
+    """One monitor alert per training run that leaves the comparator on a champion worse than the rule."""
+    from edge_assets.alerts import Alert
+
+    try:
+        dispatcher = alerts.dispatcher()
+        report = dispatcher.dispatch(
+            [
+                Alert.monitor(
+                    f"monitor:champion_beats_rule:{run_id}",
+                    title=f"edge-assets: champion v{version} is not better than the rule",
+                    text=account,
+                )
+            ]
+        )
+        dispatcher.close()
+        context.log.info(f"edge_models: champion alert {report.summary()}")
+    except Exception as exc:  # an alert failure never fails the training run
+        context.log.warning(f"edge_models: champion alert not dispatched: {exc}")
 
 
 __all__ = ["edge_models", "features", "training_sets"]
