@@ -726,7 +726,7 @@ def run_window(
     with phase("models"):
         # the models' own checks (champion_beats_rule) judge what was just trained; the others
         # (freshness of the latest polls) say nothing about past hours
-        models = set(keep(final))
+        models = keep(final)
         checks = [c for c in defs.asset_checks or [] if any(k.asset_key in models for k in c.check_keys)]
-        step("models", sorted(models, key=lambda k: k.to_user_string()), None, {}, checks)
+        step("models", models, None, {}, checks)
     return report
