@@ -84,6 +84,30 @@ def training_frame(days: int = 30, per_hour: int = 6, seed: int = 1) -> pl.DataF
     return df.select([pl.col(c).cast(t) for c, t in TRAINING_COLUMNS.items()])
 
 
+def write_training_days(lake: Any, df: pl.DataFrame) -> None:
+    """The frame as the lake's ml/training_sets daily partitions."""
+    days = df.with_columns(day=pl.col("observed_at").dt.strftime("%Y-%m-%d"))
+    for (day,), part in days.group_by("day"):
+        lake.write("ml/training_sets", str(day), part.drop("day"))
+
+
+def training_resources(lake: Any, tmp_path: Path, models: Any, alerts: AlertsResource) -> dict[str, Any]:
+    """What a run of edge_models needs, on this LakeResource."""
+    from dagster_duckdb import DuckDBResource
+
+    from edge_assets.lake.io_manager import ParquetLakeIOManager
+
+    return {
+        "lake": lake,
+        "io_manager": ParquetLakeIOManager(
+            lake_resource=lake, catalog_db=DuckDBResource(database=str(tmp_path / "w.db"))
+        ),
+        "models": models,
+        "comparator": ComparatorResource(),
+        "alerts": alerts,
+    }
+
+
 def test_walk_forward_split_is_by_time_with_embargo() -> None:
     with pytest.raises(ValueError, match="empty training set"):
         walk_forward_split(training_frame(days=3).clear(), holdout_days=14)
@@ -478,28 +502,19 @@ def test_a_champion_that_cannot_score_falls_back_to_the_rule_and_is_replaced(tmp
 
 
 def test_edge_models_waits_while_history_is_short(tmp_path: Path) -> None:
-    from dagster_duckdb import DuckDBResource
-
     from edge_assets import checks
     from edge_assets.assets import training
     from edge_assets.lake import Lake
-    from edge_assets.lake.io_manager import LakeResource, ParquetLakeIOManager
+    from edge_assets.lake.io_manager import LakeResource
     from edge_assets.models_resource import ModelsResource
 
-    lake = Lake(str(tmp_path / "lake"))
-    df = training_frame(days=3)
-    for day in ("2026-01-01", "2026-01-02", "2026-01-03"):
-        lake.write("ml/training_sets", day, df.filter(pl.col("observed_at").dt.strftime("%Y-%m-%d") == day))
-    lr = LakeResource(root=str(tmp_path / "lake"))
-    resources = {
-        "lake": lr,
-        "io_manager": ParquetLakeIOManager(
-            lake_resource=lr, catalog_db=DuckDBResource(database=str(tmp_path / "w.db"))
-        ),
-        "models": ModelsResource(tracking_uri=f"sqlite:///{tmp_path}/m.db", min_history_days=60),
-        "comparator": ComparatorResource(),
-        "alerts": AlertsResource(lake_root=str(tmp_path / "lake")),
-    }
+    write_training_days(Lake(str(tmp_path / "lake")), training_frame(days=3))
+    resources = training_resources(
+        LakeResource(root=str(tmp_path / "lake")),
+        tmp_path,
+        ModelsResource(tracking_uri=f"sqlite:///{tmp_path}/m.db", min_history_days=60),
+        AlertsResource(lake_root=str(tmp_path / "lake")),
+    )
     with dg.instance_for_test() as instance:
         res = dg.materialize(
             [training.edge_models, checks.champion_beats_rule, dg.AssetSpec(["ml", "training_sets"])],
@@ -621,12 +636,11 @@ def test_models_on_an_s3_lake_go_to_its_endpoint(
     run logs its models to the lake's bucket and the comparator loads the champion from there.
     Before, MLflow sent them to AWS itself: training failed with EndpointConnectionError."""
     import boto3
-    from dagster_duckdb import DuckDBResource
 
     from edge_assets import checks
     from edge_assets.assets import training
     from edge_assets.lake import Lake
-    from edge_assets.lake.io_manager import LakeResource, ParquetLakeIOManager
+    from edge_assets.lake.io_manager import LakeResource
     from edge_assets.models_resource import build_models_resource
     from edge_assets.settings import load_settings
 
@@ -644,19 +658,11 @@ def test_models_on_an_s3_lake_go_to_its_endpoint(
     assert models.artifact_root == f"{root}/mlflow-artifacts" and models.s3_endpoint_url == s3_server
     df = training_frame()
     lake = Lake(root, s3_endpoint_url=s3_server)
-    days = df.with_columns(day=pl.col("observed_at").dt.strftime("%Y-%m-%d"))
-    for (day,), part in days.group_by("day"):
-        lake.write("ml/training_sets", str(day), part.drop("day"))
+    write_training_days(lake, df)
     lr = LakeResource(root=root, s3_endpoint_url=s3_server)
-    resources = {
-        "lake": lr,
-        "io_manager": ParquetLakeIOManager(
-            lake_resource=lr, catalog_db=DuckDBResource(database=str(tmp_path / "w.db"))
-        ),
-        "models": models,
-        "comparator": ComparatorResource(),
-        "alerts": AlertsResource(lake_root=root, s3_endpoint_url=s3_server),
-    }
+    resources = training_resources(
+        lr, tmp_path, models, AlertsResource(lake_root=root, s3_endpoint_url=s3_server)
+    )
     with dg.instance_for_test() as instance:
         res = dg.materialize(
             [training.edge_models, checks.champion_beats_rule, dg.AssetSpec(["ml", "training_sets"])],
@@ -741,12 +747,11 @@ def test_versus_rule_needs_precision_and_recall_at_least_the_rules() -> None:
 def test_a_champion_worse_than_the_rule_fails_the_check_and_alerts_once_per_training_run(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from dagster_duckdb import DuckDBResource
 
     from edge_assets import checks
     from edge_assets.assets import training
     from edge_assets.lake import Lake
-    from edge_assets.lake.io_manager import LakeResource, ParquetLakeIOManager
+    from edge_assets.lake.io_manager import LakeResource
     from edge_assets.models_resource import ModelsResource
 
     df = training_frame()
@@ -756,25 +761,19 @@ def test_a_champion_worse_than_the_rule_fails_the_check_and_alerts_once_per_trai
     real = (pl.col("ev_close") >= 0.03).cast(pl.Float64)
     df = df.with_columns(rule_confidence=pl.when(held_out).then(real).otherwise(pl.col("rule_confidence")))
     lake = Lake(str(tmp_path / "lake"))
-    days = df.with_columns(day=pl.col("observed_at").dt.strftime("%Y-%m-%d"))
-    for (day,), part in days.group_by("day"):
-        lake.write("ml/training_sets", str(day), part.drop("day"))
-    lr = LakeResource(root=str(tmp_path / "lake"))
+    write_training_days(lake, df)
     models = ModelsResource(
         tracking_uri=f"sqlite:///{tmp_path}/m.db",
         artifact_root=str(tmp_path / "lake" / "mlflow-artifacts"),
         min_history_days=1,
         model_threshold=0.5,
     )
-    resources = {
-        "lake": lr,
-        "io_manager": ParquetLakeIOManager(
-            lake_resource=lr, catalog_db=DuckDBResource(database=str(tmp_path / "w.db"))
-        ),
-        "models": models,
-        "comparator": ComparatorResource(),
-        "alerts": AlertsResource(console=True, lake_root=str(tmp_path / "lake")),
-    }
+    resources = training_resources(
+        LakeResource(root=str(tmp_path / "lake")),
+        tmp_path,
+        models,
+        AlertsResource(console=True, lake_root=str(tmp_path / "lake")),
+    )
 
     def nightly(models: ModelsResource) -> dg.AssetCheckEvaluation:
         with dg.instance_for_test() as instance:

@@ -390,38 +390,31 @@ def log_and_promote(
     return TrainOutcome(run.info.run_id, cver, rver, promoted, reason, metrics, champ_version, champ_stats)
 
 
-def last_decision(tracking_uri: str) -> str | None:
-    """The latest training run's ``champion_decision``: why its models took the alias or did not."""
+def _latest_run_with(tracking_uri: str, tag: str) -> Any:
+    """The data (tags, metrics) of the latest training run carrying ``tag``, or None."""
     mlflow = _mlflow(tracking_uri, None)
     exp = mlflow.get_experiment_by_name(EXPERIMENT)
     if exp is None:
         return None
     runs = mlflow.MlflowClient().search_runs(
-        [exp.experiment_id],
-        "tags.champion_decision != ''",
-        order_by=["attributes.start_time DESC"],
-        max_results=1,
+        [exp.experiment_id], f"tags.{tag} != ''", order_by=["attributes.start_time DESC"], max_results=1
     )
-    return runs[0].data.tags["champion_decision"] if runs else None
+    return runs[0].data if runs else None
+
+
+def last_decision(tracking_uri: str) -> str | None:
+    """The latest training run's ``champion_decision``: why its models took the alias or did not."""
+    run = _latest_run_with(tracking_uri, "champion_decision")
+    return run.tags["champion_decision"] if run else None
 
 
 def last_versus_rule(tracking_uri: str) -> tuple[str, dict[str, float], dict[str, float]] | None:
     """From the latest training run: (the champion version after it, that champion's accepted-signal
     stats on the run's held-out window, the rule confidence's on the same rows); None before any
     run that recorded them. A missing figure (nothing accepted, no real edge) reads NaN."""
-    mlflow = _mlflow(tracking_uri, None)
-    exp = mlflow.get_experiment_by_name(EXPERIMENT)
-    if exp is None:
+    run = _latest_run_with(tracking_uri, "champion_version")
+    if run is None:
         return None
-    runs = mlflow.MlflowClient().search_runs(
-        [exp.experiment_id],
-        "tags.champion_version != ''",
-        order_by=["attributes.start_time DESC"],
-        max_results=1,
-    )
-    if not runs:
-        return None
-    run = runs[0].data
     own = "model_{}" if run.tags.get("promoted") == "True" else "champion_{}_same_window"
     nan = float("nan")
     champ = {k: run.metrics.get(own.format(k), nan) for k in ACCEPTED_STAT_KEYS}
