@@ -1,6 +1,7 @@
 """Comparator assets: features_latest and signals (upserted; each new edge alerted once)."""
 
-from datetime import timedelta
+import hashlib
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import polars as pl
@@ -94,12 +95,23 @@ def signals(
         ).unique(subset=["signal_id"], keep="last", maintain_order=True)
     status = "no_channels"
     sent = 0
-    if found.height:
+    if found.height or warning:
         try:
             from edge_assets.alerts import Alert
 
+            batch = [Alert.from_signal_row(r) for r in found.iter_rows(named=True)]
+            if warning:  # once a day per problem: the comparator is not running as configured
+                day = datetime.now(UTC).strftime("%Y-%m-%d")
+                key = hashlib.sha1(warning.encode()).hexdigest()[:8]
+                batch.append(
+                    Alert.monitor(
+                        f"monitor:champion_decides:{day}:{key}",
+                        title="edge-assets: the comparator's model check is not decided as configured",
+                        text=warning,
+                    )
+                )
             dispatcher = alerts.dispatcher()
-            report = dispatcher.dispatch([Alert.from_signal_row(r) for r in found.iter_rows(named=True)])
+            report = dispatcher.dispatch(batch)
             dispatcher.close()
             sent = report.total("sent")
             status = report.summary()
