@@ -10,6 +10,7 @@ from edge_assets.checks import recent
 from edge_assets.comparator_resources import AlertsResource
 from edge_assets.lake.io_manager import LakeResource
 from edge_assets.partitions import hour_key
+from edge_assets.runner import RANGE_END, RANGE_START
 from edge_assets.sources_resource import SourcesResource
 
 RUNNING = dg.DefaultScheduleStatus.RUNNING
@@ -144,12 +145,40 @@ nightly_training_job = dg.define_asset_job(
     execution_timezone="UTC",
 )
 def nightly_training_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    """Label the day whose games have all settled (label horizon), then retrain on all history."""
+    """Label the day whose games have all settled (label horizon), then retrain on all history.
+
+    Days the nightly run missed (the daemon was down) are labelled in the same run: one range from
+    the first missed day of the last ``CATCH_UP_DAYS`` that has features up to the day, so the
+    models retrain once on the whole history instead of leaving holes in it.
+    """
     from edge_assets.settings import get_settings
 
     at = context.scheduled_execution_time.astimezone(UTC)
     day = (at - timedelta(days=get_settings().model_label_horizon_days + 1)).strftime("%Y-%m-%d")
-    return dg.RunRequest(run_key=f"nightly:{day}", partition_key=day)
+    instance = context.instance
+    built = instance.get_materialized_partitions(training.training_sets.key)
+    featured = {h[:10] for h in instance.get_materialized_partitions(training.features.key)}
+    start = first_missed_day(day, built, featured)
+    if start == day:
+        return dg.RunRequest(run_key=f"nightly:{day}", partition_key=day)
+    return dg.RunRequest(
+        run_key=f"nightly:{day}",
+        tags={RANGE_START: start, RANGE_END: day},
+    )
+
+
+CATCH_UP_DAYS = 14
+
+
+def first_missed_day(day: str, built: set[str], featured: set[str], lookback: int = CATCH_UP_DAYS) -> str:
+    """The earliest of the ``lookback`` days before ``day`` that has features but no training set
+    (a nightly run that did not happen), else ``day`` itself."""
+    last = datetime.strptime(day, "%Y-%m-%d")
+    for back in range(lookback, 0, -1):
+        earlier = (last - timedelta(days=back)).strftime("%Y-%m-%d")
+        if earlier in featured and earlier not in built:
+            return earlier
+    return day
 
 
 paper_trades_job = dg.define_asset_job(

@@ -207,3 +207,63 @@ def test_schedules_poll_into_the_right_partitions() -> None:
 def test_hour_key_is_utc() -> None:
     est = datetime(2026, 1, 1, 0, 59, tzinfo=UTC) - timedelta(hours=5)
     assert hour_key(est) == "2025-12-31-19:00"
+
+
+def test_first_missed_day_is_the_earliest_day_with_features_and_no_training_set() -> None:
+    featured = {"2026-11-10", "2026-11-11", "2026-11-12", "2026-11-13", "2026-11-14"}
+    built = {"2026-11-10", "2026-11-12"}
+    assert automation.first_missed_day("2026-11-14", built, featured) == "2026-11-11"
+    assert automation.first_missed_day("2026-11-14", built | {"2026-11-11", "2026-11-13"}, featured) == (
+        "2026-11-14"
+    )
+    # days without features (before the history began) are not missed; neither are those too far back
+    assert automation.first_missed_day("2026-11-14", set(), set()) == "2026-11-14"
+    assert automation.first_missed_day("2026-11-14", built, featured, lookback=2) == "2026-11-13"
+
+
+def test_nightly_training_labels_the_days_it_missed_in_one_run(tmp_path: Path) -> None:
+    from edge_assets.assets import training
+    from edge_assets.definitions import defs as full
+
+    get_settings.cache_clear()
+    settings = load_settings(lake_root=str(tmp_path / "lake"), duckdb_path=str(tmp_path / "w.duckdb"))
+    resources = build_resources(settings)
+    defs = dg.Definitions(assets=full.assets, jobs=[automation.nightly_training_job], resources=resources)
+    at = datetime(2026, 11, 19, 3, 30, tzinfo=UTC)  # labels 2026-11-14 (4-day horizon)
+    with dg.instance_for_test() as instance:
+        for day in range(10, 15):  # features for the 10th..14th, training sets built for 10th and 12th
+            for hour in (0, 23):
+                key = hour_key(datetime(2026, 11, day, hour, tzinfo=UTC))
+                instance.report_runless_asset_event(
+                    dg.AssetMaterialization(training.features.key, partition=key)
+                )
+        for day in ("2026-11-10", "2026-11-12"):
+            instance.report_runless_asset_event(
+                dg.AssetMaterialization(training.training_sets.key, partition=day)
+            )
+        ctx = dg.build_schedule_context(
+            instance=instance, scheduled_execution_time=at, repository_def=defs.get_repository_def()
+        )
+        (request,) = automation.nightly_training_schedule.evaluate_tick(ctx).run_requests or []
+        assert request.run_key == "nightly:2026-11-14" and request.partition_key is None
+        assert {k: v for k, v in request.tags.items() if "partition" in k} == {
+            "dagster/asset_partition_range_start": "2026-11-11",
+            "dagster/asset_partition_range_end": "2026-11-14",
+        }
+        # the request runs as one run over the range (training sets), then the models once
+        result = defs.resolve_job_def("nightly_training_job").execute_in_process(
+            instance=instance, tags={k: v for k, v in request.tags.items() if "partition" in k}
+        )
+        assert result.success
+        assert instance.get_materialized_partitions(training.training_sets.key) == {
+            f"2026-11-{d}" for d in range(10, 15)
+        }
+        # nothing missed: the day alone, as before
+        ctx = dg.build_schedule_context(
+            instance=instance,
+            scheduled_execution_time=at + timedelta(days=1),
+            repository_def=defs.get_repository_def(),
+        )
+        (request,) = automation.nightly_training_schedule.evaluate_tick(ctx).run_requests or []
+        assert (request.run_key, request.partition_key) == ("nightly:2026-11-15", "2026-11-15")
+    get_settings.cache_clear()
