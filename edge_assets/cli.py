@@ -160,6 +160,8 @@ def _print_steps(report: object) -> None:
         )
         for error in step.errors:
             print(f"      error: {error}", file=sys.stderr)
+        for check in step.checks:
+            print(f"      check {check}")
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:

@@ -109,6 +109,7 @@ class StepReport:
     assets: list[str] = field(default_factory=list)
     success: bool = True
     errors: list[str] = field(default_factory=list)
+    checks: list[str] = field(default_factory=list)  # "<check>: passed|FAILED: <description>"
 
 
 @dataclass
@@ -637,6 +638,11 @@ def run_window(
                 assets=[k.to_user_string() for k in keys],
                 success=result.success,
                 errors=errors,
+                checks=[
+                    f"{c.check_name}: {'passed' if c.passed else 'FAILED'}"
+                    + (f": {c.description}" if c.description else "")
+                    for c in result.get_asset_check_evaluations()
+                ],
             )
         )
 

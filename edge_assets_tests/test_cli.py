@@ -154,3 +154,15 @@ def test_paper_summarizes_the_lakes_trades_per_model(
 
 def _cells(line: str) -> list[str]:
     return [c.strip() for c in line.strip().strip("│").split("┆")]
+
+
+def test_backfill_prints_each_steps_checks(capsys: pytest.CaptureFixture[str]) -> None:
+    from edge_assets.runner import RunReport, StepReport
+
+    check = "champion_beats_rule: passed: champion v1 vs rule confidence on the held-out window: ..."
+    report = RunReport(steps=[StepReport("models", "-...", 18.2, ["edge_models"], checks=[check])])
+    cli._print_steps(report)
+    assert capsys.readouterr().out.splitlines() == [
+        f"  ok  models  {'-...':<35}   18.2s  edge_models",
+        f"      check {check}",
+    ]

@@ -340,15 +340,19 @@ def test_a_backfill_runs_the_models_checks_and_no_others(tmp_path: Path) -> None
     @dg.asset_check(asset=model)
     def beats_rule() -> dg.AssetCheckResult:
         _CHECKED.append("beats_rule")
-        return dg.AssetCheckResult(passed=True)
+        return dg.AssetCheckResult(
+            passed=False, severity=dg.AssetCheckSeverity.WARN, description="champion v1 vs rule: worse"
+        )
 
     defs = dg.Definitions(assets=[polls, model], asset_checks=[fresh, beats_rule])
     t0 = datetime(2026, 11, 19, tzinfo=UTC)
     _CHECKED.clear()
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
         report = run_window(defs, instance, t0, t0 + timedelta(hours=3))
+        # a failed WARN check fails no step; the report carries it for `edge backfill` to print
         assert [s.name for s in report.steps] == ["hourly", "models"] and all(s.success for s in report.steps)
         assert _CHECKED == ["beats_rule"]
+        assert report.steps[-1].checks == ["beats_rule: FAILED: champion v1 vs rule: worse"]
         record = instance.event_log_storage.get_latest_asset_check_execution_by_key(
             [dg.AssetCheckKey(model.key, "beats_rule"), dg.AssetCheckKey(polls.key, "fresh")]
         )
