@@ -160,8 +160,9 @@ def _print_steps(report: object) -> None:
         )
         for error in step.errors:
             print(f"      error: {error}", file=sys.stderr)
-        for check in step.checks:
-            print(f"      check {check}")
+        for check in step.checks:  # failures, and the models' verdict on what was just trained
+            if step.name == "models" or ": FAILED" in check:
+                print(f"      check {check}")
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:

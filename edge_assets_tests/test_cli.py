@@ -160,9 +160,22 @@ def test_backfill_prints_each_steps_checks(capsys: pytest.CaptureFixture[str]) -
     from edge_assets.runner import RunReport, StepReport
 
     check = "champion_beats_rule: passed: champion v1 vs rule confidence on the held-out window: ..."
-    report = RunReport(steps=[StepReport("models", "-...", 18.2, ["edge_models"], checks=[check])])
+    decides = "champion_decides: passed: check (1) by rule_confidence"
+    failed = "champion_decides: FAILED: the champion cannot be loaded (...)"
+    hours = "2026-11-19-00:00...2026-11-23-23:00"
+    report = RunReport(
+        steps=[
+            StepReport("hourly", hours, 2.3, ["signals"], checks=[decides]),
+            StepReport("hourly", hours, 2.1, ["signals"], checks=[failed]),
+            StepReport("models", "-...", 18.2, ["edge_models"], checks=[check]),
+        ]
+    )
     cli._print_steps(report)
+    # a passing check of the hourly runs says nothing new; failures and the models' verdict do
     assert capsys.readouterr().out.splitlines() == [
+        f"  ok  hourly  {hours:<35}    2.3s  signals",
+        f"  ok  hourly  {hours:<35}    2.1s  signals",
+        f"      check {failed}",
         f"  ok  models  {'-...':<35}   18.2s  edge_models",
         f"      check {check}",
     ]
