@@ -163,7 +163,7 @@ def test_train_log_promote_then_keep_champion(tmp_path: Path, capsys: pytest.Cap
     assert "does not beat champion v1" in second.reason
     # the kept champion is judged on the second run's window: the same model, so the same figures
     assert (first.champion_version, second.champion_version) == ("1", "1")
-    stat_keys = ("accepted", "precision", "recall", "mean_realized_ev", "mean_ev_close")
+    stat_keys = ("accepted", "precision", "recall", "mean_realized_ev", "mean_ev_close", "real_edges")
     assert second.champion_stats == first.champion_stats == {k: m["model"][k] for k in stat_keys}
     # what the champion_beats_rule check reads back from the store: the latest run's figures
     version, champ_stats, rule_stats = registry.last_versus_rule(uri)  # type: ignore[misc]
@@ -738,6 +738,10 @@ def test_versus_rule_needs_precision_and_recall_at_least_the_rules() -> None:
     )
     assert not versus_rule(model | {"precision": 0.97}, rule, "c")[0]
     assert versus_rule(model, dict(model), "c")[0]  # equal is enough
+    # a window with too few real edges is not judged: one edge there is noise (a 3-day window: 28)
+    passed, account = versus_rule(model | {"recall": 0.9643}, rule | {"recall": 1.0, "real_edges": 28.0}, "c")
+    assert passed and account.startswith("too few real edges to judge (28 < 30): c vs rule confidence")
+    assert not versus_rule(model | {"recall": 0.9643}, rule | {"recall": 1.0, "real_edges": 30.0}, "c")[0]
     nan = float("nan")
     # a rule that accepted nothing has no precision to beat; a champion that accepted nothing does not
     assert versus_rule(model, rule | {"precision": nan}, "c")[0]
@@ -791,6 +795,7 @@ def test_a_champion_worse_than_the_rule_fails_the_check_and_alerts_once_per_trai
     first = nightly(models)
     assert not first.passed and first.metadata["rule_precision"].value == 1.0
     assert first.metadata["champion_precision"].value < 1.0
+    assert first.metadata["rule_real_edges"].value >= 30  # enough to judge
     assert first.description.endswith(
         "; worse than the rule: EDGE_CONFIDENCE_BY=rule lets the rule decide until a better model"
     )

@@ -344,7 +344,9 @@ def _scores(y: np.ndarray, p: np.ndarray | None, score: np.ndarray) -> dict[str,
     return out
 
 
-ACCEPTED_STAT_KEYS = ("accepted", "precision", "recall", "mean_realized_ev", "mean_ev_close")
+ACCEPTED_STAT_KEYS = ("accepted", "precision", "recall", "mean_realized_ev", "mean_ev_close", "real_edges")
+# below this many real edges in a window one edge moves recall by more than 3 points: too few to judge
+MIN_REAL_EDGES = 30
 
 
 def _accepted_stats(df: pl.DataFrame, mask: np.ndarray, passable: np.ndarray) -> dict[str, float]:
@@ -360,6 +362,7 @@ def _accepted_stats(df: pl.DataFrame, mask: np.ndarray, passable: np.ndarray) ->
         "recall": hits / positives if positives else float("nan"),
         "mean_realized_ev": float(df["realized_ev"].to_numpy()[mask].mean()) if n else float("nan"),
         "mean_ev_close": float(df["ev_close"].to_numpy()[mask].mean()) if n else float("nan"),
+        "real_edges": float(positives),
     }
 
 
@@ -379,7 +382,8 @@ def _at_least(a: float, b: float) -> bool:
 def versus_rule(model: dict[str, float], rule: dict[str, float], who: str) -> tuple[bool, str]:
     """Whether ``model``'s accepted signals beat the rule's on the same rows, as the product promises:
     precision on real edges (EV at the close >= 3 %) at least the rule's, at a recall at least the
-    rule's. Returns (passed, a one-line account with both sides' figures)."""
+    rule's. Returns (passed, a one-line account with both sides' figures). A window with fewer than
+    ``MIN_REAL_EDGES`` real edges passes, saying so: one edge there is noise, not a verdict."""
     passed = _at_least(model["precision"], rule["precision"]) and _at_least(model["recall"], rule["recall"])
 
     def fig(key: str, digits: int = 4) -> str:
@@ -390,6 +394,9 @@ def versus_rule(model: dict[str, float], rule: dict[str, float], who: str) -> tu
         f"{fig('recall')} (real edges: EV at the close >= {TRUE_EDGE_EV:.0%}), accepted "
         f"{fig('accepted', 0)}, mean EV at the close {fig('mean_ev_close')}"
     )
+    edges = rule.get("real_edges", float("nan"))
+    if edges < MIN_REAL_EDGES:  # False for NaN: runs logged before the count are judged
+        return True, f"too few real edges to judge ({edges:.0f} < {MIN_REAL_EDGES}): {account}"
     if not passed:
         account += "; worse than the rule: EDGE_CONFIDENCE_BY=rule lets the rule decide until a better model"
     return passed, account
