@@ -738,7 +738,7 @@ def test_versus_rule_needs_precision_and_recall_at_least_the_rules() -> None:
     )
     assert not versus_rule(model | {"precision": 0.97}, rule, "c")[0]
     assert versus_rule(model, dict(model), "c")[0]  # equal is enough
-    # a window with too few real edges is not judged: one edge there is noise (a 3-day window: 28)
+    # a window with too few real edges is not judged: one edge there is noise
     passed, account = versus_rule(model | {"recall": 0.9643}, rule | {"recall": 1.0, "real_edges": 28.0}, "c")
     assert passed and account.startswith("too few real edges to judge (28 < 30): c vs rule confidence")
     assert not versus_rule(model | {"recall": 0.9643}, rule | {"recall": 1.0, "real_edges": 30.0}, "c")[0]
