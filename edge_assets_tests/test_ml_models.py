@@ -813,3 +813,65 @@ def test_a_champion_worse_than_the_rule_fails_the_check_and_alerts_once_per_trai
         == first.description + " (EDGE_CONFIDENCE_BY=rule: the rule decides check (1) meanwhile)"
     )
     assert title not in capsys.readouterr().out
+
+
+def test_drift_bins_and_psi_are_exact() -> None:
+    from edge_assets.ml import drift
+
+    x = np.array([[0.0], [1.0], [2.0], [3.0], [np.nan]])
+    ref = drift.reference(x, ["f"], bins=2)  # one inner edge: the median of the present values
+    assert ref == {"f": {"edges": [1.5], "shares": [0.4, 0.4, 0.2]}}
+    assert drift.psi(ref, x, ["f"]) == {"f": 0.0}
+    # later rows all above the edge, none missing: bins 0.0 / 1.0 / 0.0 against 0.4 / 0.4 / 0.2
+    later = np.array([[5.0], [6.0]])
+    a, e = np.array([1e-4, 1.0, 1e-4]), np.array([0.4, 0.4, 0.2])
+    assert drift.psi(ref, later, ["f"]) == {"f": pytest.approx(float(((a - e) * np.log(a / e)).sum()))}
+    assert drift.psi(ref, later, ["g"]) == {}  # a feature the reference does not know
+    assert drift.verdict({"f": 0.05, "g": 0.01}, 120) == (
+        True,
+        "120 candidate edges, max PSI 0.05 (f 0.05, g 0.01)",
+    )
+    passed, text = drift.verdict({"f": 3.1, "g": 0.01}, 120)
+    assert not passed and text == (
+        "120 candidate edges, 1 feature(s) shifted past PSI 0.25 (f 3.10, g 0.01): "
+        "the champion scores rows unlike those it was trained on"
+    )
+
+
+def test_champion_features_stable_compares_the_last_day_with_the_training_bins(tmp_path: Path) -> None:
+    from edge_assets import checks
+    from edge_assets.lake import Lake
+    from edge_assets.lake.io_manager import LakeResource
+    from edge_assets.models_resource import ModelsResource
+    from edge_assets.partitions import hour_key
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    models = ModelsResource(tracking_uri=uri, artifact_root=str(tmp_path / "art"))
+    lake_resource = LakeResource(root=str(tmp_path / "lake"))
+
+    def check() -> dg.AssetCheckResult:
+        return checks.champion_features_stable(dg.build_asset_check_context(), lake_resource, models)
+
+    assert check().description == "no champion with training bins: nothing to compare"
+    df = training_frame()
+    train, hold, cutoff = walk_forward_split(df, holdout_days=7)
+    fitted = fit_models(train, holdout_range=(cutoff, cutoff), n_holdout=hold.height)
+    log_and_promote(
+        fitted, hold, tracking_uri=uri, artifact_root=models.artifact_root, partition_range=("a", "b")
+    )
+    version, ref = registry.champion_drift_reference(uri)  # type: ignore[misc]
+    assert version == "1" and ref == fitted.drift_reference and set(ref) == set(fitted.features)
+
+    lake = Lake(str(tmp_path / "lake"))
+    now = datetime.now(UTC)
+    # the last day's features drawn like the training rows: stable
+    lake.write("features", hour_key(now), hold.tail(2000))
+    stable = check()
+    assert stable.passed and stable.description.startswith("champion v1, last 24 h: ")
+    assert "max PSI" in stable.description and stable.metadata["candidates"].value > 100
+    # a feed that now reports the consensus spread ten times wider
+    lake.write("features", hour_key(now), hold.tail(2000).with_columns(pl.col("fair_std") * 10))
+    shifted = check()
+    assert not shifted.passed and shifted.severity == dg.AssetCheckSeverity.WARN
+    assert "shifted past PSI 0.25 (fair_std " in shifted.description
+    assert shifted.metadata["psi_fair_std"].value > 0.25
