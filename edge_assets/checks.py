@@ -141,50 +141,6 @@ def champion_beats_rule(models: ModelsResource) -> dg.AssetCheckResult:
     )
 
 
-DRIFT_HOURS = 24
-
-
-@dg.asset_check(
-    asset=training.features,
-    name="champion_features_stable",
-    description=f"the candidate edges of the last {DRIFT_HOURS} hours look like the champion's training "
-    f"rows: no model feature shifted past PSI 0.25 against its training bins",
-)
-def champion_features_stable(lake: LakeResource, models: ModelsResource) -> dg.AssetCheckResult:
-    from edge_assets.ml import drift
-    from edge_assets.ml.registry import champion_drift_reference
-    from edge_assets.ml.train import candidate_mask, matrix
-
-    found = (
-        champion_drift_reference(models.tracking_uri, s3_endpoint_url=models.s3_endpoint_url)
-        if models.has_store()
-        else None
-    )
-    if found is None:
-        return dg.AssetCheckResult(
-            passed=True,
-            severity=dg.AssetCheckSeverity.WARN,
-            description="no champion with training bins: nothing to compare",
-        )
-    version, ref = found
-    rows = recent(lake.lake(), "features", datetime.now(UTC), hours=DRIFT_HOURS)
-    cand = rows.filter(pl.Series(candidate_mask(rows))) if rows.height else rows
-    names = tuple(k for k in ref if k in cand.columns)
-    psis = drift.psi(ref, matrix(cand, names), names) if cand.height else {}
-    passed, text = drift.verdict(psis, cand.height)
-    return dg.AssetCheckResult(
-        passed=passed,
-        severity=dg.AssetCheckSeverity.WARN,
-        description=f"champion v{version}, last {DRIFT_HOURS} h: {text}",
-        metadata={
-            "champion_version": version,
-            "candidates": cand.height,
-            # the ten most shifted features
-            **{f"psi_{k}": v for k, v in sorted(psis.items(), key=lambda kv: kv[1], reverse=True)[:10]},
-        },
-    )
-
-
 CHECKS = [
     _freshness_check(ingest.pm_markets, "pm_markets"),
     _freshness_check(ingest.oddsapi_live, "oddsapi_live"),
@@ -197,5 +153,4 @@ CHECKS = [
     paper_trades_settled,
     paper_fills_match,
     champion_beats_rule,
-    champion_features_stable,
 ]

@@ -38,7 +38,6 @@ from edge_assets.ml.train import (
 )
 
 CHAMPION = "champion"
-DRIFT_REFERENCE = "drift_reference.json"  # run artifact: the training rows' feature bins (ml.drift)
 EXPERIMENT = "edge_models"
 MIN_IMPROVEMENT = 1e-4  # log-loss points a challenger must gain
 # the target of classifier versions registered before the `target` tag: they learned `valid`
@@ -48,7 +47,6 @@ __all__ = [
     "CHAMPION",
     "Champion",
     "TrainOutcome",
-    "champion_drift_reference",
     "create_sqlite_store",
     "last_decision",
     "last_versus_rule",
@@ -318,8 +316,6 @@ def log_and_promote(
         )
         for path in _plots(models, hold, Path(tmp), cfg.min_ev):
             mlflow.log_artifact(str(path), artifact_path="plots")
-        if models.drift_reference:
-            mlflow.log_dict(models.drift_reference, DRIFT_REFERENCE)
         tags = {
             "features": json.dumps(list(models.features)),
             "threshold": str(models.threshold),
@@ -392,23 +388,6 @@ def log_and_promote(
             {"champion_decision": reason, "promoted": str(promoted), "champion_version": champ_version}
         )
     return TrainOutcome(run.info.run_id, cver, rver, promoted, reason, metrics, champ_version, champ_stats)
-
-
-def champion_drift_reference(
-    tracking_uri: str, *, s3_endpoint_url: str | None = None
-) -> tuple[str, dict[str, Any]] | None:
-    """(the champion classifier's version, its training run's feature bins), or None when there is
-    no champion or its run stored none (trained before the reference existed)."""
-    mlflow = _mlflow(tracking_uri, None, s3_endpoint_url=s3_endpoint_url)
-    try:
-        cv = mlflow.MlflowClient().get_model_version_by_alias(CLASSIFIER_NAME, CHAMPION)
-    except mlflow.exceptions.MlflowException:
-        return None
-    try:
-        ref = mlflow.artifacts.load_dict(f"runs:/{cv.run_id}/{DRIFT_REFERENCE}")
-    except (mlflow.exceptions.MlflowException, OSError):
-        return None
-    return str(cv.version), ref
 
 
 def _latest_run_with(tracking_uri: str, tag: str) -> Any:

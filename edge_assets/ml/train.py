@@ -20,7 +20,6 @@ import numpy as np
 import polars as pl
 
 from edge_assets.features.history import MODEL_FEATURES
-from edge_assets.ml import drift
 from edge_assets.signals import passes_checks
 
 CLASSIFIER_NAME = "edge_validity"
@@ -91,8 +90,6 @@ class TrainedModels:
     params: dict[str, Any] = field(default_factory=dict)
     threshold: float = 0.5  # classifier probability the comparator needs (tuned or configured)
     threshold_info: dict[str, float] = field(default_factory=dict)
-    # per feature: decile edges and row shares of the training candidate edges (ml.drift)
-    drift_reference: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -272,7 +269,6 @@ def fit_models(
         **(xgb_params or {}),
     }
     reg = _fit_regressor(XGBRegressor(**params), matrix(train), train["ev_close"].to_numpy())
-    cand = train.filter(pl.Series(candidate_mask(train)))
     return TrainedModels(
         classifier=clf,
         regressor=reg,
@@ -289,7 +285,6 @@ def fit_models(
         },
         threshold=threshold,
         threshold_info=info,
-        drift_reference=drift.reference(matrix(cand), MODEL_FEATURES),
     )
 
 
