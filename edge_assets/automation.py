@@ -115,8 +115,7 @@ def monitor_alerts_sensor(
     if not failed:
         return dg.SkipReason("all monitors pass")
     hour = hour_key(now)
-    dispatcher = alerts.dispatcher()
-    report = dispatcher.dispatch(
+    report = alerts.send(
         [
             Alert.monitor(
                 f"monitor:{o.name}:{hour}", title=f"edge-assets monitor failed: {o.name}", text=o.message
@@ -124,7 +123,6 @@ def monitor_alerts_sensor(
             for o in failed
         ]
     )
-    dispatcher.close()
     return dg.SkipReason(f"{len(failed)} monitor(s) failing: {report.summary()}")
 
 

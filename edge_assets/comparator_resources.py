@@ -1,5 +1,6 @@
 """Resources for the comparator: thresholds, and the alert channels (secrets read at run time)."""
 
+from collections.abc import Sequence
 from typing import Any
 
 import dagster as dg
@@ -36,6 +37,14 @@ class AlertsResource(dg.ConfigurableResource):
         options = s3_storage_options(self.s3_endpoint_url) if self.lake_root.startswith("s3://") else None
         ledger = AlertLedger.in_lake(self.lake_root, options)
         return AlertDispatcher(build_channels(config), ledger, max_per_minute=self.max_per_minute)
+
+    def send(self, alerts: Sequence[Any]) -> Any:
+        """Dispatch these alerts (each once, by its id) and close the channels; the dispatch report."""
+        dispatcher = self.dispatcher()
+        try:
+            return dispatcher.dispatch(list(alerts))
+        finally:
+            dispatcher.close()
 
 
 def build_comparator_resources(s: Settings) -> dict[str, object]:

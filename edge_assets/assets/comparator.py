@@ -110,9 +110,7 @@ def signals(
                         text=warning,
                     )
                 )
-            dispatcher = alerts.dispatcher()
-            report = dispatcher.dispatch(batch)
-            dispatcher.close()
+            report = alerts.send(batch)
             sent = report.total("sent")
             status = report.summary()
             found = found.with_columns(

@@ -176,8 +176,7 @@ def _alert_worse_than_rule(
     from edge_assets.alerts import Alert
 
     try:
-        dispatcher = alerts.dispatcher()
-        report = dispatcher.dispatch(
+        report = alerts.send(
             [
                 Alert.monitor(
                     f"monitor:champion_beats_rule:{run_id}",
@@ -186,7 +185,6 @@ def _alert_worse_than_rule(
                 )
             ]
         )
-        dispatcher.close()
         context.log.info(f"edge_models: champion alert {report.summary()}")
     except Exception as exc:  # an alert failure never fails the training run
         context.log.warning(f"edge_models: champion alert not dispatched: {exc}")
