@@ -444,6 +444,46 @@ def test_unknown_team_is_unmatched_with_candidates_and_reported(resolver: AliasR
     assert rep["unresolved_names"] == {"Cowboyz FC United": 2, "LA": 2}
 
 
+def test_report_judges_the_mapping_on_pre_match_tokens_only(resolver: AliasResolver) -> None:
+    """A market no book quotes and a game under way are not alias failures: counted apart."""
+    pm = pm_frame(
+        pm_row("ok", "Buccaneers vs. Cowboys", ["Buccaneers", "Cowboys"], sports_market_type="moneyline"),
+        pm_row("tot", "Buccaneers vs. Cowboys: O/U 47.5", ["Over", "Under"], sports_market_type="totals"),
+        pm_row("x", "Buccaneers vs. Cowboyz FC United", ["Buccaneers", "Cowboyz FC United"]),
+        pm_row(
+            "live",
+            "Giants vs. Eagles",
+            ["Giants", "Eagles"],
+            slug="nfl-nyg-phi-2026-10-09",
+            start=OBS - timedelta(hours=1),
+        ),
+    )
+    no_totals = [q for q in TB_DAL if q["market_key"] != "totals"]
+    m = match_markets(pm, odds_frame(no_totals), resolver, observed_at=OBS)
+    reasons = dict(m.select("pm_token_id", "reason").iter_rows())
+    assert reasons["live-t0"] == (
+        "no Odds API event for New York Giants vs Philadelphia Eagles in americanfootball_nfl"
+    )
+    assert reasons["tot-t1"] == "event ev_tb_dal has no totals quote for Under at 47.5 (quoted points: none)"
+
+    rep = unmatched_report(m, pm)
+    assert {k: v for k, v in rep.items() if k != "unresolved_names"} == {
+        "tokens": 8,
+        "in_scope": 6,
+        "matched": 2,
+        "unmatched": 2,
+        "no_book_quote": 2,
+        "conflict": 0,
+        "after_start": 2,
+        "out_of_scope": 0,
+        "unmatched_share": 2 / 6,
+    }
+    assert rep["unresolved_names"] == {"Cowboyz FC United": 2}
+    # without the game starts, the started game's tokens count as failures
+    blind = unmatched_report(m)
+    assert (blind["in_scope"], blind["unmatched"], blind["after_start"]) == (8, 4, 0)
+
+
 def test_fuzzy_match_is_labelled_with_confidence(resolver: AliasResolver) -> None:
     odds = odds_frame(
         quotes(

@@ -19,8 +19,9 @@ MAX_UNMATCHED_SHARE = 0.05
         dg.AssetCheckSpec(
             "unmatched_share",
             asset="market_mappings",
-            description=f"in-scope Polymarket sports markets left unmatched ≤ "
-            f"{MAX_UNMATCHED_SHARE:.0%}; lists the names it could not resolve",
+            description=f"pre-match, in-scope Polymarket sports markets the mapping failed (names "
+            f"or event not resolved) ≤ {MAX_UNMATCHED_SHARE:.0%}; lists the names it could not resolve. "
+            "Markets no book quotes and games already started are counted apart: no alias fixes them",
         )
     ],
     description="Each Polymarket token mapped 1-to-1 to an Odds API event and outcome (or the reason not).",
@@ -34,18 +35,19 @@ def market_mappings(
     resolver = AliasResolver(team_aliases)  # the seed asset, so alias edits show in lineage
     df = match_hours(pm_markets, oddsapi_live, resolver)
     df = conform(df, MARKET_MAPPINGS) if df.height else empty(MARKET_MAPPINGS)
-    report = unmatched_report(df) if df.height else {"unmatched_share": 0.0, "in_scope": 0}
-    share = float(report.get("unmatched_share", 0.0) or 0.0)  # type: ignore[arg-type]
-    names = report.get("unresolved_names", [])
+    report = unmatched_report(df, pm_markets)
+    share = report["unmatched_share"]
     check = dg.AssetCheckResult(
         check_name="unmatched_share",
         passed=share <= MAX_UNMATCHED_SHARE,
         severity=dg.AssetCheckSeverity.WARN,
         metadata={
             "unmatched_share": share,
-            "in_scope": int(report.get("in_scope", 0) or 0),  # type: ignore[arg-type]
-            "unresolved_names": dg.MetadataValue.json(dict(list(dict(names).items())[:50])),  # type: ignore[arg-type]
-        },  # type: ignore[arg-type]
+            "in_scope": report["in_scope"],
+            "no_book_quote": report["no_book_quote"],
+            "after_start": report["after_start"],
+            "unresolved_names": dg.MetadataValue.json(dict(list(report["unresolved_names"].items())[:50])),
+        },
     )
     counts = df.group_by("method").len().sort("method")
     yield dg.Output(

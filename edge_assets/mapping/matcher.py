@@ -17,6 +17,7 @@ Only rows with method exact|fuzzy are usable mappings; everything else says why 
 """
 
 from datetime import datetime, timedelta
+from typing import TypedDict
 
 import polars as pl
 
@@ -717,15 +718,59 @@ def match_hours(
     return match_snapshots(polls, hour_odds, resolver, **kwargs)
 
 
-def unmatched_report(mappings: pl.DataFrame) -> dict[str, object]:
-    """Counts per method, the in-scope share left unmatched and the team names that did not resolve."""
-    counts = dict(mappings.group_by("method").len().iter_rows())
-    n = mappings.height
-    oos = counts.get("out_of_scope", 0)
-    in_scope = n - oos
-    unmatched = counts.get("unmatched", 0)
+# Reason of a token whose event was found but whose market no book quotes at any line: book
+# coverage (the books have not posted spreads yet, or dropped them), not a mapping failure.
+NO_BOOK_QUOTE_RE = r"^event \S+ has no \S+ quote for "
+
+
+class UnmatchedReport(TypedDict):
+    tokens: int
+    in_scope: int
+    matched: int
+    unmatched: int
+    no_book_quote: int
+    conflict: int
+    after_start: int
+    out_of_scope: int
+    unmatched_share: float
+    unresolved_names: dict[str, int]
+
+
+def unmatched_report(mappings: pl.DataFrame, pm_markets: pl.DataFrame | None = None) -> UnmatchedReport:
+    """How well the mapping did on what it can be judged by: pre-match, in-scope tokens.
+
+    `unmatched` counts the mapping's own failures (names that do not resolve, no Odds API event,
+    an outcome that is not one of the event's teams). Two kinds of unmatched tokens are counted
+    apart because no alias can fix them: `no_book_quote` (the event is found, but no book quotes
+    that market at any line) and, given `pm_markets` for the game starts, `after_start` (in-scope
+    tokens of games already under way: books pull in-play lines and drop finished games).
+    `unmatched_share` = unmatched / in_scope, both over pre-match tokens.
+    """
+    m = mappings
+    if pm_markets is not None and pm_markets.height:
+        key = ["observed_at", "pm_market_id"]
+        starts = pm_markets.select("observed_at", "game_start_time", pm_market_id="market_id")
+        m = m.join(starts.unique(key), on=key, how="left")
+        started = (pl.col("game_start_time") <= pl.col("observed_at")).fill_null(False)
+    else:
+        started = pl.lit(False)
+    in_scope = pl.col("method") != "out_of_scope"
+    unmatched = pl.col("method") == "unmatched"
+    no_quote = unmatched & pl.col("reason").str.contains(NO_BOOK_QUOTE_RE).fill_null(False)
+    failed = unmatched & ~no_quote
+    pre = ~started
+    counts = m.select(
+        tokens=pl.len(),
+        in_scope=(pre & in_scope).sum(),
+        matched=(pre & pl.col("method").is_in(MATCHED_METHODS)).sum(),
+        unmatched=(pre & failed).sum(),
+        no_book_quote=(pre & no_quote).sum(),
+        conflict=(pre & (pl.col("method") == "conflict")).sum(),
+        after_start=(started & in_scope).sum(),
+        out_of_scope=(~in_scope).sum(),
+    ).row(0, named=True)
     names = (
-        mappings.filter(pl.col("method") == "unmatched")
+        m.filter(pre & failed)
         .select(pl.col("reason").str.extract_all(r'"([^"]+)" (?:not resolved|is ambiguous)').alias("n"))
         .explode("n")
         .drop_nulls()
@@ -734,16 +779,19 @@ def unmatched_report(mappings: pl.DataFrame) -> dict[str, object]:
         .len()
         .sort(["len", "n"], descending=[True, False])
     )
-    return {
-        "tokens": n,
-        "in_scope": in_scope,
-        "matched": sum(counts.get(k, 0) for k in MATCHED_METHODS),
-        "unmatched": unmatched,
-        "conflict": counts.get("conflict", 0),
-        "out_of_scope": oos,
-        "unmatched_share": (unmatched / in_scope) if in_scope else 0.0,
-        "unresolved_names": dict(names.iter_rows()),
-    }
+    n = {k: int(v) for k, v in counts.items()}
+    return UnmatchedReport(
+        tokens=n["tokens"],
+        in_scope=n["in_scope"],
+        matched=n["matched"],
+        unmatched=n["unmatched"],
+        no_book_quote=n["no_book_quote"],
+        conflict=n["conflict"],
+        after_start=n["after_start"],
+        out_of_scope=n["out_of_scope"],
+        unmatched_share=(n["unmatched"] / n["in_scope"]) if n["in_scope"] else 0.0,
+        unresolved_names=dict(names.iter_rows()),
+    )
 
 
 def evaluate(mappings: pl.DataFrame, truth: pl.DataFrame) -> tuple[float, float, pl.DataFrame]:
