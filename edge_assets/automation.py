@@ -110,7 +110,8 @@ def monitor_alerts_sensor(
     now = datetime.now(UTC)
     store = lake.lake()
     outcomes = [monitoring.freshness(t, recent(store, t, now), now) for t in monitoring.FRESHNESS_LIMITS]
-    outcomes.append(monitoring.sports_present(recent(store, "oddsapi_live", now), sources.sports))
+    live = recent(store, "oddsapi_live", now)
+    outcomes.append(monitoring.sports_present(live, sources.sports, in_season=sources.sports_in_season))
     failed = [o for o in outcomes if not o.passed]
     if not failed:
         return dg.SkipReason("all monitors pass")

@@ -60,11 +60,13 @@ def _schema_check(asset: dg.AssetsDefinition, table: str, contract: dict) -> dg.
 @dg.asset_check(
     asset=ingest.oddsapi_live,
     name="leagues_present",
-    description="every configured league has live quotes in the last two hours",
+    description="every configured league has live quotes in the last two hours, "
+    "unless The Odds API lists it as out of season",
 )
 def oddsapi_live_leagues(lake: LakeResource, sources: SourcesResource) -> dg.AssetCheckResult:
     df = recent(lake.lake(), "oddsapi_live", datetime.now(UTC))
-    return _result(monitoring.sports_present(df, sources.sports), dg.AssetCheckSeverity.WARN)
+    outcome = monitoring.sports_present(df, sources.sports, in_season=sources.sports_in_season)
+    return _result(outcome, dg.AssetCheckSeverity.WARN)
 
 
 @dg.asset_check(asset=ingest.pm_markets, name="row_count", description="markets per hour within a sane range")

@@ -1,5 +1,6 @@
 """Pure monitoring rules (no Dagster): freshness, completeness and schema of lake tables."""
 
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -47,12 +48,40 @@ def freshness(table: str, df: pl.DataFrame, now: datetime) -> CheckOutcome:
 
 
 def sports_present(
-    df: pl.DataFrame, expected: tuple[str, ...] | list[str] = EXPECTED_SPORTS, column: str = "sport_key"
+    df: pl.DataFrame,
+    expected: Sequence[str] = EXPECTED_SPORTS,
+    column: str = "sport_key",
+    in_season: Callable[[], Collection[str]] | None = None,
 ) -> CheckOutcome:
+    """Every expected league has quotes, unless The Odds API says it is out of season.
+
+    `in_season` returns the sport keys the API lists as active; it is called only when a league
+    has no quotes (MLB in December: the API lists no events, and an hourly alert all winter says
+    nothing). When it raises, the absent leagues count as missing and the message says why.
+    """
     present = set(df[column].unique().to_list()) if df.height and column in df.columns else set()
-    missing = sorted(set(expected) - present)
-    msg = "all expected leagues present" if not missing else f"leagues missing: {', '.join(missing)}"
-    return CheckOutcome("leagues_present", not missing, msg, {"missing": missing, "present": sorted(present)})
+    absent = sorted(set(expected) - present)
+    off_season: list[str] = []
+    note = ""
+    if absent and in_season is not None:
+        try:
+            active = set(in_season())
+            off_season = [s for s in absent if s not in active]
+        except Exception as exc:  # a monitor reports, it does not raise
+            note = f" (could not tell whether they are in season: {exc})"
+    missing = [s for s in absent if s not in off_season]
+    if missing:
+        msg = f"leagues missing: {', '.join(missing)}{note}"
+    else:
+        msg = "all expected leagues present"
+    if off_season:
+        msg += f"; out of season: {', '.join(off_season)}"
+    return CheckOutcome(
+        "leagues_present",
+        not missing,
+        msg,
+        {"missing": missing, "out_of_season": off_season, "present": sorted(present)},
+    )
 
 
 def row_count_in_range(name: str, df: pl.DataFrame, low: int, high: int) -> CheckOutcome:

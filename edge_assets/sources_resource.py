@@ -47,6 +47,11 @@ class SourcesResource(dg.ConfigurableResource):
     ) -> SourceSession:
         return open_session(self.config(), api_key=self._api_key(), as_of=as_of, on_response=on_response)
 
+    def sports_in_season(self) -> frozenset[str]:
+        """Sport keys The Odds API lists as active now (`/v4/sports`: free, costs no credit)."""
+        with self.session() as s:
+            return frozenset(sport.key for sport in s.odds.sports() if sport.active)
+
 
 def build_source_resources(s: Settings) -> dict[str, object]:
     return {

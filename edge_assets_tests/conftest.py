@@ -1,5 +1,5 @@
-"""Shared fixtures: isolated Dagster/MLflow homes, a real local S3 server and the real recorded API
-responses."""
+"""Shared fixtures: isolated Dagster/MLflow homes, a real local S3 server, a scripted local HTTP
+server and the real recorded API responses."""
 
 import json
 import os
@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from edge_assets_tests.scripted_server import ScriptedServer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = REPO_ROOT.parent / "shared"
@@ -65,3 +67,12 @@ def s3_server() -> Iterator[str]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+@pytest.fixture
+def server() -> Iterator[ScriptedServer]:
+    srv = ScriptedServer()
+    srv.thread.start()
+    yield srv
+    srv.httpd.shutdown()
+    srv.httpd.server_close()

@@ -13,6 +13,7 @@ from edge_assets.partitions import hour_key
 from edge_assets.resources import build_resources
 from edge_assets.schemas import ODDS_QUOTES, conform
 from edge_assets.settings import get_settings, load_settings
+from edge_assets_tests.scripted_server import Reply, ScriptedServer
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -83,6 +84,74 @@ def test_checks_run_on_fresh_and_stale_data(tmp_path: Path) -> None:
     assert evaluations[("pm_markets", "schema")].passed
     assert evaluations[("oddsapi_live", "leagues_present")].passed
     assert evaluations[("pm_markets", "row_count")].passed
+
+
+def test_a_league_out_of_season_is_not_missing() -> None:
+    df = _quotes(NOW, ["basketball_nba", "soccer_epl"])
+    expected = ["basketball_nba", "soccer_epl", "baseball_mlb"]
+    out = monitoring.sports_present(
+        df, [*expected, "icehockey_nhl"], in_season=lambda: {*expected[:2], "icehockey_nhl"}
+    )
+    assert not out.passed and out.message == "leagues missing: icehockey_nhl; out of season: baseball_mlb"
+    ok = monitoring.sports_present(df, expected, in_season=lambda: set(expected[:2]))
+    assert ok.passed and ok.message == "all expected leagues present; out of season: baseball_mlb"
+    assert ok.metadata == {
+        "missing": [],
+        "out_of_season": ["baseball_mlb"],
+        "present": ["basketball_nba", "soccer_epl"],
+    }
+
+    def unreachable() -> set[str]:
+        raise TimeoutError("the-odds-api /v4/sports: timed out")
+
+    down = monitoring.sports_present(df, expected, in_season=unreachable)
+    assert not down.passed and down.message == (
+        "leagues missing: baseball_mlb (could not tell whether they are in season: "
+        "the-odds-api /v4/sports: timed out)"
+    )
+    all_there = monitoring.sports_present(df, expected[:2], in_season=unreachable)  # not asked at all
+    assert all_there.passed and all_there.message == "all expected leagues present"
+
+
+def test_leagues_check_asks_the_live_api_which_leagues_are_in_season(
+    tmp_path: Path, server: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Live mode in December: MLB is not in /v4/sports (active only), so its empty odds are no alarm."""
+    from edge_assets.lake import Lake
+    from edge_assets.lake.io_manager import LakeResource
+    from edge_assets.sources_resource import SourcesResource
+
+    key = "live-key-0123456789abcdef"
+    monkeypatch.setenv("EDGE_ODDS_API_KEY", key)
+    polled = datetime.now(UTC) - timedelta(minutes=3)
+    Lake(str(tmp_path / "lake")).write("oddsapi_live", hour_key(polled), _quotes(polled, ["basketball_nba"]))
+    lake = LakeResource(root=str(tmp_path / "lake"))
+    sources = SourcesResource(
+        mode="live", odds_base_url=server.url, sports=["basketball_nba", "baseball_mlb"]
+    )
+    nba = {
+        "key": "basketball_nba",
+        "group": "Basketball",
+        "title": "NBA",
+        "active": True,
+        "has_outrights": False,
+    }
+    server.script(
+        "/v4/sports", Reply(200, [nba]), Reply(401, {"error_code": "INVALID_KEY", "message": "bad key"})
+    )
+
+    ok = checks.oddsapi_live_leagues(dg.build_asset_check_context(), lake, sources)
+    assert ok.passed, ok.metadata
+    assert ok.metadata["message"].value == "all expected leagues present; out of season: baseball_mlb"
+    assert ok.metadata["out_of_season"].value == ["baseball_mlb"]
+    (seen,) = server.requests
+    assert seen.query["apiKey"] == [key] and "all" not in seen.query  # active leagues only, free
+
+    bad = checks.oddsapi_live_leagues(dg.build_asset_check_context(), lake, sources)
+    message = bad.metadata["message"].value
+    assert not bad.passed
+    assert message.startswith("leagues missing: baseball_mlb (could not tell whether they are in season: ")
+    assert "HTTP 401 INVALID_KEY" in message and key not in message
 
 
 def test_monitor_sensor_alerts_once_per_hour(
