@@ -11,6 +11,7 @@ from edge_assets.comparator_resources import AlertsResource
 from edge_assets.lake.io_manager import LakeResource
 from edge_assets.partitions import hour_key
 from edge_assets.runner import RANGE_END, RANGE_START
+from edge_assets.settings import get_settings
 from edge_assets.sources_resource import SourcesResource
 
 RUNNING = dg.DefaultScheduleStatus.RUNNING
@@ -27,6 +28,11 @@ live_odds_job = dg.define_asset_job("oddsapi_live_job", selection=[ingest.oddsap
 books_job = dg.define_asset_job("order_books_job", selection=[ingest.pm_order_book_snapshots])
 historical_job = dg.define_asset_job("oddsapi_historical_job", selection=[ingest.oddsapi_historical_hourly])
 scores_job = dg.define_asset_job("oddsapi_scores_job", selection=[ingest.oddsapi_scores])
+
+
+def every_minutes_cron(minutes: int) -> str:
+    """`*/N` for N minutes (cron restarts it each hour); 60 or more is once an hour, at :00."""
+    return "0 * * * *" if minutes >= 60 else f"*/{minutes} * * * *"
 
 
 def _current_hour_schedule(
@@ -46,7 +52,9 @@ def _current_hour_schedule(
 
 
 markets_schedule = _current_hour_schedule("pm_markets_every_minute", markets_job, "* * * * *")
-live_odds_schedule = _current_hour_schedule("oddsapi_live_every_2_minutes", live_odds_job, "*/2 * * * *")
+live_odds_schedule = _current_hour_schedule(
+    "oddsapi_live_poll", live_odds_job, every_minutes_cron(get_settings().odds_live_every_minutes)
+)
 books_schedule = _current_hour_schedule("order_books_hourly", books_job, "2 * * * *")
 historical_schedule = _current_hour_schedule(
     "oddsapi_historical_hourly_schedule", historical_job, "7 * * * *", offset=timedelta(hours=-1)
@@ -150,8 +158,6 @@ def nightly_training_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRe
     the first missed day of the last ``CATCH_UP_DAYS`` that has features up to the day, so the
     models retrain once on the whole history instead of leaving holes in it.
     """
-    from edge_assets.settings import get_settings
-
     at = context.scheduled_execution_time.astimezone(UTC)
     day = (at - timedelta(days=get_settings().model_label_horizon_days + 1)).strftime("%Y-%m-%d")
     instance = context.instance
@@ -195,8 +201,6 @@ paper_trades_job = dg.define_asset_job(
 def paper_trades_schedule(context: dg.ScheduleEvaluationContext) -> list[dg.RunRequest]:
     """Today's trades and fills as its signals land; at the first tick of a day also every day still
     inside its settlement horizon and the one that just left it, so trades settle as scores arrive."""
-    from edge_assets.settings import get_settings
-
     at = context.scheduled_execution_time.astimezone(UTC)
     back = get_settings().model_label_horizon_days + 1 if at.hour == 0 else 0
     days = [(at - timedelta(days=d)).strftime("%Y-%m-%d") for d in range(back + 1)]

@@ -292,6 +292,45 @@ def cmd_paper(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_quota(args: argparse.Namespace) -> int:
+    from edge_assets.settings import get_settings
+    from edge_assets.sources.budget import credits_per_day
+    from edge_assets.sources.http import SourceError
+    from edge_assets.sources_resource import build_source_resources
+
+    s = get_settings()
+    uses = credits_per_day(s.sports, s.odds_markets, s.odds_regions, s.odds_live_every_minutes)
+    total = sum(u.per_day for u in uses)
+    print(
+        f"The Odds API credits a day for {len(s.sports)} sports, "
+        f"markets {s.odds_markets}, regions {s.odds_regions}:"
+    )
+    width = max(len(u.poll) for u in uses)
+    for u in uses:
+        print(f"  {u.poll:<{width}}  {u.calls_per_day:>6,} calls x {u.credits_per_call:>3} = {u.per_day:>8,}")
+    print(f"  {'total':<{width}}  {total:>29,} a day, {30 * total:,} per 30 days")
+    sources = build_source_resources(s)["sources"]
+    try:
+        with sources.session() as session:  # type: ignore[attr-defined]
+            session.odds.sports()  # free: only for the credit headers
+            quota = session.odds.quota
+    except SourceError as exc:
+        print(f"could not read the key's credits: {exc}")
+        return 1
+    who = "your key" if s.source_mode == "live" else "the simulator's key"
+    if quota.remaining is None:
+        print(f"{who}: the API sent no credit headers")
+        return 0
+    used = f", {quota.used:,} used" if quota.used is not None else ""
+    days = f"; at this rate they last {quota.remaining / total:.1f} days" if total else ""
+    print(f"{who}: {quota.remaining:,} credits left{used}{days}")
+    print(
+        "spend less: EDGE_ODDS_LIVE_EVERY_MINUTES, EDGE_ODDS_MARKETS, EDGE_ODDS_REGIONS, EDGE_SPORTS, "
+        "or stop the oddsapi_historical_hourly_schedule in the UI (historical odds need a paid plan)"
+    )
+    return 0
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
     from edge_assets.runner import ensure_dagster_home
     from edge_assets.settings import get_settings
@@ -392,6 +431,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=5000)
     p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser(
+        "quota",
+        help="The Odds API credits the schedules spend a day, and what the key has left",
+        description="Credits a day per schedule for the configured sports, markets, regions and live "
+        "cadence, then one free /v4/sports call for the key's remaining credits and how long they last.",
+    )
+    p.set_defaults(func=cmd_quota)
 
     p = sub.add_parser(
         "paper",

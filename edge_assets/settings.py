@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     odds_regions: str = "us,eu"
     odds_markets: str = "h2h,spreads,totals"
     quota_reserve: int = Field(50, ge=0)
+    odds_live_every_minutes: int = Field(
+        2, ge=1, le=60, description="minutes between live odds polls (each costs markets × regions per sport)"
+    )
     http_timeout_s: float = Field(10.0, gt=0)
 
     # comparator

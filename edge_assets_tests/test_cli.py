@@ -16,6 +16,7 @@ from edge_assets.assets import seeds
 from edge_assets.resources import build_resources
 from edge_assets.settings import get_settings, load_settings
 from edge_assets_tests.conftest import REPO_ROOT
+from edge_assets_tests.scripted_server import Reply, ScriptedServer
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
@@ -58,7 +59,9 @@ def test_query_error_is_clear(tmp_path: Path) -> None:
     assert "edge query:" in proc.stderr and "no_such_table" in proc.stderr
 
 
-@pytest.mark.parametrize("command", ["demo", "query", "ui", "simulate", "backfill", "models", "paper"])
+@pytest.mark.parametrize(
+    "command", ["demo", "query", "ui", "simulate", "backfill", "models", "paper", "quota"]
+)
 def test_every_command_has_help(command: str) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "edge_assets.cli", command, "--help"],
@@ -179,3 +182,62 @@ def test_backfill_prints_each_steps_checks(capsys: pytest.CaptureFixture[str]) -
         f"  ok  models  {'-...':<35}   18.2s  edge_models",
         f"      check {check}",
     ]
+
+
+def test_quota_prints_the_schedules_credits_and_how_long_the_key_lasts(
+    tmp_path: Path, server: ScriptedServer
+) -> None:
+    key = "live-key-0123456789abcdef"
+    credit_headers = {"x-requests-remaining": "100000", "x-requests-used": "5000", "x-requests-last": "0"}
+    server.script("/v4/sports", Reply(200, [], headers=credit_headers))
+    env = {
+        "EDGE_SOURCE_MODE": "live",
+        "EDGE_ODDS_API_KEY": key,
+        "EDGE_ODDS_BASE_URL": server.url,
+        "EDGE_ODDS_LIVE_EVERY_MINUTES": "7",
+        "EDGE_SPORTS": '["basketball_nba","soccer_epl"]',
+        "EDGE_ODDS_MARKETS": "h2h,totals",
+        "EDGE_ODDS_REGIONS": "us",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "edge_assets.cli", "quota"],
+        cwd=tmp_path,
+        env={**_env(tmp_path), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    # live every 7 min: minutes 0, 7, ..., 56 = 9 polls an hour x 24 h x 2 sports, 2 markets x 1 region
+    assert lines[:6] == [
+        "The Odds API credits a day for 2 sports, markets h2h,totals, regions us:",
+        "  live odds /odds, every 7 min                 432 calls x   2 =      864",
+        "  historical odds /historical/odds, hourly      48 calls x  20 =      960",
+        "  scores /scores (daysFrom=3), hourly           48 calls x   2 =       96",
+        "  total                                                             1,920 a day, 57,600 per 30 days",
+        "your key: 100,000 credits left, 5,000 used; at this rate they last 52.1 days",
+    ]
+    (seen,) = server.requests
+    assert seen.path == "/v4/sports" and seen.query["apiKey"] == [key]
+    assert key not in proc.stdout + proc.stderr
+
+
+def test_live_odds_cadence_comes_from_settings(tmp_path: Path) -> None:
+    from edge_assets.automation import every_minutes_cron, live_odds_schedule
+
+    assert live_odds_schedule.cron_schedule == "*/2 * * * *"  # the default
+    assert [every_minutes_cron(m) for m in (1, 7, 60)] == ["*/1 * * * *", "*/7 * * * *", "0 * * * *"]
+    code = (
+        "from edge_assets.definitions import defs; "
+        "print(defs.resolve_schedule_def('oddsapi_live_poll').cron_schedule)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env={**_env(tmp_path), "EDGE_ODDS_LIVE_EVERY_MINUTES": "10"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.stdout.strip() == "*/10 * * * *", proc.stderr

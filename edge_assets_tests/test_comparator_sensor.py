@@ -184,7 +184,7 @@ def test_schedules_poll_into_the_right_partitions() -> None:
     at = datetime(2026, 11, 20, 14, 2, tzinfo=UTC)
     expected = {
         "pm_markets_every_minute": "2026-11-20-14:00",
-        "oddsapi_live_every_2_minutes": "2026-11-20-14:00",
+        "oddsapi_live_poll": "2026-11-20-14:00",
         "order_books_hourly": "2026-11-20-14:00",
         "oddsapi_historical_hourly_schedule": "2026-11-20-13:00",
         "oddsapi_scores_hourly": "2026-11-20",
