@@ -20,7 +20,7 @@ from edge_assets.partitions import DAILY, HOURLY, hour_key
 from edge_assets.schemas import ODDS_QUOTES, ODDS_SCORES, PM_MARKETS, PM_ORDER_BOOK_SNAPSHOTS, conform, empty
 from edge_assets.sources import normalize
 from edge_assets.sources.http import MalformedResponse, SourceError
-from edge_assets.sources.oddsapi import QuotaExhausted
+from edge_assets.sources.oddsapi import SCORES_DAYS_FROM, QuotaExhausted
 from edge_assets.sources_resource import SourcesResource
 
 SIM_POLL_MINUTES = DEFAULT_SIM_POLL_MINUTES
@@ -333,7 +333,7 @@ def oddsapi_scores(
         for at in polls:
             with sources.session(as_of=at, on_response=store) as s:
                 for sport in sources.sports:
-                    scores = s.odds.scores(sport, days_from=3)
+                    scores = s.odds.scores(sport, days_from=SCORES_DAYS_FROM)
                     frames.append(normalize.scores_to_frame(scores, observed_at=at))
         return pl.concat(frames) if frames else empty(ODDS_SCORES)
 

@@ -7,9 +7,7 @@ credits a day: a 100,000-credit plan runs dry in under four days, after which ev
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from edge_assets.sources.oddsapi import odds_cost, scores_cost
-
-SCORES_DAYS_FROM = 3  # oddsapi_scores asks for the last 3 days (2 credits a call)
+from edge_assets.sources.oddsapi import SCORES_DAYS_FROM, odds_cost, scores_cost
 
 
 @dataclass(frozen=True)

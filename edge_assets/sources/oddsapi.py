@@ -139,6 +139,9 @@ def odds_cost(
     return cost * 10 if historical else cost
 
 
+SCORES_DAYS_FROM = 3  # the most /scores allows: completed games of the last 3 days, 2 credits a call
+
+
 def scores_cost(days_from: int | None) -> int:
     return 2 if days_from else 1
 
