@@ -109,5 +109,13 @@ def open_session(
     return SourceSession(
         gamma=GammaClient(gamma_url, **limit, **common),
         clob=ClobClient(clob_url, **limit, **common),
-        odds=OddsApiClient(odds_url, api_key, quota_reserve=cfg.quota_reserve, **limit, **common),
+        # the embedded simulator's credits start afresh with each session: nothing to probe there
+        odds=OddsApiClient(
+            odds_url,
+            api_key,
+            quota_reserve=cfg.quota_reserve,
+            probe_quota=not cfg.embedded,
+            **limit,
+            **common,
+        ),
     )

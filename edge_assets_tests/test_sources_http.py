@@ -4,12 +4,14 @@ import json
 import logging
 import random
 import socket
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
 
 import pytest
 
+from edge_assets.connect import SourceConfig, open_session
 from edge_assets.sources.http import (
     ApiError,
     HttpSource,
@@ -233,6 +235,35 @@ def test_quota_reserve_blocks_call_without_sending(server: ScriptedServer, rec: 
     assert server.count("/v4/sports/icehockey_nhl/odds") == 1  # the refused call was never sent
     client.events("icehockey_nhl")  # free endpoints still work below the reserve
     assert server.count("/v4/sports/icehockey_nhl/events") == 1
+
+
+def test_a_new_client_reads_the_credits_left_before_its_first_paid_call(
+    server: ScriptedServer, rec: Recorder
+) -> None:
+    """Each scheduled run opens a new client: the reserve must hold for its first call too."""
+    server.script("/v4/sports", Reply(200, [], quota_headers(40, 460, 0)))
+    server.script("/v4/sports/icehockey_nhl/odds", Reply(200, [EVENT], quota_headers(34, 466, 6)))
+    low = odds_client(server, rec, quota_reserve=50, probe_quota=True)
+    with pytest.raises(QuotaExhausted, match="40 credits left, reserve 50, this call costs 6; stopping"):
+        low.odds("icehockey_nhl", markets="h2h,spreads,totals", regions="us,eu")
+    assert [r.path for r in server.requests] == ["/v4/sports"]  # the paid call was never sent
+
+    ok = odds_client(server, rec, quota_reserve=10, probe_quota=True)
+    ok.odds("icehockey_nhl", markets="h2h,spreads,totals", regions="us,eu")
+    ok.odds("icehockey_nhl", markets="h2h,spreads,totals", regions="us,eu")  # credits known: no probe
+    assert [r.path for r in server.requests[1:]] == ["/v4/sports", *["/v4/sports/icehockey_nhl/odds"] * 2]
+    assert ok.quota.remaining == 34
+
+    # a live session probes; the embedded simulator's credits start afresh per session: it does not
+    server.requests.clear()
+    cfg = SourceConfig("live", 7, None, server.url, server.url, server.url, quota_reserve=50, timeout_s=5)
+    with open_session(cfg, api_key=SECRET) as live, pytest.raises(QuotaExhausted):
+        live.odds.odds("icehockey_nhl", markets="h2h,spreads,totals", regions="us,eu")
+    assert [r.path for r in server.requests] == ["/v4/sports"]
+    embedded = replace(cfg, mode="simulator", odds_base_url="unused")
+    with open_session(embedded, api_key="sim-key", as_of=datetime(2026, 11, 20, 12, tzinfo=UTC)) as sim:
+        sim.odds.odds("icehockey_nhl", markets="h2h")
+        assert sim.odds.quota.remaining == 100_000 - 1
 
 
 def test_quota_costs() -> None:

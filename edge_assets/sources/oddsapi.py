@@ -220,13 +220,21 @@ class OddsApiClient(HttpSource):
         on_response: OnResponse | None = None,
         quota_reserve: int = 10,
         rate_per_s: float | None = 10.0,
+        probe_quota: bool = False,
         **kwargs: Any,
     ) -> None:
-        """`kwargs` go to HttpSource: retry, timeout_s, sleep, clock, now, rng, burst."""
+        """`kwargs` go to HttpSource: retry, timeout_s, sleep, clock, now, rng, burst.
+
+        `probe_quota`: before the first paid call, read the credits left from the free `/v4/sports`.
+        Every scheduled run opens a new client, so without it each run's first call went out
+        unguarded, and runs polling every 2 minutes spent the reserve (and then the rest) one call
+        at a time.
+        """
         if not api_key:
             raise ValueError("OddsApiClient needs an api_key (ODDS_API_KEY)")
         self._api_key = api_key
         self.quota = QuotaTracker(quota_reserve)
+        self._probe_quota = probe_quota
         super().__init__(
             "oddsapi",
             base_url,
@@ -244,15 +252,20 @@ class OddsApiClient(HttpSource):
     def _observe(self, exchange: RawExchange) -> None:
         self.quota.update(exchange)
 
+    def _check_quota(self, cost: int, endpoint: str) -> None:
+        if cost > 0 and self._probe_quota and self.quota.remaining is None and self.quota.reserve > 0:
+            self.sports()  # free; its headers say how many credits are left
+        self.quota.check(cost, endpoint)
+
     def _get(
         self, endpoint: str, path: str, adapter: TypeAdapter[Any], params: dict[str, Any], cost: int
     ) -> Any:
-        self.quota.check(cost, endpoint)
+        self._check_quota(cost, endpoint)
         return self.get_model(endpoint, path, adapter, {**params, "apiKey": self._api_key})
 
     def _get_body(self, endpoint: str, path: str, params: dict[str, Any], cost: int) -> bytes:
         """`_get` without the wire model: the body as received, for the polars fast paths."""
-        self.quota.check(cost, endpoint)
+        self._check_quota(cost, endpoint)
         return self.request_bytes("GET", endpoint, path, {**params, "apiKey": self._api_key}).body
 
     @staticmethod
