@@ -105,10 +105,32 @@ def comparator_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     )
 
 
+# the job that refreshes each table the freshness monitor watches
+FRESHNESS_JOBS = {
+    "pm_markets": markets_job.name,
+    "oddsapi_live": live_odds_job.name,
+    "pm_order_book_snapshots": books_job.name,
+}
+
+
+def last_run_failure(instance: dg.DagsterInstance, job_name: str) -> str | None:
+    """Why the job's latest run failed (its step failure's description), or None when it did not."""
+    runs = instance.get_runs(filters=dg.RunsFilter(job_name=job_name), limit=1)
+    if not runs or runs[0].status != dg.DagsterRunStatus.FAILURE:
+        return None
+    for entry in instance.all_logs(runs[0].run_id, of_type=dg.DagsterEventType.STEP_FAILURE):
+        data = entry.dagster_event.step_failure_data if entry.dagster_event else None
+        if data is not None:
+            told = data.user_failure_data.description if data.user_failure_data else None
+            return told or (data.error.message.strip() if data.error else None)
+    return "the run failed before its step ran"
+
+
 @dg.sensor(
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Alert (once per check per hour) when freshness fails or a league goes missing.",
+    description="Alert (once per check per hour) when freshness fails or a league goes missing; a "
+    "stale table's alert says why its job's latest run failed.",
 )
 def monitor_alerts_sensor(
     context: dg.SensorEvaluationContext, lake: LakeResource, alerts: AlertsResource, sources: SourcesResource
@@ -123,13 +145,16 @@ def monitor_alerts_sensor(
     failed = [o for o in outcomes if not o.passed]
     if not failed:
         return dg.SkipReason("all monitors pass")
+    texts = {o.name: o.message for o in failed}
+    for table, job_name in FRESHNESS_JOBS.items():
+        name = f"{table}_fresh"
+        if name in texts and (why := last_run_failure(context.instance, job_name)):
+            texts[name] += f"; the latest {job_name} run failed: {why}"
     hour = hour_key(now)
     report = alerts.send(
         [
-            Alert.monitor(
-                f"monitor:{o.name}:{hour}", title=f"edge-assets monitor failed: {o.name}", text=o.message
-            )
-            for o in failed
+            Alert.monitor(f"monitor:{name}:{hour}", title=f"edge-assets monitor failed: {name}", text=text)
+            for name, text in texts.items()
         ]
     )
     return dg.SkipReason(f"{len(failed)} monitor(s) failing: {report.summary()}")

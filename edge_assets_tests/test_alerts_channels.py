@@ -386,15 +386,12 @@ def test_email_config_errors() -> None:
 def test_console_prints_one_line_per_alert(capsys: pytest.CaptureFixture[str]) -> None:
     channel = ConsoleChannel()
     channel.send(make_alert())
-    channel.send(
-        Alert.monitor(
-            "monitor:freshness:oddsapi_live",
-            "oddsapi_live is stale",
-            created_at=datetime(2025, 1, 2, 4, 0, tzinfo=UTC),
-        )
-    )
+    at = datetime(2025, 1, 2, 4, 0, tzinfo=UTC)
+    channel.send(Alert.monitor("monitor:freshness:oddsapi_live", "oddsapi_live is stale", created_at=at))
+    channel.send(Alert.monitor("monitor:x", "leagues_present", "leagues missing:\nsoccer_epl", created_at=at))
     assert capsys.readouterr().out.splitlines() == [
         "2025-01-02T03:04:05Z [signal] Edge: YES Lakers @ 0.420 (EV +4.2%) | event=ev-9 pm_price=0.42 "
         "fair_prob=0.47 stake=100.00 reasons=ev>min",
         "2025-01-02T04:00:00Z [monitor] oddsapi_live is stale",
+        "2025-01-02T04:00:00Z [monitor] leagues_present: leagues missing: soccer_epl",
     ]

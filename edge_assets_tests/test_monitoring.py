@@ -181,6 +181,57 @@ def test_monitor_sensor_alerts_once_per_hour(
         get_settings.cache_clear()
 
 
+def test_a_stale_tables_alert_says_why_its_last_run_failed(
+    tmp_path: Path,
+    server: ScriptedServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Out of credits: the live odds go stale and the alert says so, not only "behind"."""
+    key = "live-key-0123456789abcdef"
+    monkeypatch.setenv("EDGE_ODDS_API_KEY", key)
+    out_of_credits = {"error_code": "OUT_OF_USAGE_CREDITS", "message": "Usage quota has been reached."}
+    server.script("/v4/sports", Reply(401, out_of_credits))
+    get_settings.cache_clear()
+    try:
+        settings = load_settings(
+            lake_root=str(tmp_path / "lake"),
+            duckdb_path=str(tmp_path / "w.db"),
+            source_mode="live",
+            odds_api_key=key,
+            odds_base_url=server.url,
+            sports=("basketball_nba",),
+            alert_console=True,
+        )
+        resources = build_resources(settings)
+        defs = dg.Definitions(
+            assets=[ingest.oddsapi_live],
+            jobs=[automation.live_odds_job],
+            sensors=[automation.monitor_alerts_sensor],
+            resources=resources,
+        )
+        with dg.instance_for_test() as instance:
+            run = defs.resolve_job_def("oddsapi_live_job").execute_in_process(
+                instance=instance, partition_key=hour_key(datetime.now(UTC)), raise_on_error=False
+            )
+            assert not run.success
+            why = automation.last_run_failure(instance, "oddsapi_live_job")
+            assert why == (
+                "oddsapi_live: stopped cleanly, oddsapi /v4/sports: HTTP 401 OUT_OF_USAGE_CREDITS: "
+                "Usage quota has been reached."
+            )
+            assert automation.last_run_failure(instance, "pm_markets_job") is None  # never ran
+            sensor = defs.resolve_sensor_def("monitor_alerts_sensor")
+            with dg.build_sensor_context(instance=instance, definitions=defs, resources=resources) as ctx:
+                sensor.evaluate_tick(ctx)
+        printed = capsys.readouterr().out
+        stale = "oddsapi_live: no rows in the latest partitions"
+        assert f"oddsapi_live_fresh: {stale}; the latest oddsapi_live_job run failed: {why}" in printed
+        assert "the latest pm_markets_job run failed" not in printed and key not in printed
+    finally:
+        get_settings.cache_clear()
+
+
 def test_market_row_count_reads_the_last_hour_too(tmp_path: Path) -> None:
     """A pm_markets run that ends just after the hour turns: the check still finds its poll (it read
     only the new, empty hour and failed, which made the suite flaky at hour boundaries)."""

@@ -7,11 +7,14 @@ from edge_assets.alerts.base import Alert, format_value
 
 
 def console_line(alert: Alert) -> str:
-    """``<created_at> [kind] title | k=v k=v`` on a single line."""
+    """``<created_at> [kind] title | k=v k=v`` on a single line, or ``... title: text`` for an alert
+    without fields (a monitor's message is its text; a signal's text only repeats its fields)."""
     fields = " ".join(f"{k}={format_value(v)}" for k, v in alert.fields.items())
     line = f"{alert.created_at.strftime('%Y-%m-%dT%H:%M:%SZ')} [{alert.kind}] {alert.title}"
     if fields:
         line += f" | {fields}"
+    elif alert.text:
+        line += f": {alert.text}"
     return line.replace("\n", " ")
 
 
