@@ -113,17 +113,23 @@ FRESHNESS_JOBS = {
 }
 
 
-def last_run_failure(instance: dg.DagsterInstance, job_name: str) -> str | None:
-    """Why the job's latest run failed (its step failure's description), or None when it did not."""
-    runs = instance.get_runs(filters=dg.RunsFilter(job_name=job_name), limit=1)
-    if not runs or runs[0].status != dg.DagsterRunStatus.FAILURE:
-        return None
-    for entry in instance.all_logs(runs[0].run_id, of_type=dg.DagsterEventType.STEP_FAILURE):
+def run_failure_reason(instance: dg.DagsterInstance, run_id: str) -> str:
+    """The first failed step's description (a `dg.Failure`'s) or error message."""
+    for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_FAILURE):
         data = entry.dagster_event.step_failure_data if entry.dagster_event else None
         if data is not None:
             told = data.user_failure_data.description if data.user_failure_data else None
-            return told or (data.error.message.strip() if data.error else None)
-    return "the run failed before its step ran"
+            if told or data.error:
+                return told or data.error.message.strip()  # type: ignore[union-attr]
+    return "the run failed before any step ran"
+
+
+def last_run_failure(instance: dg.DagsterInstance, job_name: str) -> str | None:
+    """Why the job's latest run failed, or None when it did not (or never ran)."""
+    runs = instance.get_runs(filters=dg.RunsFilter(job_name=job_name), limit=1)
+    if not runs or runs[0].status != dg.DagsterRunStatus.FAILURE:
+        return None
+    return run_failure_reason(instance, runs[0].run_id)
 
 
 @dg.sensor(
@@ -232,6 +238,47 @@ def paper_trades_schedule(context: dg.ScheduleEvaluationContext) -> list[dg.RunR
     return [dg.RunRequest(run_key=f"paper:{day}:{at.isoformat()}", partition_key=day) for day in days]
 
 
+# jobs whose failures alert on their own; the three polled every few minutes are left to the
+# freshness monitor, which tolerates a transient failure and says why when it persists
+RUN_FAILURE_JOBS = [
+    comparator_job,
+    historical_job,
+    scores_job,
+    features_job,
+    nightly_training_job,
+    paper_trades_job,
+]
+
+
+@dg.run_failure_sensor(
+    name="run_failure_alerts",
+    monitored_jobs=RUN_FAILURE_JOBS,  # type: ignore[arg-type]
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=60,
+    description="Alert when a comparator, historical odds, scores, features, training or paper trades run "
+    "fails: once per job per hour, with the reason.",
+)
+def run_failure_alerts(context: dg.RunFailureSensorContext, alerts: AlertsResource) -> None:
+    from edge_assets.alerts import Alert
+
+    run = context.dagster_run
+    hour = hour_key(datetime.now(UTC))  # the sensor sees a failure within a minute or so
+    partition = run.tags.get("dagster/partition") or (
+        f"{run.tags[RANGE_START]}..{run.tags[RANGE_END]}" if RANGE_START in run.tags else None
+    )
+    why = run_failure_reason(context.instance, run.run_id)
+    where = f" (partition {partition})" if partition else ""
+    alerts.send(
+        [
+            Alert.monitor(
+                f"monitor:run_failed:{run.job_name}:{hour}",
+                title=f"edge-assets run failed: {run.job_name}",
+                text=f"run {run.run_id}{where}: {why}",
+            )
+        ]
+    )
+
+
 SCHEDULES = [
     markets_schedule,
     live_odds_schedule,
@@ -241,7 +288,7 @@ SCHEDULES = [
     paper_trades_schedule,
 ]
 ML_SCHEDULES = [features_schedule, nightly_training_schedule]
-SENSORS = [comparator_sensor, monitor_alerts_sensor]
+SENSORS = [comparator_sensor, monitor_alerts_sensor, run_failure_alerts]
 JOBS = [
     comparator_job,
     markets_job,

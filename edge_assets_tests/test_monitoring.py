@@ -232,6 +232,62 @@ def test_a_stale_tables_alert_says_why_its_last_run_failed(
         get_settings.cache_clear()
 
 
+def test_a_failed_run_alerts_once_per_job_and_hour(
+    tmp_path: Path,
+    server: ScriptedServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    key = "live-key-0123456789abcdef"
+    monkeypatch.setenv("EDGE_ODDS_API_KEY", key)
+    out_of_credits = {"error_code": "OUT_OF_USAGE_CREDITS", "message": "Usage quota has been reached."}
+    server.script("/v4/sports", Reply(401, out_of_credits))
+    get_settings.cache_clear()
+    try:
+        settings = load_settings(
+            lake_root=str(tmp_path / "lake"),
+            duckdb_path=str(tmp_path / "w.db"),
+            source_mode="live",
+            odds_api_key=key,
+            odds_base_url=server.url,
+            sports=("basketball_nba",),
+            alert_console=True,
+        )
+        resources = build_resources(settings)
+        defs = dg.Definitions(
+            assets=[ingest.oddsapi_historical_hourly],
+            jobs=[automation.historical_job],
+            sensors=[automation.run_failure_alerts],
+            resources=resources,
+        )
+        partition = hour_key(datetime.now(UTC) - timedelta(hours=1))
+        hours, runs = set(), []
+        with dg.instance_for_test() as instance:
+            for _ in range(2):  # the hourly job failing again within the hour: one alert
+                result = defs.resolve_job_def("oddsapi_historical_job").execute_in_process(
+                    instance=instance, partition_key=partition, raise_on_error=False
+                )
+                assert not result.success
+                run = instance.get_run_by_id(result.run_id)
+                (failed,) = instance.all_logs(result.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
+                with dg.build_run_status_sensor_context(
+                    "run_failure_alerts", failed.dagster_event, instance, run, resources=resources
+                ).for_run_failure() as ctx:
+                    automation.run_failure_alerts(ctx)
+                hours.add(hour_key(datetime.now(UTC)))
+                runs.append(result.run_id)
+        lines = [line for line in capsys.readouterr().out.splitlines() if "[monitor]" in line]
+        assert len(lines) == len(hours)  # 1 unless the two runs straddle an hour boundary
+        assert lines[0].endswith(
+            f"[monitor] edge-assets run failed: oddsapi_historical_job: run {runs[0]} "
+            f"(partition {partition}): oddsapi_historical_hourly: stopped cleanly, oddsapi /v4/sports: "
+            "HTTP 401 OUT_OF_USAGE_CREDITS: Usage quota has been reached."
+        )
+        assert key not in lines[0]
+    finally:
+        get_settings.cache_clear()
+
+
 def test_market_row_count_reads_the_last_hour_too(tmp_path: Path) -> None:
     """A pm_markets run that ends just after the hour turns: the check still finds its poll (it read
     only the new, empty hour and failed, which made the suite flaky at hour boundaries)."""
