@@ -200,7 +200,11 @@ def test_schedules_poll_into_the_right_partitions() -> None:
             schedule.name
         )
         assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
-    assert {s.name for s in automation.SENSORS} == {"comparator_sensor", "monitor_alerts_sensor"}
+    assert {s.name for s in automation.SENSORS} == {
+        "comparator_sensor",
+        "monitor_alerts_sensor",
+        "run_failure_alerts",
+    }
     assert automation.comparator_sensor.minimum_interval_seconds <= 30
 
 

@@ -150,15 +150,19 @@ def test_5xx_and_429_are_retried(
     tmp_path: Path, loopback: tuple[SimulatorApp, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app, url = loopback
-    app.faults = FaultConfig(fail_next=2, fail_status=503, paths=("/v4",))
+    odds_paths = ("/v4/sports/",)  # the polls, not the free /v4/sports credit probe before them
+    app.faults = FaultConfig(fail_next=2, fail_status=503, paths=odds_paths)
     res = _loop_resources(tmp_path, url, monkeypatch)
     with dg.instance_for_test() as instance:
         assert _run([ingest.oddsapi_live], res, instance).success
-        app.faults = FaultConfig(rate_limit_next=1, retry_after_s=1, paths=("/v4",))
+        app.faults = FaultConfig(rate_limit_next=1, retry_after_s=1, paths=odds_paths)
         t0 = datetime.now(UTC)
         assert _run([ingest.oddsapi_live], res, instance).success
         assert datetime.now(UTC) - t0 >= timedelta(seconds=1)
-    statuses = _raw(tmp_path).filter(pl.col("source") == "oddsapi")["status"].to_list()
+    raw = _raw(tmp_path).filter(pl.col("source") == "oddsapi")
+    probes = raw.filter(pl.col("url_path") == "/v4/sports")  # each session reads its credits first
+    assert probes["status"].to_list() == [200, 200]
+    statuses = raw.filter(pl.col("url_path") != "/v4/sports")["status"].to_list()
     assert statuses.count(503) == 2 and statuses.count(429) == 1 and statuses.count(200) == 4
 
 
