@@ -9,6 +9,7 @@ from edge_assets.assets import comparator, ingest, mapping, trading, training
 from edge_assets.checks import recent
 from edge_assets.comparator_resources import AlertsResource
 from edge_assets.lake.io_manager import LakeResource
+from edge_assets.lake.raw import RAW_TABLE, compact_raw
 from edge_assets.partitions import hour_key
 from edge_assets.runner import RANGE_END, RANGE_START
 from edge_assets.settings import get_settings
@@ -238,15 +239,50 @@ def paper_trades_schedule(context: dg.ScheduleEvaluationContext) -> list[dg.RunR
     return [dg.RunRequest(run_key=f"paper:{day}:{at.isoformat()}", partition_key=day) for day in days]
 
 
+RAW_COMPACTION_DAYS = 7  # closed hours this far back are compacted again (a re-run poll adds files)
+
+
+@dg.op(
+    description="Fold each closed hour's raw response files into one file per API and hour "
+    f"(the last {RAW_COMPACTION_DAYS} days; the current and previous hour are left alone)."
+)
+def compact_raw_responses(context: dg.OpExecutionContext, lake: LakeResource) -> None:
+    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    done = compact_raw(lake.lake(), end - timedelta(days=RAW_COMPACTION_DAYS), end)
+    context.log.info(f"raw compaction: {done.files} response files folded into {done.hours} hour files")
+    context.log_event(
+        dg.AssetObservation(
+            asset_key=RAW_TABLE,
+            metadata={"hours_compacted": done.hours, "files_folded": done.files, "responses": done.rows},
+        )
+    )
+
+
+@dg.job(description="Compact the raw lake: one file per API and hour instead of one per response.")
+def raw_compaction_job() -> None:
+    compact_raw_responses()
+
+
+raw_compaction_schedule = dg.ScheduleDefinition(
+    name="raw_compaction_daily",
+    job=raw_compaction_job,
+    cron_schedule="25 0 * * *",
+    default_status=RUNNING,
+    execution_timezone="UTC",
+)
+
+
 # jobs whose failures alert on their own; the three polled every few minutes are left to the
 # freshness monitor, which tolerates a transient failure and says why when it persists
 RUN_FAILURE_JOBS = [
+    raw_compaction_job,
     comparator_job,
     historical_job,
     scores_job,
     features_job,
     nightly_training_job,
     paper_trades_job,
+    raw_compaction_job,
 ]
 
 
@@ -255,8 +291,8 @@ RUN_FAILURE_JOBS = [
     monitored_jobs=RUN_FAILURE_JOBS,  # type: ignore[arg-type]
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=60,
-    description="Alert when a comparator, historical odds, scores, features, training or paper trades run "
-    "fails: once per job per hour, with the reason.",
+    description="Alert when a comparator, historical odds, scores, features, training, paper trades or "
+    "raw compaction run fails: once per job per hour, with the reason.",
 )
 def run_failure_alerts(context: dg.RunFailureSensorContext, alerts: AlertsResource) -> None:
     from edge_assets.alerts import Alert
@@ -280,6 +316,7 @@ def run_failure_alerts(context: dg.RunFailureSensorContext, alerts: AlertsResour
 
 
 SCHEDULES = [
+    raw_compaction_schedule,
     markets_schedule,
     live_odds_schedule,
     books_schedule,

@@ -60,7 +60,7 @@ def test_query_error_is_clear(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "command", ["demo", "query", "ui", "simulate", "backfill", "models", "paper", "quota"]
+    "command", ["demo", "query", "ui", "simulate", "backfill", "models", "paper", "quota", "compact-raw"]
 )
 def test_every_command_has_help(command: str) -> None:
     proc = subprocess.run(

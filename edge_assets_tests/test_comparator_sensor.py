@@ -189,6 +189,7 @@ def test_schedules_poll_into_the_right_partitions() -> None:
         "oddsapi_historical_hourly_schedule": "2026-11-20-13:00",
         "oddsapi_scores_hourly": "2026-11-20",
         "paper_trades_hourly": "2026-11-20",
+        "raw_compaction_daily": None,  # not partitioned: it compacts the closed hours of the last days
     }
     from edge_assets.definitions import defs
 

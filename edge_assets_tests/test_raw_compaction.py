@@ -1,0 +1,118 @@
+"""Raw compaction: an hour's response files folded into one file, nothing lost, on disk and on S3."""
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+import pyarrow.fs as pafs
+
+from edge_assets.lake import Lake
+from edge_assets.lake.raw import COMPACTED_FILE, RAW_TABLE, RawStore, compact_raw, decompress
+from edge_assets.sources.http import RawExchange
+
+H = datetime(2026, 11, 20, 14, tzinfo=UTC)
+
+
+def exchange(minute: int, body: bytes, source: str = "gamma") -> RawExchange:
+    path = "/events" if source == "gamma" else "/v4/sports/basketball_nba/odds"
+    return RawExchange(source, path, path, {"offset": "0"}, H + timedelta(minutes=minute), 3.0, 200, {}, body)
+
+
+def files(lake: Lake) -> list[str]:
+    selector = pafs.FileSelector(lake.table_dir(RAW_TABLE), recursive=True, allow_not_found=True)
+    found = [i.path for i in lake.fs.get_file_info(selector) if i.type == pafs.FileType.File]
+    return sorted(p[len(lake.table_dir(RAW_TABLE)) + 1 :] for p in found)
+
+
+def responses(lake: Lake) -> pl.DataFrame:
+    """Every stored response, in one order, with its body decompressed."""
+    paths = [f"{lake.table_dir(RAW_TABLE)}/{f}" for f in files(lake)]
+    df = pl.concat([lake.read_file(p) for p in paths])
+    bodies = [decompress(b, n) for b, n in zip(df["body_zstd"], df["body_bytes"], strict=True)]
+    return df.with_columns(body=pl.Series(bodies)).drop("body_zstd").sort("requested_at", "source")
+
+
+def _compaction_round_trip(lake: Lake) -> None:
+    store = RawStore(lake)
+    for minute, body in ((1, b"[1]"), (2, b"[2]")):
+        store.store(exchange(minute, body))
+    store.store(exchange(1, b"[1]"))  # a re-run poll: the same file again
+    store.store(exchange(3, b'[{"id": "e"}]', source="oddsapi"))
+    before = responses(lake)
+    assert before.height == 3 and len(files(lake)) == 3
+
+    done = compact_raw(lake, H - timedelta(hours=1), H + timedelta(hours=1))
+    assert (done.hours, done.files, done.rows) == (2, 3, 3)
+    assert files(lake) == [
+        f"api=gamma/dt=2026-11-20/hour=14/{COMPACTED_FILE}",
+        f"api=oddsapi/dt=2026-11-20/hour=14/{COMPACTED_FILE}",
+    ]
+    assert responses(lake).equals(before)  # every response, its exact bytes, once
+    assert compact_raw(lake, H, H + timedelta(hours=1)).files == 0  # nothing new: nothing rewritten
+
+    # a poll re-run after compaction, and a crash that left folded files behind: both fold back in
+    store.store(exchange(2, b"[2]"))
+    store.store(exchange(4, b"[4]"))
+    assert compact_raw(lake, H, H + timedelta(hours=1)).files == 2
+    after = responses(lake)
+    assert after.height == 4
+    assert after.filter(pl.col("requested_at") != H + timedelta(minutes=4)).equals(before)
+
+
+def test_compaction_folds_an_hour_into_one_file_and_loses_nothing(tmp_path: Path) -> None:
+    lake = Lake(str(tmp_path / "lake"))
+    _compaction_round_trip(lake)
+    # the crash window: the merged file is written, the response files not yet removed
+    gamma_hour = tmp_path / "lake" / RAW_TABLE / "api=gamma" / "dt=2026-11-20" / "hour=14"
+    RawStore(lake).store(exchange(5, b"[5]"))
+    left = {p.name: p.read_bytes() for p in gamma_hour.iterdir() if p.name != COMPACTED_FILE}
+    compact_raw(lake, H, H + timedelta(hours=1))
+    for name, data in left.items():
+        (gamma_hour / name).write_bytes(data)
+    before_crash_fix = responses(lake)
+    assert before_crash_fix["requested_at"].is_duplicated().any()  # rows twice, until the next run
+    compact_raw(lake, H, H + timedelta(hours=1))
+    fixed = responses(lake)
+    assert fixed.height == 5 and not fixed["requested_at"].is_duplicated().any()
+
+
+def test_compaction_on_s3(s3_server: str) -> None:
+    _compaction_round_trip(Lake("s3://edge-lake/compaction", s3_endpoint_url=s3_server))
+
+
+def test_the_nightly_job_compacts_closed_hours_only(tmp_path: Path) -> None:
+    import dagster as dg
+
+    from edge_assets import automation
+    from edge_assets.resources import build_resources
+    from edge_assets.settings import load_settings
+
+    lake = Lake(str(tmp_path / "lake"))
+    now = datetime.now(UTC)
+    store = RawStore(lake)
+    closed = [now - timedelta(hours=3), now - timedelta(hours=3, minutes=-1)]
+    for at in (*closed, now):  # the current hour is still being written: left alone
+        store.store(RawExchange("gamma", "/events", "/events", {}, at, 1.0, 200, {}, b"[]"))
+    settings = load_settings(lake_root=str(tmp_path / "lake"), duckdb_path=str(tmp_path / "w.db"))
+    resources = build_resources(settings)
+    defs = dg.Definitions(jobs=[automation.raw_compaction_job], resources=resources)
+    with dg.instance_for_test() as instance:
+        result = defs.resolve_job_def("raw_compaction_job").execute_in_process(instance=instance)
+        (observed,) = [
+            e.event_specific_data.asset_observation  # type: ignore[union-attr]
+            for e in result.all_events
+            if e.event_type == dg.DagsterEventType.ASSET_OBSERVATION
+        ]
+    assert observed.asset_key == dg.AssetKey(RAW_TABLE)
+    assert {k: v.value for k, v in observed.metadata.items()} == {
+        "hours_compacted": len({hour_of(at) for at in closed}),  # 2 if the minute crosses an hour
+        "files_folded": 2,
+        "responses": 2,
+    }
+    names = [f.rsplit("/", 1)[-1] for f in files(lake)]
+    assert names.count(COMPACTED_FILE) == observed.metadata["hours_compacted"].value
+    assert len(names) == observed.metadata["hours_compacted"].value + 1  # the open hour's file stays
+
+
+def hour_of(at: datetime) -> datetime:
+    return at.replace(minute=0, second=0, microsecond=0)
