@@ -5,9 +5,18 @@ from pathlib import Path
 
 import polars as pl
 import pyarrow.fs as pafs
+import pytest
 
 from edge_assets.lake import Lake
-from edge_assets.lake.raw import COMPACTED_FILE, RAW_TABLE, RawStore, compact_raw, decompress
+from edge_assets.lake.raw import (
+    COMPACTED_PREFIX,
+    RAW_TABLE,
+    RawStore,
+    compact_raw,
+    compact_raw_hour,
+    decompress,
+    merge_raw_files,
+)
 from edge_assets.sources.http import RawExchange
 
 H = datetime(2026, 11, 20, 14, tzinfo=UTC)
@@ -43,10 +52,11 @@ def _compaction_round_trip(lake: Lake) -> None:
 
     done = compact_raw(lake, H - timedelta(hours=1), H + timedelta(hours=1))
     assert (done.hours, done.files, done.rows) == (2, 3, 3)
-    assert files(lake) == [
-        f"api=gamma/dt=2026-11-20/hour=14/{COMPACTED_FILE}",
-        f"api=oddsapi/dt=2026-11-20/hour=14/{COMPACTED_FILE}",
+    assert [f.rsplit("/", 1)[0] for f in files(lake)] == [
+        "api=gamma/dt=2026-11-20/hour=14",
+        "api=oddsapi/dt=2026-11-20/hour=14",
     ]
+    assert all(f.rsplit("/", 1)[1].startswith(COMPACTED_PREFIX) for f in files(lake))
     assert responses(lake).equals(before)  # every response, its exact bytes, once
     assert compact_raw(lake, H, H + timedelta(hours=1)).files == 0  # nothing new: nothing rewritten
 
@@ -62,18 +72,34 @@ def _compaction_round_trip(lake: Lake) -> None:
 def test_compaction_folds_an_hour_into_one_file_and_loses_nothing(tmp_path: Path) -> None:
     lake = Lake(str(tmp_path / "lake"))
     _compaction_round_trip(lake)
-    # the crash window: the merged file is written, the response files not yet removed
+    # the crash window: the merged file is written, its inputs not yet removed
     gamma_hour = tmp_path / "lake" / RAW_TABLE / "api=gamma" / "dt=2026-11-20" / "hour=14"
     RawStore(lake).store(exchange(5, b"[5]"))
-    left = {p.name: p.read_bytes() for p in gamma_hour.iterdir() if p.name != COMPACTED_FILE}
+    inputs = {p.name: p.read_bytes() for p in gamma_hour.iterdir()}
     compact_raw(lake, H, H + timedelta(hours=1))
-    for name, data in left.items():
+    for name, data in inputs.items():
         (gamma_hour / name).write_bytes(data)
-    before_crash_fix = responses(lake)
-    assert before_crash_fix["requested_at"].is_duplicated().any()  # rows twice, until the next run
+    assert len(list(gamma_hour.iterdir())) == 3  # the new merged file, the old one, the response
+    assert responses(lake)["requested_at"].is_duplicated().any()  # rows twice, until the next run
     compact_raw(lake, H, H + timedelta(hours=1))
     fixed = responses(lake)
     assert fixed.height == 5 and not fixed["requested_at"].is_duplicated().any()
+    assert len(list(gamma_hour.iterdir())) == 1
+
+
+def test_two_compactions_of_one_hour_at_once_lose_nothing(tmp_path: Path) -> None:
+    """A run that listed the folder before another one folded it finds an input gone and stops
+    before writing; the other run's merged file is never overwritten."""
+    lake = Lake(str(tmp_path / "lake"))
+    store = RawStore(lake)
+    first = store.store(exchange(1, b"[1]"))
+    late = store.store(exchange(2, b"[2]"))
+    hour_dir = first.rsplit("/", 1)[0]
+    assert merge_raw_files(lake, hour_dir, [first]) == (1, 1)  # one run folds what it listed
+    with pytest.raises(FileNotFoundError):  # the other, listed before: its input is gone
+        merge_raw_files(lake, hour_dir, [first, late])
+    assert responses(lake)["body_bytes"].to_list() == [3, 3]  # both responses still there
+    assert compact_raw_hour(lake, hour_dir) == (1, 2) and len(files(lake)) == 1
 
 
 def test_compaction_on_s3(s3_server: str) -> None:
@@ -110,7 +136,7 @@ def test_the_nightly_job_compacts_closed_hours_only(tmp_path: Path) -> None:
         "responses": 2,
     }
     names = [f.rsplit("/", 1)[-1] for f in files(lake)]
-    assert names.count(COMPACTED_FILE) == observed.metadata["hours_compacted"].value
+    assert sum(n.startswith(COMPACTED_PREFIX) for n in names) == observed.metadata["hours_compacted"].value
     assert len(names) == observed.metadata["hours_compacted"].value + 1  # the open hour's file stays
 
 

@@ -3,13 +3,14 @@
 One small parquet file per response under raw_responses/api=<source>/dt=/hour=/, named by the
 request time and body hash, so re-running a simulated poll rewrites identical files (idempotent)
 and nothing already stored is ever overwritten with different content. Each night the closed hours
-are compacted (`compact_raw`): one `compacted.parquet` per API and hour holds the same responses.
+are compacted (`compact_raw`): one `compacted-*.parquet` per API and hour holds the same responses.
 
 Files are renamed into place whole but not fsynced one by one (that was ~4 ms per response, a
 third of a simulated backfill hour's I/O): a crashed process never loses or tears one; a power
 cut may drop the last seconds, as with any OS-buffered log. Curated partitions keep the fsync.
 """
 
+import contextlib
 import hashlib
 import threading
 from collections.abc import Callable
@@ -95,7 +96,7 @@ def decompress(body_zstd: bytes, body_bytes: int) -> bytes:
 
 # --------------------------------------------------------------------------- compaction
 
-COMPACTED_FILE = "compacted.parquet"
+COMPACTED_PREFIX = "compacted-"
 # what makes a response itself: the fields its file name is built from
 RESPONSE_KEY = ["source", "endpoint", "url_path", "params", "requested_at", "sha256"]
 
@@ -108,33 +109,41 @@ class Compaction:
 
 
 def compact_raw_hour(lake: Lake, hour_dir: str) -> tuple[int, int]:
-    """Fold an hour folder's response files into its one `compacted.parquet`: (files, rows).
+    """Fold an hour folder's files into one `compacted-<inputs hash>.parquet`: (response files, rows).
 
     A live lake writes ~7,000 response files a day (a Gamma poll every minute, live odds every 2);
-    a query over a month of them opens ~200,000 files. The merged file is written first, whole,
-    and holds the earlier merged file plus every response file, one row per response; only then
-    are the response files removed. A crash between the two leaves rows twice, which the next run
-    folds back into one; nothing is ever lost. A poll re-run later adds files the next run folds in.
+    a query over a month of them opens ~200,000 files. The merged file, one row per response, is
+    written whole under a new name before its inputs (response files and earlier merged files) are
+    removed, and no file is ever overwritten: a crash in between, or two compactions of the same
+    hour at once, leave rows twice, which the next run folds back into one; nothing is lost. A poll
+    re-run later adds files the next run folds in.
     """
-    files = sorted(
+    inputs = sorted(
         info.path
         for info in lake.fs.get_file_info(pafs.FileSelector(hour_dir, allow_not_found=True))
         if info.type == pafs.FileType.File and info.path.endswith(".parquet")
     )
-    merged = f"{hour_dir}/{COMPACTED_FILE}"
-    responses = [f for f in files if f != merged]
-    if not responses:
+    return merge_raw_files(lake, hour_dir, inputs)
+
+
+def merge_raw_files(lake: Lake, hour_dir: str, inputs: list[str]) -> tuple[int, int]:
+    """`compact_raw_hour` on a given listing; an input already gone raises before anything is written."""
+    responses = [f for f in inputs if not f.rsplit("/", 1)[-1].startswith(COMPACTED_PREFIX)]
+    if len(inputs) < 2 and not responses:
         return 0, 0
-    sources = ([merged] if merged in files else []) + responses  # later files win a tie
-    table = pads.dataset(sources, filesystem=lake.fs, format="parquet", schema=RAW_ARROW_SCHEMA).to_table()
+    name = hashlib.sha1("|".join(inputs).encode()).hexdigest()[:16]
+    merged = f"{hour_dir}/{COMPACTED_PREFIX}{name}.parquet"
+    table = pads.dataset(inputs, filesystem=lake.fs, format="parquet", schema=RAW_ARROW_SCHEMA).to_table()
     df = (
         pl.from_arrow(table)
         .unique(RESPONSE_KEY, keep="last", maintain_order=True)
         .sort("requested_at", "source", "url_path", "params", "sha256")
     )
     lake.write_file(merged, df)  # type: ignore[arg-type]
-    for path in responses:
-        lake.fs.delete_file(path)
+    for path in inputs:
+        if path != merged:
+            with contextlib.suppress(FileNotFoundError):  # a compaction beside this one was first
+                lake.fs.delete_file(path)
     return len(responses), df.height
 
 
