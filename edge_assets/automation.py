@@ -9,7 +9,7 @@ from edge_assets.assets import comparator, ingest, mapping, trading, training
 from edge_assets.checks import recent
 from edge_assets.comparator_resources import AlertsResource
 from edge_assets.lake.io_manager import LakeResource
-from edge_assets.lake.raw import RAW_TABLE, compact_raw
+from edge_assets.lake.raw import COMPACTION_DAYS, RAW_TABLE, compact_closed_hours
 from edge_assets.partitions import hour_key
 from edge_assets.runner import RANGE_END, RANGE_START
 from edge_assets.settings import get_settings
@@ -239,16 +239,12 @@ def paper_trades_schedule(context: dg.ScheduleEvaluationContext) -> list[dg.RunR
     return [dg.RunRequest(run_key=f"paper:{day}:{at.isoformat()}", partition_key=day) for day in days]
 
 
-RAW_COMPACTION_DAYS = 7  # closed hours this far back are compacted again (a re-run poll adds files)
-
-
 @dg.op(
     description="Fold each closed hour's raw response files into one file per API and hour "
-    f"(the last {RAW_COMPACTION_DAYS} days; the current and previous hour are left alone)."
+    f"(the last {COMPACTION_DAYS} days; the current and previous hour are left alone)."
 )
 def compact_raw_responses(context: dg.OpExecutionContext, lake: LakeResource) -> None:
-    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
-    done = compact_raw(lake.lake(), end - timedelta(days=RAW_COMPACTION_DAYS), end)
+    _, _, done = compact_closed_hours(lake.lake())
     context.log.info(f"raw compaction: {done.files} response files folded into {done.hours} hour files")
     context.log_event(
         dg.AssetObservation(
@@ -275,7 +271,6 @@ raw_compaction_schedule = dg.ScheduleDefinition(
 # jobs whose failures alert on their own; the three polled every few minutes are left to the
 # freshness monitor, which tolerates a transient failure and says why when it persists
 RUN_FAILURE_JOBS = [
-    raw_compaction_job,
     comparator_job,
     historical_job,
     scores_job,

@@ -332,13 +332,11 @@ def cmd_quota(args: argparse.Namespace) -> int:
 
 
 def cmd_compact_raw(args: argparse.Namespace) -> int:
-    from edge_assets.lake.raw import compact_raw
+    from edge_assets.lake.raw import compact_closed_hours
     from edge_assets.settings import get_settings
 
-    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
-    start = end - timedelta(days=args.days)
     t0 = time.perf_counter()
-    done = compact_raw(_lake(get_settings()), start, end)  # type: ignore[arg-type]
+    start, end, done = compact_closed_hours(_lake(get_settings()), args.days)  # type: ignore[arg-type]
     print(
         f"raw responses {start:%Y-%m-%d %H:00}..{end:%Y-%m-%d %H:00} UTC: {done.files:,} files folded into "
         f"{done.hours:,} hour files ({done.rows:,} responses) in {time.perf_counter() - t0:.1f}s"

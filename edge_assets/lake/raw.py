@@ -97,6 +97,7 @@ def decompress(body_zstd: bytes, body_bytes: int) -> bytes:
 # --------------------------------------------------------------------------- compaction
 
 COMPACTED_PREFIX = "compacted-"
+COMPACTION_DAYS = 7  # closed hours this far back are compacted again (a re-run poll adds files)
 # what makes a response itself: the fields its file name is built from
 RESPONSE_KEY = ["source", "endpoint", "url_path", "params", "requested_at", "sha256"]
 
@@ -158,7 +159,15 @@ def compact_raw(lake: Lake, start: datetime, end: datetime) -> Compaction:
             if api.type != pafs.FileType.Directory or not api.base_name.startswith("api="):
                 continue
             folded, held = compact_raw_hour(lake, f"{api.path}/dt={hour:%Y-%m-%d}/hour={hour:%H}")
-            if folded:
+            if held:
                 hours, files, rows = hours + 1, files + folded, rows + held
         hour += timedelta(hours=1)
     return Compaction(hours, files, rows)
+
+
+def compact_closed_hours(lake: Lake, days: int = COMPACTION_DAYS) -> tuple[datetime, datetime, Compaction]:
+    """`compact_raw` over the last `days` days up to the previous hour, which a poll may still be
+    writing into (a Gamma page requested at 13:59:59 lands in hour 13)."""
+    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    start = end - timedelta(days=days)
+    return start, end, compact_raw(lake, start, end)
