@@ -1,5 +1,6 @@
 """Freshness, completeness and schema checks, and the monitor alert sensor."""
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -181,111 +182,93 @@ def test_monitor_sensor_alerts_once_per_hour(
         get_settings.cache_clear()
 
 
-def test_a_stale_tables_alert_says_why_its_last_run_failed(
-    tmp_path: Path,
-    server: ScriptedServer,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    """Out of credits: the live odds go stale and the alert says so, not only "behind"."""
-    key = "live-key-0123456789abcdef"
-    monkeypatch.setenv("EDGE_ODDS_API_KEY", key)
-    out_of_credits = {"error_code": "OUT_OF_USAGE_CREDITS", "message": "Usage quota has been reached."}
-    server.script("/v4/sports", Reply(401, out_of_credits))
+LIVE_KEY = "live-key-0123456789abcdef"
+OUT_OF_CREDITS = "oddsapi /v4/sports: HTTP 401 OUT_OF_USAGE_CREDITS: Usage quota has been reached."
+
+
+@pytest.fixture
+def out_of_credits(
+    tmp_path: Path, server: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[dict[str, object]]:
+    """Live-mode resources against a local Odds API whose key has no credits left."""
+    monkeypatch.setenv("EDGE_ODDS_API_KEY", LIVE_KEY)
+    body = {"error_code": "OUT_OF_USAGE_CREDITS", "message": "Usage quota has been reached."}
+    server.script("/v4/sports", Reply(401, body))  # the credit probe before the first paid call
     get_settings.cache_clear()
     try:
         settings = load_settings(
             lake_root=str(tmp_path / "lake"),
             duckdb_path=str(tmp_path / "w.db"),
             source_mode="live",
-            odds_api_key=key,
+            odds_api_key=LIVE_KEY,
             odds_base_url=server.url,
             sports=("basketball_nba",),
             alert_console=True,
         )
-        resources = build_resources(settings)
-        defs = dg.Definitions(
-            assets=[ingest.oddsapi_live],
-            jobs=[automation.live_odds_job],
-            sensors=[automation.monitor_alerts_sensor],
-            resources=resources,
-        )
-        with dg.instance_for_test() as instance:
-            run = defs.resolve_job_def("oddsapi_live_job").execute_in_process(
-                instance=instance, partition_key=hour_key(datetime.now(UTC)), raise_on_error=False
-            )
-            assert not run.success
-            why = automation.last_run_failure(instance, "oddsapi_live_job")
-            assert why == (
-                "oddsapi_live: stopped cleanly, oddsapi /v4/sports: HTTP 401 OUT_OF_USAGE_CREDITS: "
-                "Usage quota has been reached."
-            )
-            assert automation.last_run_failure(instance, "pm_markets_job") is None  # never ran
-            sensor = defs.resolve_sensor_def("monitor_alerts_sensor")
-            with dg.build_sensor_context(instance=instance, definitions=defs, resources=resources) as ctx:
-                sensor.evaluate_tick(ctx)
-        printed = capsys.readouterr().out
-        stale = "oddsapi_live: no rows in the latest partitions"
-        assert f"oddsapi_live_fresh: {stale}; the latest oddsapi_live_job run failed: {why}" in printed
-        assert "the latest pm_markets_job run failed" not in printed and key not in printed
+        yield build_resources(settings)
     finally:
         get_settings.cache_clear()
+
+
+def test_a_stale_tables_alert_says_why_its_last_run_failed(
+    out_of_credits: dict[str, object], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Out of credits: the live odds go stale and the alert says so, not only "behind"."""
+    defs = dg.Definitions(
+        assets=[ingest.oddsapi_live],
+        jobs=[automation.live_odds_job],
+        sensors=[automation.monitor_alerts_sensor],
+        resources=out_of_credits,
+    )
+    with dg.instance_for_test() as instance:
+        run = defs.resolve_job_def("oddsapi_live_job").execute_in_process(
+            instance=instance, partition_key=hour_key(datetime.now(UTC)), raise_on_error=False
+        )
+        assert not run.success
+        why = automation.last_run_failure(instance, "oddsapi_live_job")
+        assert why == f"oddsapi_live: stopped cleanly, {OUT_OF_CREDITS}"
+        assert automation.last_run_failure(instance, "pm_markets_job") is None  # never ran
+        sensor = defs.resolve_sensor_def("monitor_alerts_sensor")
+        with dg.build_sensor_context(instance=instance, definitions=defs, resources=out_of_credits) as ctx:
+            sensor.evaluate_tick(ctx)
+    printed = capsys.readouterr().out
+    stale = "oddsapi_live: no rows in the latest partitions"
+    assert f"oddsapi_live_fresh: {stale}; the latest oddsapi_live_job run failed: {why}" in printed
+    assert "the latest pm_markets_job run failed" not in printed and LIVE_KEY not in printed
 
 
 def test_a_failed_run_alerts_once_per_job_and_hour(
-    tmp_path: Path,
-    server: ScriptedServer,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    out_of_credits: dict[str, object], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    key = "live-key-0123456789abcdef"
-    monkeypatch.setenv("EDGE_ODDS_API_KEY", key)
-    out_of_credits = {"error_code": "OUT_OF_USAGE_CREDITS", "message": "Usage quota has been reached."}
-    server.script("/v4/sports", Reply(401, out_of_credits))
-    get_settings.cache_clear()
-    try:
-        settings = load_settings(
-            lake_root=str(tmp_path / "lake"),
-            duckdb_path=str(tmp_path / "w.db"),
-            source_mode="live",
-            odds_api_key=key,
-            odds_base_url=server.url,
-            sports=("basketball_nba",),
-            alert_console=True,
-        )
-        resources = build_resources(settings)
-        defs = dg.Definitions(
-            assets=[ingest.oddsapi_historical_hourly],
-            jobs=[automation.historical_job],
-            sensors=[automation.run_failure_alerts],
-            resources=resources,
-        )
-        partition = hour_key(datetime.now(UTC) - timedelta(hours=1))
-        hours, runs = set(), []
-        with dg.instance_for_test() as instance:
-            for _ in range(2):  # the hourly job failing again within the hour: one alert
-                result = defs.resolve_job_def("oddsapi_historical_job").execute_in_process(
-                    instance=instance, partition_key=partition, raise_on_error=False
-                )
-                assert not result.success
-                run = instance.get_run_by_id(result.run_id)
-                (failed,) = instance.all_logs(result.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
-                with dg.build_run_status_sensor_context(
-                    "run_failure_alerts", failed.dagster_event, instance, run, resources=resources
-                ).for_run_failure() as ctx:
-                    automation.run_failure_alerts(ctx)
-                hours.add(hour_key(datetime.now(UTC)))
-                runs.append(result.run_id)
-        lines = [line for line in capsys.readouterr().out.splitlines() if "[monitor]" in line]
-        assert len(lines) == len(hours)  # 1 unless the two runs straddle an hour boundary
-        assert lines[0].endswith(
-            f"[monitor] edge-assets run failed: oddsapi_historical_job: run {runs[0]} "
-            f"(partition {partition}): oddsapi_historical_hourly: stopped cleanly, oddsapi /v4/sports: "
-            "HTTP 401 OUT_OF_USAGE_CREDITS: Usage quota has been reached."
-        )
-        assert key not in lines[0]
-    finally:
-        get_settings.cache_clear()
+    defs = dg.Definitions(
+        assets=[ingest.oddsapi_historical_hourly],
+        jobs=[automation.historical_job],
+        sensors=[automation.run_failure_alerts],
+        resources=out_of_credits,
+    )
+    partition = hour_key(datetime.now(UTC) - timedelta(hours=1))
+    hours, runs = set(), []
+    with dg.instance_for_test() as instance:
+        for _ in range(2):  # the hourly job failing again within the hour: one alert
+            result = defs.resolve_job_def("oddsapi_historical_job").execute_in_process(
+                instance=instance, partition_key=partition, raise_on_error=False
+            )
+            assert not result.success
+            run = instance.get_run_by_id(result.run_id)
+            (failed,) = instance.all_logs(result.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
+            with dg.build_run_status_sensor_context(
+                "run_failure_alerts", failed.dagster_event, instance, run, resources=out_of_credits
+            ).for_run_failure() as ctx:
+                automation.run_failure_alerts(ctx)
+            hours.add(hour_key(datetime.now(UTC)))
+            runs.append(result.run_id)
+    lines = [line for line in capsys.readouterr().out.splitlines() if "[monitor]" in line]
+    assert len(lines) == len(hours)  # 1 unless the two runs straddle an hour boundary
+    assert lines[0].endswith(
+        f"[monitor] edge-assets run failed: oddsapi_historical_job: run {runs[0]} "
+        f"(partition {partition}): oddsapi_historical_hourly: stopped cleanly, {OUT_OF_CREDITS}"
+    )
+    assert LIVE_KEY not in lines[0]
 
 
 def test_market_row_count_reads_the_last_hour_too(tmp_path: Path) -> None:
