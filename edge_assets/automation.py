@@ -293,7 +293,9 @@ def run_failure_alerts(context: dg.RunFailureSensorContext, alerts: AlertsResour
     from edge_assets.alerts import Alert
 
     run = context.dagster_run
-    hour = hour_key(datetime.now(UTC))  # the sensor sees a failure within a minute or so
+    record = context.instance.get_run_record_by_id(run.run_id)
+    ended = record.end_time if record and record.end_time else datetime.now(UTC).timestamp()
+    hour = hour_key(datetime.fromtimestamp(ended, UTC))  # the hour it failed, not the hour it is seen
     partition = run.tags.get("dagster/partition") or (
         f"{run.tags[RANGE_START]}..{run.tags[RANGE_END]}" if RANGE_START in run.tags else None
     )

@@ -260,7 +260,8 @@ def test_a_failed_run_alerts_once_per_job_and_hour(
                 "run_failure_alerts", failed.dagster_event, instance, run, resources=out_of_credits
             ).for_run_failure() as ctx:
                 automation.run_failure_alerts(ctx)
-            hours.add(hour_key(datetime.now(UTC)))
+            ended = instance.get_run_record_by_id(result.run_id).end_time  # type: ignore[union-attr]
+            hours.add(hour_key(datetime.fromtimestamp(ended, UTC)))  # type: ignore[arg-type]
             runs.append(result.run_id)
     lines = [line for line in capsys.readouterr().out.splitlines() if "[monitor]" in line]
     assert len(lines) == len(hours)  # 1 unless the two runs straddle an hour boundary
