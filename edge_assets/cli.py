@@ -349,7 +349,19 @@ def cmd_ui(args: argparse.Namespace) -> int:
     from edge_assets.settings import get_settings
 
     ensure_dagster_home(get_settings().dagster_home)
-    cmd = ["dagster", "dev", "-w", str(REPO_ROOT / "workspace.yaml"), "-h", args.host, "-p", str(args.port)]
+    # this interpreter's dagster: `.venv/bin/edge ui` must work without the venv on PATH
+    cmd = [
+        sys.executable,
+        "-m",
+        "dagster",
+        "dev",
+        "-w",
+        str(REPO_ROOT / "workspace.yaml"),
+        "-h",
+        args.host,
+        "-p",
+        str(args.port),
+    ]
     print("starting:", " ".join(cmd))
     return subprocess.call(cmd, cwd=REPO_ROOT, env=os.environ.copy())
 

@@ -123,6 +123,31 @@ def test_models_ui_runs_mlflow_with_this_interpreter(tmp_path: Path, monkeypatch
     assert help_.returncode == 0 and "--backend-store-uri" in help_.stdout
 
 
+def test_ui_runs_dagster_dev_with_this_interpreter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`.venv/bin/edge ui` as the README says, venv not activated: it failed with "No such file or
+    directory: 'dagster'" because it looked the command up on PATH."""
+    for key, value in _env(tmp_path).items():
+        if key.startswith("EDGE_"):
+            monkeypatch.setenv(key, value)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)  # restored by undo: ensure_dagster_home sets it
+    calls: list[list[str]] = []
+    monkeypatch.setattr(cli.subprocess, "call", lambda cmd, **kwargs: calls.append(cmd) or 0)
+    get_settings.cache_clear()
+    try:
+        assert cli.main(["ui", "--port", "3123"]) == 0
+    finally:
+        get_settings.cache_clear()
+    workspace = str(REPO_ROOT / "workspace.yaml")
+    assert calls == [
+        [sys.executable, "-m", "dagster", "dev", "-w", workspace, "-h", "127.0.0.1", "-p", "3123"]
+    ]
+    assert (tmp_path / "dh" / "dagster.yaml").exists()  # the instance the demo uses, made before start
+    monkeypatch.undo()
+    help_ = subprocess.run([*calls[0][:4], "--help"], capture_output=True, text=True, timeout=120)
+    assert help_.returncode == 0 and "--workspace" in help_.stdout
+
+
 def test_paper_summarizes_the_lakes_trades_per_model(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
