@@ -1,11 +1,14 @@
 """Schedules and sensors: the ingestion cadence (DESIGN §3), the comparator sensor, monitor alerts."""
 
+import hashlib
+import json
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
+from dagster_shared.error import SerializableErrorInfo
 
 from edge_assets import monitoring
-from edge_assets.assets import comparator, ingest, mapping, trading, training
+from edge_assets.assets import comparator, ingest, mapping, seeds, trading, training
 from edge_assets.checks import recent
 from edge_assets.comparator_resources import AlertsResource
 from edge_assets.lake.io_manager import LakeResource
@@ -106,6 +109,47 @@ def comparator_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     )
 
 
+SEED_ASSETS = [seeds.team_aliases, seeds.fee_tables, seeds.cost_models]
+seeds_job = dg.define_asset_job("seeds_job", selection=SEED_ASSETS)
+SEEDS_TAG = "edge/seeds"  # which CSV contents a seeds_job run was asked to load
+
+
+@dg.sensor(
+    job=seeds_job,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Load a seed table (data/*.csv) into the lake when it is missing there or its CSV changed.",
+)
+def seeds_sensor(context: dg.SensorEvaluationContext, lake: LakeResource) -> dg.RunRequest | dg.SkipReason:
+    """Why: on a new instance nothing else materializes the seeds, so the comparator failed on its
+    first runs; and an alias added to data/team_aliases.csv reached the mapping only by hand."""
+    store = lake.lake()
+    stale: dict[str, str] = {}
+    for asset in SEED_ASSETS:
+        name = asset.key.to_user_string()
+        want = seeds.seed_sha256(name) or "no csv"  # a missing CSV fails the run with its path
+        if not store.exists(name, None):
+            stale[name] = want
+            continue
+        event = context.instance.get_latest_materialization_event(asset.key)
+        meta = event.asset_materialization.metadata if event and event.asset_materialization else {}
+        have = meta[seeds.SHA_KEY].value if seeds.SHA_KEY in meta else None
+        if have != want and want != "no csv":
+            stale[name] = want
+    if not stale:
+        return dg.SkipReason("the lake's seed tables match their CSVs")
+    names = ", ".join(sorted(stale))
+    signature = hashlib.sha256(json.dumps(stale, sort_keys=True).encode()).hexdigest()[:16]
+    runs = context.instance.get_runs(filters=dg.RunsFilter(job_name=seeds_job.name), limit=1)
+    if runs and not runs[0].is_finished:
+        return dg.SkipReason(f"{names}: waiting for seeds_job run {runs[0].run_id}")
+    if runs and runs[0].status == dg.DagsterRunStatus.FAILURE and runs[0].tags.get(SEEDS_TAG) == signature:
+        why = run_failure_reason(context.instance, runs[0].run_id)
+        return dg.SkipReason(f"{names}: not retried until a CSV changes; run {runs[0].run_id} failed: {why}")
+    context.log.info(f"loading seed tables: {names}")
+    return dg.RunRequest(asset_selection=[dg.AssetKey(n) for n in sorted(stale)], tags={SEEDS_TAG: signature})
+
+
 # the job that refreshes each table the freshness monitor watches
 FRESHNESS_JOBS = {
     "pm_markets": markets_job.name,
@@ -120,9 +164,21 @@ def run_failure_reason(instance: dg.DagsterInstance, run_id: str) -> str:
         data = entry.dagster_event.step_failure_data if entry.dagster_event else None
         if data is not None:
             told = data.user_failure_data.description if data.user_failure_data else None
-            if told or data.error:
-                return told or data.error.message.strip()  # type: ignore[union-attr]
+            if told:
+                return told
+            if data.error:
+                return _error_chain(data.error)
     return "the run failed before any step ran"
+
+
+def _error_chain(error: SerializableErrorInfo) -> str:
+    """The error and its causes: a failed input load says only "Error occurred while loading
+    input"; what was missing is in its cause."""
+    texts = [error.message.strip().rstrip(":")]
+    while error.cause is not None and len(texts) < 4:
+        error = error.cause
+        texts.append(error.message.strip().rstrip(":"))
+    return "; caused by ".join(texts)
 
 
 def last_run_failure(instance: dg.DagsterInstance, job_name: str) -> str | None:
@@ -137,21 +193,28 @@ def last_run_failure(instance: dg.DagsterInstance, job_name: str) -> str | None:
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Alert (once per check per hour) when freshness fails or a league goes missing; a "
-    "stale table's alert says why its job's latest run failed.",
+    "stale table's alert says why its job's latest run failed. After a start (or the daemon being "
+    "down) each table has its freshness limit to catch up before it alerts.",
 )
 def monitor_alerts_sensor(
     context: dg.SensorEvaluationContext, lake: LakeResource, alerts: AlertsResource, sources: SourcesResource
-) -> dg.SkipReason:
+) -> dg.SensorResult:
     from edge_assets.alerts import Alert
 
     now = datetime.now(UTC)
+    state = json.loads(context.cursor) if context.cursor else {}
+    since = monitoring.watching_since(_from_iso(state.get("last_tick")), _from_iso(state.get("since")), now)
+    cursor = json.dumps({"since": since.isoformat(), "last_tick": now.isoformat()})
     store = lake.lake()
     outcomes = [monitoring.freshness(t, recent(store, t, now), now) for t in monitoring.FRESHNESS_LIMITS]
     live = recent(store, "oddsapi_live", now)
     outcomes.append(monitoring.sports_present(live, sources.sports, in_season=sources.sports_in_season))
-    failed = [o for o in outcomes if not o.passed]
+    failing = [o for o in outcomes if not o.passed]
+    failed = [o for o in failing if monitoring.startup_grace(o.name, since, now) is None]
+    quiet = [o.name for o in failing if o not in failed]
+    waiting = f"; starting up, quiet for now: {', '.join(quiet)}" if quiet else ""
     if not failed:
-        return dg.SkipReason("all monitors pass")
+        return dg.SensorResult(skip_reason=f"all monitors pass{waiting}", cursor=cursor)
     texts = {o.name: o.message for o in failed}
     for table, job_name in FRESHNESS_JOBS.items():
         name = f"{table}_fresh"
@@ -164,7 +227,13 @@ def monitor_alerts_sensor(
             for name, text in texts.items()
         ]
     )
-    return dg.SkipReason(f"{len(failed)} monitor(s) failing: {report.summary()}")
+    return dg.SensorResult(
+        skip_reason=f"{len(failed)} monitor(s) failing: {report.summary()}{waiting}", cursor=cursor
+    )
+
+
+def _from_iso(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
 
 
 features_job = dg.define_asset_job("features_job", selection=[training.features])
@@ -272,6 +341,7 @@ raw_compaction_schedule = dg.ScheduleDefinition(
 # freshness monitor, which tolerates a transient failure and says why when it persists
 RUN_FAILURE_JOBS = [
     comparator_job,
+    seeds_job,
     historical_job,
     scores_job,
     features_job,
@@ -286,8 +356,8 @@ RUN_FAILURE_JOBS = [
     monitored_jobs=RUN_FAILURE_JOBS,  # type: ignore[arg-type]
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=60,
-    description="Alert when a comparator, historical odds, scores, features, training, paper trades or "
-    "raw compaction run fails: once per job per hour, with the reason.",
+    description="Alert when a comparator, seeds, historical odds, scores, features, training, paper "
+    "trades or raw compaction run fails: once per job per hour, with the reason.",
 )
 def run_failure_alerts(context: dg.RunFailureSensorContext, alerts: AlertsResource) -> None:
     from edge_assets.alerts import Alert
@@ -322,9 +392,10 @@ SCHEDULES = [
     paper_trades_schedule,
 ]
 ML_SCHEDULES = [features_schedule, nightly_training_schedule]
-SENSORS = [comparator_sensor, monitor_alerts_sensor, run_failure_alerts]
+SENSORS = [comparator_sensor, seeds_sensor, monitor_alerts_sensor, run_failure_alerts]
 JOBS = [
     comparator_job,
+    seeds_job,
     markets_job,
     live_odds_job,
     books_job,

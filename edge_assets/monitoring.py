@@ -18,6 +18,26 @@ FRESHNESS_LIMITS: dict[str, tuple[str, timedelta]] = {
 EXPECTED_SPORTS = ("basketball_nba", "americanfootball_nfl", "icehockey_nhl", "baseball_mlb", "soccer_epl")
 
 
+# a longer pause between monitor ticks means the daemon was down: the tables get time to catch up
+RESTART_GAP = timedelta(minutes=10)
+
+
+def watching_since(last_tick: datetime | None, since: datetime | None, now: datetime) -> datetime:
+    """When the monitor's current spell of watching began: now on a new instance or after a pause
+    longer than RESTART_GAP, else the spell's start."""
+    if last_tick is None or since is None or now - last_tick > RESTART_GAP:
+        return now
+    return since
+
+
+def startup_grace(name: str, since: datetime, now: datetime) -> timedelta | None:
+    """How long monitor `name` stays quiet yet: each table has its freshness limit from the start of
+    the watch to produce fresh rows (the leagues, live odds' limit); None once that has passed."""
+    table = "oddsapi_live" if name == "leagues_present" else name.removesuffix("_fresh")
+    left = FRESHNESS_LIMITS[table][1] - (now - since)
+    return left if left > timedelta(0) else None
+
+
 @dataclass
 class CheckOutcome:
     name: str

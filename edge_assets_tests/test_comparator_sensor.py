@@ -203,6 +203,7 @@ def test_schedules_poll_into_the_right_partitions() -> None:
         assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
     assert {s.name for s in automation.SENSORS} == {
         "comparator_sensor",
+        "seeds_sensor",
         "monitor_alerts_sensor",
         "run_failure_alerts",
     }

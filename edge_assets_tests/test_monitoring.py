@@ -1,5 +1,6 @@
 """Freshness, completeness and schema checks, and the monitor alert sensor."""
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -155,9 +156,33 @@ def test_leagues_check_asks_the_live_api_which_leagues_are_in_season(
     assert "HTTP 401 INVALID_KEY" in message and key not in message
 
 
-def test_monitor_sensor_alerts_once_per_hour(
+def _watching_for(duration: timedelta, last_tick_ago: timedelta = timedelta(minutes=1)) -> str:
+    """A monitor cursor: watching for `duration`, last ticked `last_tick_ago`."""
+    now = datetime.now(UTC)
+    return (
+        f'{{"since": "{(now - duration).isoformat()}", "last_tick": "{(now - last_tick_ago).isoformat()}"}}'
+    )
+
+
+def test_startup_grace_gives_each_table_its_freshness_limit() -> None:
+    since = monitoring.watching_since(None, None, NOW)
+    assert since == NOW  # a new instance starts watching now
+    assert monitoring.watching_since(
+        NOW - timedelta(minutes=9), NOW - timedelta(hours=3), NOW
+    ) == NOW - timedelta(hours=3)
+    assert monitoring.watching_since(NOW - timedelta(minutes=11), NOW - timedelta(hours=3), NOW) == NOW
+    at = NOW + timedelta(minutes=1)
+    assert monitoring.startup_grace("pm_markets_fresh", since, at) == timedelta(minutes=1)
+    assert monitoring.startup_grace("oddsapi_live_fresh", since, at) == timedelta(minutes=4)
+    assert monitoring.startup_grace("leagues_present", since, at) == timedelta(minutes=4)
+    assert monitoring.startup_grace("pm_order_book_snapshots_fresh", since, at) == timedelta(minutes=69)
+    assert monitoring.startup_grace("pm_markets_fresh", since, NOW + timedelta(minutes=2)) is None
+
+
+def test_monitor_sensor_alerts_once_per_hour_after_the_startup_grace(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """A fresh start alerted at once on four empty tables, before their first polls had run."""
     monkeypatch.setenv("EDGE_ALERT_CONSOLE", "true")
     get_settings.cache_clear()
     try:
@@ -167,14 +192,32 @@ def test_monitor_sensor_alerts_once_per_hour(
         resources = build_resources(settings)
         defs = dg.Definitions(sensors=[automation.monitor_alerts_sensor], resources=resources)
         sensor = defs.resolve_sensor_def("monitor_alerts_sensor")
+        cursors = [
+            None,  # a new instance
+            _watching_for(timedelta(minutes=6)),  # past the live tables' limits, not the books'
+            _watching_for(timedelta(hours=2)),
+            _watching_for(timedelta(hours=2)),  # the same hour again
+            _watching_for(timedelta(hours=2), last_tick_ago=timedelta(minutes=30)),  # daemon was down
+        ]
+        ticks = []
         with dg.instance_for_test() as instance:
-            ticks = []
-            for _ in range(2):
-                with dg.build_sensor_context(instance=instance, definitions=defs, resources=resources) as ctx:
+            for cursor in cursors:
+                with dg.build_sensor_context(
+                    instance=instance, definitions=defs, resources=resources, cursor=cursor
+                ) as ctx:
                     ticks.append(sensor.evaluate_tick(ctx))
-            first, second = ticks
-        assert first.skip_message.startswith("4 monitor(s) failing: sent=4")
-        assert second.skip_message.startswith("4 monitor(s) failing: skipped_duplicate=4")
+        quiet = "starting up, quiet for now: "
+        books = "pm_order_book_snapshots_fresh"
+        assert (
+            ticks[0].skip_message
+            == f"all monitors pass; {quiet}pm_markets_fresh, oddsapi_live_fresh, {books}, leagues_present"
+        )
+        assert ticks[1].skip_message == f"3 monitor(s) failing: sent=3; {quiet}{books}"
+        assert ticks[2].skip_message == "4 monitor(s) failing: sent=1, skipped_duplicate=3"
+        assert ticks[3].skip_message == "4 monitor(s) failing: skipped_duplicate=4"
+        assert ticks[4].skip_message.startswith("all monitors pass; starting up")
+        since = json.loads(ticks[4].cursor)["since"]
+        assert datetime.now(UTC) - datetime.fromisoformat(since) < timedelta(minutes=1)  # a new watch
         printed = capsys.readouterr().out
         assert printed.count("edge-assets monitor failed") == 4
         assert "pm_markets_fresh" in printed and "leagues_present" in printed
@@ -229,7 +272,12 @@ def test_a_stale_tables_alert_says_why_its_last_run_failed(
         assert why == f"oddsapi_live: stopped cleanly, {OUT_OF_CREDITS}"
         assert automation.last_run_failure(instance, "pm_markets_job") is None  # never ran
         sensor = defs.resolve_sensor_def("monitor_alerts_sensor")
-        with dg.build_sensor_context(instance=instance, definitions=defs, resources=out_of_credits) as ctx:
+        with dg.build_sensor_context(
+            instance=instance,
+            definitions=defs,
+            resources=out_of_credits,
+            cursor=_watching_for(timedelta(hours=2)),
+        ) as ctx:
             sensor.evaluate_tick(ctx)
     printed = capsys.readouterr().out
     stale = "oddsapi_live: no rows in the latest partitions"
