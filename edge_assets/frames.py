@@ -1,9 +1,11 @@
 """Small pure helpers over time-stamped frames, shared by the hourly assets."""
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import polars as pl
+
+from edge_assets.schemas import PM_ORDER_BOOK_SNAPSHOTS, empty
 
 
 def by_hour(df: pl.DataFrame, column: str) -> dict[datetime, pl.DataFrame]:
@@ -17,6 +19,17 @@ def by_hour(df: pl.DataFrame, column: str) -> dict[datetime, pl.DataFrame]:
 def latest_poll(df: pl.DataFrame, column: str = "observed_at") -> pl.DataFrame:
     """The rows of the most recent poll."""
     return df.filter(pl.col(column) == pl.col(column).max()) if df.height else df
+
+
+def book_poll(books_by_hour: dict[datetime, pl.DataFrame], hour: datetime, at: datetime) -> pl.DataFrame:
+    """The latest order-book poll at/before `at`, from its hour or else the hour before (the
+    hourly snapshot lands a few minutes into the hour); empty when there is none."""
+    for h in (hour, hour - timedelta(hours=1)):
+        if (books := books_by_hour.get(h)) is not None:
+            poll = latest_poll(books.filter(pl.col("snapshot_at") <= at), "snapshot_at")
+            if poll.height:
+                return poll
+    return empty(PM_ORDER_BOOK_SNAPSHOTS)
 
 
 def split_by_windows(

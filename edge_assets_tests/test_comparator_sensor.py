@@ -273,3 +273,52 @@ def test_nightly_training_labels_the_days_it_missed_in_one_run(tmp_path: Path) -
         (request,) = automation.nightly_training_schedule.evaluate_tick(ctx).run_requests or []
         assert (request.run_key, request.partition_key) == ("nightly:2026-11-15", "2026-11-15")
     get_settings.cache_clear()
+
+
+def test_an_hours_first_runs_price_on_the_previous_hours_books(tmp_path: Path) -> None:
+    """Live, the books land at :02: the comparator's runs for a new hour failed ("pm_order_book_snapshots
+    partition ... has not been written") until then, and alerted every hour. Now they price on the
+    previous hour's last book poll."""
+    from edge_assets.frames import latest_poll
+    from edge_assets.mapping.layout import pm_sportsbook_lines as build_lines
+    from edge_assets.schemas import PM_SPORTSBOOK_LINES, conform
+
+    settings = load_settings(lake_root=str(tmp_path / "lake"), duckdb_path=str(tmp_path / "w.duckdb"))
+    resources = build_resources(settings)
+    before, hour = (hour_key(datetime(2026, 11, 20, h, tzinfo=UTC)) for h in (14, 15))
+    lake = Lake(str(tmp_path / "lake"))
+    with dg.instance_for_test() as instance:
+
+        def run(selection: list, partition: str | None) -> bool:
+            return dg.materialize(
+                ALL_ASSETS,
+                selection=selection,
+                resources=resources,
+                instance=instance,
+                partition_key=partition,
+            ).success
+
+        assert run(ALL_ASSETS[:3], None)
+        assert run([ingest.pm_markets, ingest.pm_order_book_snapshots, ingest.oddsapi_live], before)
+        assert run([ingest.pm_markets, ingest.oddsapi_live], hour)  # no book poll yet this hour
+        assert run(automation.COMPARATOR_CHAIN, hour)
+    books = lake.read("pm_order_book_snapshots", before)
+    markets = latest_poll(lake.read("pm_markets", hour))
+    at = markets["observed_at"].max()
+    expected = build_lines(
+        markets,
+        books,
+        lake.read("market_mappings", hour),
+        observed_at=at,
+        odds=lake.read("oddsapi_live", hour),
+    )
+    lines = lake.read("pm_sportsbook_lines", hour)
+    assert lines.height > 100
+    assert lines.equals(conform(expected, PM_SPORTSBOOK_LINES))
+    features = lake.read("features_latest", hour)
+    assert features.height > 100
+    age = (at - books["snapshot_at"].max()).total_seconds()
+    assert age == 3600  # both polled at :50 of their hour
+    # the book's age; 0: a token missing from the books, priced by Gamma's best ask of the poll
+    ages = features["pm_quote_age_s"].drop_nulls()
+    assert (ages == age).sum() > 100 and set(ages) == {age, 0.0}

@@ -47,14 +47,13 @@ def test_hourly_stages_put_lookback_readers_after_their_parents() -> None:
             "oddsapi_live",
             "pm_markets",
             "pm_order_book_snapshots",
-            "pm_sportsbook_lines",
         ],
-        ["features_latest"],  # reads the previous hour's pm_markets
+        ["features_latest", "pm_sportsbook_lines"],  # read the previous hour's pm_markets / books
         ["features", "signals"],  # read 24 h of features_latest
     ]
     graph = defs.resolve_asset_graph()
     stage_keys = hourly_stages(defs, hourly)
-    # features_latest runs in the ingestion runs (its first hour per worker range redone after them);
+    # the second stage runs in the ingestion runs (its first hour per worker range redone after them);
     # signals reads the lake itself and features is a whole-range asset: their own stage
     assert _fusable_lookback(graph, stage_keys[1], set(stage_keys[0])) == 1
     assert _fusable_lookback(graph, stage_keys[2], set(stage_keys[1])) is None

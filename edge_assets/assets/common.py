@@ -25,6 +25,19 @@ SINGLE_WRITER = "single_writer"
 # does a SINGLE_WRITER): most of such a run's cost is fixed (Dagster, reads of the lookback), so
 # fewer, longer runs; its rows do not depend on where a run starts (tested)
 RUN_HOURS = "run_hours"
+
+
+def with_previous_hour() -> dg.AssetIn:
+    """An hourly input read together with the hour before it; hours not written yet are skipped
+    (the start of the lake, or the current hour before its first poll)."""
+    return dg.AssetIn(
+        partition_mapping=dg.TimeWindowPartitionMapping(
+            start_offset=-1, allow_nonexistent_upstream_partitions=True
+        ),
+        metadata={"allow_missing_partitions": True},
+    )
+
+
 # "module:function" doing ahead what the asset's body does first (import heavy libraries): the runner
 # calls it in the background while a core is idle, before the asset runs
 WARM_UP = "warm_up"

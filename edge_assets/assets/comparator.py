@@ -6,24 +6,28 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import polars as pl
 
-from edge_assets.assets.common import READS_EARLIER_HOURS, RUN_HOURS, SINGLE_WRITER, lake_asset
+from edge_assets.assets.common import (
+    READS_EARLIER_HOURS,
+    RUN_HOURS,
+    SINGLE_WRITER,
+    lake_asset,
+    with_previous_hour,
+)
 from edge_assets.comparator_resources import AlertsResource, ComparatorResource
 from edge_assets.features.history import build_features
 from edge_assets.features.latest import features_latest_for_hours
 from edge_assets.lake.io_manager import LakeResource
 from edge_assets.models_resource import build_models_resource, lookback_features
+from edge_assets.schemas import PM_ORDER_BOOK_SNAPSHOTS, empty
 
 
 @lake_asset(
     "comparator",
     ins={
         # the news check compares each poll with the last hour's: the previous hour's polls too
-        "pm_markets": dg.AssetIn(
-            partition_mapping=dg.TimeWindowPartitionMapping(
-                start_offset=-1, allow_nonexistent_upstream_partitions=True
-            ),
-            metadata={"allow_missing_partitions": True},
-        )
+        "pm_markets": with_previous_hour(),
+        # an hour's first runs, before its hourly book poll, price on the previous hour's books
+        "pm_order_book_snapshots": with_previous_hour(),
     },
     description="Per mapped Polymarket outcome: ask/bid/mid/depth, consensus and sharp fair probability, "
     "best book price, raw edge, EV after fees and slippage for the configured stake, liquidity.",
@@ -39,7 +43,7 @@ def features_latest(
     df = features_latest_for_hours(
         pm_sportsbook_lines,
         oddsapi_live,
-        pm_order_book_snapshots,
+        pm_order_book_snapshots if pm_order_book_snapshots.width else empty(PM_ORDER_BOOK_SNAPSHOTS),
         market_mappings,
         pm_markets,
         devig_method=comparator.devig_method,

@@ -3,8 +3,8 @@
 import dagster as dg
 import polars as pl
 
-from edge_assets.assets.common import lake_asset
-from edge_assets.frames import by_hour, latest_poll
+from edge_assets.assets.common import lake_asset, with_previous_hour
+from edge_assets.frames import book_poll, by_hour, latest_poll
 from edge_assets.mapping.aliases import AliasResolver
 from edge_assets.mapping.layout import pm_sportsbook_lines as build_lines
 from edge_assets.mapping.matcher import match_hours, unmatched_report
@@ -63,6 +63,8 @@ def market_mappings(
 
 @lake_asset(
     "mapping",
+    # an hour's first runs, before its hourly book poll, price on the previous hour's books
+    ins={"pm_order_book_snapshots": with_previous_hour()},
     description="Polymarket's executable prices in the oddsapi_live layout (bookmaker = polymarket): decimal "
     "price from the best ask including the taker fee, and the size available at that price.",
 )
@@ -78,9 +80,10 @@ def pm_sportsbook_lines(
     frames = []
     for hour, markets in by_hour(pm_markets, "observed_at").items():
         poll = latest_poll(markets)
-        books = latest_poll(books_by_hour.get(hour, pm_order_book_snapshots.clear()), "snapshot_at")
+        at = poll["observed_at"].max()
+        books = book_poll(books_by_hour, hour, at)
         maps = maps_by_hour.get(hour, market_mappings.clear())
         odds = odds_h.get(hour, oddsapi_live.clear())
-        frames.append(build_lines(poll, books, maps, observed_at=poll["observed_at"].max(), odds=odds))
+        frames.append(build_lines(poll, books, maps, observed_at=at, odds=odds))
     df = conform(pl.concat(frames), PM_SPORTSBOOK_LINES) if frames else empty(PM_SPORTSBOOK_LINES)
     return dg.MaterializeResult(value=df, metadata={"dagster/row_count": df.height})

@@ -129,6 +129,7 @@ __all__ = [
 NEWS_MOVE = 0.04
 NEWS_MIN_MARKETS = 2
 NEWS_WINDOW = timedelta(hours=1)
+BOOK_FALLBACK = timedelta(hours=1)  # how far back an hour without its own book poll yet may look
 
 
 def _utc(at: datetime) -> datetime:
@@ -796,8 +797,9 @@ def features_latest_for_hours(
     max_quote_age: timedelta = timedelta(minutes=10),
 ) -> pl.DataFrame:
     """features_latest for every hour of a window: one snapshot per hour that has mappings, at that
-    hour's last mapping poll (books: the hour's last poll; news: that hour's and the previous hour's
-    PM_MARKETS polls). All hours in one pass (``_build_snapshots``), equal to one build per hour."""
+    hour's last mapping poll (books: the latest poll at/before it, of that hour or the previous one;
+    news: that hour's and the previous hour's PM_MARKETS polls). All hours in one pass
+    (``_build_snapshots``), equal to one build per hour."""
     if devig_method not in METHODS:
         raise ValueError(f"unknown de-vig method {devig_method!r}; choose one of {METHODS}")
     if mappings.height == 0:
@@ -815,15 +817,21 @@ def features_latest_for_hours(
             .drop("_hour")
         )
 
-    latest_books = books.filter(
-        pl.col("snapshot_at") == pl.col("snapshot_at").max().over(pl.col("snapshot_at").dt.truncate("1h"))
+    # each snapshot's book poll: the latest at/before it, from its hour or the one before (the
+    # hourly books land at :02, so an hour's first comparator runs price on the previous hour's)
+    polls = books.select(pl.col("snapshot_at").unique().sort())
+    served = (
+        snaps.sort(SNAP)
+        .join_asof(polls, left_on=SNAP, right_on="snapshot_at", strategy="backward")
+        .filter(pl.col("snapshot_at") >= pl.col("_hour") - BOOK_FALLBACK)
+        .select(SNAP, "snapshot_at")
     )
     # each poll serves its own hour's snapshot and the next one's (the last hour of news)
     history = pl.concat([tag(pm_markets, "observed_at", NEWS_WINDOW), tag(pm_markets, "observed_at")])
     frames = [
         tag(pm_lines, "observed_at"),
         tag(odds, "observed_at").filter(pl.col("observed_at") <= pl.col(SNAP)),
-        tag(latest_books, "snapshot_at"),
+        books.join(served, on="snapshot_at", how="inner", maintain_order="left"),
         tag(mappings, "observed_at"),
         history,
     ]
