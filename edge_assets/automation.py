@@ -77,14 +77,35 @@ def scores_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     return dg.RunRequest(run_key=f"scores:{context.scheduled_execution_time.isoformat()}", partition_key=day)
 
 
-WATCHED = [ingest.oddsapi_live.key, ingest.pm_markets.key]
+# new rows of these for an hour re-run the comparator for it (fresh books re-price the hour)
+WATCHED = [ingest.oddsapi_live.key, ingest.pm_markets.key, ingest.pm_order_book_snapshots.key]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def books_refresh(instance: dg.DagsterInstance, hour: str, now: datetime) -> dg.RunRequest | None:
+    """A books_job run for the current hour when its latest book poll is older than the setting:
+    the comparator prices on the latest books, which the hourly schedule alone leaves up to an hour
+    old. One request per max-age window (the run key), so a failing CLOB is retried, not hammered."""
+    max_age = timedelta(minutes=get_settings().books_max_age_minutes)
+    latest = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=ingest.pm_order_book_snapshots.key, asset_partitions=[hour]), limit=1
+    ).records
+    if latest and now - datetime.fromtimestamp(latest[0].timestamp, UTC) < max_age:
+        return None
+    window = int(now.timestamp() // max_age.total_seconds())
+    key = f"books_refresh:{hour}:{window}"
+    return dg.RunRequest(job_name=books_job.name, partition_key=hour, run_key=key)
 
 
 @dg.sensor(
-    job=comparator_job,
+    jobs=[comparator_job, books_job],
     minimum_interval_seconds=20,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="New oddsapi_live / pm_markets data -> one comparator run per touched hour.",
+    description="New oddsapi_live / pm_markets / order book data -> one comparator run per touched hour; "
+    "the current hour's books re-polled when older than EDGE_BOOKS_MAX_AGE_MINUTES.",
 )
 def comparator_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     """The cursor is the highest storage id already scored, so nothing is scored twice or missed."""
@@ -101,12 +122,15 @@ def comparator_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
                 hours.add(record.partition_key)
     if not hours:
         return dg.SensorResult(skip_reason="no new live data since the last tick", cursor=context.cursor)
-    return dg.SensorResult(
-        run_requests=[
-            dg.RunRequest(run_key=f"comparator:{h}:{last}", partition_key=h) for h in sorted(hours)
-        ],
-        cursor=str(last),
-    )
+    requests = [
+        dg.RunRequest(job_name=comparator_job.name, run_key=f"comparator:{h}:{last}", partition_key=h)
+        for h in sorted(hours)
+    ]
+    now = _utcnow()
+    current = hour_key(now)
+    if current in hours and (refresh := books_refresh(context.instance, current, now)):
+        requests.append(refresh)
+    return dg.SensorResult(run_requests=requests, cursor=str(last))
 
 
 SEED_ASSETS = [seeds.team_aliases, seeds.fee_tables, seeds.cost_models]

@@ -55,6 +55,13 @@ class Settings(BaseSettings):
         2, ge=1, le=60, description="minutes between live odds polls (each costs markets × regions per sport)"
     )
     http_timeout_s: float = Field(10.0, gt=0)
+    books_max_age_minutes: int = Field(
+        10,
+        ge=1,
+        le=60,
+        description="the comparator sensor re-polls the current hour's order books when their latest "
+        "poll is older (the hourly schedule alone would price on books up to an hour old)",
+    )
 
     # comparator
     min_ev: float = Field(0.03, description="minimum EV after all costs per dollar")

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import dagster as dg
 import pytest
@@ -322,3 +322,60 @@ def test_an_hours_first_runs_price_on_the_previous_hours_books(tmp_path: Path) -
     # the book's age; 0: a token missing from the books, priced by Gamma's best ask of the poll
     ages = features["pm_quote_age_s"].drop_nulls()
     assert (ages == age).sum() > 100 and set(ages) == {age, 0.0}
+
+
+def test_the_current_hours_books_are_re_polled_when_older_than_the_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hourly book poll alone left the comparator pricing on books up to an hour old."""
+    settings = load_settings(lake_root=str(tmp_path / "lake"), duckdb_path=str(tmp_path / "w.duckdb"))
+    resources = build_resources(settings)
+    defs = dg.Definitions(
+        assets=ALL_ASSETS,
+        sensors=[automation.comparator_sensor],
+        jobs=[automation.comparator_job, automation.books_job],
+        resources=resources,
+    )
+    sensor = defs.resolve_sensor_def("comparator_sensor")
+    now = datetime.now(UTC)
+    monkeypatch.setattr(automation, "_utcnow", lambda: now)
+    current, past = hour_key(now), hour_key(now - timedelta(hours=5))
+    with dg.instance_for_test() as instance:
+
+        def tick(cursor: str | None) -> Any:
+            return sensor.evaluate_tick(
+                dg.build_sensor_context(instance=instance, definitions=defs, cursor=cursor)
+            )
+
+        for hour in (past, current):
+            assert dg.materialize(
+                ALL_ASSETS,
+                selection=[ingest.pm_markets],
+                resources=resources,
+                instance=instance,
+                partition_key=hour,
+            ).success
+        first = tick(None)
+        window = int(now.timestamp() // 600)
+        assert [(r.job_name, r.partition_key, r.run_key) for r in first.run_requests] == [
+            ("comparator_job", past, f"comparator:{past}:{first.cursor}"),
+            ("comparator_job", current, f"comparator:{current}:{first.cursor}"),
+            ("order_books_job", current, f"books_refresh:{current}:{window}"),  # no books yet
+        ]
+        run = defs.resolve_job_def("order_books_job").execute_in_process(
+            instance=instance, partition_key=current
+        )
+        (polled,) = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=ingest.pm_order_book_snapshots.key), limit=1
+        ).records
+        assert polled.run_id == run.run_id
+        # the new books re-run the comparator for the hour, and are fresh: no second poll
+        second = tick(first.cursor)
+        assert [(r.job_name, r.partition_key) for r in second.run_requests] == [("comparator_job", current)]
+        at = datetime.fromtimestamp(polled.timestamp, UTC)
+        assert automation.books_refresh(instance, current, at + timedelta(minutes=9, seconds=59)) is None
+        later = at + timedelta(minutes=10)
+        again = automation.books_refresh(instance, current, later)
+        assert (
+            again is not None and again.run_key == f"books_refresh:{current}:{int(later.timestamp() // 600)}"
+        )
