@@ -379,3 +379,16 @@ def test_the_current_hours_books_are_re_polled_when_older_than_the_setting(
         assert (
             again is not None and again.run_key == f"books_refresh:{current}:{int(later.timestamp() // 600)}"
         )
+
+
+def test_scheduled_and_sensor_jobs_run_in_one_process() -> None:
+    """A process per step made a 1 s markets poll a ~30 s run, every minute (measured under
+    `edge ui`); the implicit asset job of UI backfills keeps parallel steps."""
+    from edge_assets.definitions import defs
+
+    targets = {s.job_name for s in [*automation.SCHEDULES, *automation.ML_SCHEDULES]}
+    targets |= {t.job_name for sensor in automation.SENSORS if sensor.has_jobs for t in sensor.targets}
+    assert {"comparator_job", "order_books_job", "seeds_job", "raw_compaction_job"} <= targets
+    for name in targets:
+        assert defs.resolve_job_def(name).executor_def.name == "in_process", name
+    assert defs.resolve_implicit_global_asset_job_def().executor_def.name == "multi_or_in_process_executor"
