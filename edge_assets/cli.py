@@ -3,6 +3,7 @@
 import argparse
 import importlib.metadata
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -197,6 +198,30 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     return 0 if report.success else 1
 
 
+def _sigint_default() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def run_until_stopped(cmd: list[str], *, env: dict[str, str], cwd: Path | None = None) -> int:
+    """Run a long-lived server (dagster dev, mlflow ui) so that stopping `edge` stops it.
+
+    Started in the background by a script (`nohup edge ui &`), a process inherits SIGINT ignored;
+    dagster dev maps SIGTERM to its SIGINT handler, so it ignored both and outlived a killed `edge
+    ui`, and the next start ran a second daemon on the same instance. The child gets SIGINT back,
+    SIGTERM is passed on, and Ctrl-C (sent to both) waits for the child's own clean shutdown.
+    """
+    child = subprocess.Popen(cmd, env=env, cwd=cwd, preexec_fn=_sigint_default)
+    previous = signal.signal(signal.SIGTERM, lambda *_: child.send_signal(signal.SIGTERM))
+    try:
+        while True:
+            try:
+                return child.wait()
+            except KeyboardInterrupt:
+                continue
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def mlflow_ui_command(tracking_uri: str, host: str, port: int) -> list[str] | None:
     """`mlflow ui` run by this interpreter (`.venv/bin/edge` works without the venv on PATH), or
     None with mlflow-skinny alone: it has the `ui` command but not the server's web assets."""
@@ -227,7 +252,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         env = os.environ.copy()
         if res.s3_endpoint_url:  # the UI server reads S3 artifacts itself (registry.use_s3_endpoint)
             env.setdefault("MLFLOW_S3_ENDPOINT_URL", res.s3_endpoint_url)
-        return subprocess.call(cmd, env=env)
+        return run_until_stopped(cmd, env=env)
     if not res.has_store():
         print(f"no models yet: tracking store {res.tracking_uri} does not exist (run edge_models first)")
         return 0
@@ -363,7 +388,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
         str(args.port),
     ]
     print("starting:", " ".join(cmd))
-    return subprocess.call(cmd, cwd=REPO_ROOT, env=os.environ.copy())
+    return run_until_stopped(cmd, cwd=REPO_ROOT, env=os.environ.copy())
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:

@@ -1,5 +1,6 @@
 """The `edge` command over a real lake and DuckDB file."""
 
+import contextlib
 import importlib.metadata
 import os
 import subprocess
@@ -103,7 +104,7 @@ def test_models_ui_runs_mlflow_with_this_interpreter(tmp_path: Path, monkeypatch
         envs.append(kwargs["env"])
         return 0
 
-    monkeypatch.setattr(cli.subprocess, "call", fake_call)
+    monkeypatch.setattr(cli, "run_until_stopped", fake_call)
     get_settings.cache_clear()  # read the environment set above
     try:
         assert cli.main(["models", "--ui", "--port", "5123"]) == 0
@@ -132,7 +133,7 @@ def test_ui_runs_dagster_dev_with_this_interpreter(tmp_path: Path, monkeypatch: 
     monkeypatch.setenv("PATH", "/nonexistent")
     monkeypatch.delenv("DAGSTER_HOME", raising=False)  # restored by undo: ensure_dagster_home sets it
     calls: list[list[str]] = []
-    monkeypatch.setattr(cli.subprocess, "call", lambda cmd, **kwargs: calls.append(cmd) or 0)
+    monkeypatch.setattr(cli, "run_until_stopped", lambda cmd, **kwargs: calls.append(cmd) or 0)
     get_settings.cache_clear()
     try:
         assert cli.main(["ui", "--port", "3123"]) == 0
@@ -146,6 +147,53 @@ def test_ui_runs_dagster_dev_with_this_interpreter(tmp_path: Path, monkeypatch: 
     monkeypatch.undo()
     help_ = subprocess.run([*calls[0][:4], "--help"], capture_output=True, text=True, timeout=120)
     assert help_.returncode == 0 and "--workspace" in help_.stdout
+
+
+# a server that, like dagster dev, maps SIGTERM to its SIGINT handler; it says when it stops cleanly
+_SERVER = """
+import os, signal, sys, time
+signal.signal(signal.SIGTERM, signal.getsignal(signal.SIGINT))
+open(sys.argv[1], "w").write(str(os.getpid()))
+try:
+    while True:
+        time.sleep(0.05)
+except KeyboardInterrupt:
+    open(sys.argv[1], "a").write(" stopped")
+    sys.exit(3)
+"""
+_WRAPPER = """
+import os, sys
+from edge_assets import cli
+sys.exit(cli.run_until_stopped([sys.executable, "-c", sys.argv[1], sys.argv[2]], env=dict(os.environ)))
+"""
+
+
+def test_stopping_edge_ui_stops_the_server_it_started(tmp_path: Path) -> None:
+    """`nohup edge ui &` from a script, then `kill`: edge died and dagster dev, started with SIGINT
+    ignored and so deaf to SIGTERM too, kept running its daemon; the next start made a second one."""
+    import signal
+    import time
+
+    said = tmp_path / "server.txt"
+    wrapper = subprocess.Popen(
+        [sys.executable, "-c", _WRAPPER, _SERVER, str(said)],
+        cwd=REPO_ROOT,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),  # as a backgrounded job
+    )
+    deadline = time.monotonic() + 60
+    while not said.exists() or not said.read_text():
+        assert time.monotonic() < deadline and wrapper.poll() is None
+        time.sleep(0.05)
+    server_pid = int(said.read_text())
+    try:
+        wrapper.send_signal(signal.SIGTERM)
+        assert wrapper.wait(timeout=30) == 3  # the server's own exit code: it shut down, was not killed
+        assert said.read_text() == f"{server_pid} stopped"
+        with pytest.raises(ProcessLookupError):
+            os.kill(server_pid, 0)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(server_pid, signal.SIGKILL)  # no orphan when this fails
 
 
 def test_paper_summarizes_the_lakes_trades_per_model(
