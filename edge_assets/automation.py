@@ -136,15 +136,37 @@ def comparator_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
                 hours.add(record.partition_key)
     if not hours:
         return dg.SensorResult(skip_reason="no new live data since the last tick", cursor=context.cursor)
+    # an hour whose markets or live odds are not written yet waits for them: their arrival is new
+    # data for it (Gamma polls every minute, odds every 2: the hour's first run failed without them)
+    waiting = {h: _missing_inputs(context.instance, h) for h in sorted(hours)}
     requests = [
         dg.RunRequest(job_name=comparator_job.name, run_key=f"comparator:{h}:{last}", partition_key=h)
-        for h in sorted(hours)
+        for h, missing in waiting.items()
+        if not missing
     ]
     now = _utcnow()
     current = hour_key(now)
     if current in hours and (refresh := books_refresh(context.instance, current, now)):
         requests.append(refresh)
-    return dg.SensorResult(run_requests=requests, cursor=str(last))
+    wait = "; ".join(f"{h}: waiting for {', '.join(m)}" for h, m in waiting.items() if m)
+    if requests:
+        if wait:
+            context.log.info(wait)
+        return dg.SensorResult(run_requests=requests, cursor=str(last))
+    return dg.SensorResult(skip_reason=wait, cursor=str(last))
+
+
+COMPARATOR_NEEDS = [ingest.pm_markets.key, ingest.oddsapi_live.key]  # books may come from the hour before
+
+
+def _missing_inputs(instance: dg.DagsterInstance, hour: str) -> list[str]:
+    return [
+        key.to_user_string()
+        for key in COMPARATOR_NEEDS
+        if not instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=key, asset_partitions=[hour]), limit=1
+        ).records
+    ]
 
 
 SEED_ASSETS = [seeds.team_aliases, seeds.fee_tables, seeds.cost_models]

@@ -324,10 +324,11 @@ def test_an_hours_first_runs_price_on_the_previous_hours_books(tmp_path: Path) -
     assert (ages == age).sum() > 100 and set(ages) == {age, 0.0}
 
 
-def test_the_current_hours_books_are_re_polled_when_older_than_the_setting(
+def test_comparator_waits_for_the_hours_odds_and_re_polls_books_older_than_the_setting(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The hourly book poll alone left the comparator pricing on books up to an hour old."""
+    """The hourly book poll alone left the comparator pricing on books up to an hour old. And the
+    comparator ran for an hour whose live odds were not written yet, and failed."""
     settings = load_settings(lake_root=str(tmp_path / "lake"), duckdb_path=str(tmp_path / "w.duckdb"))
     resources = build_resources(settings)
     defs = dg.Definitions(
@@ -347,19 +348,20 @@ def test_the_current_hours_books_are_re_polled_when_older_than_the_setting(
                 dg.build_sensor_context(instance=instance, definitions=defs, cursor=cursor)
             )
 
-        for hour in (past, current):
+        def poll(asset: dg.AssetsDefinition, hour: str) -> None:
             assert dg.materialize(
-                ALL_ASSETS,
-                selection=[ingest.pm_markets],
-                resources=resources,
-                instance=instance,
-                partition_key=hour,
+                ALL_ASSETS, selection=[asset], resources=resources, instance=instance, partition_key=hour
             ).success
+
+        # markets first: the comparator waits for the hour's live odds (it failed without them)
+        poll(ingest.pm_markets, past)
         first = tick(None)
+        assert first.run_requests == []
+        assert first.skip_message == f"{past}: waiting for oddsapi_live"
+        poll(ingest.pm_markets, current)
+        second = tick(first.cursor)
         window = int(now.timestamp() // 600)
-        assert [(r.job_name, r.partition_key, r.run_key) for r in first.run_requests] == [
-            ("comparator_job", past, f"comparator:{past}:{first.cursor}"),
-            ("comparator_job", current, f"comparator:{current}:{first.cursor}"),
+        assert [(r.job_name, r.partition_key, r.run_key) for r in second.run_requests] == [
             ("order_books_job", current, f"books_refresh:{current}:{window}"),  # no books yet
         ]
         run = defs.resolve_job_def("order_books_job").execute_in_process(
@@ -369,9 +371,14 @@ def test_the_current_hours_books_are_re_polled_when_older_than_the_setting(
             dg.AssetRecordsFilter(asset_key=ingest.pm_order_book_snapshots.key), limit=1
         ).records
         assert polled.run_id == run.run_id
-        # the new books re-run the comparator for the hour, and are fresh: no second poll
-        second = tick(first.cursor)
-        assert [(r.job_name, r.partition_key) for r in second.run_requests] == [("comparator_job", current)]
+        for hour in (past, current):
+            poll(ingest.oddsapi_live, hour)
+        # the odds complete both hours; the new books are fresh: no second poll
+        third = tick(second.cursor)
+        assert [(r.job_name, r.partition_key, r.run_key) for r in third.run_requests] == [
+            ("comparator_job", past, f"comparator:{past}:{third.cursor}"),
+            ("comparator_job", current, f"comparator:{current}:{third.cursor}"),
+        ]
         at = datetime.fromtimestamp(polled.timestamp, UTC)
         assert automation.books_refresh(instance, current, at + timedelta(minutes=9, seconds=59)) is None
         later = at + timedelta(minutes=10)
