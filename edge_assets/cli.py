@@ -166,6 +166,10 @@ def _print_steps(report: object) -> None:
                 print(f"      check {check}")
 
 
+# fetched from endpoints that only answer for now (and the last 3 days of scores)
+LIVE_ONLY_ASSETS = ("pm_markets", "pm_order_book_snapshots", "oddsapi_live", "oddsapi_scores")
+
+
 def cmd_backfill(args: argparse.Namespace) -> int:
     import dagster as dg
 
@@ -174,12 +178,23 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     from edge_assets.settings import get_settings
 
     s = get_settings()
+    include = args.select.split(",") if args.select else None
+    replays = s.source_mode == "simulator" and not s.sim_url  # only the embedded simulator has a past
+    live_only = [a for a in LIVE_ONLY_ASSETS if include is None or a in include]
+    if live_only and not replays:
+        where = "the simulator over HTTP (EDGE_SIM_URL)" if s.sim_url else "the live APIs"
+        print(
+            f"edge backfill: {', '.join(live_only)} are polled live and {where} cannot answer for past "
+            "hours; only the embedded simulator replays them (unset EDGE_SIM_URL / EDGE_SOURCE_MODE). "
+            "Past odds: edge backfill --select oddsapi_historical_hourly",
+            file=sys.stderr,
+        )
+        return 2
     ensure_dagster_home(s.dagster_home)
     end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     if args.end:
         end = datetime.fromisoformat(args.end).replace(tzinfo=UTC)
     start = end - timedelta(days=args.days, hours=args.hours)
-    include = args.select.split(",") if args.select else None
     t0 = time.perf_counter()
     polls = None if args.all_polls else s.backfill_poll_minutes
     with dg.DagsterInstance.get() as instance:

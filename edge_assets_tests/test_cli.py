@@ -232,6 +232,28 @@ def _cells(line: str) -> list[str]:
     return [c.strip() for c in line.strip().strip("│").split("┆")]
 
 
+def test_backfill_refuses_live_polled_assets_on_sources_without_a_past(tmp_path: Path) -> None:
+    """With EDGE_SIM_URL (or live keys) a whole-graph backfill ran for 14 s and failed in every lane:
+    "oddsapi_live is polled live: hours ... cannot be fetched now". It now says so before starting."""
+    env = _env(tmp_path) | {"EDGE_SIM_URL": "http://127.0.0.1:9"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "edge_assets.cli", "backfill", "--days", "1"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (
+        "edge backfill: pm_markets, pm_order_book_snapshots, oddsapi_live, oddsapi_scores are polled live "
+        "and the simulator over HTTP (EDGE_SIM_URL) cannot answer for past hours; only the embedded "
+        "simulator replays them (unset EDGE_SIM_URL / EDGE_SOURCE_MODE). Past odds: edge backfill "
+        "--select oddsapi_historical_hourly"
+    )
+    assert not (tmp_path / "dh").exists() and not (tmp_path / "lake").exists()  # nothing started
+
+
 def test_backfill_prints_each_steps_checks(capsys: pytest.CaptureFixture[str]) -> None:
     from edge_assets.runner import RunReport, StepReport
 
