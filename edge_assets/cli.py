@@ -176,12 +176,13 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     from edge_assets.definitions import defs
     from edge_assets.runner import ensure_dagster_home, run_window
     from edge_assets.settings import get_settings
+    from edge_assets.sources_resource import build_source_resources
 
     s = get_settings()
     include = args.select.split(",") if args.select else None
-    replays = s.source_mode == "simulator" and not s.sim_url  # only the embedded simulator has a past
+    sources = build_source_resources(s)["sources"]
     live_only = [a for a in LIVE_ONLY_ASSETS if include is None or a in include]
-    if live_only and not replays:
+    if live_only and not sources.config().can_time_travel:  # type: ignore[attr-defined]
         where = "the simulator over HTTP (EDGE_SIM_URL)" if s.sim_url else "the live APIs"
         print(
             f"edge backfill: {', '.join(live_only)} are polled live and {where} cannot answer for past "
@@ -390,18 +391,8 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
     ensure_dagster_home(get_settings().dagster_home)
     # this interpreter's dagster: `.venv/bin/edge ui` must work without the venv on PATH
-    cmd = [
-        sys.executable,
-        "-m",
-        "dagster",
-        "dev",
-        "-w",
-        str(REPO_ROOT / "workspace.yaml"),
-        "-h",
-        args.host,
-        "-p",
-        str(args.port),
-    ]
+    workspace = str(REPO_ROOT / "workspace.yaml")
+    cmd = [sys.executable, "-m", "dagster", "dev", "-w", workspace, "-h", args.host, "-p", str(args.port)]
     print("starting:", " ".join(cmd))
     return run_until_stopped(cmd, cwd=REPO_ROOT, env=os.environ.copy())
 

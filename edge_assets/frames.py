@@ -21,10 +21,13 @@ def latest_poll(df: pl.DataFrame, column: str = "observed_at") -> pl.DataFrame:
     return df.filter(pl.col(column) == pl.col(column).max()) if df.height else df
 
 
+BOOK_FALLBACK = timedelta(hours=1)  # how far back an hour without its own book poll yet may look
+
+
 def book_poll(books_by_hour: dict[datetime, pl.DataFrame], hour: datetime, at: datetime) -> pl.DataFrame:
     """The latest order-book poll at/before `at`, from its hour or else the hour before (the
     hourly snapshot lands a few minutes into the hour); empty when there is none."""
-    for h in (hour, hour - timedelta(hours=1)):
+    for h in (hour, hour - BOOK_FALLBACK):
         if (books := books_by_hour.get(h)) is not None:
             poll = latest_poll(books.filter(pl.col("snapshot_at") <= at), "snapshot_at")
             if poll.height:

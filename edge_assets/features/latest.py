@@ -25,6 +25,7 @@ import numpy as np
 import polars as pl
 from scipy.special import ndtr, ndtri, pdtr, pdtri
 
+from edge_assets.frames import BOOK_FALLBACK
 from edge_assets.mapping.matcher import MATCHED_METHODS, SNAP
 from edge_assets.pricing.consensus import consensus, fresh_latest_quotes
 from edge_assets.pricing.costs import (
@@ -129,7 +130,6 @@ __all__ = [
 NEWS_MOVE = 0.04
 NEWS_MIN_MARKETS = 2
 NEWS_WINDOW = timedelta(hours=1)
-BOOK_FALLBACK = timedelta(hours=1)  # how far back an hour without its own book poll yet may look
 
 
 def _utc(at: datetime) -> datetime:
