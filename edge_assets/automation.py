@@ -274,7 +274,8 @@ def monitor_alerts_sensor(
     quiet = [o.name for o in failing if o not in failed]
     waiting = f"; starting up, quiet for now: {', '.join(quiet)}" if quiet else ""
     if not failed:
-        return dg.SensorResult(skip_reason=f"all monitors pass{waiting}", cursor=cursor)
+        passed = "no alerts" if quiet else "all monitors pass"
+        return dg.SensorResult(skip_reason=f"{passed}{waiting}", cursor=cursor)
     texts = {o.name: o.message for o in failed}
     for table, job_name in FRESHNESS_JOBS.items():
         name = f"{table}_fresh"

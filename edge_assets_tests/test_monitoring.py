@@ -210,12 +210,12 @@ def test_monitor_sensor_alerts_once_per_hour_after_the_startup_grace(
         books = "pm_order_book_snapshots_fresh"
         assert (
             ticks[0].skip_message
-            == f"all monitors pass; {quiet}pm_markets_fresh, oddsapi_live_fresh, {books}, leagues_present"
+            == f"no alerts; {quiet}pm_markets_fresh, oddsapi_live_fresh, {books}, leagues_present"
         )
         assert ticks[1].skip_message == f"3 monitor(s) failing: sent=3; {quiet}{books}"
         assert ticks[2].skip_message == "4 monitor(s) failing: sent=1, skipped_duplicate=3"
         assert ticks[3].skip_message == "4 monitor(s) failing: skipped_duplicate=4"
-        assert ticks[4].skip_message.startswith("all monitors pass; starting up")
+        assert ticks[4].skip_message.startswith("no alerts; starting up")
         since = json.loads(ticks[4].cursor)["since"]
         assert datetime.now(UTC) - datetime.fromisoformat(since) < timedelta(minutes=1)  # a new watch
         printed = capsys.readouterr().out
