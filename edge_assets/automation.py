@@ -99,15 +99,22 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _latest_materialization(
+    instance: dg.DagsterInstance, key: dg.AssetKey, hour: str
+) -> dg.EventLogRecord | None:
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[hour]), limit=1
+    ).records
+    return records[0] if records else None
+
+
 def books_refresh(instance: dg.DagsterInstance, hour: str, now: datetime) -> dg.RunRequest | None:
     """A books_job run for the current hour when its latest book poll is older than the setting:
     the comparator prices on the latest books, which the hourly schedule alone leaves up to an hour
     old. One request per max-age window (the run key), so a failing CLOB is retried, not hammered."""
     max_age = timedelta(minutes=get_settings().books_max_age_minutes)
-    latest = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=ingest.pm_order_book_snapshots.key, asset_partitions=[hour]), limit=1
-    ).records
-    if latest and now - datetime.fromtimestamp(latest[0].timestamp, UTC) < max_age:
+    latest = _latest_materialization(instance, ingest.pm_order_book_snapshots.key, hour)
+    if latest and now - datetime.fromtimestamp(latest.timestamp, UTC) < max_age:
         return None
     window = int(now.timestamp() // max_age.total_seconds())
     key = f"books_refresh:{hour}:{window}"
@@ -160,13 +167,7 @@ COMPARATOR_NEEDS = [ingest.pm_markets.key, ingest.oddsapi_live.key]  # books may
 
 
 def _missing_inputs(instance: dg.DagsterInstance, hour: str) -> list[str]:
-    return [
-        key.to_user_string()
-        for key in COMPARATOR_NEEDS
-        if not instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=key, asset_partitions=[hour]), limit=1
-        ).records
-    ]
+    return [k.to_user_string() for k in COMPARATOR_NEEDS if not _latest_materialization(instance, k, hour)]
 
 
 SEED_ASSETS = [seeds.team_aliases, seeds.fee_tables, seeds.cost_models]
