@@ -18,6 +18,7 @@ from typing import Any
 import dagster as dg
 
 from edge_assets.assets.common import READS_EARLIER_HOURS, RUN_HOURS, SINGLE_WRITER, WARM_UP
+from edge_assets.lake.io_manager import HOURS_BEFORE
 from edge_assets.partitions import DAILY, HOURLY, hour_key
 
 RANGE_START = "dagster/asset_partition_range_start"
@@ -145,6 +146,19 @@ def _by_partitions(
     return unpart, daily, hourly, daily_after, final
 
 
+def hours_read_before(graph: Any, key: dg.AssetKey, parent: dg.AssetKey) -> int:
+    """Hours before its own ones that ``key`` reads of ``parent``: a lookback partition mapping, or an
+    input read with the hours before it (io_manager.HOURS_BEFORE)."""
+    mapping = graph.get_partition_mapping(key, parent)
+    hours = -mapping.start_offset if isinstance(mapping, dg.TimeWindowPartitionMapping) else 0
+    assets_def = graph.assets_def_for_key(key)
+    for name, input_key in assets_def.keys_by_input_name.items():
+        if input_key == parent:
+            meta = assets_def.node_def.input_dict[name].metadata or {}
+            hours = max(hours, int(meta.get(HOURS_BEFORE, 0)))
+    return max(hours, 0)
+
+
 def hourly_stages(defs: dg.Definitions, keys: Sequence[dg.AssetKey]) -> list[list[dg.AssetKey]]:
     """Group hourly assets so that inside a stage every hour reads only the same hour upstream.
 
@@ -164,8 +178,7 @@ def hourly_stages(defs: dg.Definitions, keys: Sequence[dg.AssetKey]) -> list[lis
         for parent in node.parent_keys:
             if parent not in stage:
                 continue
-            mapping = graph.get_partition_mapping(key, parent)
-            back = isinstance(mapping, dg.TimeWindowPartitionMapping) and mapping.start_offset < 0
+            back = hours_read_before(graph, key, parent) > 0
             level = max(level, stage[parent] + int(back or reads_back))
         stage[key] = level
     n = max(stage.values(), default=-1) + 1
@@ -184,9 +197,8 @@ def _fusable_lookback(graph: Any, keys: Sequence[dg.AssetKey], earlier: set[dg.A
         if any(node.metadata.get(m) for m in (READS_EARLIER_HOURS, SINGLE_WRITER, RUN_HOURS)):
             return None
         for parent in node.parent_keys:
-            mapping = graph.get_partition_mapping(key, parent) if parent in earlier else None
-            if isinstance(mapping, dg.TimeWindowPartitionMapping) and mapping.start_offset < 0:
-                hours = max(hours, -mapping.start_offset)
+            if parent in earlier:
+                hours = max(hours, hours_read_before(graph, key, parent))
     return hours
 
 

@@ -10,9 +10,11 @@ import polars as pl
 import pytest
 from dagster_duckdb import DuckDBResource
 
+from edge_assets.assets.common import with_hours_before
 from edge_assets.lake import Lake, LakeMissingPartition, catalog
 from edge_assets.lake.io_manager import LakeResource, ParquetLakeIOManager
 from edge_assets.partitions import HOURLY
+from edge_assets.runner import hours_read_before
 
 HOURS = ["2026-03-01-00:00", "2026-03-01-01:00", "2026-03-01-02:00"]
 
@@ -364,3 +366,33 @@ def test_a_step_reads_what_its_run_just_wrote_from_memory_and_the_rest_from_the_
     seen = out.output_for_node("ticks_seen")
     assert seen.equals(expected)
     assert seen["observed_at"].dt.hour().unique().sort().to_list() == [0, 1, 2]
+
+
+@dg.asset(partitions_def=HOURLY, ins={"ticks": with_hours_before(2)})
+def ticks_with_two_before(ticks: pl.DataFrame) -> pl.DataFrame:
+    return ticks
+
+
+def test_an_input_read_with_hours_before_gets_them_where_written_and_keeps_same_hour_lineage(
+    tmp_path: Path,
+) -> None:
+    resources = _resources(str(tmp_path / "lake"), tmp_path)
+    with dg.instance_for_test() as instance:
+        assert dg.materialize([ticks], resources=resources, instance=instance, partition_key=HOURS[0]).success
+        assert dg.materialize([ticks], resources=resources, instance=instance, partition_key=HOURS[2]).success
+        # 02:00 and 03:00 as one run: 00:00 and 01:00 come before it; 01:00 and 03:00 were never written
+        out = dg.materialize(
+            [ticks, ticks_with_two_before],
+            selection=[ticks_with_two_before],
+            resources=resources,
+            instance=instance,
+            tags={
+                "dagster/asset_partition_range_start": HOURS[2],
+                "dagster/asset_partition_range_end": "2026-03-01-03:00",
+            },
+        )
+    assert out.output_for_node("ticks_with_two_before")["value"].to_list() == [0, 1, 2, 20, 21, 22]
+    graph = dg.Definitions(assets=[ticks, ticks_with_two_before]).resolve_asset_graph()
+    mapping = graph.get_partition_mapping(ticks_with_two_before.key, ticks.key)
+    assert not isinstance(mapping, dg.TimeWindowPartitionMapping) or mapping.start_offset == 0
+    assert hours_read_before(graph, ticks_with_two_before.key, ticks.key) == 2

@@ -114,3 +114,48 @@ def test_every_asset_with_upstreams_and_partitions(webserver: str) -> None:
         else:
             assert partitions is None, name
     assert nodes["raw_responses"]["isMaterializable"] is False
+
+
+LAUNCH_BACKFILL = """
+mutation($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message }
+  }
+}
+"""
+BACKFILL_TARGET = """
+query($id: String!) {
+  partitionBackfillOrError(backfillId: $id) {
+    ... on PartitionBackfill {
+      assetBackfillData {
+        assetBackfillStatuses {
+          ... on AssetPartitionsStatusCounts { assetKey { path } numPartitionsTargeted }
+        }
+      }
+    }
+  }
+}
+"""
+
+
+@pytest.mark.integration
+def test_a_ui_backfill_of_hours_targets_exactly_those_hours(webserver: str) -> None:
+    """What "Materialize all" over a range of hours launches: every hourly asset gets those hours and
+    no later one (lookback reads once made Dagster add the next hour, whose same-hour inputs did not
+    exist, so every UI backfill ended failed)."""
+    hours = [f"2026-11-20-{h:02d}:00" for h in range(6)]
+    hourly = sorted(HOURLY | {"features"})
+    params = {"partitionNames": hours, "assetSelection": [{"path": [name]} for name in hourly]}
+    launched = httpx.post(
+        f"{webserver}/graphql", json={"query": LAUNCH_BACKFILL, "variables": {"params": params}}, timeout=60
+    ).json()["data"]["launchPartitionBackfill"]
+    assert launched["__typename"] == "LaunchBackfillSuccess", launched
+    target = httpx.post(
+        f"{webserver}/graphql",
+        json={"query": BACKFILL_TARGET, "variables": {"id": launched["backfillId"]}},
+        timeout=60,
+    ).json()["data"]["partitionBackfillOrError"]["assetBackfillData"]["assetBackfillStatuses"]
+    targeted = {"/".join(s["assetKey"]["path"]): s["numPartitionsTargeted"] for s in target}
+    assert targeted == dict.fromkeys(hourly, 6)

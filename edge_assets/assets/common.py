@@ -7,13 +7,14 @@ from typing import Any
 
 import dagster as dg
 
+from edge_assets.lake.io_manager import HOURS_BEFORE
 from edge_assets.partitions import HOURLY
 
-# both are beta in 1.13 and chosen on purpose (single-run backfills, lookbacks before the first
-# partition); the warning would print on every CLI start and UI load
+# beta in 1.13 and chosen on purpose (single-run backfills); the warning would print on every CLI
+# start and UI load
 warnings.filterwarnings(
     "ignore",
-    message=r"Parameter `(backfill_policy|allow_nonexistent_upstream_partitions)` ",
+    message=r"Parameter `backfill_policy` ",
     category=dg.BetaWarning,
 )
 SINGLE_RUN = dg.BackfillPolicy.single_run()
@@ -27,15 +28,12 @@ SINGLE_WRITER = "single_writer"
 RUN_HOURS = "run_hours"
 
 
-def with_previous_hour() -> dg.AssetIn:
-    """An hourly input read together with the hour before it; hours not written yet are skipped
-    (the start of the lake, or the current hour before its first poll)."""
-    return dg.AssetIn(
-        partition_mapping=dg.TimeWindowPartitionMapping(
-            start_offset=-1, allow_nonexistent_upstream_partitions=True
-        ),
-        metadata={"allow_missing_partitions": True},
-    )
+def with_hours_before(hours: int = 1) -> dg.AssetIn:
+    """An hourly input read together with the ``hours`` before the run's first hour; hours not written
+    yet are skipped (the start of the lake, or the current hour before its first poll). The IO manager
+    reads them (HOURS_BEFORE), so Dagster's lineage is same-hour: a backfill of hours a..b targets
+    exactly those hours downstream."""
+    return dg.AssetIn(metadata={"allow_missing_partitions": True, HOURS_BEFORE: hours})
 
 
 # "module:function" doing ahead what the asset's body does first (import heavy libraries): the runner

@@ -11,7 +11,7 @@ from edge_assets.assets.common import (
     RUN_HOURS,
     SINGLE_WRITER,
     lake_asset,
-    with_previous_hour,
+    with_hours_before,
 )
 from edge_assets.comparator_resources import AlertsResource, ComparatorResource
 from edge_assets.features.history import build_features
@@ -25,9 +25,9 @@ from edge_assets.schemas import PM_ORDER_BOOK_SNAPSHOTS, empty
     "comparator",
     ins={
         # the news check compares each poll with the last hour's: the previous hour's polls too
-        "pm_markets": with_previous_hour(),
+        "pm_markets": with_hours_before(),
         # an hour's first runs, before its hourly book poll, price on the previous hour's books
-        "pm_order_book_snapshots": with_previous_hour(),
+        "pm_order_book_snapshots": with_hours_before(),
     },
     description="Per mapped Polymarket outcome: ask/bid/mid/depth, consensus and sharp fair probability, "
     "best book price, raw edge, EV after fees and slippage for the configured stake, liquidity.",

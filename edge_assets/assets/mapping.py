@@ -3,7 +3,7 @@
 import dagster as dg
 import polars as pl
 
-from edge_assets.assets.common import lake_asset, with_previous_hour
+from edge_assets.assets.common import lake_asset, with_hours_before
 from edge_assets.frames import book_poll, by_hour, latest_poll
 from edge_assets.mapping.aliases import AliasResolver
 from edge_assets.mapping.layout import pm_sportsbook_lines as build_lines
@@ -64,7 +64,7 @@ def market_mappings(
 @lake_asset(
     "mapping",
     # an hour's first runs, before its hourly book poll, price on the previous hour's books
-    ins={"pm_order_book_snapshots": with_previous_hour()},
+    ins={"pm_order_book_snapshots": with_hours_before()},
     description="Polymarket's executable prices in the oddsapi_live layout (bookmaker = polymarket): decimal "
     "price from the best ask including the taker fee, and the size available at that price.",
 )

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import polars as pl
 
-from edge_assets.assets.common import RUN_HOURS, WARM_UP, lake_asset
+from edge_assets.assets.common import RUN_HOURS, WARM_UP, lake_asset, with_hours_before
 from edge_assets.assets.ingest import oddsapi_scores
 from edge_assets.comparator_resources import AlertsResource, ComparatorResource
 from edge_assets.features.history import LOOKBACK, build_features
@@ -21,12 +21,8 @@ LOOKBACK_HOURS = int(LOOKBACK.total_seconds() // 3600)
 @lake_asset(
     "ml",
     ins={
-        "features_latest": dg.AssetIn(
-            partition_mapping=dg.TimeWindowPartitionMapping(
-                start_offset=-LOOKBACK_HOURS, allow_nonexistent_upstream_partitions=True
-            ),
-            metadata={"allow_missing_partitions": True},
-        )
+        # history features look back LOOKBACK hours before the run's first hour
+        "features_latest": with_hours_before(LOOKBACK_HOURS)
     },
     metadata={RUN_HOURS: 120},
     description="Model features per mapped outcome and hour: the features_latest snapshot plus point-in-time "

@@ -5,6 +5,7 @@ splits the frame by each partition's time window, so a 168-hour backfill is one 
 """
 
 from collections.abc import Sequence
+from datetime import timedelta
 
 import dagster as dg
 import polars as pl
@@ -13,6 +14,7 @@ from dagster_duckdb import DuckDBResource
 from edge_assets.frames import split_by_windows
 from edge_assets.lake import catalog
 from edge_assets.lake.storage import Lake
+from edge_assets.partitions import hours_between
 
 # (catalog file, lake root, table) whose view this process has created: a view globs the table's
 # files, so later partitions need no refresh, and parallel backfill workers rarely contend for the
@@ -22,6 +24,10 @@ _VIEWS_MADE: set[tuple[str, str, str]] = set()
 # run (or of this worker's next run) takes them from memory instead of reading the files back.
 # Only this process writes them during its runs; one output per table is kept.
 _JUST_WRITTEN: dict[tuple[str, str], dict[str, pl.DataFrame]] = {}
+# Input metadata: this many hours before the run's first hour are read too, where written. Not a
+# lookback partition mapping: Dagster maps those downstream, so a UI backfill of hours a..b also
+# targeted the hours after b, whose own inputs did not exist yet, and every such backfill failed.
+HOURS_BEFORE = "hours_before"
 
 
 class LakeResource(dg.ConfigurableResource):
@@ -102,8 +108,11 @@ class ParquetLakeIOManager(dg.ConfigurableIOManager):
         path = table_path(context.asset_key)
         if not context.has_asset_partitions:
             return lake.read(path, None)
-        allow_missing = bool((context.definition_metadata or {}).get("allow_missing_partitions", False))
+        meta = context.definition_metadata or {}
+        allow_missing = bool(meta.get("allow_missing_partitions", False))
+        keys = list(context.asset_partition_keys)
+        if before := int(meta.get(HOURS_BEFORE, 0)):
+            start = context.asset_partitions_time_window.start
+            keys = hours_between(start - timedelta(hours=before), start) + keys
         written = _JUST_WRITTEN.get((lake.root, "/".join(path)))
-        return lake.read_many(
-            path, context.asset_partition_keys, allow_missing=allow_missing, written=written
-        )
+        return lake.read_many(path, keys, allow_missing=allow_missing, written=written)
