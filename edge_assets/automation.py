@@ -125,8 +125,9 @@ def books_refresh(instance: dg.DagsterInstance, hour: str, now: datetime) -> dg.
     jobs=[comparator_job, books_job],
     minimum_interval_seconds=20,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="New oddsapi_live / pm_markets / order book data -> one comparator run per touched hour; "
-    "the current hour's books re-polled when older than EDGE_BOOKS_MAX_AGE_MINUTES.",
+    description="New oddsapi_live / pm_markets / order book data -> one comparator run per touched hour "
+    "(the current and the previous one; earlier hours are backfills'); the current hour's books re-polled "
+    "when older than EDGE_BOOKS_MAX_AGE_MINUTES.",
 )
 def comparator_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     """The cursor is the highest storage id already scored, so nothing is scored twice or missed."""
@@ -143,24 +144,29 @@ def comparator_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
                 hours.add(record.partition_key)
     if not hours:
         return dg.SensorResult(skip_reason="no new live data since the last tick", cursor=context.cursor)
+    now = _utcnow()
+    current = hour_key(now)
+    # live polls write the current hour (the previous one at the turn of the hour); earlier hours come
+    # from backfills, which run their own comparator: a 24-hour UI backfill queued 48 comparator runs
+    # that held up the live polls for a quarter of an hour
+    past = sorted(h for h in hours if h < hour_key(now - timedelta(hours=1)))
+    notes = [f"earlier hours left to their backfill: {past[0]}..{past[-1]} ({len(past)})"] if past else []
     # an hour whose markets or live odds are not written yet waits for them: their arrival is new
     # data for it (Gamma polls every minute, odds every 2: the hour's first run failed without them)
-    waiting = {h: _missing_inputs(context.instance, h) for h in sorted(hours)}
+    waiting = {h: _missing_inputs(context.instance, h) for h in sorted(hours - set(past))}
     requests = [
         dg.RunRequest(job_name=comparator_job.name, run_key=f"comparator:{h}:{last}", partition_key=h)
         for h, missing in waiting.items()
         if not missing
     ]
-    now = _utcnow()
-    current = hour_key(now)
     if current in hours and (refresh := books_refresh(context.instance, current, now)):
         requests.append(refresh)
-    wait = "; ".join(f"{h}: waiting for {', '.join(m)}" for h, m in waiting.items() if m)
+    notes += [f"{h}: waiting for {', '.join(m)}" for h, m in waiting.items() if m]
     if requests:
-        if wait:
-            context.log.info(wait)
+        if notes:
+            context.log.info("; ".join(notes))
         return dg.SensorResult(run_requests=requests, cursor=str(last))
-    return dg.SensorResult(skip_reason=wait, cursor=str(last))
+    return dg.SensorResult(skip_reason="; ".join(notes), cursor=str(last))
 
 
 COMPARATOR_NEEDS = [ingest.pm_markets.key, ingest.oddsapi_live.key]  # books may come from the hour before

@@ -85,6 +85,7 @@ def test_new_data_gives_one_run_and_one_alert_per_edge(
         settings = load_settings(lake_root=str(tmp_path / "lake"), duckdb_path=str(tmp_path / "w.duckdb"))
         resources = build_resources(settings)
         hour = hour_key(datetime(2026, 11, 20, 14, tzinfo=UTC))
+        monkeypatch.setattr(automation, "_utcnow", lambda: datetime(2026, 11, 20, 14, 55, tzinfo=UTC))
         defs = dg.Definitions(
             assets=ALL_ASSETS,
             sensors=[automation.comparator_sensor],
@@ -340,7 +341,7 @@ def test_comparator_waits_for_the_hours_odds_and_re_polls_books_older_than_the_s
     sensor = defs.resolve_sensor_def("comparator_sensor")
     now = datetime.now(UTC)
     monkeypatch.setattr(automation, "_utcnow", lambda: now)
-    current, past = hour_key(now), hour_key(now - timedelta(hours=5))
+    current, previous = hour_key(now), hour_key(now - timedelta(hours=1))
     with dg.instance_for_test() as instance:
 
         def tick(cursor: str | None) -> Any:
@@ -354,10 +355,10 @@ def test_comparator_waits_for_the_hours_odds_and_re_polls_books_older_than_the_s
             ).success
 
         # markets first: the comparator waits for the hour's live odds (it failed without them)
-        poll(ingest.pm_markets, past)
+        poll(ingest.pm_markets, previous)
         first = tick(None)
         assert first.run_requests == []
-        assert first.skip_message == f"{past}: waiting for oddsapi_live"
+        assert first.skip_message == f"{previous}: waiting for oddsapi_live"
         poll(ingest.pm_markets, current)
         second = tick(first.cursor)
         window = int(now.timestamp() // 600)
@@ -371,14 +372,23 @@ def test_comparator_waits_for_the_hours_odds_and_re_polls_books_older_than_the_s
             dg.AssetRecordsFilter(asset_key=ingest.pm_order_book_snapshots.key), limit=1
         ).records
         assert polled.run_id == run.run_id
-        for hour in (past, current):
+        for hour in (previous, current):
             poll(ingest.oddsapi_live, hour)
         # the odds complete both hours; the new books are fresh: no second poll
         third = tick(second.cursor)
         assert [(r.job_name, r.partition_key, r.run_key) for r in third.run_requests] == [
-            ("comparator_job", past, f"comparator:{past}:{third.cursor}"),
+            ("comparator_job", previous, f"comparator:{previous}:{third.cursor}"),
             ("comparator_job", current, f"comparator:{current}:{third.cursor}"),
         ]
+        # a backfill writes earlier hours: they run their own comparator, and the sensor leaves them
+        # (a 24-hour UI backfill queued 48 comparator runs that held up the live polls)
+        earlier = [hour_key(now - timedelta(hours=h)) for h in (30, 2)]
+        for hour in earlier:
+            poll(ingest.pm_markets, hour)
+            poll(ingest.oddsapi_live, hour)
+        fourth = tick(third.cursor)
+        assert fourth.run_requests == []
+        assert fourth.skip_message == f"earlier hours left to their backfill: {earlier[0]}..{earlier[1]} (2)"
         at = datetime.fromtimestamp(polled.timestamp, UTC)
         assert automation.books_refresh(instance, current, at + timedelta(minutes=9, seconds=59)) is None
         later = at + timedelta(minutes=10)
