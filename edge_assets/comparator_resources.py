@@ -24,6 +24,7 @@ class AlertsResource(dg.ConfigurableResource):
     lake_root: str = "data/lake"
     s3_endpoint_url: str | None = None
     max_per_minute: int = 30
+    max_age_minutes: int = 30  # older signals are past history (a backfill), not something to act on
 
     def dispatcher(self) -> Any:
         from edge_assets.alerts import AlertDispatcher, AlertLedger, build_channels
@@ -58,6 +59,9 @@ def build_comparator_resources(s: Settings) -> dict[str, object]:
             max_quote_age_s=s.max_quote_age_s,
         ),
         "alerts": AlertsResource(
-            console=s.alert_console, lake_root=s.lake_root, s3_endpoint_url=s.s3_endpoint_url
+            console=s.alert_console,
+            lake_root=s.lake_root,
+            s3_endpoint_url=s.s3_endpoint_url,
+            max_age_minutes=s.alert_max_age_minutes,
         ),
     }

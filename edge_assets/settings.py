@@ -106,6 +106,12 @@ class Settings(BaseSettings):
     smtp_sender: str | None = None
     smtp_recipients: tuple[str, ...] = ()
     alert_console: bool = False
+    alert_max_age_minutes: int = Field(
+        30,
+        ge=1,
+        description="a signal is alerted only while its snapshot is at most this old: a backfill of past "
+        "hours records its signals (alert_status 'stale') without alerting them",
+    )
 
     @field_validator("lake_root")
     @classmethod

@@ -82,9 +82,16 @@ def test_new_data_gives_one_run_and_one_alert_per_edge(
     monkeypatch.setenv("EDGE_MLFLOW_TRACKING_URI", tracking_uri)
     get_settings.cache_clear()
     try:
-        settings = load_settings(lake_root=str(tmp_path / "lake"), duckdb_path=str(tmp_path / "w.duckdb"))
+        at = datetime(2026, 11, 20, 14, tzinfo=UTC)
+        # the fixed hour (the simulated edges it has) counts as recent for the alerts
+        alert_age = int((datetime.now(UTC) - at).total_seconds() // 60) + 180
+        settings = load_settings(
+            lake_root=str(tmp_path / "lake"),
+            duckdb_path=str(tmp_path / "w.duckdb"),
+            alert_max_age_minutes=alert_age,
+        )
         resources = build_resources(settings)
-        hour = hour_key(datetime(2026, 11, 20, 14, tzinfo=UTC))
+        hour = hour_key(at)
         monkeypatch.setattr(automation, "_utcnow", lambda: datetime(2026, 11, 20, 14, 55, tzinfo=UTC))
         defs = dg.Definitions(
             assets=ALL_ASSETS,
@@ -323,6 +330,65 @@ def test_an_hours_first_runs_price_on_the_previous_hours_books(tmp_path: Path) -
     # the book's age; 0: a token missing from the books, priced by Gamma's best ask of the poll
     ages = features["pm_quote_age_s"].drop_nulls()
     assert (ages == age).sum() > 100 and set(ages) == {age, 0.0}
+
+
+def test_signals_of_past_hours_are_recorded_stale_and_not_alerted(
+    tmp_path: Path, webhook: tuple[str, list[dict]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A backfill of past hours alerted every edge it found, as if it were new."""
+    url, received = webhook
+    monkeypatch.setenv("EDGE_WEBHOOK_URL", url)
+    monkeypatch.setenv("EDGE_MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    get_settings.cache_clear()
+    hour = hour_key(datetime(2026, 11, 20, 14, tzinfo=UTC))
+    recent = int((datetime.now(UTC) - datetime(2026, 11, 20, 14, tzinfo=UTC)).total_seconds() // 60) + 180
+
+    def comparator(instance: dg.DagsterInstance, max_age: int | None) -> Any:
+        extra = {} if max_age is None else {"alert_max_age_minutes": max_age}
+        settings = load_settings(
+            lake_root=str(tmp_path / "lake"), duckdb_path=str(tmp_path / "w.duckdb"), **extra
+        )
+        result = dg.materialize(
+            ALL_ASSETS,
+            selection=automation.COMPARATOR_CHAIN,
+            resources=build_resources(settings),
+            instance=instance,
+            partition_key=hour,
+        )
+        assert result.success
+        return result
+
+    try:
+        resources = build_resources(load_settings(lake_root=str(tmp_path / "lake")))
+        with dg.instance_for_test() as instance:
+            assert dg.materialize(ALL_ASSETS[:3], resources=resources, instance=instance).success
+            assert dg.materialize(
+                ALL_ASSETS,
+                selection=[ingest.pm_markets, ingest.pm_order_book_snapshots, ingest.oddsapi_live],
+                resources=resources,
+                instance=instance,
+                partition_key=hour,
+            ).success
+            lake = Lake(str(tmp_path / "lake"))
+            # the default age (30 minutes): the hour is history, recorded but not alerted
+            first = comparator(instance, None)
+            found = lake.read("signals", hour)
+            assert found.height >= 1
+            assert found["alert_status"].to_list() == ["stale"] * found.height
+            assert received == []
+            meta = first.asset_materializations_for_node("signals")[0].metadata
+            assert meta["signals_too_old_to_alert"].value == found.height
+            assert meta["alerts_sent"].value == 0
+            # counted as recent, the same edges are alerted, once each
+            comparator(instance, recent)
+            assert sorted(p["alert_id"] for p in received) == sorted(lake.read("signals", hour)["edge_id"])
+            assert lake.read("signals", hour)["alert_status"].to_list() == ["sent"] * found.height
+            # old again, a rerun keeps what was sent and sends nothing
+            comparator(instance, None)
+            assert lake.read("signals", hour)["alert_status"].to_list() == ["sent"] * found.height
+            assert len(received) == found.height
+    finally:
+        get_settings.cache_clear()
 
 
 def test_comparator_waits_for_the_hours_odds_and_re_polls_books_older_than_the_setting(

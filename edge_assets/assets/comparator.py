@@ -99,11 +99,27 @@ def signals(
         ).unique(subset=["signal_id"], keep="last", maintain_order=True)
     status = "no_channels"
     sent = 0
-    if found.height or warning:
+    if old.height and "alert_status" in old.columns:  # a recomputed row keeps what was sent for it
+        prior = old.filter(pl.col("alert_status").is_not_null()).unique("signal_id", keep="last")
+        found = found.with_columns(
+            alert_status=pl.coalesce(
+                "alert_status",
+                pl.col("signal_id").replace_strict(prior["signal_id"], prior["alert_status"], default=None),
+            )
+        )
+    # only edges seen within the alert age are news: a backfill of past hours alerted every old edge
+    fresh = pl.col("observed_at") >= datetime.now(UTC) - timedelta(minutes=alerts.max_age_minutes)
+    too_old = ~fresh & pl.col("alert_status").is_null()
+    stale = found.filter(too_old).height if found.height else 0
+    if stale:
+        found = found.with_columns(
+            alert_status=pl.when(too_old).then(pl.lit("stale")).otherwise(pl.col("alert_status"))
+        )
+    if found.filter(fresh).height or warning:
         try:
             from edge_assets.alerts import Alert
 
-            batch = [Alert.from_signal_row(r) for r in found.iter_rows(named=True)]
+            batch = [Alert.from_signal_row(r) for r in found.filter(fresh).iter_rows(named=True)]
             if warning:  # once a day per problem: the comparator is not running as configured
                 day = datetime.now(UTC).strftime("%Y-%m-%d")
                 key = hashlib.sha1(warning.encode()).hexdigest()[:8]
@@ -119,9 +135,13 @@ def signals(
             status = report.summary()
             found = found.with_columns(
                 # the alert key of each row (rows written before edge ids fall back to signal_id)
-                alert_status=pl.coalesce(pl.col("edge_id"), pl.col("signal_id")).map_elements(
-                    report.alert_status, return_dtype=pl.String
+                alert_status=pl.when(fresh)
+                .then(
+                    pl.coalesce(pl.col("edge_id"), pl.col("signal_id")).map_elements(
+                        report.alert_status, return_dtype=pl.String
+                    )
                 )
+                .otherwise(pl.col("alert_status"))
             )
         except Exception as exc:  # an alert failure never fails the comparator
             context.log.warning(f"alerts not dispatched: {exc}")
@@ -132,6 +152,7 @@ def signals(
             "dagster/row_count": found.height,
             "alerts_sent": sent,
             "alerts": status,
+            "signals_too_old_to_alert": stale,
             "confidence_by": used,
             **({"model_warning": warning} if warning else {}),
         },
