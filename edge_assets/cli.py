@@ -173,6 +173,7 @@ LIVE_ONLY_ASSETS = ("pm_markets", "pm_order_book_snapshots", "oddsapi_live", "od
 def cmd_backfill(args: argparse.Namespace) -> int:
     import dagster as dg
 
+    from edge_assets.connect import DEFAULT_SIM_POLL_MINUTES
     from edge_assets.definitions import defs
     from edge_assets.runner import ensure_dagster_home, run_window
     from edge_assets.settings import get_settings
@@ -197,7 +198,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         end = datetime.fromisoformat(args.end).replace(tzinfo=UTC)
     start = end - timedelta(days=args.days, hours=args.hours)
     t0 = time.perf_counter()
-    polls = None if args.all_polls else s.backfill_poll_minutes
+    polls = DEFAULT_SIM_POLL_MINUTES if args.all_polls else s.backfill_poll_minutes
     with dg.DagsterInstance.get() as instance:
         report = run_window(
             defs,

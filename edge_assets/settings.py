@@ -92,7 +92,9 @@ class Settings(BaseSettings):
         "while none exists), or always the rule confidence",
     )
     backfill_poll_minutes: tuple[int, ...] = Field(
-        (50,), description="simulated polls per past hour in `edge backfill` (minutes of the hour)"
+        (50,),
+        description="simulated polls per past hour (minutes of the hour): `edge backfill`, backfills "
+        "launched in the UI and `edge demo` alike (`edge backfill --all-polls`: 5, 20, 35, 50)",
     )
 
     # alerts

@@ -67,5 +67,7 @@ def build_source_resources(s: Settings) -> dict[str, object]:
             sports=list(s.sports),
             odds_regions=s.odds_regions,
             odds_markets=s.odds_markets,
+            # every past hour the simulator serves (a UI backfill, the demo) is polled like `edge backfill`'s
+            sim_poll_minutes=sorted(s.backfill_poll_minutes),
         )
     }
