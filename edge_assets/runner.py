@@ -35,6 +35,18 @@ event_log_storage:
   config:
     base_dir: {base_dir}
 """
+# A backfill's runs one at a time, in the order they were queued (time order): an hour reads the
+# hours before it, which the previous run writes, and a run of 48 hours is ~1 GB. Live runs are
+# not limited.
+BACKFILL_QUEUE_YAML = """\
+concurrency:
+  runs:
+    tag_concurrency_limits:
+      - key: dagster/backfill
+        value:
+          applyLimitPerUniqueValue: true
+        limit: 1
+"""
 # one planned event per asset for a partition-range run instead of one per partition (Dagster's own
 # switch; a failed range run then shows its partitions as missing rather than failed)
 PLANNED_SUBSET_ENV = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
@@ -89,13 +101,19 @@ def _fresh_generation() -> None:
 def ensure_dagster_home(path: str) -> Path:
     """Use $DAGSTER_HOME if set, else a persistent local instance the UI also opens.
 
-    A new instance gets the cached-engine SQLite event log; an existing dagster.yaml is never touched.
+    A new instance gets the cached-engine SQLite event log and the backfill run queue. An existing
+    dagster.yaml is kept as it is, except that one edge wrote before the run queue existed gets it.
     """
     home = Path(os.environ.get("DAGSTER_HOME") or path).resolve()
     home.mkdir(parents=True, exist_ok=True)
     cfg = home / "dagster.yaml"
     if not cfg.exists():
-        cfg.write_text(INSTANCE_YAML.format(base_dir=home / "history" / "runs"))
+        cfg.write_text(INSTANCE_YAML.format(base_dir=home / "history" / "runs") + BACKFILL_QUEUE_YAML)
+    else:
+        text = cfg.read_text()
+        queue_set = any(k in text for k in ("concurrency:", "run_queue:", "run_coordinator:"))
+        if "edge_assets.dagster_storage" in text and not queue_set:  # written by edge, before the queue
+            cfg.write_text(text.rstrip("\n") + "\n" + BACKFILL_QUEUE_YAML)
     os.environ["DAGSTER_HOME"] = str(home)
     os.environ.setdefault(PLANNED_SUBSET_ENV, "true")
     os.environ.setdefault(EVENT_BATCH_ENV, "1000")

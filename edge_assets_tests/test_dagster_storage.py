@@ -9,6 +9,7 @@ import pytest
 from edge_assets.dagster_storage import CachedEngineSqliteEventLogStorage
 from edge_assets.runner import (
     EVENT_BATCH_ENV,
+    INSTANCE_YAML,
     PLANNED_SUBSET_ENV,
     RANGE_END,
     RANGE_START,
@@ -71,6 +72,45 @@ def test_existing_dagster_yaml_is_left_alone(tmp_path: Path, monkeypatch: pytest
     (tmp_path / "dh" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     ensure_dagster_home(str(tmp_path / "dh"))
     assert (tmp_path / "dh" / "dagster.yaml").read_text() == "telemetry:\n  enabled: false\n"
+
+
+def _backfill_limits(home: Path, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, object, int]]:
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with dg.DagsterInstance.get() as instance:
+        limits = instance.get_concurrency_config().run_queue_config.tag_concurrency_limits
+    return [(x["key"], x.get("value"), x["limit"]) for x in limits]
+
+
+def test_a_backfills_runs_are_queued_one_at_a_time_on_new_and_earlier_edge_instances(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A UI backfill's 48-hour runs must go in time order: each reads the hours before it."""
+    one_at_a_time = [("dagster/backfill", {"applyLimitPerUniqueValue": True}, 1)]
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    new = ensure_dagster_home(str(tmp_path / "new"))
+    assert _backfill_limits(new, monkeypatch) == one_at_a_time
+    # an instance edge made before the queue existed gets it, once
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "dagster.yaml").write_text(INSTANCE_YAML.format(base_dir=old / "history" / "runs"))
+    ensure_dagster_home(str(old))
+    upgraded = (old / "dagster.yaml").read_text()
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    ensure_dagster_home(str(old))
+    assert (old / "dagster.yaml").read_text() == upgraded
+    assert upgraded == (new / "dagster.yaml").read_text().replace(str(new), str(old))
+    assert _backfill_limits(old, monkeypatch) == one_at_a_time
+    # a queue the user configured is theirs
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    text = (
+        INSTANCE_YAML.format(base_dir=mine / "runs") + "concurrency:\n  runs:\n    max_concurrent_runs: 2\n"
+    )
+    (mine / "dagster.yaml").write_text(text)
+    ensure_dagster_home(str(mine))
+    assert (mine / "dagster.yaml").read_text() == text
 
 
 def test_table_check_is_asked_once_per_table_and_again_after_a_wipe(

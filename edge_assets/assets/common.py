@@ -17,6 +17,16 @@ warnings.filterwarnings(
     message=r"Parameter `backfill_policy` ",
     category=dg.BetaWarning,
 )
+# How the backfill daemon (a range launched in the UI) cuts a range into runs; `edge backfill` plans
+# its own runs (edge_assets.runner). Hourly: 48 hours a run. As one run, 168 hours of the graph
+# peaked at 3.6 GB in one step process, so 90 days could not fit in memory. The runs of a backfill
+# run one at a time in order (the instance's run queue, runner.INSTANCE_YAML): an hour reads the
+# hours before it, which the previous run writes. Daily: one run, so the scores of every day are
+# written before any day's labels look days ahead for them.
+HOURLY_RUN_PARTITIONS = 48
+BACKFILL_POLICIES: dict[dg.PartitionsDefinition, dg.BackfillPolicy] = {
+    HOURLY: dg.BackfillPolicy.multi_run(max_partitions_per_run=HOURLY_RUN_PARTITIONS),
+}
 SINGLE_RUN = dg.BackfillPolicy.single_run()
 # metadata the CLI's runner plans by (edge_assets.runner.hourly_stages): the asset reads earlier hours of
 # its hourly parents from the lake itself / writes shared state, so two of its hour ranges never run at once
@@ -51,7 +61,7 @@ def lake_asset(
 ) -> Callable:
     return dg.asset(
         partitions_def=partitions_def,
-        backfill_policy=SINGLE_RUN,
+        backfill_policy=BACKFILL_POLICIES.get(partitions_def, SINGLE_RUN),
         group_name=group_name,
         kinds={"polars", "parquet"},
         metadata={"partition_column": partition_column, **(metadata or {})},
