@@ -10,8 +10,8 @@ import dagster as dg
 from edge_assets.lake.io_manager import HOURS_BEFORE
 from edge_assets.partitions import HOURLY
 
-# beta in 1.13 and chosen on purpose (single-run backfills); the warning would print on every CLI
-# start and UI load
+# beta in 1.13 and chosen on purpose (backfill runs over ranges); the warning would print on every
+# CLI start and UI load
 warnings.filterwarnings(
     "ignore",
     message=r"Parameter `backfill_policy` ",
@@ -20,7 +20,7 @@ warnings.filterwarnings(
 # How the backfill daemon (a range launched in the UI) cuts a range into runs; `edge backfill` plans
 # its own runs (edge_assets.runner). Hourly: 48 hours a run. As one run, 168 hours of the graph
 # peaked at 3.6 GB in one step process, so 90 days could not fit in memory. The runs of a backfill
-# run one at a time in order (the instance's run queue, runner.INSTANCE_YAML): an hour reads the
+# run one at a time in order (the instance's run queue, runner.BACKFILL_QUEUE_YAML): an hour reads the
 # hours before it, which the previous run writes. Daily: one run, so the scores of every day are
 # written before any day's labels look days ahead for them.
 HOURLY_RUN_PARTITIONS = 48
