@@ -167,6 +167,11 @@ def _print_steps(report: object) -> None:
 
 
 # fetched from endpoints that only answer for now (and the last 3 days of scores)
+SEED_TABLES = (
+    "team_aliases",
+    "fee_tables",
+    "cost_models",
+)  # data/*.csv, loaded by the seeds sensor in the UI
 LIVE_ONLY_ASSETS = ("pm_markets", "pm_order_book_snapshots", "oddsapi_live", "oddsapi_scores")
 
 
@@ -192,6 +197,12 @@ def cmd_backfill(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if include is not None:  # a selection on a new lake: its mapping failed without the seed tables
+        lake = _lake(s)
+        seeds = [n for n in SEED_TABLES if n not in include and not lake.exists(n, None)]  # type: ignore[attr-defined]
+        if seeds:
+            print(f"edge backfill: loading the seed tables first, not in the lake yet: {', '.join(seeds)}")
+            include = seeds + include
     ensure_dagster_home(s.dagster_home)
     end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     if args.end:

@@ -14,6 +14,7 @@ import pytest
 
 from edge_assets import cli
 from edge_assets.assets import seeds
+from edge_assets.lake import Lake
 from edge_assets.resources import build_resources
 from edge_assets.settings import get_settings, load_settings
 from edge_assets_tests.conftest import REPO_ROOT
@@ -252,6 +253,25 @@ def test_backfill_refuses_live_polled_assets_on_sources_without_a_past(tmp_path:
         "--select oddsapi_historical_hourly"
     )
     assert not (tmp_path / "dh").exists() and not (tmp_path / "lake").exists()  # nothing started
+
+
+def test_backfill_of_a_selection_loads_missing_seed_tables_first(tmp_path: Path) -> None:
+    """`edge backfill --select market_mappings` on a new lake failed: "lake table team_aliases: its
+    only file has not been written"; nothing but the seeds sensor under `edge ui` loads them."""
+    args = ("backfill", "--hours", "2", "--end", "2026-11-20T12:00", "--workers", "1")
+    first = _edge(tmp_path, *args, "--select", "pm_markets,oddsapi_live,market_mappings")
+    assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
+    assert first.stdout.splitlines()[0] == (
+        "edge backfill: loading the seed tables first, not in the lake yet: "
+        "team_aliases, fee_tables, cost_models"
+    )
+    lake = Lake(str(tmp_path / "lake"))
+    assert lake.read("market_mappings", "2026-11-20-11:00").height > 0
+    assert (
+        lake.read("team_aliases", None).height == pl.read_csv(REPO_ROOT / "data" / "team_aliases.csv").height
+    )
+    again = _edge(tmp_path, *args, "--select", "market_mappings")  # seeds there now: not reloaded
+    assert again.returncode == 0 and "seed tables" not in again.stdout
 
 
 def test_backfill_prints_each_steps_checks(capsys: pytest.CaptureFixture[str]) -> None:
