@@ -41,11 +41,14 @@ class AlertsResource(dg.ConfigurableResource):
 
     def send(self, alerts: Sequence[Any]) -> Any:
         """Dispatch these alerts (each once, by its id) and close the channels; the dispatch report."""
-        dispatcher = self.dispatcher()
-        try:
-            return dispatcher.dispatch(list(alerts))
-        finally:
-            dispatcher.close()
+        from edge_assets.alerts.ledger import ledger_lock
+
+        with ledger_lock(self.lake_root):  # the ledger read, the sends and the save as one step
+            dispatcher = self.dispatcher()
+            try:
+                return dispatcher.dispatch(list(alerts))
+            finally:
+                dispatcher.close()
 
 
 def build_comparator_resources(s: Settings) -> dict[str, object]:

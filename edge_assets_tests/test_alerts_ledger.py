@@ -1,14 +1,20 @@
 """The dedupe ledger: exact round trip on disk and on a real local S3 server (moto)."""
 
 import logging
+import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
 
-from edge_assets.alerts import LEDGER_SCHEMA, AlertLedger, s3_storage_options
+from edge_assets.alerts import LEDGER_SCHEMA, Alert, AlertLedger, s3_storage_options
 
 T0 = datetime(2025, 3, 1, 18, 0, tzinfo=UTC)
 T1 = datetime(2025, 3, 1, 18, 1, 30, tzinfo=UTC)
@@ -106,7 +112,9 @@ def test_s3_round_trip_on_a_local_s3_server(s3: dict[str, object], caplog: pytes
     caplog.clear()
     ledger.save()
     requests = [r.getMessage() for r in caplog.records if r.name == "werkzeug"]
-    assert len(requests) == 1 and "PUT /edge-lake/prod/alert_ledger/part.parquet " in requests[0]  # one PUT
+    writes = [r for r in requests if '"PUT ' in r or '"POST ' in r or '"DELETE ' in r]
+    assert len(writes) == 1 and "PUT /edge-lake/prod/alert_ledger/part.parquet " in writes[0]  # one PUT
+    assert all(("HEAD /" in r or "GET /" in r) for r in requests if r not in writes), requests  # merge read
 
     import s3fs
 
@@ -123,3 +131,69 @@ def test_s3_storage_options() -> None:
     assert s3_storage_options("http://127.0.0.1:9000", "eu-west-1") == {
         "client_kwargs": {"endpoint_url": "http://127.0.0.1:9000", "region_name": "eu-west-1"}
     }
+
+
+def test_a_save_keeps_what_another_writer_saved_since_the_load(tmp_path: os.PathLike[str]) -> None:
+    """Two comparator runs load the ledger, each sends its own alert and saves: the second save
+    used to write its stale copy over the first's record, so that alert went out again later."""
+    first, second = AlertLedger.in_lake(str(tmp_path)), AlertLedger.in_lake(str(tmp_path))
+    first.record("edge-a", "slack", kind="signal", status="sent", attempts=1, at=T0)
+    second.record("edge-b", "slack", kind="signal", status="failed", attempts=1, at=T1, error="HTTP 500")
+    first.save()
+    second.save()
+    stored = AlertLedger.in_lake(str(tmp_path))
+    assert stored.sent("edge-a", "slack") and stored.attempts("edge-b", "slack") == 1
+    assert second.sent("edge-a", "slack")  # the saver sees the merged state too
+    # the same key from both: the later save's record wins
+    first.record("edge-b", "slack", kind="signal", status="sent", attempts=1, at=T1)
+    first.save()
+    assert AlertLedger.in_lake(str(tmp_path)).sent("edge-b", "slack")
+
+
+class _SlowSink(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["content-length"]))
+        time.sleep(0.5)  # a slow channel: the window in which a second process also decided to send
+        with open(self.server.log_path, "a") as log:  # type: ignore[attr-defined]
+            log.write("post\n")
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def _send_one(lake_root: str, start: Any) -> None:
+    from edge_assets.comparator_resources import AlertsResource
+    from edge_assets.settings import get_settings
+
+    get_settings.cache_clear()
+    alert = Alert.from_signal_row({"signal_id": "s-1", "edge_id": "edge-1", "ev_after_costs": 0.05})
+    start.wait()
+    AlertsResource(lake_root=lake_root).send([alert])
+
+
+def test_two_processes_sending_the_same_edge_at_once_deliver_it_once(
+    tmp_path: os.PathLike[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At the turn of the hour the comparator runs for both hours at once, and an edge present in both
+    went out twice: each run's ledger had not seen the other's send."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _SlowSink)
+    server.log_path = str(Path(tmp_path) / "posts.log")  # type: ignore[attr-defined]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("EDGE_WEBHOOK_URL", f"http://127.0.0.1:{server.server_address[1]}/hook")
+    ctx = multiprocessing.get_context("spawn")  # polars must not be forked
+    start = ctx.Event()
+    procs = [ctx.Process(target=_send_one, args=(str(Path(tmp_path) / "lake"), start)) for _ in range(2)]
+    try:
+        for proc in procs:
+            proc.start()
+        start.set()
+        for proc in procs:
+            proc.join(timeout=60)
+            assert proc.exitcode == 0
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert Path(server.log_path).read_text() == "post\n"  # type: ignore[attr-defined]
+    assert AlertLedger.in_lake(str(Path(tmp_path) / "lake")).sent("edge-1", "webhook")

@@ -4,12 +4,19 @@ One row per (alert_id, channel) with its latest state, persisted as a single par
 (`<lake_root>/alert_ledger/part.parquet`, the lake's unpartitioned layout, so the DuckDB
 catalog can expose it as a view) so dedupe survives restarts. Writes are atomic:
 locally a temp file renamed over the target; on S3 (or any fsspec URL) one PUT of the whole
-object. Single writer (the comparator sensor ticks serially); readers may be anyone.
+object. Writers: comparator runs (two at once at the turn of the hour, or beside a backfill)
+and the alert sensors. On one host `ledger_lock` makes load, send and save one step per
+process; `save` also merges what others wrote since `load` (object stores have no lock).
 """
 
+import fcntl
+import hashlib
 import io
 import os
+import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -60,6 +67,20 @@ def _is_remote(path: str) -> bool:
     return "://" in path and not path.startswith("file://")
 
 
+@contextmanager
+def ledger_lock(lake_root: str) -> Iterator[None]:
+    """Hold this host's lock on the lake's ledger: two comparator runs of adjacent hours both sent an
+    edge present in both when they dispatched at once. The lock file lives in the temp dir, not the
+    lake (flock only binds processes of one host anyway)."""
+    digest = hashlib.sha256(str(lake_root).rstrip("/").encode()).hexdigest()[:16]
+    with open(Path(tempfile.gettempdir()) / f"edge-alert-ledger-{digest}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 class AlertLedger:
     """In-memory map of (alert_id, channel) → state, loaded from and saved to one parquet file."""
 
@@ -67,6 +88,7 @@ class AlertLedger:
         self.path = path
         self.storage_options = dict(storage_options or {})
         self._entries: dict[tuple[str, str], LedgerEntry] = {}
+        self._changed: set[tuple[str, str]] = set()  # recorded here since the last load or save
         self._dirty = False
         if load:
             self.load()
@@ -135,6 +157,7 @@ class AlertLedger:
             error=None if status == "sent" else error,
         )
         self._entries[(alert_id, channel)] = entry
+        self._changed.add((alert_id, channel))
         self._dirty = True
         return entry
 
@@ -147,19 +170,28 @@ class AlertLedger:
             schema=LEDGER_SCHEMA,
         )
 
-    def load(self) -> None:
-        """Replace the in-memory state with the file's (empty when the file does not exist yet)."""
+    def _stored(self) -> dict[tuple[str, str], LedgerEntry]:
         frame = self._read()
-        self._entries = {}
+        entries: dict[tuple[str, str], LedgerEntry] = {}
         if frame is not None:
             frame = frame.select([pl.col(c).cast(t) for c, t in LEDGER_SCHEMA.items()])
             for row in frame.iter_rows(named=True):  # ledger rows are few (alerts, not quotes)
                 entry = LedgerEntry(**row)
-                self._entries[(entry.alert_id, entry.channel)] = entry
+                entries[(entry.alert_id, entry.channel)] = entry
+        return entries
+
+    def load(self) -> None:
+        """Replace the in-memory state with the file's (empty when the file does not exist yet)."""
+        self._entries = self._stored()
+        self._changed.clear()
         self._dirty = False
 
     def save(self) -> None:
-        """Write the whole ledger atomically."""
+        """Write the file's current entries with this ledger's new records over them, atomically:
+        another writer's records since `load` are kept, not overwritten by this process's old copy."""
+        merged = self._stored()
+        merged.update({key: self._entries[key] for key in self._changed})
+        self._entries = merged
         frame = self.to_frame()
         if _is_remote(self.path):
             from upath import UPath
@@ -180,6 +212,7 @@ class AlertLedger:
                 os.replace(tmp, target)
             finally:
                 tmp.unlink(missing_ok=True)
+        self._changed.clear()
         self._dirty = False
 
     def _read(self) -> pl.DataFrame | None:
