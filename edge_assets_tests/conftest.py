@@ -3,10 +3,14 @@ server and the real recorded API responses."""
 
 import json
 import os
+import socket
+import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from edge_assets_tests.scripted_server import ScriptedServer
@@ -76,3 +80,23 @@ def server() -> Iterator[ScriptedServer]:
     yield srv
     srv.httpd.shutdown()
     srv.httpd.server_close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until_serving(url: str, proc: subprocess.Popen, log: Path, timeout_s: float) -> None:
+    """Until a Dagster webserver at ``url`` answers /server_info; its log's tail if it never does."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if httpx.get(f"{url}/server_info", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{url} did not start:\n" + log.read_text()[-3000:])
+        time.sleep(0.5)

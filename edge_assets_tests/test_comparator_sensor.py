@@ -59,6 +59,16 @@ ALL_ASSETS = [
 ]
 
 
+LIVE_POLLS = [ingest.pm_markets, ingest.pm_order_book_snapshots, ingest.oddsapi_live]
+
+
+def _seeds_and_an_hours_polls(resources: dict[str, object], instance: dg.DagsterInstance, hour: str) -> None:
+    assert dg.materialize(ALL_ASSETS[:3], resources=resources, instance=instance).success
+    assert dg.materialize(
+        ALL_ASSETS, selection=LIVE_POLLS, resources=resources, instance=instance, partition_key=hour
+    ).success
+
+
 def _champion_without_artifacts(tracking_uri: str, missing: Path) -> None:
     """A store whose champion aliases point at model versions with no files behind them."""
     import mlflow
@@ -101,15 +111,7 @@ def test_new_data_gives_one_run_and_one_alert_per_edge(
         )
         sensor = defs.resolve_sensor_def("comparator_sensor")
         with dg.instance_for_test() as instance:
-            assert dg.materialize(ALL_ASSETS[:3], resources=resources, instance=instance).success
-            # new live data for the hour
-            assert dg.materialize(
-                ALL_ASSETS,
-                selection=[ingest.pm_markets, ingest.pm_order_book_snapshots, ingest.oddsapi_live],
-                resources=resources,
-                instance=instance,
-                partition_key=hour,
-            ).success
+            _seeds_and_an_hours_polls(resources, instance, hour)  # new live data for the hour
             tick = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, definitions=defs))
             assert [r.partition_key for r in tick.run_requests] == [hour]
             run = dg.materialize(
@@ -166,7 +168,7 @@ def test_new_data_gives_one_run_and_one_alert_per_edge(
             # the next hour: an edge that persists gets a new signal row but no second alert
             later = hour_key(datetime(2026, 11, 20, 15, tzinfo=UTC))
             for selection in (
-                [ingest.pm_markets, ingest.pm_order_book_snapshots, ingest.oddsapi_live],
+                LIVE_POLLS,
                 automation.COMPARATOR_CHAIN,
             ):
                 assert dg.materialize(
@@ -307,7 +309,7 @@ def test_an_hours_first_runs_price_on_the_previous_hours_books(tmp_path: Path) -
             ).success
 
         assert run(ALL_ASSETS[:3], None)
-        assert run([ingest.pm_markets, ingest.pm_order_book_snapshots, ingest.oddsapi_live], before)
+        assert run(LIVE_POLLS, before)
         assert run([ingest.pm_markets, ingest.oddsapi_live], hour)  # no book poll yet this hour
         assert run(automation.COMPARATOR_CHAIN, hour)
     books = lake.read("pm_order_book_snapshots", before)
@@ -361,14 +363,7 @@ def test_signals_of_past_hours_are_recorded_stale_and_not_alerted(
     try:
         resources = build_resources(load_settings(lake_root=str(tmp_path / "lake")))
         with dg.instance_for_test() as instance:
-            assert dg.materialize(ALL_ASSETS[:3], resources=resources, instance=instance).success
-            assert dg.materialize(
-                ALL_ASSETS,
-                selection=[ingest.pm_markets, ingest.pm_order_book_snapshots, ingest.oddsapi_live],
-                resources=resources,
-                instance=instance,
-                partition_key=hour,
-            ).success
+            _seeds_and_an_hours_polls(resources, instance, hour)
             lake = Lake(str(tmp_path / "lake"))
             # the default age (30 minutes): the hour is history, recorded but not alerted
             first = comparator(instance, None)

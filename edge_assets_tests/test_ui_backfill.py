@@ -3,7 +3,6 @@ a time, in time order. As one run, a week of the graph peaked at 3.6 GB in one s
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ import httpx
 import pytest
 
 from edge_assets.lake import Lake
+from edge_assets_tests.conftest import free_port, wait_until_serving
 
 LAUNCH = """
 mutation($params: LaunchBackfillParams!) {
@@ -38,12 +38,6 @@ query($id: String!) {
 HOURS = [f"2026-11-{10 + h // 24:02d}-{h % 24:02d}:00" for h in range(96)]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _graphql(url: str, query: str, **variables: Any) -> dict[str, Any]:
     response = httpx.post(f"{url}/graphql", json={"query": query, "variables": variables}, timeout=60)
     response.raise_for_status()
@@ -58,7 +52,7 @@ def edge_ui(tmp_path: Path) -> Iterator[str]:
         EDGE_DUCKDB_PATH=str(tmp_path / "w.duckdb"),
         EDGE_DAGSTER_HOME=str(tmp_path / "dh"),
     )
-    port = _free_port()
+    port = free_port()
     log = open(tmp_path / "ui.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(
         [sys.executable, "-m", "edge_assets.cli", "ui", "--port", str(port)],
@@ -70,16 +64,7 @@ def edge_ui(tmp_path: Path) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                if httpx.get(f"{url}/server_info", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("edge ui did not start:\n" + (tmp_path / "ui.log").read_text()[-3000:])
-            time.sleep(1)
+        wait_until_serving(url, proc, tmp_path / "ui.log", 180)
         yield url
     finally:
         proc.send_signal(signal.SIGTERM)  # edge ui passes it on to dagster dev and its daemon

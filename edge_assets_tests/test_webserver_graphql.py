@@ -2,17 +2,14 @@
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from edge_assets_tests.conftest import REPO_ROOT
+from edge_assets_tests.conftest import REPO_ROOT, free_port, wait_until_serving
 
 QUERY = """
 { assetNodes { assetKey { path } dependencyKeys { path } isPartitioned isMaterializable
@@ -45,17 +42,11 @@ HOURLY = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def webserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     home = tmp_path_factory.mktemp("ws_home")
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    port = _free_port()
+    port = free_port()
     log = open(home / "webserver.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(
         [
@@ -77,16 +68,7 @@ def webserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{url}/server_info", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("webserver did not start:\n" + Path(log.name).read_text()[-3000:])
-            time.sleep(0.5)
+        wait_until_serving(url, proc, home / "webserver.log", 120)
         yield url
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
