@@ -100,3 +100,15 @@ def wait_until_serving(url: str, proc: subprocess.Popen, log: Path, timeout_s: f
         if proc.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError(f"{url} did not start:\n" + log.read_text()[-3000:])
         time.sleep(0.5)
+
+
+# what the UI's "Materialize all" over a partition range sends
+LAUNCH_BACKFILL = """
+mutation($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message }
+  }
+}
+"""

@@ -14,17 +14,8 @@ import httpx
 import pytest
 
 from edge_assets.lake import Lake
-from edge_assets_tests.conftest import free_port, wait_until_serving
+from edge_assets_tests.conftest import LAUNCH_BACKFILL, free_port, wait_until_serving
 
-LAUNCH = """
-mutation($params: LaunchBackfillParams!) {
-  launchPartitionBackfill(backfillParams: $params) {
-    __typename
-    ... on LaunchBackfillSuccess { backfillId }
-    ... on PythonError { message }
-  }
-}
-"""
 STATUS = """
 query($id: String!) {
   partitionBackfillOrError(backfillId: $id) {
@@ -78,7 +69,7 @@ def edge_ui(tmp_path: Path) -> Iterator[str]:
 @pytest.mark.integration
 def test_a_ui_backfill_runs_48_hour_runs_one_at_a_time_in_time_order(edge_ui: str, tmp_path: Path) -> None:
     params = {"partitionNames": HOURS, "assetSelection": [{"path": ["oddsapi_historical_hourly"]}]}
-    launched = _graphql(edge_ui, LAUNCH, params=params)["launchPartitionBackfill"]
+    launched = _graphql(edge_ui, LAUNCH_BACKFILL, params=params)["launchPartitionBackfill"]
     assert launched["__typename"] == "LaunchBackfillSuccess", launched
     deadline = time.monotonic() + 360
     while True:

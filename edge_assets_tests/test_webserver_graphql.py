@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from edge_assets_tests.conftest import REPO_ROOT, free_port, wait_until_serving
+from edge_assets_tests.conftest import LAUNCH_BACKFILL, REPO_ROOT, free_port, wait_until_serving
 
 QUERY = """
 { assetNodes { assetKey { path } dependencyKeys { path } isPartitioned isMaterializable
@@ -98,15 +98,6 @@ def test_every_asset_with_upstreams_and_partitions(webserver: str) -> None:
     assert nodes["raw_responses"]["isMaterializable"] is False
 
 
-LAUNCH_BACKFILL = """
-mutation($params: LaunchBackfillParams!) {
-  launchPartitionBackfill(backfillParams: $params) {
-    __typename
-    ... on LaunchBackfillSuccess { backfillId }
-    ... on PythonError { message }
-  }
-}
-"""
 BACKFILL_TARGET = """
 query($id: String!) {
   partitionBackfillOrError(backfillId: $id) {
