@@ -167,17 +167,13 @@ def _print_steps(report: object) -> None:
 
 
 # fetched from endpoints that only answer for now (and the last 3 days of scores)
-SEED_TABLES = (
-    "team_aliases",
-    "fee_tables",
-    "cost_models",
-)  # data/*.csv, loaded by the seeds sensor in the UI
 LIVE_ONLY_ASSETS = ("pm_markets", "pm_order_book_snapshots", "oddsapi_live", "oddsapi_scores")
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
     import dagster as dg
 
+    from edge_assets.automation import SEED_ASSETS
     from edge_assets.connect import DEFAULT_SIM_POLL_MINUTES
     from edge_assets.definitions import defs
     from edge_assets.runner import ensure_dagster_home, run_window
@@ -199,7 +195,8 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         return 2
     if include is not None:  # a selection on a new lake: its mapping failed without the seed tables
         lake = _lake(s)
-        seeds = [n for n in SEED_TABLES if n not in include and not lake.exists(n, None)]  # type: ignore[attr-defined]
+        names = [a.key.to_user_string() for a in SEED_ASSETS]  # data/*.csv; the UI's seeds sensor loads them
+        seeds = [n for n in names if n not in include and not lake.exists(n, None)]  # type: ignore[attr-defined]
         if seeds:
             print(f"edge backfill: loading the seed tables first, not in the lake yet: {', '.join(seeds)}")
             include = seeds + include

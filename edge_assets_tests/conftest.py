@@ -3,10 +3,12 @@ server and the real recorded API responses."""
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -88,18 +90,46 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_until_serving(url: str, proc: subprocess.Popen, log: Path, timeout_s: float) -> None:
-    """Until a Dagster webserver at ``url`` answers /server_info; its log's tail if it never does."""
-    deadline = time.monotonic() + timeout_s
-    while True:
+@contextmanager
+def serving(
+    cmd: list[str],
+    *,
+    cwd: Path,
+    env: dict[str, str],
+    log: Path,
+    port: int,
+    timeout_s: float,
+    group_stop: bool,
+) -> Iterator[str]:
+    """A Dagster webserver started by ``cmd`` on ``port``, its URL once /server_info answers (its
+    log's tail if it never does). Stopped with SIGTERM: to its process group, or (``group_stop``
+    False) to the process alone, which must pass it on; SIGKILL to the group after 60 s."""
+    url = f"http://127.0.0.1:{port}"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
         try:
-            if httpx.get(f"{url}/server_info", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"{url} did not start:\n" + log.read_text()[-3000:])
-        time.sleep(0.5)
+            deadline = time.monotonic() + timeout_s
+            while True:
+                try:
+                    if httpx.get(f"{url}/server_info", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{url} did not start:\n" + log.read_text()[-3000:])
+                time.sleep(0.5)
+            yield url
+        finally:
+            if group_stop:
+                os.killpg(proc.pid, signal.SIGTERM)
+            else:
+                proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
 
 
 # what the UI's "Materialize all" over a partition range sends

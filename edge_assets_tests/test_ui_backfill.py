@@ -2,8 +2,6 @@
 a time, in time order. As one run, a week of the graph peaked at 3.6 GB in one step process."""
 
 import os
-import signal
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -14,7 +12,7 @@ import httpx
 import pytest
 
 from edge_assets.lake import Lake
-from edge_assets_tests.conftest import LAUNCH_BACKFILL, free_port, wait_until_serving
+from edge_assets_tests.conftest import LAUNCH_BACKFILL, free_port, serving
 
 STATUS = """
 query($id: String!) {
@@ -44,26 +42,16 @@ def edge_ui(tmp_path: Path) -> Iterator[str]:
         EDGE_DAGSTER_HOME=str(tmp_path / "dh"),
     )
     port = free_port()
-    log = open(tmp_path / "ui.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(
+    with serving(
         [sys.executable, "-m", "edge_assets.cli", "ui", "--port", str(port)],
         cwd=tmp_path,
         env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_serving(url, proc, tmp_path / "ui.log", 180)
+        log=tmp_path / "ui.log",
+        port=port,
+        timeout_s=180,
+        group_stop=False,  # edge ui passes SIGTERM on to dagster dev and its daemon
+    ) as url:
         yield url
-    finally:
-        proc.send_signal(signal.SIGTERM)  # edge ui passes it on to dagster dev and its daemon
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
 
 
 @pytest.mark.integration

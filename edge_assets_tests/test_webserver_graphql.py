@@ -1,15 +1,13 @@
 """A real dagster-webserver on loopback: every asset appears with its upstreams and partitions."""
 
 import os
-import signal
-import subprocess
 import sys
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from edge_assets_tests.conftest import LAUNCH_BACKFILL, REPO_ROOT, free_port, wait_until_serving
+from edge_assets_tests.conftest import LAUNCH_BACKFILL, REPO_ROOT, free_port, serving
 
 QUERY = """
 { assetNodes { assetKey { path } dependencyKeys { path } isPartitioned isMaterializable
@@ -47,36 +45,17 @@ def webserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     home = tmp_path_factory.mktemp("ws_home")
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     port = free_port()
-    log = open(home / "webserver.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dagster_webserver",
-            "-w",
-            str(REPO_ROOT / "workspace.yaml"),
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-        ],
+    cmd = [sys.executable, "-m", "dagster_webserver", "-w", str(REPO_ROOT / "workspace.yaml")]
+    with serving(
+        [*cmd, "-h", "127.0.0.1", "-p", str(port)],
         cwd=REPO_ROOT,
         env={**os.environ, "DAGSTER_HOME": str(home)},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_serving(url, proc, home / "webserver.log", 120)
+        log=home / "webserver.log",
+        port=port,
+        timeout_s=120,
+        group_stop=True,
+    ) as url:
         yield url
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
 
 
 @pytest.mark.integration
