@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import polars as pl
 
-from edge_assets.assets.common import lake_asset
+from edge_assets.assets.common import DAILY_ROOT_POLICY, lake_asset
 from edge_assets.connect import DEFAULT_SIM_POLL_MINUTES
 from edge_assets.frames import latest_poll
 from edge_assets.lake.io_manager import LakeResource
@@ -107,14 +107,17 @@ def ingest_asset(
     *,
     partitions_def: dg.PartitionsDefinition = HOURLY,
     partition_column: str = "observed_at",
+    backfill_policy: dg.BackfillPolicy | None = None,
 ) -> Callable:
     """Ingestion assets: raw lineage upstream, otherwise the shared lake-asset shape."""
+    policy = {"backfill_policy": backfill_policy} if backfill_policy else {}
     return lake_asset(
         "ingest",
         partitions_def=partitions_def,
         partition_column=partition_column,
         deps=[raw_responses],
         description=description,
+        **policy,
     )
 
 
@@ -306,6 +309,7 @@ def oddsapi_historical_hourly(
     "Scores and results (The Odds API /scores, daysFrom=3) for labels and closing lines; "
     "one poll per day, ranges of days backfill as one run.",
     partitions_def=DAILY,
+    backfill_policy=DAILY_ROOT_POLICY,
 )
 def oddsapi_scores(
     context: dg.AssetExecutionContext, sources: SourcesResource, lake: LakeResource
