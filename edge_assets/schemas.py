@@ -22,7 +22,7 @@ RAW_RESPONSES = {
     "body_zstd": pl.Binary,  # zstd-compressed response body, exactly as received
     "body_bytes": pl.Int64,
     "sha256": pl.String,  # of the uncompressed body
-    "parse_error": pl.String,  # null when the body parsed
+    "parse_error": pl.String,  # why the body did not parse (set after the fact); null otherwise
 }
 
 PM_MARKETS = {

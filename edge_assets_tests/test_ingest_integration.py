@@ -180,15 +180,52 @@ def test_malformed_body_is_kept_raw_and_fails_clearly(
         app.faults = FaultConfig(malformed_next=1, paths=("/v4/sports/basketball_nba/odds",))
         result = _run([ingest.oddsapi_live], res, instance)
     assert not result.success
-    assert "malformed response kept raw in raw_responses; curated rows unchanged" in _failure(result)
     assert lake.read("oddsapi_live", key).equals(before)
     raw = _raw(tmp_path).sort("requested_at")
-    # every sport's body is stored as received; parsing (after the poll) failed on the NBA one
+    # every sport's body is stored as received; parsing (after the poll) failed on the NBA one, whose
+    # row now says why (and the failure where it is)
     last = raw.filter(pl.col("url_path") == "/v4/sports/basketball_nba/odds").row(-1, named=True)
     body = decompress(last["body_zstd"], last["body_bytes"])
     with pytest.raises(json.JSONDecodeError):
         json.loads(body)
     assert last["status"] == 200 and last["body_bytes"] == len(body) > 0
+    assert last["parse_error"].startswith("body is not a JSON array of events (")
+    marked = raw.filter(pl.col("parse_error").is_not_null())
+    assert marked.height == 1  # not the NHL body of the same poll, the credit probe or the first run
+    raw_files = (tmp_path / "lake" / "raw_responses").rglob("*.parquet")
+    [path] = [p for p in raw_files if pl.read_parquet(p)["parse_error"][0]]
+    message = _failure(result)
+    where = path.relative_to(tmp_path / "lake").as_posix()
+    assert f"malformed response kept raw in {where} (parse_error set); curated rows unchanged" in message
+    assert message.rstrip().endswith(f"malformed response: {last['parse_error']}")
+
+
+@pytest.mark.integration
+def test_schema_drift_caught_inside_the_client_sets_parse_error_too(
+    tmp_path: Path, loopback: tuple[SimulatorApp, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """/scores is validated by the client's wire model while the session is open, right after the
+    raw hook stored the body."""
+    app, url = loopback
+    res = _loop_resources(tmp_path, url, monkeypatch)
+    app.faults = FaultConfig(drop_field="commence_time", paths=("/v4/sports/icehockey_nhl/scores",))
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            [ingest.oddsapi_scores],
+            resources=res,
+            instance=instance,
+            partition_key=datetime.now(UTC).strftime("%Y-%m-%d"),
+            raise_on_error=False,
+        )
+    assert not result.success
+    raw = _raw(tmp_path)
+    scores = raw.filter(pl.col("endpoint") == "/v4/sports/{sport}/scores").sort("url_path")
+    assert scores["url_path"].str.split("/").list.get(3).to_list() == ["basketball_nba", "icehockey_nhl"]
+    nba, nhl = scores["parse_error"].to_list()
+    assert nba is None and nhl is not None and "commence_time" in nhl and "Field required" in nhl
+    expected = "(parse_error set); curated rows unchanged. oddsapi /v4/sports/{sport}/scores: malformed"
+    assert expected in _failure(result)
+    assert not (tmp_path / "lake" / "oddsapi_scores").exists()
 
 
 @pytest.mark.integration

@@ -231,6 +231,31 @@ def _raw_round_trip(lake: Lake) -> None:
     assert lake.fs.open_input_file(path).readall() == first
 
 
+def test_mark_parse_errors_marks_only_the_200_bodies_their_endpoint_parser_rejects(tmp_path: Path) -> None:
+    from edge_assets.lake.raw import RawStore
+    from edge_assets.sources.http import MalformedResponse, RawExchange
+
+    def parse(body: bytes) -> None:
+        if not body.startswith(b"["):
+            raise MalformedResponse("api", "/x", f"not an array: {body[:5]!r}")
+
+    lake = Lake(str(tmp_path / "lake"))
+    store = RawStore(lake)
+    at = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    bodies = [("/x", 200, b"[1]"), ("/x", 200, b"{bad"), ("/x", 500, b"{oops"), ("/y", 200, b"{other")]
+    paths = [
+        store.store(RawExchange("api", endpoint, endpoint, {"i": i}, at, 1.0, status, {}, body))
+        for i, (endpoint, status, body) in enumerate(bodies)
+    ]
+    before = {p: lake.read_file(p) for p in paths}
+    assert store.mark_parse_errors({"/x": parse}) == [paths[1]]
+    after = {p: lake.read_file(p) for p in paths}
+    assert after[paths[1]]["parse_error"].to_list() == ["not an array: b'{bad'"]
+    assert after[paths[1]].drop("parse_error").equals(before[paths[1]].drop("parse_error"))  # same response
+    assert all(after[p].equals(before[p]) for p in (paths[0], paths[2], paths[3]))
+    assert store.mark_parse_errors({"/x": parse}) == []  # marked once
+
+
 def test_raw_response_round_trips_exactly_and_rewrites_identically(tmp_path: Path) -> None:
     _raw_round_trip(Lake(str(tmp_path / "lake")))
 

@@ -4,7 +4,7 @@ Live endpoints are polled "now"; on the embedded simulator a past hour is reprod
 as of fixed minutes inside that hour, so backfills of live assets are deterministic.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
@@ -20,7 +20,14 @@ from edge_assets.partitions import DAILY, HOURLY, hour_key
 from edge_assets.schemas import ODDS_QUOTES, ODDS_SCORES, PM_MARKETS, PM_ORDER_BOOK_SNAPSHOTS, conform, empty
 from edge_assets.sources import normalize
 from edge_assets.sources.http import MalformedResponse, SourceError
-from edge_assets.sources.oddsapi import SCORES_DAYS_FROM, QuotaExhausted
+from edge_assets.sources.oddsapi import (
+    HISTORICAL_ODDS,
+    ODDS_ENDPOINT,
+    SCORES_DAYS_FROM,
+    SCORES_ENDPOINT,
+    QuotaExhausted,
+    parse_scores_body,
+)
 from edge_assets.sources_resource import SourcesResource
 
 SIM_POLL_MINUTES = DEFAULT_SIM_POLL_MINUTES
@@ -79,15 +86,45 @@ def upsert(
     return merged.sort(key_cols)
 
 
-def _guarded(context: dg.AssetExecutionContext, what: str, fn: Callable[[], pl.DataFrame]) -> pl.DataFrame:
-    """Turn source errors into one clear step failure; raw bodies are already in the lake."""
+# Per endpoint: one raw body parsed as its asset parses it (MalformedResponse on drift), to find which
+# response broke a failed parse (`RawStore.mark_parse_errors`)
+Parsers = Mapping[str, Callable[[bytes], object]]
+_ANY_TIME = datetime(2026, 1, 1, tzinfo=UTC)
+GAMMA_PARSERS: Parsers = {
+    "/events": lambda b: normalize.gamma_event_bodies_to_frame([b], observed_at=_ANY_TIME)
+}
+BOOK_PARSERS: Parsers = {"/books": lambda b: normalize.book_bodies_to_frame([b], snapshot_at=_ANY_TIME)}
+ODDS_PARSERS: Parsers = {ODDS_ENDPOINT: lambda b: normalize.odds_bodies_to_frame([b], observed_at=_ANY_TIME)}
+HISTORICAL_PARSERS: Parsers = {HISTORICAL_ODDS: lambda b: normalize.historical_bodies_to_frame([b])}
+SCORES_PARSERS: Parsers = {
+    SCORES_ENDPOINT: lambda b: normalize.scores_to_frame(parse_scores_body(b), observed_at=_ANY_TIME)
+}
+
+
+def _guarded(
+    context: dg.AssetExecutionContext,
+    what: str,
+    fn: Callable[[], pl.DataFrame],
+    store: RawStore,
+    parsers: Parsers,
+) -> pl.DataFrame:
+    """Turn source errors into one clear step failure; raw bodies are already in the lake, and a
+    body that does not parse gets its `parse_error` there."""
     try:
         return fn()
     except QuotaExhausted as exc:
         raise dg.Failure(description=f"{what}: stopped cleanly, {exc}") from None
     except MalformedResponse as exc:
+        try:
+            marked = store.mark_parse_errors(parsers)
+        except Exception as mark_exc:  # the failure to report is the parse's, not this lookup's
+            context.log.warning(f"{what}: could not set parse_error on the raw responses: {mark_exc!r}")
+            marked = []
+        where = f"{RAW_TABLE}/{marked[0].split(f'/{RAW_TABLE}/', 1)[-1]}" if marked else RAW_TABLE
+        more = f" and {len(marked) - 1} more" if len(marked) > 1 else ""
         raise dg.Failure(
-            description=f"{what}: malformed response kept raw in {RAW_TABLE}; curated rows unchanged. {exc}"
+            description=f"{what}: malformed response kept raw in {where}{more} (parse_error set); "
+            f"curated rows unchanged. {exc}"
         ) from None
     except SourceError as exc:
         raise dg.Failure(description=f"{what}: {exc}") from None
@@ -144,7 +181,7 @@ def pm_markets(
             frames.append(normalize.gamma_event_bodies_to_frame(bodies, observed_at=at))
         return pl.concat(frames) if frames else empty(PM_MARKETS)
 
-    polled = _guarded(context, "pm_markets", fetch)
+    polled = _guarded(context, "pm_markets", fetch, store, GAMMA_PARSERS)
     _record_raw(context, store)
     df = upsert(lake.lake(), "pm_markets", keys, polled, ["observed_at", "market_id"], PM_MARKETS)
     return dg.MaterializeResult(
@@ -197,7 +234,7 @@ def pm_order_book_snapshots(
             frames.append(normalize.book_bodies_to_frame(bodies, snapshot_at=at))
         return pl.concat(frames) if frames else empty(PM_ORDER_BOOK_SNAPSHOTS)
 
-    polled = _guarded(context, "pm_order_book_snapshots", fetch)
+    polled = _guarded(context, "pm_order_book_snapshots", fetch, store, BOOK_PARSERS)
     _record_raw(context, store)
     df = upsert(
         lake.lake(),
@@ -241,7 +278,7 @@ def oddsapi_live(
         times = poll_times(start, end, sources, _now(), "oddsapi_live")
         return pl.concat([_odds_for(sources, store, at, quota) for at in times])
 
-    polled = _guarded(context, "oddsapi_live", fetch)
+    polled = _guarded(context, "oddsapi_live", fetch, store, ODDS_PARSERS)
     _record_raw(context, store)
     df = upsert(
         lake.lake(),
@@ -289,7 +326,7 @@ def oddsapi_historical_hourly(
         # every snapshot of the range in one polars pass (raw bodies are already in the lake)
         return normalize.historical_bodies_to_frame(bodies, "decimal")
 
-    polled = _guarded(context, "oddsapi_historical_hourly", fetch)
+    polled = _guarded(context, "oddsapi_historical_hourly", fetch, store, HISTORICAL_PARSERS)
     _record_raw(context, store)
     df = (
         conform(polled, ODDS_QUOTES)
@@ -341,7 +378,7 @@ def oddsapi_scores(
                     frames.append(normalize.scores_to_frame(scores, observed_at=at))
         return pl.concat(frames) if frames else empty(ODDS_SCORES)
 
-    polled = _guarded(context, "oddsapi_scores", fetch)
+    polled = _guarded(context, "oddsapi_scores", fetch, store, SCORES_PARSERS)
     _record_raw(context, store)
     df = upsert(lake.lake(), "oddsapi_scores", keys, polled, ["observed_at", "event_id"], ODDS_SCORES)
     return dg.MaterializeResult(

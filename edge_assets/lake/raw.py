@@ -2,8 +2,10 @@
 
 One small parquet file per response under raw_responses/api=<source>/dt=/hour=/, named by the
 request time and body hash, so re-running a simulated poll rewrites identical files (idempotent)
-and nothing already stored is ever overwritten with different content. Each night the closed hours
-are compacted (`compact_raw`): one `compacted-*.parquet` per API and hour holds the same responses.
+and nothing already stored is ever overwritten with different content, except that a response
+whose body failed to parse gets its `parse_error` filled in (`RawStore.mark_parse_errors`). Each
+night the closed hours are compacted (`compact_raw`): one `compacted-*.parquet` per API and hour
+holds the same responses.
 
 Files are renamed into place whole but not fsynced one by one (that was ~4 ms per response, a
 third of a simulated backfill hour's I/O): a crashed process never loses or tears one; a power
@@ -13,7 +15,7 @@ cut may drop the last seconds, as with any OS-buffered log. Curated partitions k
 import contextlib
 import hashlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -24,7 +26,7 @@ import pyarrow.fs as pafs
 
 from edge_assets.lake.storage import Lake
 from edge_assets.schemas import RAW_RESPONSES
-from edge_assets.sources.http import RawExchange
+from edge_assets.sources.http import MalformedResponse, RawExchange, redact
 
 RAW_TABLE = "raw_responses"
 # the contract's arrow types (large_string / large_binary, as polars writes and reads them back)
@@ -83,6 +85,29 @@ class RawStore:
         if self.on_write:
             self.on_write(path)
         return path
+
+    def mark_parse_errors(self, parsers: Mapping[str, Callable[[bytes], object]]) -> list[str]:
+        """After a parse failed: parse each 200 body this store wrote, one at a time, with the parser of
+        its endpoint (others are skipped), and rewrite the file of each that fails with its
+        `parse_error`: the same response, now saying why. The paths rewritten, in write order.
+
+        Why: parsing runs over a poll's bodies at once, so its error does not say which response
+        broke; this way `parse_error IS NOT NULL` finds it in the raw lake. Runs on the failure path only.
+        """
+        marked = []
+        for path in self.files:
+            row = self.lake.read_file(path).row(0, named=True)  # one response per file
+            parse = parsers.get(row["endpoint"])
+            if parse is None or row["status"] != 200 or row["parse_error"] is not None:
+                continue
+            try:
+                parse(decompress(row["body_zstd"], row["body_bytes"]))
+            except MalformedResponse as exc:
+                row["parse_error"] = redact(exc.detail)  # bodies are stored with the key masked already
+                table = pa.Table.from_pylist([row], schema=RAW_ARROW_SCHEMA)
+                self.lake.write_arrow_file(path, table, sync=False)
+                marked.append(path)
+        return marked
 
 
 def compress(body: bytes) -> bytes:

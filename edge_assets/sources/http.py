@@ -554,10 +554,7 @@ class HttpSource:
             raise self._not_json(endpoint, body, str(exc)) from None
 
     def _not_json(self, endpoint: str, body: bytes, why: str) -> MalformedResponse:
-        snippet = self.redact(body[:80].decode("utf-8", "replace"))
-        return MalformedResponse(
-            self.source, endpoint, f"body is not valid JSON ({why}); starts with {snippet!r}"
-        )
+        return not_json(self.source, endpoint, body, why, self._secrets)
 
     def get_model(
         self,
@@ -569,24 +566,36 @@ class HttpSource:
         method: str = "GET",
         json_body: Any = None,
     ) -> T:
-        """Request, parse JSON and validate into the wire model; drift becomes MalformedResponse.
-
-        Parsed by pydantic-core straight from the bytes (about 2x json.loads + validate_python).
-        """
+        """Request, parse JSON and validate into the wire model (`validate_body`)."""
         body = self.request_bytes(method, endpoint, path, params, json_body).body
-        try:
-            return adapter.validate_json(body)
-        except pydantic.ValidationError as exc:
-            bad_json = [e for e in exc.errors() if e["type"] == "json_invalid"]
-            if bad_json:
-                raise self._not_json(endpoint, body, str(bad_json[0]["ctx"]["error"])) from None
-            raise MalformedResponse(self.source, endpoint, validation_detail(exc)) from None
+        return validate_body(self.source, endpoint, adapter, body, self._secrets)
 
     def validate(self, endpoint: str, adapter: pydantic.TypeAdapter[T], payload: Any) -> T:
         try:
             return adapter.validate_python(payload)
         except pydantic.ValidationError as exc:
             raise MalformedResponse(self.source, endpoint, validation_detail(exc)) from None
+
+
+def not_json(
+    source: str, endpoint: str, body: bytes, why: str, secrets: Iterable[str] = ()
+) -> MalformedResponse:
+    snippet = redact(body[:80].decode("utf-8", "replace"), secrets)
+    return MalformedResponse(source, endpoint, f"body is not valid JSON ({why}); starts with {snippet!r}")
+
+
+def validate_body(
+    source: str, endpoint: str, adapter: pydantic.TypeAdapter[T], body: bytes, secrets: Iterable[str] = ()
+) -> T:
+    """A body through its wire model, parsed by pydantic-core straight from the bytes (about 2x
+    json.loads + validate_python); drift or a body that is not JSON becomes MalformedResponse."""
+    try:
+        return adapter.validate_json(body)
+    except pydantic.ValidationError as exc:
+        bad_json = [e for e in exc.errors() if e["type"] == "json_invalid"]
+        if bad_json:
+            raise not_json(source, endpoint, body, str(bad_json[0]["ctx"]["error"]), secrets) from None
+        raise MalformedResponse(source, endpoint, validation_detail(exc)) from None
 
 
 # --------------------------------------------------------------------------- wire value helpers

@@ -20,7 +20,7 @@ import pydantic
 
 from edge_assets import schemas
 from edge_assets.sources.http import MalformedResponse, parse_utc
-from edge_assets.sources.oddsapi import HistoricalOdds, OddsEvent, ScoreEvent
+from edge_assets.sources.oddsapi import ODDS_ENDPOINT, HistoricalOdds, OddsEvent, ScoreEvent
 from edge_assets.sources.polymarket import (
     ClobBook,
     GammaClient,
@@ -191,7 +191,7 @@ def odds_bodies_to_frame(
             snippet = body[:80].decode("utf-8", "replace")
             raise MalformedResponse(
                 "oddsapi",
-                "/v4/sports/{sport}/odds",
+                ODDS_ENDPOINT,
                 f"body is not a JSON array of events ({exc}); starts with {snippet!r}",
             ) from None
         if frame.height:

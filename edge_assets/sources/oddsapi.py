@@ -24,6 +24,7 @@ from edge_assets.sources.http import (
     RawExchange,
     extract_error,
     parse_utc,
+    validate_body,
 )
 
 ODDS_API_BASE_URL = "https://api.the-odds-api.com"
@@ -114,6 +115,13 @@ _EVENT = TypeAdapter(OddsEvent)
 _SCORES = TypeAdapter(list[ScoreEvent])
 _HISTORICAL = TypeAdapter(HistoricalOdds)
 _HISTORICAL_EVENTS = TypeAdapter(HistoricalEvents)
+SCORES_ENDPOINT = "/v4/sports/{sport}/scores"
+ODDS_ENDPOINT = "/v4/sports/{sport}/odds"
+
+
+def parse_scores_body(body: bytes) -> list[ScoreEvent]:
+    """A /scores body through the client's wire model; drift raises MalformedResponse."""
+    return validate_body("oddsapi", SCORES_ENDPOINT, _SCORES, body)
 
 
 # --------------------------------------------------------------------------- quota
@@ -324,7 +332,7 @@ class OddsApiClient(HttpSource):
             regions, markets, odds_format, bookmakers, event_ids, commence_time_from, commence_time_to
         )
         cost = odds_cost(markets, regions, bookmakers)
-        return self._get("/v4/sports/{sport}/odds", f"/v4/sports/{sport}/odds", _EVENTS, params, cost)
+        return self._get(ODDS_ENDPOINT, f"/v4/sports/{sport}/odds", _EVENTS, params, cost)
 
     def odds_body(
         self,
@@ -338,7 +346,7 @@ class OddsApiClient(HttpSource):
         returned as received for ``normalize.odds_bodies_to_frame`` (no pydantic models)."""
         params = self._odds_params(regions, markets, odds_format, None, None, None, None)
         cost = odds_cost(markets, regions, None)
-        return self._get_body("/v4/sports/{sport}/odds", f"/v4/sports/{sport}/odds", params, cost)
+        return self._get_body(ODDS_ENDPOINT, f"/v4/sports/{sport}/odds", params, cost)
 
     def event_odds(
         self,
@@ -377,8 +385,8 @@ class OddsApiClient(HttpSource):
         if days_from is not None and not 1 <= days_from <= 3:
             raise ValueError(f"days_from must be 1..3, got {days_from}")
         params = {"daysFrom": days_from, "dateFormat": "iso", "eventIds": self._csv(event_ids)}
-        endpoint = "/v4/sports/{sport}/scores"
-        return self._get(endpoint, f"/v4/sports/{sport}/scores", _SCORES, params, scores_cost(days_from))
+        cost = scores_cost(days_from)
+        return self._get(SCORES_ENDPOINT, f"/v4/sports/{sport}/scores", _SCORES, params, cost)
 
     def historical_odds(
         self,
