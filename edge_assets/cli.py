@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import polars as pl
 
+    from edge_assets.settings import Settings
+    from edge_assets.sources_resource import SourcesResource
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_WORKERS = max(1, min(4, os.cpu_count() or 1))
 
@@ -170,6 +173,50 @@ def _print_steps(report: object) -> None:
 LIVE_ONLY_ASSETS = ("pm_markets", "pm_order_book_snapshots", "oddsapi_live", "oddsapi_scores")
 
 
+HISTORICAL = "oddsapi_historical_hourly"
+
+
+def _historical_credits_refused(
+    s: "Settings", sources: "SourcesResource", start: datetime, end: datetime
+) -> int | None:
+    """Before a historical-odds backfill against a real quota: its cost against the key's credits (one
+    free call). The exit code when it cannot fit, or the credits cannot be read; None to go on.
+
+    Why: 90 days of 5 sports cost up to 648,000 credits with the defaults. The client stops at the
+    reserve, so a too-long backfill spent the whole plan and left the live polls without credits.
+    """
+    from edge_assets.sources.budget import historical_backfill_credits
+    from edge_assets.sources.http import SourceError
+
+    hours = max(int((min(end, datetime.now(UTC)) - start).total_seconds() // 3600), 0)
+    use = historical_backfill_credits(hours, s.sports, s.odds_markets, s.odds_regions)
+    total, each = use.per_day, use.credits_per_call
+    try:
+        with sources.session() as session:
+            session.odds.sports()  # free: only for the credit headers
+            left = session.odds.quota.remaining
+    except SourceError as exc:
+        print(f"edge backfill: could not read the key's credits before {HISTORICAL}: {exc}", file=sys.stderr)
+        return 1
+    cost = f"{hours:,} hours x {len(s.sports)} sports x {each} credits"
+    if left is None:
+        print(f"edge backfill: {HISTORICAL} costs up to {total:,} credits ({cost}); the API sent no balance")
+        return None
+    spendable = max(left - s.quota_reserve, 0)
+    if total > spendable:
+        fit = spendable // max(len(s.sports) * each, 1)
+        print(
+            f"edge backfill: {HISTORICAL} would cost up to {total:,} credits ({cost}); the key has "
+            f"{left:,} left, {s.quota_reserve:,} of them kept in reserve (EDGE_QUOTA_RESERVE): enough for "
+            f"{fit:,} hours. Backfill fewer hours (--days, --hours) or spend less an hour (EDGE_SPORTS, "
+            "EDGE_ODDS_MARKETS, EDGE_ODDS_REGIONS)",
+            file=sys.stderr,
+        )
+        return 2
+    print(f"edge backfill: {HISTORICAL} costs up to {total:,} credits ({cost}) of the key's {left:,}")
+    return None
+
+
 def cmd_backfill(args: argparse.Namespace) -> int:
     import dagster as dg
 
@@ -193,6 +240,15 @@ def cmd_backfill(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    if args.end:
+        end = datetime.fromisoformat(args.end).replace(tzinfo=UTC)
+    start = end - timedelta(days=args.days, hours=args.hours)
+    if (include is None or HISTORICAL in include) and not sources.config().embedded:  # type: ignore[attr-defined]
+        # the embedded simulator's credits start afresh with each session; any other key's run out
+        refused = _historical_credits_refused(s, sources, start, end)
+        if refused is not None:
+            return refused
     if include is not None:  # a selection on a new lake: its mapping failed without the seed tables
         lake = _lake(s)
         names = [a.key.to_user_string() for a in SEED_ASSETS]  # data/*.csv; the UI's seeds sensor loads them
@@ -201,10 +257,6 @@ def cmd_backfill(args: argparse.Namespace) -> int:
             print(f"edge backfill: loading the seed tables first, not in the lake yet: {', '.join(seeds)}")
             include = seeds + include
     ensure_dagster_home(s.dagster_home)
-    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    if args.end:
-        end = datetime.fromisoformat(args.end).replace(tzinfo=UTC)
-    start = end - timedelta(days=args.days, hours=args.hours)
     t0 = time.perf_counter()
     polls = DEFAULT_SIM_POLL_MINUTES if args.all_polls else s.backfill_poll_minutes
     with dg.DagsterInstance.get() as instance:

@@ -274,6 +274,68 @@ def test_backfill_of_a_selection_loads_missing_seed_tables_first(tmp_path: Path)
     assert again.returncode == 0 and "seed tables" not in again.stdout
 
 
+def test_backfill_of_historical_odds_refuses_what_the_keys_credits_cannot_pay(
+    tmp_path: Path, server: ScriptedServer
+) -> None:
+    """90 days of the default 5 sports cost up to 648,000 credits; the client stops only at the
+    reserve, so a too-long backfill spent the whole plan before it failed."""
+    key = "live-key-0123456789abcdef"
+    server.script("/v4/sports", Reply(200, [], headers={"x-requests-remaining": "20000"}))
+    env = {"EDGE_SOURCE_MODE": "live", "EDGE_ODDS_API_KEY": key, "EDGE_ODDS_BASE_URL": server.url}
+    args = ("backfill", "--days", "90", "--end", "2026-11-20T00:00", "--select", "oddsapi_historical_hourly")
+    proc = subprocess.run(
+        [sys.executable, "-m", "edge_assets.cli", *args],
+        cwd=tmp_path,
+        env={**_env(tmp_path), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    # 5 sports x 3 markets x 2 regions x 10 (historical) = 300 credits an hour; (20,000 - 50) // 300 = 66
+    assert proc.stderr.strip() == (
+        "edge backfill: oddsapi_historical_hourly would cost up to 648,000 credits (2,160 hours x 5 sports "
+        "x 60 credits); the key has 20,000 left, 50 of them kept in reserve (EDGE_QUOTA_RESERVE): enough "
+        "for 66 hours. Backfill fewer hours (--days, --hours) or spend less an hour (EDGE_SPORTS, "
+        "EDGE_ODDS_MARKETS, EDGE_ODDS_REGIONS)"
+    )
+    assert [r.path for r in server.requests] == ["/v4/sports"]  # the free call only
+    assert key not in proc.stdout + proc.stderr
+    assert not (tmp_path / "dh").exists() and not (tmp_path / "lake").exists()  # nothing started
+
+
+@pytest.mark.integration
+def test_backfill_of_historical_odds_says_what_it_costs_and_spends_no_more(tmp_path: Path) -> None:
+    from edge_assets.settings import SIMULATOR_API_KEY
+    from edge_assets.simulator.app import SimulatorApp
+    from edge_assets.simulator.server import serve
+    from edge_assets.simulator.world import World
+
+    app = SimulatorApp(World(7), api_key=SIMULATOR_API_KEY, rate_limit_per_s=None, quota=1_000)
+    sim = serve(app)
+    try:
+        env = {"EDGE_SIM_URL": sim.url, "EDGE_SPORTS": '["basketball_nba","icehockey_nhl"]'}
+        args = ("backfill", "--hours", "3", "--end", "2026-11-20T00:00", "--workers", "1")
+        proc = subprocess.run(
+            [sys.executable, "-m", "edge_assets.cli", *args, "--select", "oddsapi_historical_hourly"],
+            cwd=tmp_path,
+            env={**_env(tmp_path), **env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        sim.stop()
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert proc.stdout.splitlines()[0] == (  # before the seeds line
+        "edge backfill: oddsapi_historical_hourly costs up to 360 credits (3 hours x 2 sports x 60 credits) "
+        "of the key's 1,000"
+    )
+    spent = app.odds.used[SIMULATOR_API_KEY]
+    assert 0 < spent <= 360
+    assert Lake(str(tmp_path / "lake")).read("oddsapi_historical_hourly", "2026-11-19-23:00").height > 0
+
+
 def test_backfill_prints_each_steps_checks(capsys: pytest.CaptureFixture[str]) -> None:
     from edge_assets.runner import RunReport, StepReport
 
