@@ -243,6 +243,36 @@ def test_quota_exhaustion_stops_cleanly(
 
 
 @pytest.mark.integration
+def test_a_historical_run_the_credits_cannot_finish_stops_before_spending_any(
+    tmp_path: Path, loopback: tuple[SimulatorApp, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stopping at the reserve halfway through, a run kept what it had paid for only raw."""
+    app, url = loopback
+    res = _loop_resources(tmp_path, url, monkeypatch)  # reserve 50
+    app.odds.quota = 150  # one past hour: 2 sports x (3 markets x 2 regions x 10) = 120 credits
+    past_hour = hour_key(datetime.now(UTC) - timedelta(hours=2))
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            [ingest.oddsapi_historical_hourly],
+            resources=res,
+            instance=instance,
+            partition_key=past_hour,
+            raise_on_error=False,
+        )
+        assert not result.success
+        message = _failure(result)
+        assert "oddsapi_historical_hourly: stopped cleanly" in message
+        expected = "Odds API quota: 150 credits left, reserve 50, this run (2 calls x 60) costs 120; stopping"
+        assert expected in message
+        assert app.odds.used.get(LEAK_KEY, 0) == 0  # only the free credit probe went out
+        app.odds.quota = 170  # 170 - 120 = 50: the reserve is kept
+        assert dg.materialize(
+            [ingest.oddsapi_historical_hourly], resources=res, instance=instance, partition_key=past_hour
+        ).success
+    assert app.odds.used[LEAK_KEY] == 120
+
+
+@pytest.mark.integration
 def test_api_key_never_reaches_logs_metadata_or_lake(
     tmp_path: Path, loopback: tuple[SimulatorApp, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -26,6 +26,7 @@ from edge_assets.sources.oddsapi import (
     SCORES_DAYS_FROM,
     SCORES_ENDPOINT,
     QuotaExhausted,
+    odds_cost,
     parse_scores_body,
 )
 from edge_assets.sources_resource import SourcesResource
@@ -306,23 +307,27 @@ def oddsapi_historical_hourly(
     now = _now()
     bodies: list[bytes] = []
 
+    dates = []  # the snapshot just before each hour ends (or now, for the hour in progress)
+    hour = start
+    while hour < end and hour <= now:
+        dates.append(min(hour + timedelta(minutes=59), now))
+        hour += timedelta(hours=1)
+
     def fetch() -> pl.DataFrame:
         with sources.session(as_of=now, on_response=store) as s:
-            hour = start
-            while hour < end:
-                date = min(hour + timedelta(minutes=59), now)
-                if date >= hour:
-                    for sport in sources.sports:
-                        bodies.append(
-                            s.odds.historical_odds_body(
-                                sport,
-                                date,
-                                regions=sources.odds_regions,
-                                markets=sources.odds_markets,
-                                odds_format="decimal",
-                            )
+            cost = odds_cost(sources.odds_markets, sources.odds_regions, historical=True)
+            s.odds.check_credits_for(len(dates) * len(sources.sports), cost, HISTORICAL_ODDS)
+            for date in dates:
+                for sport in sources.sports:
+                    bodies.append(
+                        s.odds.historical_odds_body(
+                            sport,
+                            date,
+                            regions=sources.odds_regions,
+                            markets=sources.odds_markets,
+                            odds_format="decimal",
                         )
-                hour += timedelta(hours=1)
+                    )
         # every snapshot of the range in one polars pass (raw bodies are already in the lake)
         return normalize.historical_bodies_to_frame(bodies, "decimal")
 

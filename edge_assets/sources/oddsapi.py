@@ -173,7 +173,7 @@ class QuotaTracker:
             if exchange.quota_last is not None:
                 self.last = exchange.quota_last
 
-    def check(self, cost: int, endpoint: str) -> None:
+    def check(self, cost: int, endpoint: str, what: str = "this call") -> None:
         """Raise QuotaExhausted (nothing sent) when `cost` would leave fewer than `reserve` credits.
 
         Before the first response the remaining credits are unknown, so the call is allowed.
@@ -189,7 +189,7 @@ class QuotaTracker:
                 None,
                 "QUOTA_RESERVE",
                 f"Odds API quota: {remaining} credits left, reserve {self.reserve}, "
-                f"this call costs {cost}; stopping",
+                f"{what} costs {cost}; stopping",
             )
 
     def __repr__(self) -> str:
@@ -260,10 +260,16 @@ class OddsApiClient(HttpSource):
     def _observe(self, exchange: RawExchange) -> None:
         self.quota.update(exchange)
 
-    def _check_quota(self, cost: int, endpoint: str) -> None:
+    def _check_quota(self, cost: int, endpoint: str, what: str = "this call") -> None:
         if cost > 0 and self._probe_quota and self.quota.remaining is None and self.quota.reserve > 0:
             self.sports()  # free; its headers say how many credits are left
-        self.quota.check(cost, endpoint)
+        self.quota.check(cost, endpoint, what)
+
+    def check_credits_for(self, calls: int, cost_per_call: int, endpoint: str) -> None:
+        """Before a run of ``calls`` paid calls: QuotaExhausted, nothing spent, when they would cross
+        the reserve. Why: a run that stops halfway keeps the responses it paid for only raw (its
+        curated partitions are not written), so the credits are spent for nothing."""
+        self._check_quota(calls * cost_per_call, endpoint, f"this run ({calls} calls x {cost_per_call})")
 
     def _get(
         self, endpoint: str, path: str, adapter: TypeAdapter[Any], params: dict[str, Any], cost: int
