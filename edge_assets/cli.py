@@ -185,12 +185,13 @@ def _historical_credits_refused(
     Why: 90 days of 5 sports cost up to 648,000 credits with the defaults. The client stops at the
     reserve, so a too-long backfill spent the whole plan and left the live polls without credits.
     """
-    from edge_assets.sources.budget import historical_backfill_credits
     from edge_assets.sources.http import SourceError
+    from edge_assets.sources.oddsapi import odds_cost
 
+    # one snapshot per sport and hour (an upper bound: the API does not charge an empty one)
     hours = max(int((min(end, datetime.now(UTC)) - start).total_seconds() // 3600), 0)
-    use = historical_backfill_credits(hours, s.sports, s.odds_markets, s.odds_regions)
-    total, each = use.per_day, use.credits_per_call
+    each = odds_cost(s.odds_markets, s.odds_regions, historical=True)
+    total = hours * len(s.sports) * each
     try:
         with sources.session() as session:
             session.odds.sports()  # free: only for the credit headers

@@ -1,5 +1,4 @@
-"""Odds API credits the live schedules spend a day, and a historical backfill in all, known before
-a key is switched on.
+"""Odds API credits the live schedules spend a day, known before a key is switched on.
 
 With the defaults (5 sports, 3 markets, 2 regions, live odds every 2 minutes) that is ~29,000
 credits a day: a 100,000-credit plan runs dry in under four days, after which every poll fails.
@@ -45,12 +44,3 @@ def credits_per_day(
             f"scores /scores (daysFrom={SCORES_DAYS_FROM}), hourly", n * 24, scores_cost(SCORES_DAYS_FROM)
         ),
     ]
-
-
-def historical_backfill_credits(hours: int, sports: Sequence[str], markets: str, regions: str) -> CreditUse:
-    """`oddsapi_historical_hourly` over ``hours`` past hours: one snapshot per sport and hour, each
-    charged as historical odds (an upper bound: the API does not charge an empty snapshot).
-    ``calls_per_day`` here counts the whole backfill's calls."""
-    return CreditUse(
-        "historical odds /historical/odds", hours * len(sports), odds_cost(markets, regions, historical=True)
-    )
