@@ -231,7 +231,9 @@ def _raw_round_trip(lake: Lake) -> None:
     assert lake.fs.open_input_file(path).readall() == first
 
 
-def test_mark_parse_errors_marks_only_the_200_bodies_their_endpoint_parser_rejects(tmp_path: Path) -> None:
+def _mark_parse_errors(lake: Lake) -> None:
+    """Only the 200 bodies their endpoint's parser rejects get `parse_error`; the rest of each row,
+    and every other file, stay as they were."""
     from edge_assets.lake.raw import RawStore
     from edge_assets.sources.http import MalformedResponse, RawExchange
 
@@ -239,7 +241,6 @@ def test_mark_parse_errors_marks_only_the_200_bodies_their_endpoint_parser_rejec
         if not body.startswith(b"["):
             raise MalformedResponse("api", "/x", f"not an array: {body[:5]!r}")
 
-    lake = Lake(str(tmp_path / "lake"))
     store = RawStore(lake)
     at = datetime(2026, 3, 1, 12, tzinfo=UTC)
     bodies = [("/x", 200, b"[1]"), ("/x", 200, b"{bad"), ("/x", 500, b"{oops"), ("/y", 200, b"{other")]
@@ -254,6 +255,15 @@ def test_mark_parse_errors_marks_only_the_200_bodies_their_endpoint_parser_rejec
     assert after[paths[1]].drop("parse_error").equals(before[paths[1]].drop("parse_error"))  # same response
     assert all(after[p].equals(before[p]) for p in (paths[0], paths[2], paths[3]))
     assert store.mark_parse_errors({"/x": parse}) == []  # marked once
+
+
+def test_mark_parse_errors_marks_only_the_200_bodies_their_endpoint_parser_rejects(tmp_path: Path) -> None:
+    _mark_parse_errors(Lake(str(tmp_path / "lake")))
+
+
+@pytest.mark.integration
+def test_mark_parse_errors_on_s3(s3_server: str) -> None:
+    _mark_parse_errors(Lake("s3://edge-lake/marks", s3_endpoint_url=s3_server))
 
 
 def test_raw_response_round_trips_exactly_and_rewrites_identically(tmp_path: Path) -> None:
