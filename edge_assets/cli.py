@@ -22,11 +22,22 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 
-def _print_frame(df: object) -> None:
+def _print_frame(df: object, *, report: bool = False) -> None:
+    """``report``: a fixed summary, not a query: no dtypes or shape, USDC to the cent, other floats to
+    4 decimals."""
     import polars as pl
 
     assert isinstance(df, pl.DataFrame)
-    with pl.Config(tbl_rows=50, tbl_cols=20, fmt_str_lengths=60, tbl_width_chars=200):
+    if report:
+        df = df.with_columns(pl.col(pl.Float64).round(4)).with_columns(pl.col("^.*_usdc$").round(2))
+    with pl.Config(
+        tbl_rows=50,
+        tbl_cols=20,
+        fmt_str_lengths=60,
+        tbl_width_chars=200,
+        tbl_hide_column_data_types=report,
+        tbl_hide_dataframe_shape=report,
+    ):
         print(df)
 
 
@@ -347,7 +358,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     if df.height == 0:
         print(f"no registered model versions in {res.tracking_uri}")
         return 0
-    _print_frame(df.drop("run_id", "created"))
+    _print_frame(df.drop("run_id", "created"), report=True)
     champ = df.filter(df["champion"])
     for row in champ.iter_rows(named=True):
         print(f"champion: {row['model']} v{row['version']}")
@@ -388,7 +399,7 @@ def cmd_paper(args: argparse.Namespace) -> int:
         if trades.height == 0:
             print(f"no paper trades placed on or after {args.since}")
             return 0
-    _print_frame(summarize(trades, by=tuple(args.by.split(","))))
+    _print_frame(summarize(trades, by=tuple(args.by.split(","))), report=True)
     first, last = trades["placed_at"].min(), trades["placed_at"].max()
     print(f"{trades.height} trades placed {first:%Y-%m-%d %H:%M}..{last:%Y-%m-%d %H:%M} UTC")
     print('each trade: edge query "select * from paper_trades order by placed_at"')
