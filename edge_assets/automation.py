@@ -13,7 +13,7 @@ from edge_assets.assets import comparator, ingest, mapping, seeds, trading, trai
 from edge_assets.checks import recent
 from edge_assets.comparator_resources import AlertsResource
 from edge_assets.lake.io_manager import LakeResource
-from edge_assets.lake.raw import COMPACTION_DAYS, RAW_TABLE, compact_closed_hours
+from edge_assets.lake.raw import RAW_TABLE, compact_closed_hours
 from edge_assets.partitions import hour_key
 from edge_assets.runner import RANGE_END, RANGE_START
 from edge_assets.settings import get_settings
@@ -374,7 +374,7 @@ def paper_trades_schedule(context: dg.ScheduleEvaluationContext) -> list[dg.RunR
 
 @dg.op(
     description="Fold each closed hour's raw response files into one file per API and hour "
-    f"(the last {COMPACTION_DAYS} days; the current and previous hour are left alone)."
+    "(every hour with files to fold, backfilled ones too; the current and previous hour are left alone)."
 )
 def compact_raw_responses(context: dg.OpExecutionContext, lake: LakeResource) -> None:
     _, _, done = compact_closed_hours(lake.lake())

@@ -451,8 +451,9 @@ def cmd_compact_raw(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     start, end, done = compact_closed_hours(_lake(get_settings()), args.days)  # type: ignore[arg-type]
+    hours = f"{start:%Y-%m-%d %H:00}..{end:%Y-%m-%d %H:00}" if start else f"before {end:%Y-%m-%d %H:00}"
     print(
-        f"raw responses {start:%Y-%m-%d %H:00}..{end:%Y-%m-%d %H:00} UTC: {done.files:,} files folded into "
+        f"raw responses {hours} UTC: {done.files:,} files folded into "
         f"{done.hours:,} hour files ({done.rows:,} responses) in {time.perf_counter() - t0:.1f}s"
     )
     return 0
@@ -564,10 +565,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "compact-raw",
         help="fold the raw lake's response files into one file per API and hour",
-        description="Compact raw_responses for the closed hours of the last --days days (the "
-        "raw_compaction_daily schedule does the last 7 each night): same responses, far fewer files.",
+        description="Compact raw_responses for every closed hour with files to fold (--days: only "
+        "that many days back), as the raw_compaction_daily schedule does each night: same responses, far "
+        "fewer files.",
     )
-    p.add_argument("--days", type=int, default=7, help="how many days back (default 7)")
+    p.add_argument("--days", type=int, default=None, help="only this many days back (default: all)")
     p.set_defaults(func=cmd_compact_raw)
 
     p = sub.add_parser(

@@ -14,6 +14,7 @@ cut may drop the last seconds, as with any OS-buffered log. Curated partitions k
 
 import contextlib
 import hashlib
+import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -122,7 +123,7 @@ def decompress(body_zstd: bytes, body_bytes: int) -> bytes:
 # --------------------------------------------------------------------------- compaction
 
 COMPACTED_PREFIX = "compacted-"
-COMPACTION_DAYS = 7  # closed hours this far back are compacted again (a re-run poll adds files)
+_HOUR_DIR = re.compile(r"/dt=(\d{4}-\d{2}-\d{2})/hour=(\d{2})$")
 # what makes a response itself: the fields its file name is built from
 RESPONSE_KEY = ["source", "endpoint", "url_path", "params", "requested_at", "sha256"]
 
@@ -190,9 +191,35 @@ def compact_raw(lake: Lake, start: datetime, end: datetime) -> Compaction:
     return Compaction(hours, files, rows)
 
 
-def compact_closed_hours(lake: Lake, days: int = COMPACTION_DAYS) -> tuple[datetime, datetime, Compaction]:
-    """`compact_raw` over the last `days` days up to the previous hour, which a poll may still be
-    writing into (a Gamma page requested at 13:59:59 lands in hour 13)."""
+def compact_closed_hours(lake: Lake, days: int | None = None) -> tuple[datetime | None, datetime, Compaction]:
+    """Compact every hour folder that has files to fold, up to the previous hour, which a poll may
+    still be writing into (a Gamma page requested at 13:59:59 lands in hour 13); ``days``: only
+    those days back. (first hour compacted or the window's start, end, what was done).
+
+    Why all of them, from one recursive listing: a backfill writes months of past hours at once,
+    which a window of the last days never reached (90 days: 48,000 files left for every query).
+    """
     end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
-    start = end - timedelta(days=days)
-    return start, end, compact_raw(lake, start, end)
+    start = end - timedelta(days=days) if days is not None else None
+    by_hour: dict[str, list[str]] = {}
+    selector = pafs.FileSelector(lake.table_dir(RAW_TABLE), allow_not_found=True, recursive=True)
+    for info in lake.fs.get_file_info(selector):
+        if info.type == pafs.FileType.File and info.path.endswith(".parquet"):
+            by_hour.setdefault(info.path.rsplit("/", 1)[0], []).append(info.path)
+    hours = files = rows = 0
+    first: datetime | None = None
+    for hour_dir, inputs in sorted(by_hour.items()):
+        found = _HOUR_DIR.search(hour_dir)
+        if found is None:
+            continue
+        hour = datetime.strptime(f"{found[1]} {found[2]}", "%Y-%m-%d %H").replace(tzinfo=UTC)
+        if hour >= end or (start is not None and hour < start):
+            continue
+        try:
+            folded, held = merge_raw_files(lake, hour_dir, sorted(inputs))
+        except FileNotFoundError:  # a compaction beside this one folded the hour since the listing
+            folded, held = compact_raw_hour(lake, hour_dir)
+        if held:
+            hours, files, rows = hours + 1, files + folded, rows + held
+            first = hour if first is None else min(first, hour)
+    return start if start is not None else first, end, Compaction(hours, files, rows)
