@@ -133,6 +133,7 @@ class Compaction:
     hours: int  # hour folders merged
     files: int  # response files folded in (and removed)
     rows: int  # responses the merged files hold
+    first_hour: datetime | None = None  # the earliest hour merged
 
 
 def compact_raw_hour(lake: Lake, hour_dir: str) -> tuple[int, int]:
@@ -174,33 +175,13 @@ def merge_raw_files(lake: Lake, hour_dir: str, inputs: list[str]) -> tuple[int, 
     return len(responses), df.height
 
 
-def compact_raw(lake: Lake, start: datetime, end: datetime) -> Compaction:
-    """Compact every raw hour folder of the hours in [start, end), for every API."""
-    hours = files = rows = 0
-    root = lake.table_dir(RAW_TABLE)
-    apis = lake.fs.get_file_info(pafs.FileSelector(root, allow_not_found=True))
-    hour = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    while hour < end:
-        for api in apis:
-            if api.type != pafs.FileType.Directory or not api.base_name.startswith("api="):
-                continue
-            folded, held = compact_raw_hour(lake, f"{api.path}/dt={hour:%Y-%m-%d}/hour={hour:%H}")
-            if held:
-                hours, files, rows = hours + 1, files + folded, rows + held
-        hour += timedelta(hours=1)
-    return Compaction(hours, files, rows)
+def compact_raw(lake: Lake, start: datetime | None, end: datetime) -> Compaction:
+    """Compact every raw hour folder with files to fold of the hours in [start, end) (``start`` None:
+    from the first), for every API, from one recursive listing of the raw lake.
 
-
-def compact_closed_hours(lake: Lake, days: int | None = None) -> tuple[datetime | None, datetime, Compaction]:
-    """Compact every hour folder that has files to fold, up to the previous hour, which a poll may
-    still be writing into (a Gamma page requested at 13:59:59 lands in hour 13); ``days``: only
-    those days back. (first hour compacted or the window's start, end, what was done).
-
-    Why all of them, from one recursive listing: a backfill writes months of past hours at once,
-    which a window of the last days never reached (90 days: 48,000 files left for every query).
+    Why one listing: a backfill writes months of past hours at once; probing each hour of a window
+    for each API cost a listing per folder, and a window of the last days never reached them.
     """
-    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
-    start = end - timedelta(days=days) if days is not None else None
     by_hour: dict[str, list[str]] = {}
     selector = pafs.FileSelector(lake.table_dir(RAW_TABLE), allow_not_found=True, recursive=True)
     for info in lake.fs.get_file_info(selector):
@@ -222,4 +203,14 @@ def compact_closed_hours(lake: Lake, days: int | None = None) -> tuple[datetime 
         if held:
             hours, files, rows = hours + 1, files + folded, rows + held
             first = hour if first is None else min(first, hour)
-    return start if start is not None else first, end, Compaction(hours, files, rows)
+    return Compaction(hours, files, rows, first)
+
+
+def compact_closed_hours(lake: Lake, days: int | None = None) -> tuple[datetime | None, datetime, Compaction]:
+    """`compact_raw` up to the previous hour, which a poll may still be writing into (a Gamma page
+    requested at 13:59:59 lands in hour 13): every hour before it, or those of the last ``days``
+    days. (the window's start, or the first hour compacted; its end; what was done)"""
+    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    start = end - timedelta(days=days) if days is not None else None
+    done = compact_raw(lake, start, end)
+    return start if start is not None else done.first_hour, end, done
