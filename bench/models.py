@@ -241,7 +241,8 @@ def main() -> int:
     )
     champ = None if args.eval_only else load_champion(s.mlflow_tracking_uri)
     if champ:
-        print(list_versions(s.mlflow_tracking_uri).drop("run_id", "created"))
+        with pl.Config(tbl_cols=20, tbl_width_chars=220):  # every metric, as `edge models` prints them
+            print(list_versions(s.mlflow_tracking_uri).drop("run_id", "created"))
     from edge_assets.ml.train import predict
 
     def score(d: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
