@@ -125,12 +125,15 @@ def _loop_resources(
     return _resources(tmp_path, sim_url=url, sports=("basketball_nba", "icehockey_nhl"), **kw)
 
 
-def _run(assets: list, res: dict, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+def _run(
+    assets: list, res: dict, instance: dg.DagsterInstance, partition_key: str | None = None
+) -> dg.ExecuteInProcessResult:
+    """One partition (default: the current hour), failures returned rather than raised."""
     return dg.materialize(
         assets,
         resources=res,
         instance=instance,
-        partition_key=hour_key(datetime.now(UTC)),
+        partition_key=partition_key or hour_key(datetime.now(UTC)),
         raise_on_error=False,
     )
 
@@ -210,13 +213,7 @@ def test_schema_drift_caught_inside_the_client_sets_parse_error_too(
     res = _loop_resources(tmp_path, url, monkeypatch)
     app.faults = FaultConfig(drop_field="commence_time", paths=("/v4/sports/icehockey_nhl/scores",))
     with dg.instance_for_test() as instance:
-        result = dg.materialize(
-            [ingest.oddsapi_scores],
-            resources=res,
-            instance=instance,
-            partition_key=datetime.now(UTC).strftime("%Y-%m-%d"),
-            raise_on_error=False,
-        )
+        result = _run([ingest.oddsapi_scores], res, instance, datetime.now(UTC).strftime("%Y-%m-%d"))
     assert not result.success
     raw = _raw(tmp_path)
     scores = raw.filter(pl.col("endpoint") == "/v4/sports/{sport}/scores").sort("url_path")
@@ -252,13 +249,7 @@ def test_a_historical_run_the_credits_cannot_finish_stops_before_spending_any(
     app.odds.quota = 150  # one past hour: 2 sports x (3 markets x 2 regions x 10) = 120 credits
     past_hour = hour_key(datetime.now(UTC) - timedelta(hours=2))
     with dg.instance_for_test() as instance:
-        result = dg.materialize(
-            [ingest.oddsapi_historical_hourly],
-            resources=res,
-            instance=instance,
-            partition_key=past_hour,
-            raise_on_error=False,
-        )
+        result = _run([ingest.oddsapi_historical_hourly], res, instance, past_hour)
         assert not result.success
         message = _failure(result)
         assert "oddsapi_historical_hourly: stopped cleanly" in message
@@ -266,9 +257,7 @@ def test_a_historical_run_the_credits_cannot_finish_stops_before_spending_any(
         assert expected in message
         assert app.odds.used.get(LEAK_KEY, 0) == 0  # only the free credit probe went out
         app.odds.quota = 170  # 170 - 120 = 50: the reserve is kept
-        assert dg.materialize(
-            [ingest.oddsapi_historical_hourly], resources=res, instance=instance, partition_key=past_hour
-        ).success
+        assert _run([ingest.oddsapi_historical_hourly], res, instance, past_hour).success
     assert app.odds.used[LEAK_KEY] == 120
 
 

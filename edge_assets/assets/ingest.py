@@ -121,11 +121,12 @@ def _guarded(
         except Exception as mark_exc:  # the failure to report is the parse's, not this lookup's
             context.log.warning(f"{what}: could not set parse_error on the raw responses: {mark_exc!r}")
             marked = []
-        where = f"{RAW_TABLE}/{marked[0].split(f'/{RAW_TABLE}/', 1)[-1]}" if marked else RAW_TABLE
-        more = f" and {len(marked) - 1} more" if len(marked) > 1 else ""
+        where = RAW_TABLE
+        if marked:
+            more = f" and {len(marked) - 1} more" if len(marked) > 1 else ""
+            where = f"{RAW_TABLE}/{marked[0].split(f'/{RAW_TABLE}/', 1)[-1]}{more} (parse_error set)"
         raise dg.Failure(
-            description=f"{what}: malformed response kept raw in {where}{more} (parse_error set); "
-            f"curated rows unchanged. {exc}"
+            description=f"{what}: malformed response kept raw in {where}; curated rows unchanged. {exc}"
         ) from None
     except SourceError as exc:
         raise dg.Failure(description=f"{what}: {exc}") from None
