@@ -47,6 +47,23 @@ concurrency:
           applyLimitPerUniqueValue: true
         limit: 1
 """
+# Schedule and sensor ticks: Dagster keeps successful ones forever by default, ~3,000 a day with
+# polls every minute and the comparator sensor every 5 s; skipped ones 7 days (its default)
+TICK_RETENTION_YAML = """\
+retention:
+  schedule:
+    purge_after_days: 30
+  sensor:
+    purge_after_days:
+      skipped: 7
+      success: 30
+      failure: 30
+"""
+# what edge adds to its own instances, and the keys by which a dagster.yaml already has it
+INSTANCE_ADDITIONS = (
+    (BACKFILL_QUEUE_YAML, ("concurrency:", "run_queue:", "run_coordinator:")),
+    (TICK_RETENTION_YAML, ("retention:",)),
+)
 # one planned event per asset for a partition-range run instead of one per partition (Dagster's own
 # switch; a failed range run then shows its partitions as missing rather than failed)
 PLANNED_SUBSET_ENV = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
@@ -101,19 +118,22 @@ def _fresh_generation() -> None:
 def ensure_dagster_home(path: str) -> Path:
     """Use $DAGSTER_HOME if set, else a persistent local instance the UI also opens.
 
-    A new instance gets the cached-engine SQLite event log and the backfill run queue. An existing
-    dagster.yaml is kept as it is, except that one edge wrote before the run queue existed gets it.
+    A new instance gets the cached-engine SQLite event log, the backfill run queue and tick retention.
+    An existing dagster.yaml is kept as it is, except that one edge wrote before the queue or the
+    retention existed gets what it lacks, once.
     """
     home = Path(os.environ.get("DAGSTER_HOME") or path).resolve()
     home.mkdir(parents=True, exist_ok=True)
     cfg = home / "dagster.yaml"
     if not cfg.exists():
-        cfg.write_text(INSTANCE_YAML.format(base_dir=home / "history" / "runs") + BACKFILL_QUEUE_YAML)
+        base = INSTANCE_YAML.format(base_dir=home / "history" / "runs")
+        cfg.write_text(base + "".join(block for block, _ in INSTANCE_ADDITIONS))
     else:
         text = cfg.read_text()
-        queue_set = any(k in text for k in ("concurrency:", "run_queue:", "run_coordinator:"))
-        if "edge_assets.dagster_storage" in text and not queue_set:  # written by edge, before the queue
-            cfg.write_text(text.rstrip("\n") + "\n" + BACKFILL_QUEUE_YAML)
+        if "edge_assets.dagster_storage" in text:  # written by edge
+            missing = [block for block, keys in INSTANCE_ADDITIONS if not any(k in text for k in keys)]
+            if missing:
+                cfg.write_text(text.rstrip("\n") + "\n" + "".join(missing))
     os.environ["DAGSTER_HOME"] = str(home)
     os.environ.setdefault(PLANNED_SUBSET_ENV, "true")
     os.environ.setdefault(EVENT_BATCH_ENV, "1000")

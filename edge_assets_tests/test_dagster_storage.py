@@ -13,6 +13,7 @@ from edge_assets.runner import (
     PLANNED_SUBSET_ENV,
     RANGE_END,
     RANGE_START,
+    TICK_RETENTION_YAML,
     ensure_dagster_home,
 )
 
@@ -110,7 +111,27 @@ def test_a_backfills_runs_are_queued_one_at_a_time_on_new_and_earlier_edge_insta
     )
     (mine / "dagster.yaml").write_text(text)
     ensure_dagster_home(str(mine))
-    assert (mine / "dagster.yaml").read_text() == text
+    assert (mine / "dagster.yaml").read_text() == text + TICK_RETENTION_YAML  # the retention it lacked
+
+
+def test_edge_instances_purge_old_ticks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dagster keeps successful ticks forever: ~3,000 a day from the every-minute polls and the
+    comparator sensor every 5 s."""
+    from dagster._core.definitions.run_request import InstigatorType
+    from dagster._core.scheduler.instigation import TickStatus
+
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    ensure_dagster_home(str(tmp_path / "dh"))
+    with dg.DagsterInstance.get() as instance:
+        schedule = instance.get_tick_retention_settings(InstigatorType.SCHEDULE)
+        sensor = instance.get_tick_retention_settings(InstigatorType.SENSOR)
+    assert set(schedule.values()) == {30}
+    assert sensor == {
+        TickStatus.STARTED: -1,
+        TickStatus.SKIPPED: 7,
+        TickStatus.SUCCESS: 30,
+        TickStatus.FAILURE: 30,
+    }
 
 
 def test_table_check_is_asked_once_per_table_and_again_after_a_wipe(
