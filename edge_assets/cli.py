@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from edge_assets.settings import Settings
+    from edge_assets.sources.oddsapi import QuotaTracker
     from edge_assets.sources_resource import SourcesResource
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -187,6 +188,14 @@ LIVE_ONLY_ASSETS = ("pm_markets", "pm_order_book_snapshots", "oddsapi_live", "od
 HISTORICAL = "oddsapi_historical_hourly"
 
 
+def _key_credits(sources: "SourcesResource") -> "QuotaTracker":
+    """The Odds API key's credits as the free /v4/sports call's headers report them (SourceError if
+    the call fails)."""
+    with sources.session() as session:
+        session.odds.sports()
+        return session.odds.quota
+
+
 def _historical_credits_refused(
     s: "Settings", sources: "SourcesResource", start: datetime, end: datetime
 ) -> int | None:
@@ -204,9 +213,7 @@ def _historical_credits_refused(
     each = odds_cost(s.odds_markets, s.odds_regions, historical=True)
     total = hours * len(s.sports) * each
     try:
-        with sources.session() as session:
-            session.odds.sports()  # free: only for the credit headers
-            left = session.odds.quota.remaining
+        left = _key_credits(sources).remaining
     except SourceError as exc:
         print(f"edge backfill: could not read the key's credits before {HISTORICAL}: {exc}", file=sys.stderr)
         return 1
@@ -425,9 +432,7 @@ def cmd_quota(args: argparse.Namespace) -> int:
     print(f"  {'total':<{width}}  {total:>29,} a day, {30 * total:,} per 30 days")
     sources = build_source_resources(s)["sources"]
     try:
-        with sources.session() as session:  # type: ignore[attr-defined]
-            session.odds.sports()  # free: only for the credit headers
-            quota = session.odds.quota
+        quota = _key_credits(sources)  # type: ignore[arg-type]
     except SourceError as exc:
         print(f"could not read the key's credits: {exc}")
         return 1
