@@ -468,7 +468,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     from edge_assets.runner import ensure_dagster_home
     from edge_assets.settings import get_settings
 
-    ensure_dagster_home(get_settings().dagster_home)
+    ensure_dagster_home(get_settings().dagster_home, range_runs=False)
     # this interpreter's dagster: `.venv/bin/edge ui` must work without the venv on PATH
     workspace = str(REPO_ROOT / "workspace.yaml")
     cmd = [sys.executable, "-m", "dagster", "dev", "-w", workspace, "-h", args.host, "-p", str(args.port)]

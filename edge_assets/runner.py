@@ -65,7 +65,7 @@ INSTANCE_ADDITIONS = (
     (TICK_RETENTION_YAML, ("retention:",)),
 )
 # one planned event per asset for a partition-range run instead of one per partition (Dagster's own
-# switch; a failed range run then shows its partitions as missing rather than failed)
+# switch, for every partitioned run: a failed run then shows its partitions as missing, not failed)
 PLANNED_SUBSET_ENV = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
 TRAINING_CHUNK_DAYS = 7
 # a step's per-partition materializations reach the event log as one batch (one transaction per
@@ -115,12 +115,16 @@ def _fresh_generation() -> None:
     gc.freeze()
 
 
-def ensure_dagster_home(path: str) -> Path:
+def ensure_dagster_home(path: str, *, range_runs: bool = True) -> Path:
     """Use $DAGSTER_HOME if set, else a persistent local instance the UI also opens.
 
     A new instance gets the cached-engine SQLite event log, the backfill run queue and tick retention.
     An existing dagster.yaml is kept as it is, except that one edge wrote before the queue or the
     retention existed gets what it lacks, once.
+
+    ``range_runs`` (`edge backfill`, `edge demo`): one planned event per asset and run instead of one
+    per partition. Not for `edge ui`: Dagster finds failed partitions only in per-partition planned
+    events, so under the UI a failed poll's hour would show as missing rather than failed.
     """
     home = Path(os.environ.get("DAGSTER_HOME") or path).resolve()
     home.mkdir(parents=True, exist_ok=True)
@@ -135,7 +139,8 @@ def ensure_dagster_home(path: str) -> Path:
             if missing:
                 cfg.write_text(text.rstrip("\n") + "\n" + "".join(missing))
     os.environ["DAGSTER_HOME"] = str(home)
-    os.environ.setdefault(PLANNED_SUBSET_ENV, "true")
+    if range_runs:
+        os.environ.setdefault(PLANNED_SUBSET_ENV, "true")
     os.environ.setdefault(EVENT_BATCH_ENV, "1000")
     return home
 

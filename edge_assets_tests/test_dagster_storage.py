@@ -210,3 +210,34 @@ def test_a_range_runs_materializations_are_stored_as_one_batch_with_the_same_rec
     assert batched == single
     parts, recent, one, latest = batched["upstream"]  # type: ignore[misc]
     assert len(parts) == 48 and recent[0] == latest == "2026-01-02-23:00" and one == ["2026-01-01-05:00"]
+
+
+@dg.asset(partitions_def=HOURS, io_manager_key="mem")
+def flaky_poll() -> int:
+    raise RuntimeError("upstream API down")
+
+
+@pytest.mark.parametrize(("range_runs", "failed"), [(False, ["2026-01-01-05:00"]), (True, [])])
+def test_a_failed_poll_hour_shows_as_failed_under_the_ui(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, range_runs: bool, failed: list[str]
+) -> None:
+    """Dagster finds failed partitions only in per-partition planned events: `edge ui` keeps them,
+    `edge backfill` trades them for one planned event per asset and run."""
+    from dagster._core.storage.partition_status_cache import _build_status_cache
+
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.delenv(PLANNED_SUBSET_ENV, raising=False)
+    ensure_dagster_home(str(tmp_path / "dh"), range_runs=range_runs)
+    with dg.DagsterInstance.get() as instance:
+        result = dg.materialize(
+            [flaky_poll],
+            instance=instance,
+            partition_key="2026-01-01-05:00",
+            resources={"mem": dg.InMemoryIOManager()},
+            raise_on_error=False,
+        )
+        assert not result.success
+        key = flaky_poll.key
+        status = _build_status_cache(instance, key, HOURS, None, instance.get_asset_records([key])[0])
+    assert status is not None
+    assert status.deserialize_failed_partition_subsets(HOURS).get_partition_keys() == failed
