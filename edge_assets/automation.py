@@ -15,6 +15,7 @@ from edge_assets.comparator_resources import AlertsResource
 from edge_assets.lake.io_manager import LakeResource
 from edge_assets.lake.raw import RAW_TABLE, compact_closed_hours
 from edge_assets.partitions import hour_key
+from edge_assets.run_retention import prune_runs
 from edge_assets.runner import RANGE_END, RANGE_START
 from edge_assets.settings import get_settings
 from edge_assets.sources_resource import SourcesResource
@@ -406,6 +407,41 @@ raw_compaction_schedule = dg.ScheduleDefinition(
 )
 
 
+@dg.op(
+    description="Delete finished runs older than EDGE_RUN_RETENTION_DAYS whose every record is superseded "
+    "(a partition's latest materialization, a check's latest evaluation keep their run)."
+)
+def prune_old_runs(context: dg.OpExecutionContext) -> dg.Output[None]:
+    report = prune_runs(context.instance, get_settings().run_retention_days)
+    context.log.info(report.summary())
+    return dg.Output(
+        None,
+        metadata={
+            "runs_deleted": report.deleted,
+            "runs_kept": report.kept,
+            "mb_freed": round(report.bytes_freed / 2**20, 1),
+            "cutoff": report.cutoff.isoformat(),
+        },
+    )
+
+
+@dg.job(
+    description="Delete old runs and their event logs (Dagster OSS keeps every run forever).",
+    executor_def=dg.in_process_executor,
+)
+def run_retention_job() -> None:
+    prune_old_runs()
+
+
+run_retention_schedule = dg.ScheduleDefinition(
+    name="run_retention_daily",
+    job=run_retention_job,
+    cron_schedule="45 0 * * *",
+    default_status=RUNNING,
+    execution_timezone="UTC",
+)
+
+
 # jobs whose failures alert on their own; the three polled every few minutes are left to the
 # freshness monitor, which tolerates a transient failure and says why when it persists
 RUN_FAILURE_JOBS = [
@@ -417,6 +453,7 @@ RUN_FAILURE_JOBS = [
     nightly_training_job,
     paper_trades_job,
     raw_compaction_job,
+    run_retention_job,
 ]
 
 
@@ -426,7 +463,7 @@ RUN_FAILURE_JOBS = [
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=60,
     description="Alert when a comparator, seeds, historical odds, scores, features, training, paper "
-    "trades or raw compaction run fails: once per job per hour, with the reason.",
+    "trades, raw compaction or run retention run fails: once per job per hour, with the reason.",
 )
 def run_failure_alerts(context: dg.RunFailureSensorContext, alerts: AlertsResource) -> None:
     from edge_assets.alerts import Alert
@@ -453,6 +490,7 @@ def run_failure_alerts(context: dg.RunFailureSensorContext, alerts: AlertsResour
 
 SCHEDULES = [
     raw_compaction_schedule,
+    run_retention_schedule,
     markets_schedule,
     live_odds_schedule,
     books_schedule,

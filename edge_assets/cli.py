@@ -464,6 +464,22 @@ def cmd_compact_raw(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_prune_runs(args: argparse.Namespace) -> int:
+    import dagster as dg
+
+    from edge_assets.run_retention import prune_runs
+    from edge_assets.runner import ensure_dagster_home
+    from edge_assets.settings import get_settings
+
+    s = get_settings()
+    ensure_dagster_home(s.dagster_home)
+    t0 = time.perf_counter()
+    with dg.DagsterInstance.get() as instance:
+        report = prune_runs(instance, args.days or s.run_retention_days, dry_run=args.dry_run)
+    print(f"{report.summary()} in {time.perf_counter() - t0:.1f}s")
+    return 0
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
     from edge_assets.runner import ensure_dagster_home
     from edge_assets.settings import get_settings
@@ -576,6 +592,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--days", type=int, default=None, help="only this many days back (default: all)")
     p.set_defaults(func=cmd_compact_raw)
+
+    p = sub.add_parser(
+        "prune-runs",
+        help="delete old Dagster runs whose records are all superseded",
+        description="Delete finished runs created more than --days ago (default EDGE_RUN_RETENTION_DAYS, "
+        "30) with their event logs, tags and captured logs, as the run_retention_daily schedule does each "
+        "night. A run holding the latest materialization, observation, planned or failed event of an asset "
+        "partition, or a check's latest evaluation, is kept, so the UI shows the same partitions.",
+    )
+    p.add_argument("--days", type=int, default=None, help="keep runs this many days (default: the setting)")
+    p.add_argument("--dry-run", action="store_true", help="count what would go, delete nothing")
+    p.set_defaults(func=cmd_prune_runs)
 
     p = sub.add_parser(
         "quota",

@@ -10,6 +10,7 @@ the webserver and daemon reading the same files.
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as db
@@ -109,6 +110,23 @@ class CachedEngineSqliteEventLogStorage(SqliteEventLogStorage):
             self._store_asset_event_tags(conn, events, ids)
             for event, event_id in zip(events, ids, strict=True):
                 self._store_asset_event(conn, event, event_id)
+
+    def delete_events(self, run_id: str) -> None:
+        """Remove the run's shard file instead of emptying it: upstream opens it (checking its schema
+        revision) only to delete its rows, and leaves ~150 KB of empty tables behind for every
+        deleted run (``edge_assets.run_retention`` deletes ~4,000 a day)."""
+        with self.index_connection() as conn:  # the run's asset events, mirrored for cross-run queries
+            self.delete_events_for_run(conn, run_id)
+        if self.supports_global_concurrency_limits:
+            self.free_concurrency_slots_for_run(run_id)
+        with self._db_lock:
+            engine = self._engines.pop(run_id, None)
+            if engine is not None:
+                engine.dispose()
+            self._initialized_dbs.discard(run_id)
+            shard = Path(self.path_for_shard(run_id))
+            for path in (shard, shard.with_name(shard.name + "-wal"), shard.with_name(shard.name + "-shm")):
+                path.unlink(missing_ok=True)
 
     def dispose(self) -> None:
         for engine in self._engines.values():

@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     lake_root: str = Field("data/lake", description="local folder or s3://bucket/prefix")
     duckdb_path: str = "data/warehouse.duckdb"
     dagster_home: str = "data/dagster_home"
+    run_retention_days: int = Field(
+        30,
+        ge=1,
+        description="the nightly run_retention job deletes finished runs older than this, except those "
+        "holding an asset partition's or check's latest record",
+    )
     s3_endpoint_url: str | None = None
     s3_region: str = "us-east-1"
 

@@ -200,6 +200,7 @@ def test_schedules_poll_into_the_right_partitions() -> None:
         "oddsapi_scores_hourly": "2026-11-20",
         "paper_trades_hourly": "2026-11-20",
         "raw_compaction_daily": None,  # not partitioned: it compacts the closed hours of the last days
+        "run_retention_daily": None,
     }
     from edge_assets.definitions import defs
 
