@@ -597,9 +597,10 @@ def build_parser() -> argparse.ArgumentParser:
         "prune-runs",
         help="delete old Dagster runs whose records are all superseded",
         description="Delete finished runs created more than --days ago (default EDGE_RUN_RETENTION_DAYS, "
-        "30) with their event logs, tags and captured logs, as the run_retention_daily schedule does each "
-        "night. A run holding the latest materialization, observation, planned or failed event of an asset "
-        "partition, or a check's latest evaluation, is kept, so the UI shows the same partitions.",
+        "7) with their event logs, tags and captured logs, as the run_retention_daily schedule does each "
+        "night. A run holding the latest materialization, observation or failure of an asset partition, "
+        "a failed plan not materialized since, or a check's latest evaluation, is kept, so the UI shows "
+        "the same partitions.",
     )
     p.add_argument("--days", type=int, default=None, help="keep runs this many days (default: the setting)")
     p.add_argument("--dry-run", action="store_true", help="count what would go, delete nothing")

@@ -186,6 +186,7 @@ def test_prune_runs_command_dry_run_then_delete(home: Path, tmp_path: Path) -> N
         assert proc.returncode == 0, proc.stderr
         return proc.stdout
 
+    assert "UTC: deleted 0, kept 0 holding" in edge("--days", "60"), "40-day-old runs are inside 60 days"
     dry = edge("--dry-run")
     assert "would delete 4, kept 6 holding a partition's or check's latest record" in dry, dry
     with dg.DagsterInstance.get() as instance:
