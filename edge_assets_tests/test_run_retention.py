@@ -196,3 +196,14 @@ def test_prune_runs_command_dry_run_then_delete(home: Path, tmp_path: Path) -> N
     assert edge().split(" UTC: ")[1].startswith("deleted 0, kept 6"), "a second pass has nothing to do"
     with pytest.raises(ValueError, match="at least 1 day"), dg.DagsterInstance.get() as instance:
         prune_runs(instance, 0)
+
+
+def test_a_run_that_does_not_go_stops_the_prune_instead_of_looping(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with dg.DagsterInstance.get() as instance:
+        runs = _history(instance)
+        monkeypatch.setattr(instance, "delete_run", lambda run_id: None)  # e.g. a storage that ignores it
+        # the page after the last kept run would start with the same run again
+        with pytest.raises(RuntimeError, match=f"run {runs['housekeeping']} is still listed"):
+            prune_runs(instance, 7)
