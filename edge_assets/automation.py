@@ -390,20 +390,27 @@ def compact_raw_responses(context: dg.OpExecutionContext, lake: LakeResource) ->
     )
 
 
-@dg.job(
-    description="Compact the raw lake: one file per API and hour instead of one per response.",
-    executor_def=dg.in_process_executor,
-)
-def raw_compaction_job() -> None:
-    compact_raw_responses()
+def nightly_op_job(
+    op: dg.OpDefinition, name: str, description: str, schedule_name: str, cron: str
+) -> tuple[dg.JobDefinition, dg.ScheduleDefinition]:
+    """A one-op housekeeping job, in one process, and its nightly schedule."""
+
+    @dg.job(name=name, description=description, executor_def=dg.in_process_executor)
+    def _job() -> None:
+        op()
+
+    schedule = dg.ScheduleDefinition(
+        name=schedule_name, job=_job, cron_schedule=cron, default_status=RUNNING, execution_timezone="UTC"
+    )
+    return _job, schedule
 
 
-raw_compaction_schedule = dg.ScheduleDefinition(
-    name="raw_compaction_daily",
-    job=raw_compaction_job,
-    cron_schedule="25 0 * * *",
-    default_status=RUNNING,
-    execution_timezone="UTC",
+raw_compaction_job, raw_compaction_schedule = nightly_op_job(
+    compact_raw_responses,
+    "raw_compaction_job",
+    "Compact the raw lake: one file per API and hour instead of one per response.",
+    "raw_compaction_daily",
+    "25 0 * * *",
 )
 
 
@@ -425,20 +432,12 @@ def prune_old_runs(context: dg.OpExecutionContext) -> dg.Output[None]:
     )
 
 
-@dg.job(
-    description="Delete old runs and their event logs (Dagster OSS keeps every run forever).",
-    executor_def=dg.in_process_executor,
-)
-def run_retention_job() -> None:
-    prune_old_runs()
-
-
-run_retention_schedule = dg.ScheduleDefinition(
-    name="run_retention_daily",
-    job=run_retention_job,
-    cron_schedule="45 0 * * *",
-    default_status=RUNNING,
-    execution_timezone="UTC",
+run_retention_job, run_retention_schedule = nightly_op_job(
+    prune_old_runs,
+    "run_retention_job",
+    "Delete old runs and their event logs (Dagster OSS keeps every run forever).",
+    "run_retention_daily",
+    "45 0 * * *",
 )
 
 
