@@ -475,7 +475,8 @@ def cmd_prune_runs(args: argparse.Namespace) -> int:
     ensure_dagster_home(s.dagster_home)
     t0 = time.perf_counter()
     with dg.DagsterInstance.get() as instance:
-        report = prune_runs(instance, args.days or s.run_retention_days, dry_run=args.dry_run)
+        days = s.run_retention_days if args.days is None else args.days
+        report = prune_runs(instance, days, dry_run=args.dry_run)
     print(f"{report.summary()} in {time.perf_counter() - t0:.1f}s")
     return 0
 
@@ -502,6 +503,13 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     print(f"use it with: EDGE_SIM_URL=http://{args.host}:{args.port} edge demo", flush=True)
     serve_forever(port=args.port, host=args.host, app=SimulatorApp(World(args.seed)))
     return 0
+
+
+def _at_least_one_day(value: str) -> int:
+    days = int(value)
+    if days < 1:
+        raise argparse.ArgumentTypeError(f"must keep at least 1 day of runs, got {days}")
+    return days
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -602,7 +610,9 @@ def build_parser() -> argparse.ArgumentParser:
         "a failed plan not materialized since, or a check's latest evaluation, is kept, so the UI shows "
         "the same partitions.",
     )
-    p.add_argument("--days", type=int, default=None, help="keep runs this many days (default: the setting)")
+    p.add_argument(
+        "--days", type=_at_least_one_day, default=None, help="keep runs this many days (default: the setting)"
+    )
     p.add_argument("--dry-run", action="store_true", help="count what would go, delete nothing")
     p.set_defaults(func=cmd_prune_runs)
 

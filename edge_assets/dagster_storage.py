@@ -24,6 +24,12 @@ from sqlalchemy.pool import StaticPool
 MAX_ENGINES = 8
 
 
+def shard_files(shard: str) -> list[Path]:
+    """A SQLite shard and the WAL files that come and go beside it."""
+    path = Path(shard)
+    return [path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")]
+
+
 def _pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
@@ -124,8 +130,7 @@ class CachedEngineSqliteEventLogStorage(SqliteEventLogStorage):
             if engine is not None:
                 engine.dispose()
             self._initialized_dbs.discard(run_id)
-            shard = Path(self.path_for_shard(run_id))
-            for path in (shard, shard.with_name(shard.name + "-wal"), shard.with_name(shard.name + "-shm")):
+            for path in shard_files(self.path_for_shard(run_id)):
                 path.unlink(missing_ok=True)
 
     def dispose(self) -> None:

@@ -24,6 +24,8 @@ from dagster._core.storage.runs.schema import RunTagsTable
 from dagster._core.storage.runs.sql_run_storage import SqlRunStorage
 from dagster._serdes import deserialize_value
 
+from edge_assets.dagster_storage import shard_files
+
 FINISHED = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
 PAGE = 500  # run records read per query
 
@@ -113,8 +115,7 @@ def _run_files(instance: dg.DagsterInstance, run_id: str) -> list[Path]:
     files: list[Path] = []
     shard_path = getattr(instance.event_log_storage, "path_for_shard", None)
     if shard_path is not None:
-        shard = Path(shard_path(run_id))
-        files += [shard, shard.with_name(shard.name + "-wal"), shard.with_name(shard.name + "-shm")]
+        files += shard_files(shard_path(run_id))
     logs_dir = getattr(instance.compute_log_manager, "_base_dir", None)
     if logs_dir:
         root = Path(logs_dir) / run_id

@@ -174,15 +174,12 @@ def test_prune_runs_command_dry_run_then_delete(home: Path, tmp_path: Path) -> N
         runs = _history(instance)
     env = _env(tmp_path)
 
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "edge_assets.cli", "prune-runs", *args]
+        return subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+
     def edge(*args: str) -> str:
-        proc = subprocess.run(
-            [sys.executable, "-m", "edge_assets.cli", "prune-runs", *args],
-            env=env,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        proc = run(*args)
         assert proc.returncode == 0, proc.stderr
         return proc.stdout
 
@@ -194,6 +191,9 @@ def test_prune_runs_command_dry_run_then_delete(home: Path, tmp_path: Path) -> N
     done = edge()
     assert ": deleted 4, kept 6 holding" in done, done
     assert edge().split(" UTC: ")[1].startswith("deleted 0, kept 6"), "a second pass has nothing to do"
+    refused = run("--days", "0")
+    assert refused.returncode == 2
+    assert "argument --days: must keep at least 1 day of runs, got 0" in refused.stderr
     with pytest.raises(ValueError, match="at least 1 day"), dg.DagsterInstance.get() as instance:
         prune_runs(instance, 0)
 
