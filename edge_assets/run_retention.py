@@ -13,11 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 import dagster as dg
 import sqlalchemy as db
 from dagster._core.event_api import EventLogEntry
-from dagster._core.events import ASSET_EVENTS, DagsterEventType
+from dagster._core.events import ASSET_EVENTS, AssetMaterializationPlannedData, DagsterEventType
 from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable, SqlEventLogStorageTable
 from dagster._core.storage.event_log.sql_event_log import SqlEventLogStorage
 from dagster._core.storage.runs.schema import RunTagsTable
@@ -102,10 +103,11 @@ def failures_still_shown(instance: dg.DagsterInstance, run_ids: Sequence[str]) -
     with instance.event_log_storage.index_connection() as conn:  # type: ignore[attr-defined]
         rows = conn.execute(planned).fetchall()
     for storage_id, run_id, body in rows:
-        data = deserialize_value(body, EventLogEntry).get_dagster_event().event_specific_data
-        subset = data.partitions_subset  # type: ignore[union-attr]
-        partitions = subset.get_partition_keys() if subset else [data.partition]  # type: ignore[union-attr]
-        if not all(materialized_after(data.asset_key, p, storage_id) for p in partitions):  # type: ignore[union-attr]
+        event = deserialize_value(body, EventLogEntry).get_dagster_event()
+        data = cast(AssetMaterializationPlannedData, event.event_specific_data)
+        subset = data.partitions_subset
+        partitions = subset.get_partition_keys() if subset else [data.partition]
+        if not all(materialized_after(data.asset_key, p, storage_id) for p in partitions):
             shown.add(run_id)
     return shown
 
