@@ -7,6 +7,7 @@ INSERTs. Connections stay unpooled (NullPool, as upstream) so file locking behav
 the webserver and daemon reading the same files.
 """
 
+import os
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -22,6 +23,23 @@ from dagster._serdes import ConfigurableClassData
 from sqlalchemy.pool import StaticPool
 
 MAX_ENGINES = 8
+# the shards' folder in a new edge instance, relative to $DAGSTER_HOME (Dagster's default layout)
+RUNS_DIR = "history/runs"
+
+
+def resolve_base_dir(base_dir: str) -> str:
+    """A relative ``base_dir`` is read against $DAGSTER_HOME, not the working directory: the
+    instance's event log then moves with its folder (a copied or moved instance with an absolute
+    path kept writing its events into the original)."""
+    if os.path.isabs(base_dir):
+        return base_dir
+    home = os.environ.get("DAGSTER_HOME")
+    if not home:
+        raise ValueError(
+            f"event_log_storage base_dir {base_dir!r} is relative to $DAGSTER_HOME, which is not set; "
+            "set DAGSTER_HOME to the folder holding dagster.yaml or give an absolute base_dir"
+        )
+    return os.path.join(home, base_dir)
 
 
 def shard_files(shard: str) -> list[Path]:
@@ -43,7 +61,7 @@ class CachedEngineSqliteEventLogStorage(SqliteEventLogStorage):
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None) -> None:
         self._engines: OrderedDict[str, db.engine.Engine] = OrderedDict()
         self._tables_present: set[str] = set()
-        super().__init__(base_dir, inst_data)
+        super().__init__(resolve_base_dir(base_dir), inst_data)
 
     def has_table(self, table_name: str) -> bool:
         """Upstream opens a new engine and reflects the index shard on every asset event with tags;

@@ -6,6 +6,8 @@ import importlib
 import itertools
 import multiprocessing
 import os
+import re
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -18,6 +20,7 @@ from typing import Any
 import dagster as dg
 
 from edge_assets.assets.common import READS_EARLIER_HOURS, RUN_HOURS, SINGLE_WRITER, WARM_UP
+from edge_assets.dagster_storage import RUNS_DIR
 from edge_assets.lake.io_manager import HOURS_BEFORE
 from edge_assets.partitions import DAILY, HOURLY, hour_key
 
@@ -28,7 +31,8 @@ RANGE_END = "dagster/asset_partition_range_end"
 INSTANCE_YAML = """\
 telemetry:
   enabled: false
-# same files as Dagster's default SQLite event log, one engine per shard (edge_assets/dagster_storage.py)
+# same files as Dagster's default SQLite event log, one engine per shard (edge_assets/dagster_storage.py);
+# a relative base_dir is read against $DAGSTER_HOME, so the instance can be copied or moved
 event_log_storage:
   module: edge_assets.dagster_storage
   class: CachedEngineSqliteEventLogStorage
@@ -130,19 +134,44 @@ def ensure_dagster_home(path: str, *, range_runs: bool = True) -> Path:
     home.mkdir(parents=True, exist_ok=True)
     cfg = home / "dagster.yaml"
     if not cfg.exists():
-        base = INSTANCE_YAML.format(base_dir=home / "history" / "runs")
+        base = INSTANCE_YAML.format(base_dir=RUNS_DIR)
         cfg.write_text(base + "".join(block for block, _ in INSTANCE_ADDITIONS))
     else:
         text = cfg.read_text()
         if "edge_assets.dagster_storage" in text:  # written by edge
+            upgraded = _relative_runs_dir(text, home)
             missing = [block for block, keys in INSTANCE_ADDITIONS if not any(k in text for k in keys)]
             if missing:
-                cfg.write_text(text.rstrip("\n") + "\n" + "".join(missing))
+                upgraded = upgraded.rstrip("\n") + "\n" + "".join(missing)
+            if upgraded != text:
+                cfg.write_text(upgraded)
     os.environ["DAGSTER_HOME"] = str(home)
     if range_runs:
         os.environ.setdefault(PLANNED_SUBSET_ENV, "true")
     os.environ.setdefault(EVENT_BATCH_ENV, "1000")
     return home
+
+
+def _relative_runs_dir(text: str, home: Path) -> str:
+    """Earlier edge instances named their shards' folder by absolute path, so a copy of the instance
+    wrote its events into the original's folder (and a moved one into a folder that was gone).
+    Edge's own ``<home>/history/runs`` becomes relative; any other folder was chosen by the user."""
+    match = _BASE_DIR_LINE.search(text)
+    if match is None:
+        return text
+    written = Path(match["path"])
+    if not written.is_absolute() or written.parts[-2:] != tuple(RUNS_DIR.split("/")):
+        return text
+    if written != home / RUNS_DIR:
+        print(
+            f"{home / 'dagster.yaml'}: event log base_dir was {written} (the instance was copied or "
+            f"moved); it now is {home / RUNS_DIR}, relative to DAGSTER_HOME",
+            file=sys.stderr,
+        )
+    return text[: match.start("path")] + RUNS_DIR + text[match.end("path") :]
+
+
+_BASE_DIR_LINE = re.compile(r"^\s+base_dir:[ \t]*(?P<path>\S[^\n]*?)[ \t]*$", re.MULTILINE)
 
 
 @dataclass

@@ -1,13 +1,15 @@
 """The instance `edge` creates: cached-engine SQLite event log, same files the UI and daemon read."""
 
 import os
+import shutil
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
-from edge_assets.dagster_storage import CachedEngineSqliteEventLogStorage
+from edge_assets.dagster_storage import CachedEngineSqliteEventLogStorage, resolve_base_dir
 from edge_assets.runner import (
+    BACKFILL_QUEUE_YAML,
     EVENT_BATCH_ENV,
     INSTANCE_YAML,
     PLANNED_SUBSET_ENV,
@@ -100,7 +102,7 @@ def test_a_backfills_runs_are_queued_one_at_a_time_on_new_and_earlier_edge_insta
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     ensure_dagster_home(str(old))
     assert (old / "dagster.yaml").read_text() == upgraded
-    assert upgraded == (new / "dagster.yaml").read_text().replace(str(new), str(old))
+    assert upgraded == (new / "dagster.yaml").read_text()  # and its absolute base_dir became relative
     assert _backfill_limits(old, monkeypatch) == one_at_a_time
     # a queue the user configured is theirs
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
@@ -241,3 +243,76 @@ def test_a_failed_poll_hour_shows_as_failed_under_the_ui(
         status = _build_status_cache(instance, key, HOURS, None, instance.get_asset_records([key])[0])
     assert status is not None
     assert status.deserialize_failed_partition_subsets(HOURS).get_partition_keys() == failed
+
+
+def _runs_seen(home: Path, monkeypatch: pytest.MonkeyPatch) -> set[str]:
+    """Runs with asset events in the instance's index shard, read by a plain Dagster reader."""
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with dg.DagsterInstance.get() as reader:
+        return {r.run_id for r in reader.fetch_materializations(upstream.key, limit=1000).records}
+
+
+def _materialize_in(home: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    ensure_dagster_home(str(home))
+    with dg.DagsterInstance.get() as instance:
+        result = _two_days_as_one_run(instance)
+        assert result.success
+        return result.run_id
+
+
+def test_a_copied_instance_keeps_its_events_to_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shards' folder is relative to DAGSTER_HOME: a copy (or a moved instance) writes its own."""
+    first = _materialize_in(tmp_path / "original", monkeypatch)
+    assert "base_dir: history/runs\n" in (tmp_path / "original" / "dagster.yaml").read_text()
+    shutil.copytree(tmp_path / "original", tmp_path / "copy")
+    second = _materialize_in(tmp_path / "copy", monkeypatch)
+    assert (tmp_path / "copy" / "history" / "runs" / f"{second}.db").is_file()
+    assert not (tmp_path / "original" / "history" / "runs" / f"{second}.db").exists()
+    assert _runs_seen(tmp_path / "copy", monkeypatch) == {first, second}
+    assert _runs_seen(tmp_path / "original", monkeypatch) == {first}
+
+
+def test_a_copy_of_an_earlier_instance_is_pointed_back_at_its_own_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Instances edge wrote before named the folder by absolute path; a copy kept the original's."""
+    original, copy = tmp_path / "original", tmp_path / "copy"
+    original.mkdir()
+    earlier = INSTANCE_YAML.format(base_dir=original / "history" / "runs") + TICK_RETENTION_YAML
+    (original / "dagster.yaml").write_text(earlier)
+    first = _materialize_in(original, monkeypatch)
+    assert "copied or moved" not in capsys.readouterr().err  # its own folder: made relative quietly
+    assert "base_dir: history/runs\n" in (original / "dagster.yaml").read_text()
+    shutil.copytree(original, copy)
+    (copy / "dagster.yaml").write_text(earlier)  # as the copy had it, before the original's upgrade
+    second = _materialize_in(copy, monkeypatch)
+    err = capsys.readouterr().err
+    assert f"event log base_dir was {original / 'history' / 'runs'} (the instance was copied or moved)" in err
+    assert _runs_seen(copy, monkeypatch) == {first, second}
+    assert _runs_seen(original, monkeypatch) == {first}
+    # a folder the user chose elsewhere stays as it is
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    theirs = (
+        INSTANCE_YAML.format(base_dir=tmp_path / "fast-disk" / "events")
+        + BACKFILL_QUEUE_YAML
+        + TICK_RETENTION_YAML
+    )
+    (mine / "dagster.yaml").write_text(theirs)
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    ensure_dagster_home(str(mine))
+    assert (mine / "dagster.yaml").read_text() == theirs
+
+
+def test_a_relative_base_dir_needs_dagster_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    assert resolve_base_dir("history/runs") == str(tmp_path / "history" / "runs")
+    assert resolve_base_dir("/var/edge/runs") == "/var/edge/runs"
+    monkeypatch.delenv("DAGSTER_HOME")
+    with pytest.raises(
+        ValueError, match=r"base_dir 'history/runs' is relative to \$DAGSTER_HOME, which is not set"
+    ):
+        resolve_base_dir("history/runs")
