@@ -55,7 +55,7 @@ def every_minutes_cron(minutes: int) -> str:
 
 
 def _current_hour_schedule(
-    name: str, job: object, cron: str, offset: timedelta = timedelta(0)
+    name: str, job: "UnresolvedAssetJobDefinition", cron: str, offset: timedelta = timedelta(0)
 ) -> dg.ScheduleDefinition:
     """Each tick polls into the partition of its own hour (offset -1h: the last complete hour)."""
 

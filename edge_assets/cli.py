@@ -10,11 +10,12 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:
     import polars as pl
 
+    from edge_assets.lake import Lake
     from edge_assets.settings import Settings
     from edge_assets.sources.oddsapi import QuotaTracker
     from edge_assets.sources_resource import SourcesResource
@@ -60,21 +61,21 @@ def cmd_query(args: argparse.Namespace) -> int:
     return 0
 
 
-def _lake(s: object) -> object:
+def _lake(s: "Settings") -> "Lake":
     from edge_assets.lake import Lake
 
-    return Lake(s.lake_root, s3_endpoint_url=s.s3_endpoint_url, s3_region=s.s3_region)  # type: ignore[attr-defined]
+    return Lake(s.lake_root, s3_endpoint_url=s.s3_endpoint_url, s3_region=s.s3_region)
 
 
-def _row_counts(s: object) -> "object":
+def _row_counts(s: "Settings") -> "pl.DataFrame":
     import polars as pl
 
     from edge_assets.lake import catalog
 
     lake = _lake(s)
-    con = catalog.connect(s.duckdb_path, lake)  # type: ignore[attr-defined]
+    con = catalog.connect(s.duckdb_path, lake)
     try:
-        views = catalog.refresh(con, lake)  # type: ignore[arg-type]
+        views = catalog.refresh(con, lake)
         rows = [(v, con.execute(f'select count(*) from "{v}"').fetchall()[0][0]) for v in views]
     finally:
         con.close()
@@ -111,16 +112,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0 if report.success else 1
 
 
-def _print_signals(s: object) -> None:
+def _print_signals(s: "Settings") -> None:
     from edge_assets.lake import catalog
 
     lake = _lake(s)
-    if "signals" not in lake.tables():  # type: ignore[attr-defined]
+    if "signals" not in lake.tables():
         print("\nsignals: none (the comparator has not run)")
         return
     df = catalog.query(
-        s.duckdb_path,  # type: ignore[attr-defined]
-        lake,  # type: ignore[arg-type]
+        s.duckdb_path,
+        lake,
         "select * exclude (dt, hour) from signals order by ev_after_costs desc",
     )
     print(f"\nsignals found: {df.height}")
@@ -146,14 +147,14 @@ def _print_signals(s: object) -> None:
         _print_frame(df.select(cols).head(20))
 
 
-def _paper_trades(s: object) -> "pl.DataFrame":
+def _paper_trades(s: "Settings") -> "pl.DataFrame":
     """Every paper_trades partition in the lake (an empty frame before the first)."""
     lake = _lake(s)
-    days = lake.day_keys("paper_trades")  # type: ignore[attr-defined]
-    return lake.read_many("paper_trades", days, allow_missing=True)  # type: ignore[attr-defined]
+    days = lake.day_keys("paper_trades")
+    return lake.read_many("paper_trades", days, allow_missing=True)
 
 
-def _print_paper(s: object) -> None:
+def _print_paper(s: "Settings") -> None:
     """One line on the paper trades: what following every signal has staked and made so far."""
     import polars as pl
 
@@ -248,9 +249,10 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
     s = get_settings()
     include = args.select.split(",") if args.select else None
-    sources = build_source_resources(s)["sources"]
+    # build_source_resources is typed dict[str, object] for Dagster; "sources" is a SourcesResource
+    sources = cast("SourcesResource", build_source_resources(s)["sources"])
     live_only = [a for a in LIVE_ONLY_ASSETS if include is None or a in include]
-    if live_only and not sources.config().can_time_travel:  # type: ignore[attr-defined]
+    if live_only and not sources.config().can_time_travel:
         where = "the simulator over HTTP (EDGE_SIM_URL)" if s.sim_url else "the live APIs"
         print(
             f"edge backfill: {', '.join(live_only)} are polled live and {where} cannot answer for past "
@@ -263,7 +265,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     if args.end:
         end = datetime.fromisoformat(args.end).replace(tzinfo=UTC)
     start = end - timedelta(days=args.days, hours=args.hours)
-    if (include is None or HISTORICAL in include) and not sources.config().embedded:  # type: ignore[attr-defined]
+    if (include is None or HISTORICAL in include) and not sources.config().embedded:
         # the embedded simulator's credits start afresh with each session; any other key's run out
         refused = _historical_credits_refused(s, sources, start, end)
         if refused is not None:
@@ -271,7 +273,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     if include is not None:  # a selection on a new lake: its mapping failed without the seed tables
         lake = _lake(s)
         names = [a.key.to_user_string() for a in SEED_ASSETS]  # data/*.csv; the UI's seeds sensor loads them
-        seeds = [n for n in names if n not in include and not lake.exists(n, None)]  # type: ignore[attr-defined]
+        seeds = [n for n in names if n not in include and not lake.exists(n, None)]
         if seeds:
             print(f"edge backfill: loading the seed tables first, not in the lake yet: {', '.join(seeds)}")
             include = seeds + include
@@ -407,7 +409,8 @@ def cmd_paper(args: argparse.Namespace) -> int:
             print(f"no paper trades placed on or after {args.since}")
             return 0
     _print_frame(summarize(trades, by=tuple(args.by.split(","))), report=True)
-    first, last = trades["placed_at"].min(), trades["placed_at"].max()
+    # non-empty Datetime column: min and max are datetimes
+    first, last = cast(datetime, trades["placed_at"].min()), cast(datetime, trades["placed_at"].max())
     print(f"{trades.height} trades placed {first:%Y-%m-%d %H:%M}..{last:%Y-%m-%d %H:%M} UTC")
     print('each trade: edge query "select * from paper_trades order by placed_at"')
     return 0
@@ -430,9 +433,10 @@ def cmd_quota(args: argparse.Namespace) -> int:
     for u in uses:
         print(f"  {u.poll:<{width}}  {u.calls_per_day:>6,} calls x {u.credits_per_call:>3} = {u.per_day:>8,}")
     print(f"  {'total':<{width}}  {total:>29,} a day, {30 * total:,} per 30 days")
-    sources = build_source_resources(s)["sources"]
+    # build_source_resources is typed dict[str, object] for Dagster; "sources" is a SourcesResource
+    sources = cast("SourcesResource", build_source_resources(s)["sources"])
     try:
-        quota = _key_credits(sources)  # type: ignore[arg-type]
+        quota = _key_credits(sources)
     except SourceError as exc:
         print(f"could not read the key's credits: {exc}")
         return 1
@@ -455,7 +459,7 @@ def cmd_compact_raw(args: argparse.Namespace) -> int:
     from edge_assets.settings import get_settings
 
     t0 = time.perf_counter()
-    start, end, done = compact_closed_hours(_lake(get_settings()), args.days)  # type: ignore[arg-type]
+    start, end, done = compact_closed_hours(_lake(get_settings()), args.days)
     hours = f"{start:%Y-%m-%d %H:00}..{end:%Y-%m-%d %H:00}" if start else f"before {end:%Y-%m-%d %H:00}"
     print(
         f"raw responses {hours} UTC: {done.files:,} files folded into "

@@ -84,9 +84,9 @@ def open_session(
         fixed = as_of.astimezone(UTC) if as_of else None
         clock = (lambda: fixed) if fixed else (lambda: datetime.now(UTC))
         # in-process: no server-side rate limit (it would only slow backfills); loopback keeps it
-        app = SimulatorApp(_world(cfg.sim_seed), clock=clock, api_key=api_key, rate_limit_per_s=None)  # type: ignore[arg-type]
+        app = SimulatorApp(_world(cfg.sim_seed), clock=clock, api_key=api_key, rate_limit_per_s=None)
         transport = app.transport()
-        now = clock  # type: ignore[assignment]
+        now = clock
         gamma_url, clob_url, odds_url = f"{EMBEDDED_HOST}/gamma", f"{EMBEDDED_HOST}/clob", EMBEDDED_HOST
         rate: float | None = None  # in-process: no reason to throttle
     elif cfg.mode == "simulator":
@@ -105,7 +105,7 @@ def open_session(
     }
     if sleep is not None:
         common["sleep"] = sleep
-    limit = {} if rate == 0.0 else {"rate_per_s": rate}
+    limit: dict[str, Any] = {} if rate == 0.0 else {"rate_per_s": rate}
     return SourceSession(
         gamma=GammaClient(gamma_url, **limit, **common),
         clob=ClobClient(clob_url, **limit, **common),

@@ -130,7 +130,11 @@ class CachedEngineSqliteEventLogStorage(SqliteEventLogStorage):
             for insert in inserts:
                 conn.execute(insert)
         with self.index_connection() as conn:  # mirrored for cross-run asset queries, as store_event
-            ids = [conn.execute(insert).inserted_primary_key[0] for insert in inserts]
+            ids = []
+            for insert in inserts:
+                key = conn.execute(insert).inserted_primary_key
+                assert key is not None  # always set after a single-row INSERT
+                ids.append(key[0])
             self._store_asset_event_tags(conn, events, ids)
             for event, event_id in zip(events, ids, strict=True):
                 self._store_asset_event(conn, event, event_id)

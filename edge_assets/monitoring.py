@@ -3,6 +3,7 @@
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 import polars as pl
 
@@ -43,7 +44,8 @@ class CheckOutcome:
     name: str
     passed: bool
     message: str
-    metadata: dict[str, object] = field(default_factory=dict)
+    # numbers and text; lists and dicts go to Dagster as JSON (checks._result)
+    metadata: dict[str, float | str | list[Any] | dict[str, Any]] = field(default_factory=dict)
 
 
 def freshness(table: str, df: pl.DataFrame, now: datetime) -> CheckOutcome:
@@ -55,13 +57,13 @@ def freshness(table: str, df: pl.DataFrame, now: datetime) -> CheckOutcome:
             f"{table}: no rows in the latest partitions",
             {"limit_s": limit.total_seconds()},
         )
-    latest = df[column].max()
-    lag = now - latest  # type: ignore[operator]
+    latest = cast(datetime, df[column].max())  # non-empty Datetime column: max is a datetime
+    lag = now - latest
     ok = lag <= limit
     msg = (
         f"{table}: latest {column} {latest:%Y-%m-%d %H:%M:%S} UTC is {lag.total_seconds():.0f}s behind "
         f"(limit {limit.total_seconds():.0f}s)"
-    )  # type: ignore[union-attr]
+    )
     return CheckOutcome(
         f"{table}_fresh", ok, msg, {"lag_s": round(lag.total_seconds(), 1), "limit_s": limit.total_seconds()}
     )

@@ -82,10 +82,11 @@ def failures_still_shown(instance: dg.DagsterInstance, run_ids: Sequence[str]) -
 
     def materialized_after(key: dg.AssetKey, partition: str | None, storage_id: int) -> bool:
         if key not in latest:
-            by_partition = dict(
+            # via .items(): typed to take the None key below (dict keys are invariant)
+            by_partition: dict[str | None, int] = dict(
                 instance.event_log_storage.get_latest_storage_id_by_partition(
                     key, DagsterEventType.ASSET_MATERIALIZATION
-                )
+                ).items()
             )
             newest = instance.fetch_materializations(key, limit=1).records  # an unpartitioned asset's
             if newest and newest[0].partition_key is None:

@@ -15,7 +15,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import dagster as dg
 
@@ -204,7 +204,11 @@ def _by_partitions(
     reads hourly features) -> edge_models (unpartitioned, reads training_sets).
     """
     graph = defs.resolve_asset_graph()
-    unpart, daily, hourly, daily_after, final = [], [], [], [], []
+    unpart: list[dg.AssetKey] = []
+    daily: list[dg.AssetKey] = []
+    hourly: list[dg.AssetKey] = []
+    daily_after: list[dg.AssetKey] = []
+    final: list[dg.AssetKey] = []
     for key in graph.materializable_asset_keys:
         node = graph.get(key)
         pdef = node.partitions_def
@@ -409,7 +413,8 @@ def _run_lane(
     assert _SHARED is not None, "a lane runs in a pool started by _run_parallel"
     cells, gates = _SHARED
     gates[board].wait()
-    report, cold = RunReport(), []
+    report = RunReport()
+    cold: list[datetime] = []
     if cells[_STATE] == ABORT:
         return report, cold
     module, attr = defs_ref.split(":")
@@ -646,7 +651,8 @@ def with_poll_minutes(resources: dict[str, object], minutes: Sequence[int] | Non
     if not minutes or sources is None:
         return resources
     # a new instance, not model_copy: Dagster re-reads a resource's config fields when a run starts
-    fields = {k: getattr(sources, k) for k in type(sources).model_fields}
+    # resources are typed object; "sources" is the SourcesResource (a pydantic model)
+    fields = {k: getattr(sources, k) for k in type(cast(dg.ConfigurableResource, sources)).model_fields}
     fields["sim_poll_minutes"] = sorted(int(m) for m in minutes)
     return {**resources, "sources": type(sources)(**fields)}
 
@@ -678,7 +684,8 @@ def run_window(
     whole range in one of them, beside the rest (``_run_parallel``).
     """
     unpart, daily, hourly, daily_after, final = _by_partitions(defs)
-    all_assets = list(defs.assets or [])
+    # Definitions also allows CacheableAssetsDefinition, which dg.materialize does not; this project has none
+    all_assets = cast(list[dg.AssetsDefinition | dg.AssetSpec | dg.SourceAsset], list(defs.assets or []))
     resources = with_poll_minutes(dict(defs.resources or {}), poll_minutes)
     report = RunReport()
 
@@ -693,7 +700,7 @@ def run_window(
         keys: list[dg.AssetKey],
         partition_key: str | None,
         tags: dict[str, str],
-        checks: Sequence[dg.AssetChecksDefinition] = (),
+        checks: Sequence[dg.AssetsDefinition] = (),  # checks are AssetsDefinitions (Definitions.asset_checks)
     ) -> None:
         if not keys:
             return

@@ -4,11 +4,14 @@ Every curated asset returns a polars frame with exactly these columns and dtypes
 producers, consumers and the DuckDB views agree. Times are UTC, microsecond precision.
 """
 
+from collections.abc import Mapping
+
 import polars as pl
+from polars._typing import PolarsDataType
 
 UTC_TS = pl.Datetime("us", "UTC")
 
-RAW_RESPONSES = {
+RAW_RESPONSES: dict[str, PolarsDataType] = {
     "source": pl.String,  # gamma | clob | oddsapi
     "endpoint": pl.String,  # path template, e.g. /v4/sports/{sport}/odds
     "url_path": pl.String,  # concrete path
@@ -25,7 +28,7 @@ RAW_RESPONSES = {
     "parse_error": pl.String,  # why the body did not parse (set after the fact); null otherwise
 }
 
-PM_MARKETS = {
+PM_MARKETS: dict[str, PolarsDataType] = {
     "observed_at": UTC_TS,
     "market_id": pl.String,
     "condition_id": pl.String,
@@ -61,7 +64,7 @@ PM_MARKETS = {
     "min_order_size": pl.Float64,
 }
 
-PM_ORDER_BOOK_SNAPSHOTS = {
+PM_ORDER_BOOK_SNAPSHOTS: dict[str, PolarsDataType] = {
     "snapshot_at": UTC_TS,  # our observation time
     "token_id": pl.String,
     "market_id": pl.String,  # condition id (CLOB `market`)
@@ -82,7 +85,7 @@ PM_ORDER_BOOK_SNAPSHOTS = {
     "min_order_size": pl.Float64,
 }
 
-ODDS_QUOTES = {
+ODDS_QUOTES: dict[str, PolarsDataType] = {
     "observed_at": UTC_TS,  # live: poll time; historical: snapshot timestamp
     "event_id": pl.String,
     "sport_key": pl.String,
@@ -97,7 +100,7 @@ ODDS_QUOTES = {
     "last_update": UTC_TS,  # market-level when present, else bookmaker-level
 }
 
-ODDS_SCORES = {
+ODDS_SCORES: dict[str, PolarsDataType] = {
     "observed_at": UTC_TS,
     "event_id": pl.String,
     "sport_key": pl.String,
@@ -110,14 +113,14 @@ ODDS_SCORES = {
     "last_update": UTC_TS,
 }
 
-TEAM_ALIASES = {
+TEAM_ALIASES: dict[str, PolarsDataType] = {
     "league": pl.String,  # Odds API sport_key
     "canonical_name": pl.String,  # Odds API full name
     "alias": pl.String,
     "source": pl.String,
 }
 
-MARKET_MAPPINGS = {
+MARKET_MAPPINGS: dict[str, PolarsDataType] = {
     "observed_at": UTC_TS,
     "pm_market_id": pl.String,
     "pm_token_id": pl.String,
@@ -132,7 +135,7 @@ MARKET_MAPPINGS = {
     "reason": pl.String,  # null when matched
 }
 
-PM_SPORTSBOOK_LINES = {
+PM_SPORTSBOOK_LINES: dict[str, PolarsDataType] = {
     **ODDS_QUOTES,
     "pm_market_id": pl.String,
     "pm_token_id": pl.String,
@@ -142,11 +145,11 @@ PM_SPORTSBOOK_LINES = {
 }
 
 
-def empty(schema: dict[str, pl.DataType]) -> pl.DataFrame:
+def empty(schema: Mapping[str, PolarsDataType]) -> pl.DataFrame:
     return pl.DataFrame(schema=schema)
 
 
-def conform(df: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+def conform(df: pl.DataFrame, schema: Mapping[str, PolarsDataType]) -> pl.DataFrame:
     """Select and cast to the contract; a missing column is a bug, so it raises."""
     missing = [c for c in schema if c not in df.columns]
     if missing:

@@ -110,7 +110,8 @@ class SlackChannel:
                         retryable=resp.status_code >= 500 or resp.status_code == 429,
                     )
             else:
-                assert self._web is not None
+                # __init__ refuses a bot_token without a channel
+                assert self._web is not None and self._channel is not None
                 self._web.chat_postMessage(
                     channel=self._channel, text=text, blocks=blocks, unfurl_links=False
                 )

@@ -6,6 +6,7 @@ as of fixed minutes inside that hour, so backfills of live assets are determinis
 
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 import dagster as dg
 import polars as pl
@@ -149,7 +150,7 @@ def ingest_asset(
     backfill_policy: dg.BackfillPolicy | None = None,
 ) -> Callable:
     """Ingestion assets: raw lineage upstream, otherwise the shared lake-asset shape."""
-    policy = {"backfill_policy": backfill_policy} if backfill_policy else {}
+    policy: dict[str, Any] = {"backfill_policy": backfill_policy} if backfill_policy else {}
     return lake_asset(
         "ingest",
         partitions_def=partitions_def,
@@ -216,7 +217,7 @@ def pm_order_book_snapshots(
             pl.col("observed_at") == pl.col("observed_at").max().over("hour")
         )
         for _, group in latest.group_by(["hour"], maintain_order=True):
-            at = min(group["observed_at"].max(), now)
+            at = min(cast(datetime, group["observed_at"].max()), now)  # a group has rows: never None
             tokens = (
                 group.filter(
                     pl.col("sports_market_type").is_in(IN_SCOPE_TYPES)
@@ -290,7 +291,7 @@ def oddsapi_live(
         ["observed_at", "event_id", "bookmaker", "market_key", "outcome_name", "point"],
         ODDS_QUOTES,
     )
-    meta: dict[str, object] = {"dagster/row_count": df.height, "events": df["event_id"].n_unique()}
+    meta: dict[str, int] = {"dagster/row_count": df.height, "events": df["event_id"].n_unique()}
     if quota["remaining"] is not None:
         meta["quota_remaining"] = quota["remaining"]
     return dg.MaterializeResult(value=df, metadata=meta)

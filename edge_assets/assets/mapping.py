@@ -1,5 +1,8 @@
 """Mapping assets: market_mappings (with the alias-mismatch check) and pm_sportsbook_lines."""
 
+from datetime import datetime
+from typing import cast
+
 import dagster as dg
 import polars as pl
 
@@ -80,7 +83,7 @@ def pm_sportsbook_lines(
     frames = []
     for hour, markets in by_hour(pm_markets, "observed_at").items():
         poll = latest_poll(markets)
-        at = poll["observed_at"].max()
+        at = cast(datetime, poll["observed_at"].max())  # an hour's poll has rows: never None
         books = book_poll(books_by_hour, hour, at)
         maps = maps_by_hour.get(hour, market_mappings.clear())
         odds = odds_h.get(hour, oddsapi_live.clear())

@@ -27,7 +27,10 @@ def _seed(name: str) -> dg.MaterializeResult:
         raise dg.Failure(description=f"seed table {name} is missing: {path}")
     content = path.read_bytes()  # hashed and parsed from the same bytes
     df = pl.read_csv(io.BytesIO(content), try_parse_dates=True)
-    metadata = {"dagster/row_count": df.height, SHA_KEY: hashlib.sha256(content).hexdigest()}
+    metadata: dict[str, int | str] = {
+        "dagster/row_count": df.height,
+        SHA_KEY: hashlib.sha256(content).hexdigest(),
+    }
     return dg.MaterializeResult(value=df, metadata=metadata)
 
 

@@ -1,6 +1,7 @@
 """ML assets: features (hourly), training_sets (daily), edge_models (MLflow-versioned)."""
 
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import dagster as dg
 import polars as pl
@@ -120,7 +121,7 @@ def edge_models(  # generator
         )
         return
     train, hold, cutoff = split
-    end = data["observed_at"].max()
+    end = cast(datetime, data["observed_at"].max())  # data has rows (split is not None)
     # the threshold is tuned against the comparator's own bars (EV, size): what it will be used with
     cfg = Comparators(
         model_threshold=models.model_threshold,

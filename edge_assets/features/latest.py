@@ -535,7 +535,7 @@ def _untag_ids(*cols: str) -> list[pl.Expr]:
     return [pl.col(c).str.splitn(_ID_SEP, 2).struct.field("field_1").alias(c) for c in cols]
 
 
-def _frozen(row: Mapping[str, Any] | None) -> tuple | None:
+def _frozen(row: Mapping[str, Any] | None) -> tuple[tuple[str, Any], ...] | None:
     return None if row is None else tuple(sorted(row.items()))
 
 
@@ -560,7 +560,7 @@ def _build_snapshots(
         # the cost model in force can change between snapshots: one pass per model
         table = load_cost_models()
         snaps = mappings[SNAP].unique().sort().to_list()
-        groups: dict[tuple | None, list[datetime]] = {}
+        groups: dict[tuple[tuple[str, Any], ...] | None, list[datetime]] = {}
         for at in snaps:
             groups.setdefault(_frozen(cost_model_for("polymarket", "sports", at, table)), []).append(at)
         if len(groups) > 1:
@@ -584,7 +584,8 @@ def _build_snapshots(
                     )
                 )
             return pl.concat(parts).sort("observed_at", maintain_order=True)
-        cost_model = dict(next(iter(groups))) if groups and next(iter(groups)) is not None else {}
+        first = next(iter(groups), None)  # the single model, if any
+        cost_model = dict(first) if first is not None else {}
     snap_col = pl.col(SNAP)
     odds = _tag_ids(odds, "event_id")
     books = _tag_ids(books, "token_id")
@@ -628,7 +629,7 @@ def _build_snapshots(
     )
     # line-model uncertainty: the consensus again with every sd moved up and down, by its measured
     # 2 SE where the event's sd was measured (event_margin_sd), else by LINE_SD_REL_ERR
-    band = []
+    band: list[pl.DataFrame] = []
     for scale, sgn in ((1.0 + LINE_SD_REL_ERR, 1.0), (1.0 / (1.0 + LINE_SD_REL_ERR), -1.0)):
         esd_band = esd.select(
             "event_id",

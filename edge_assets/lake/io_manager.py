@@ -6,6 +6,7 @@ splits the frame by each partition's time window, so a 168-hour backfill is one 
 
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import cast
 
 import dagster as dg
 import polars as pl
@@ -67,14 +68,15 @@ class ParquetLakeIOManager(dg.ConfigurableIOManager):
         else:
             column = context.definition_metadata.get("partition_column", "observed_at")
             keys = list(context.asset_partition_keys)
-            partitions_def = context.asset_partitions_def
+            # the lake's partitioned assets are all time-windowed (HOURLY / DAILY)
+            partitions_def = cast(dg.TimeWindowPartitionsDefinition, context.asset_partitions_def)
             if len(keys) > 1 and column not in obj.columns:
                 raise ValueError(
                     f"{context.asset_key.to_user_string()}: a multi-partition output needs the "
                     f"partition column {column!r} to split by"
                 )
             if column in obj.columns:
-                windows = [partitions_def.time_window_for_partition_key(k) for k in keys]  # type: ignore[union-attr]
+                windows = [partitions_def.time_window_for_partition_key(k) for k in keys]
                 parts = split_by_windows(obj, column, [(w.start, w.end) for w in windows])
             else:
                 parts = [obj]

@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import polars as pl
 import pyarrow as pa
@@ -51,11 +52,12 @@ class RawStore:
         body = exchange.body or b""
         digest = hashlib.sha256(body).hexdigest()
         at = exchange.requested_at.astimezone(UTC)
+        params = exchange.params_json()
         row = {
             "source": exchange.source,
             "endpoint": exchange.endpoint,
             "url_path": exchange.url_path,
-            "params": exchange.params_json(),
+            "params": params,
             "requested_at": at,
             "elapsed_ms": float(exchange.elapsed_ms),
             "status": exchange.status,
@@ -68,7 +70,7 @@ class RawStore:
             "parse_error": parse_error,
         }
         table = pa.Table.from_pylist([row], schema=RAW_ARROW_SCHEMA)  # built in the contract: no cast pass
-        params_hash = hashlib.sha1(row["params"].encode()).hexdigest()[:8]
+        params_hash = hashlib.sha1(params.encode()).hexdigest()[:8]
         name = f"{at:%Y%m%dT%H%M%S%fZ}-{exchange.source}-{params_hash}-{digest[:12]}.parquet"
         path = "/".join(
             [
@@ -112,12 +114,12 @@ class RawStore:
 
 
 def compress(body: bytes) -> bytes:
-    return pa.compress(body, codec="zstd", asbytes=True)  # type: ignore[return-value]
+    return pa.compress(body, codec="zstd", asbytes=True)
 
 
 def decompress(body_zstd: bytes, body_bytes: int) -> bytes:
     """The exact bytes received (zstd frames need the stored original size here)."""
-    return pa.decompress(body_zstd, decompressed_size=body_bytes, codec="zstd", asbytes=True)  # type: ignore[return-value]
+    return pa.decompress(body_zstd, decompressed_size=body_bytes, codec="zstd", asbytes=True)
 
 
 # --------------------------------------------------------------------------- compaction
@@ -162,12 +164,13 @@ def merge_raw_files(lake: Lake, hour_dir: str, inputs: list[str]) -> tuple[int, 
     name = hashlib.sha1("|".join(inputs).encode()).hexdigest()[:16]
     merged = f"{hour_dir}/{COMPACTED_PREFIX}{name}.parquet"
     table = pads.dataset(inputs, filesystem=lake.fs, format="parquet", schema=RAW_ARROW_SCHEMA).to_table()
+    # a Table always converts to a DataFrame (pyarrow is untyped here, so mypy sees either overload)
     df = (
-        pl.from_arrow(table)
+        cast(pl.DataFrame, pl.from_arrow(table))
         .unique(RESPONSE_KEY, keep="last", maintain_order=True)
         .sort("requested_at", "source", "url_path", "params", "sha256")
     )
-    lake.write_file(merged, df)  # type: ignore[arg-type]
+    lake.write_file(merged, df)
     for path in inputs:
         if path != merged:
             with contextlib.suppress(FileNotFoundError):  # a compaction beside this one was first

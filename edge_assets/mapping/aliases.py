@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+from polars._typing import PolarsDataType  # polars' alias for a dtype class or instance
 from rapidfuzz import fuzz, process
 
 from edge_assets.mapping.normalize import normalize_expr
@@ -22,7 +23,7 @@ DEFAULT_ALIASES_CSV = Path(__file__).resolve().parents[2] / "data" / "team_alias
 # Methods a resolution can carry; only the first two give a canonical name.
 RESOLVED_METHODS = ("exact", "fuzzy")
 
-RESOLUTION_SCHEMA: dict[str, pl.DataType] = {
+RESOLUTION_SCHEMA: dict[str, PolarsDataType] = {
     "name": pl.String,
     "league": pl.String,
     "canonical": pl.String,
@@ -110,7 +111,7 @@ class AliasResolver:
     def from_csv(cls, path: str | Path | None = None, **kwargs: float) -> "AliasResolver":
         """Load the seed table (default data/team_aliases.csv)."""
         p = Path(path) if path is not None else DEFAULT_ALIASES_CSV
-        table = pl.read_csv(p, schema=TEAM_ALIASES)  # type: ignore[arg-type]
+        table = pl.read_csv(p, schema=TEAM_ALIASES)
         return cls(table, **kwargs)  # type: ignore[arg-type]
 
     def canonical_names(self, league: str) -> list[str]:
@@ -221,9 +222,11 @@ class AliasResolver:
                     f"runner-up within {self.margin:.0f} points",
                 ),
             )
+            # numpy's stubs reject None as the fill, though an object array takes it
+            canonical = np.where(ok, canon_arr[order[:, 0]], None)  # type: ignore[call-overload]
             parts.append(
                 part.with_columns(
-                    canonical=pl.Series(np.where(ok, canon_arr[order[:, 0]], None).tolist(), dtype=pl.String),
+                    canonical=pl.Series(canonical.tolist(), dtype=pl.String),
                     confidence=pl.Series(np.where(ok, np.round(best.astype(np.float64) / 100.0, 4), 0.0)),
                     method=pl.Series(np.where(ok, "fuzzy", "unresolved"), dtype=pl.String),
                     candidates=pl.Series([list(r) for r in cand_names], dtype=pl.List(pl.String)),

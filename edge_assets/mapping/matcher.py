@@ -780,8 +780,15 @@ def unmatched_report(mappings: pl.DataFrame, pm_markets: pl.DataFrame | None = N
         .sort(["len", "n"], descending=[True, False])
     )
     n = {k: int(v) for k, v in counts.items()}
-    return UnmatchedReport(  # type: ignore[typeddict-item]
-        **n,
+    return UnmatchedReport(
+        tokens=n["tokens"],
+        in_scope=n["in_scope"],
+        matched=n["matched"],
+        unmatched=n["unmatched"],
+        no_book_quote=n["no_book_quote"],
+        conflict=n["conflict"],
+        after_start=n["after_start"],
+        out_of_scope=n["out_of_scope"],
         unmatched_share=(n["unmatched"] / n["in_scope"]) if n["in_scope"] else 0.0,
         unresolved_names=dict(names.iter_rows()),
     )

@@ -14,7 +14,7 @@ sklearn / xgboost are imported inside the functions (import cost ~2 s, DESIGN §
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import polars as pl
@@ -141,7 +141,7 @@ def walk_forward_split(
     """(train, holdout, cutoff): holdout = rows observed in the last ``holdout_days``; embargoed train."""
     if df.height == 0:
         raise ValueError("walk-forward split of an empty training set: no labelled rows yet")
-    end = df["observed_at"].max()
+    end = cast(datetime, df["observed_at"].max())  # non-empty Datetime column: max is a datetime
     cutoff = (end - timedelta(days=holdout_days)).replace(minute=0, second=0, microsecond=0) + timedelta(
         hours=1
     )
@@ -273,7 +273,7 @@ def fit_models(
         classifier=clf,
         regressor=reg,
         features=MODEL_FEATURES,
-        train_range=(train["observed_at"].min(), train["observed_at"].max()),
+        train_range=(cast(datetime, train["observed_at"].min()), cast(datetime, train["observed_at"].max())),
         holdout_range=holdout_range,
         n_train=train.height,
         n_holdout=n_holdout,

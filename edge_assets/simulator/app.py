@@ -22,7 +22,7 @@ import orjson
 from edge_assets.simulator.clob import Clob, ClobError
 from edge_assets.simulator.gamma import Gamma, GammaError
 from edge_assets.simulator.oddsapi import OddsApi
-from edge_assets.simulator.world import World, h64
+from edge_assets.simulator.world import World, h64, last_param
 
 
 @dataclass
@@ -272,7 +272,7 @@ class SimulatorApp:
 
     def _clob(self, request: httpx.Request, sub: str, q: dict[str, list[str]], now: datetime) -> Any:
         c = self.clob
-        tok = (q.get("token_id") or [None])[-1]
+        tok = last_param(q, "token_id")
         if sub == "/books" and request.method == "POST":
             try:
                 body = json.loads(request.content or b"null")
@@ -282,7 +282,7 @@ class SimulatorApp:
         routes: dict[str, Callable[[], Any]] = {
             "/book": lambda: c.book(tok, now),
             "/midpoint": lambda: c.midpoint(tok, now),
-            "/price": lambda: c.price(tok, (q.get("side") or [None])[-1], now),
+            "/price": lambda: c.price(tok, last_param(q, "side"), now),
             "/spread": lambda: c.spread(tok, now),
             "/last-trade-price": lambda: c.last_trade_price(tok, now),
             "/tick-size": lambda: c.tick_size(tok, now),

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from edge_assets.simulator.gamma import num_str
-from edge_assets.simulator.world import GRID_S, PMBook, World, h64, to_ts
+from edge_assets.simulator.world import GRID_S, PMBook, World, h64, last_param, to_ts
 
 INTERVALS = {"1h": 3600, "6h": 6 * 3600, "1d": 86400, "1w": 7 * 86400, "1m": 30 * 86400}
 NO_BOOK = {"error": "No orderbook exists for the requested token id"}
@@ -195,16 +195,16 @@ class Clob:
         return {"neg_risk": self._book(token, now).neg_risk}
 
     def prices_history(self, q: dict[str, list[str]], now: datetime) -> dict[str, Any]:
-        token = (q.get("market") or [None])[-1]
+        token = last_param(q, "market")
         if not token:
             raise ClobError(400, {"error": "market is required"})
         found = self.w.lookup_token(token)
         if found is None:
             return {"history": []}
         det, mk, o = found
-        interval = (q.get("interval") or [None])[-1]
-        start_ts = (q.get("startTs") or [None])[-1]
-        end_ts = (q.get("endTs") or [None])[-1]
+        interval = last_param(q, "interval")
+        start_ts = last_param(q, "startTs")
+        end_ts = last_param(q, "endTs")
         try:
             fidelity = int((q.get("fidelity") or ["1"])[-1])
         except ValueError as exc:

@@ -26,6 +26,7 @@ from edge_assets.simulator.world import (
     from_ts,
     grid_index,
     h64,
+    last_param,
     round_to,
     to_ts,
 )
@@ -988,8 +989,8 @@ class Gamma:
 
     def _decoys_listed(self, q: dict[str, list[str]], now: datetime) -> list[Decoy]:
         """Decoys an /events query sees: open listings under the Sports or Baseball tag only."""
-        tag = _one(q, "tag_id")
-        if _bool(q, "closed", False) or _one(q, "series_id") is not None:
+        tag = last_param(q, "tag_id")
+        if _bool(q, "closed", False) or last_param(q, "series_id") is not None:
             return []
         if tag is not None and tag not in ("1", SPORT_GROUP_TAG["mlb"][0]):
             return []
@@ -1002,8 +1003,8 @@ class Gamma:
                 yield self.w.detail(g)
 
     def _leagues_for(self, q: dict[str, list[str]]) -> list[str]:
-        tag = _one(q, "tag_id")
-        series = _one(q, "series_id")
+        tag = last_param(q, "tag_id")
+        series = last_param(q, "series_id")
         out = []
         for code, lg in LEAGUES.items():
             if tag is not None and tag not in ("1", GAMES_TAG, lg.tag_id, SPORT_GROUP_TAG[code][0]):
@@ -1018,7 +1019,7 @@ class Gamma:
             return now, now
         lo = now - timedelta(days=30)
         for key in ("start_date_min", "end_date_min"):
-            v = _one(q, key)
+            v = last_param(q, key)
             if v is not None:
                 lo = max(_parse_dt(v) - timedelta(days=8), now - timedelta(days=120))
         return lo, now
@@ -1048,15 +1049,15 @@ class Gamma:
             found.extend(self._markets_by_slug(slug))
         if not direct:
             lo, hi = self._window(q, now, closed)
-            for det in self._details_in(self._leagues_for(q), lo, hi):
-                found.extend((det, mk) for mk in det.markets)
+            for listed in self._details_in(self._leagues_for(q), lo, hi):
+                found.extend((listed, mk) for mk in listed.markets)
             if not closed:
                 for lg in self._leagues_for(q):
                     found.extend((None, mk) for mk in self.w.futures(lg))
         seen: set[str] = set()
         rows: list[tuple[GameDetail | None, PMMarket]] = []
         smt = set(q.get("sports_market_types", []))
-        tag = _one(q, "tag_id")
+        tag = last_param(q, "tag_id")
         for det, mk in found:
             if mk.market_id in seen or now < mk.created_at:
                 continue
@@ -1087,7 +1088,7 @@ class Gamma:
             ("end_date_min", end, True),
             ("end_date_max", end, False),
         ):
-            v = _one(q, key)
+            v = last_param(q, key)
             if v is None:
                 continue
             lim = _parse_dt(v)
@@ -1117,13 +1118,13 @@ class Gamma:
         dets: list[GameDetail] = []
         futures: list[str] = []
         direct = False
-        for eid in q.get("id", []):
+        for qid in q.get("id", []):
             direct = True
-            det = self.w.lookup_event(eid)
+            det = self.w.lookup_event(qid)
             if det is not None:
                 dets.append(det)
-            elif eid.isdigit() and 900_000 <= int(eid) < 900_008:
-                futures.extend(c for c, lg in LEAGUES.items() if lg.index == int(eid) - 900_000)
+            elif qid.isdigit() and 900_000 <= int(qid) < 900_008:
+                futures.extend(c for c, lg in LEAGUES.items() if lg.index == int(qid) - 900_000)
         for slug in q.get("slug", []):
             direct = True
             if slug.endswith("-champion") and slug.split("-")[0] in LEAGUES:
@@ -1257,13 +1258,8 @@ def _record(th: int, now: datetime) -> str:
     return f"{wins}-{played - wins}"
 
 
-def _one(q: dict[str, list[str]], key: str) -> str | None:
-    v = q.get(key)
-    return v[-1] if v else None
-
-
 def _bool(q: dict[str, list[str]], key: str, default: bool) -> bool:
-    v = _one(q, key)
+    v = last_param(q, key)
     if v is None:
         return default
     return v.lower() in ("true", "1")
@@ -1271,8 +1267,8 @@ def _bool(q: dict[str, list[str]], key: str, default: bool) -> bool:
 
 def _page(q: dict[str, list[str]]) -> tuple[int, int]:
     try:
-        limit = int(_one(q, "limit") or DEFAULT_LIMIT)
-        offset = int(_one(q, "offset") or 0)
+        limit = int(last_param(q, "limit") or DEFAULT_LIMIT)
+        offset = int(last_param(q, "offset") or 0)
     except ValueError as exc:
         raise GammaError(422, {"type": "validation error", "error": "limit/offset must be integers"}) from exc
     if offset > MAX_OFFSET:

@@ -14,7 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 from edge_assets.simulator.teams import BOOK_INDEX, BOOKS, LEAGUES, REGIONS, SPORT_KEY_TO_LEAGUE
-from edge_assets.simulator.world import Game, World, to_ts
+from edge_assets.simulator.world import Game, World, last_param, to_ts
 
 FEATURED = ("h2h", "spreads", "totals", "outrights", "h2h_lay", "outrights_lay")
 SNAPSHOT_OFFSET_S = 36  # snapshots land at :xx:36, like the real archive
@@ -98,24 +98,24 @@ class OddsApi:
     def handle(
         self, path: str, q: dict[str, list[str]], now: datetime, rate_ok: Callable[[str], bool]
     ) -> tuple[int, Any, dict[str, str]]:
-        key = _one(q, "apiKey")
+        key = last_param(q, "apiKey")
         if not key:
-            e = OddsApiError(
+            err = OddsApiError(
                 401, "MISSING_KEY", "API key is missing. Add apiKey=YOUR_API_KEY to the query string."
             )
-            return e.status, e.body(), {}
+            return err.status, err.body(), {}
         if key != self.api_key:
-            e = OddsApiError(
+            err = OddsApiError(
                 401, "INVALID_KEY", "API key is not valid. Get an API key at https://the-odds-api.com"
             )
-            return e.status, e.body(), {}
+            return err.status, err.body(), {}
         if not rate_ok(key):
-            e = OddsApiError(
+            err = OddsApiError(
                 429,
                 "EXCEEDED_FREQ_LIMIT",
                 "Requests are exceeding the frequency limit. Please space out requests.",
             )
-            return e.status, e.body(), self._headers(key, 0)
+            return err.status, err.body(), self._headers(key, 0)
         try:
             body, cost = self._route(path, q, now)
         except OddsApiError as e:
@@ -123,12 +123,12 @@ class OddsApi:
         with self._lock:
             used = self.used.get(key, 0)
             if cost > 0 and used + cost > self.quota:
-                e = OddsApiError(
+                err = OddsApiError(
                     401,
                     "OUT_OF_USAGE_CREDITS",
                     "Usage quota has been reached. See usage plans at https://the-odds-api.com",
                 )
-                return e.status, e.body(), self._headers(key, 0)
+                return err.status, err.body(), self._headers(key, 0)
             self.used[key] = used + cost
         return 200, body, self._headers(key, cost)
 
@@ -144,7 +144,7 @@ class OddsApi:
         parts = [p for p in path.split("/") if p]
         # parts[0] == "v4"
         if parts[1:] == ["sports"]:
-            return self.sports(_one(q, "all") == "true"), 0
+            return self.sports(last_param(q, "all") == "true"), 0
         historical = len(parts) > 1 and parts[1] == "historical"
         rest = parts[2:] if historical else parts[1:]
         if len(rest) < 3 or rest[0] != "sports":
@@ -178,10 +178,10 @@ class OddsApi:
                 return wrap(data), 1 if data else 0
             return data, 0
         if len(tail) == 3 and tail[0] == "events" and tail[2] == "odds":
-            data, cost = self.event_odds(sport, tail[1], q, t)
+            event_data, cost = self.event_odds(sport, tail[1], q, t)
             if historical:
-                return wrap(data), cost * 10
-            return data, cost
+                return wrap(event_data), cost * 10
+            return event_data, cost
         if tail == ["scores"] and not historical:
             return self.scores(sport, q, t)
         raise OddsApiError(404, "NOT_FOUND", "Resource not found")
@@ -199,7 +199,7 @@ class OddsApi:
             )
 
     def _markets(self, sport: str, q: dict[str, list[str]], featured_only: bool = True) -> list[str]:
-        raw = _one(q, "markets") or "h2h"
+        raw = last_param(q, "markets") or "h2h"
         mk = [m.strip() for m in raw.split(",") if m.strip()]
         if not mk:
             raise OddsApiError(422, "INVALID_MARKET", "Invalid markets parameter")
@@ -221,7 +221,7 @@ class OddsApi:
         return list(dict.fromkeys(mk))
 
     def _books(self, q: dict[str, list[str]]) -> tuple[list[str], int]:
-        bms = _one(q, "bookmakers")
+        bms = last_param(q, "bookmakers")
         if bms:
             keys = [b.strip() for b in bms.split(",") if b.strip()]
             known = {b.key for b in BOOKS}
@@ -229,7 +229,7 @@ class OddsApi:
             if not keys:
                 raise OddsApiError(422, "INVALID_BOOKMAKERS", "Invalid bookmakers parameter")
             return valid, max(1, math.ceil(len(keys) / 10))
-        regs = _one(q, "regions")
+        regs = last_param(q, "regions")
         if not regs:
             raise OddsApiError(
                 422, "MISSING_REGION", "Missing regions parameter. Specify regions=us (or uk, eu, au)"
@@ -244,12 +244,12 @@ class OddsApi:
         return keys, len(rl)
 
     def _formats(self, q: dict[str, list[str]]) -> tuple[str, str]:
-        of = _one(q, "oddsFormat") or "decimal"
+        of = last_param(q, "oddsFormat") or "decimal"
         if of not in ("decimal", "american"):
             raise OddsApiError(
                 422, "INVALID_ODDS_FORMAT", "Invalid oddsFormat. Valid values are decimal and american"
             )
-        df = _one(q, "dateFormat") or "iso"
+        df = last_param(q, "dateFormat") or "iso"
         if df not in ("iso", "unix"):
             raise OddsApiError(
                 422, "INVALID_DATE_FORMAT", "Invalid dateFormat. Valid values are iso and unix"
@@ -258,7 +258,7 @@ class OddsApi:
 
     def _event_filter(self, q: dict[str, list[str]]) -> tuple[set[str] | None, int | None, int | None]:
         ids = None
-        raw = _one(q, "eventIds")
+        raw = last_param(q, "eventIds")
         if raw:
             ids = {x.strip() for x in raw.split(",") if x.strip()}
             if any(len(x) != 32 for x in ids):
@@ -270,7 +270,7 @@ class OddsApi:
             ("commenceTimeFrom", "INVALID_COMMENCE_TIME_FROM"),
             ("commenceTimeTo", "INVALID_COMMENCE_TIME_TO"),
         ):
-            v = _one(q, name)
+            v = last_param(q, name)
             if v is None:
                 continue
             if not ISO_RE.match(v):
@@ -287,7 +287,7 @@ class OddsApi:
         return ids, lo, hi
 
     def _snapshot(self, q: dict[str, list[str]], now: datetime) -> tuple[int, int, int | None]:
-        v = _one(q, "date")
+        v = last_param(q, "date")
         if not v:
             raise OddsApiError(
                 422, "MISSING_HISTORICAL_TIMESTAMP", "Missing date parameter (ISO 8601 timestamp)"
@@ -314,7 +314,7 @@ class OddsApi:
 
     # ------------------------------------------------------------------ endpoints
     def sports(self, all_: bool) -> list[dict[str, Any]]:
-        out = []
+        out: list[dict[str, Any]] = []
         for lg in LEAGUES.values():
             out.append(
                 {
@@ -453,7 +453,7 @@ class OddsApi:
 
     def scores(self, sport: str, q: dict[str, list[str]], t: int) -> tuple[list[dict[str, Any]], int]:
         _, df = self._formats(q)
-        days_raw = _one(q, "daysFrom")
+        days_raw = last_param(q, "daysFrom")
         days = None
         if days_raw is not None:
             if not days_raw.isdigit() or not 1 <= int(days_raw) <= 3:
@@ -511,8 +511,3 @@ class OddsApi:
         data = [r[1] for r in rows]
         cost = (2 if days is not None else 1) if data else 0
         return data, cost
-
-
-def _one(q: dict[str, list[str]], key: str) -> str | None:
-    v = q.get(key)
-    return v[-1] if v else None

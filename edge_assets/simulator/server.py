@@ -7,12 +7,21 @@ by the same `SimulatorApp.handle` used in-process, so both paths answer identica
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from socketserver import BaseServer
+from typing import cast
 
 import httpx
 
 from edge_assets.simulator.app import SimulatorApp
 
 _SKIP = {"content-length", "transfer-encoding", "connection", "content-encoding"}
+
+
+def _host_port(srv: BaseServer) -> tuple[str, int]:
+    """The bound (host, port). Why the cast: typeshed's address union also covers AF_UNIX paths and
+    bytes hosts, but after bind an AF_INET server holds `getsockname()`: (str host, int port)."""
+    addr = cast(tuple[str, int], srv.server_address)
+    return addr[0], addr[1]
 
 
 def _handler_for(app: SimulatorApp) -> type[BaseHTTPRequestHandler]:
@@ -22,7 +31,7 @@ def _handler_for(app: SimulatorApp) -> type[BaseHTTPRequestHandler]:
         def _do(self) -> None:
             length = int(self.headers.get("content-length") or 0)
             body = self.rfile.read(length) if length else b""
-            host, port = self.server.server_address[:2]
+            host, port = _host_port(self.server)
             req = httpx.Request(
                 self.command,
                 f"http://{host}:{port}{self.path}",
@@ -66,7 +75,7 @@ def serve(app: SimulatorApp | None = None, host: str = "127.0.0.1", port: int = 
     srv.daemon_threads = True
     th = threading.Thread(target=srv.serve_forever, name="edge-simulator", daemon=True)
     th.start()
-    h, p = srv.server_address[:2]
+    h, p = _host_port(srv)
     return RunningServer(srv, th, f"http://{h}:{p}")
 
 

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property, lru_cache
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -26,6 +27,9 @@ import polars as pl
 from scipy.special import ndtr
 
 from edge_assets.simulator.teams import BOOK_INDEX, BOOKS, LEAGUES, SPORT_KEY_TO_LEAGUE, TEAMS, League, Team
+
+if TYPE_CHECKING:
+    from polars._typing import SchemaDict  # polars' alias for a schema of dtype classes and instances
 
 GRID_S = 300  # 5-minute grid
 ET = ZoneInfo("America/New_York")
@@ -107,6 +111,12 @@ def to_ts(dt: datetime) -> int:
 
 def from_ts(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, tz=UTC)
+
+
+def last_param(q: dict[str, list[str]], key: str) -> str | None:
+    """A query parameter's last value (the three APIs take the last of repeated keys)."""
+    v = q.get(key)
+    return v[-1] if v else None
 
 
 def grid_index(ts: float) -> int:
@@ -420,8 +430,8 @@ class World:
             if wd == 3:
                 slots = [(*week_pairs[0], 20 * 60 + 15)]
             elif wd == 6:
-                times = [13 * 60] * 8 + [16 * 60 + 5] * 2 + [16 * 60 + 25] * 2 + [20 * 60 + 20]
-                slots = [(*week_pairs[1 + i], times[i]) for i in range(13)]
+                kickoffs = [13 * 60] * 8 + [16 * 60 + 5] * 2 + [16 * 60 + 25] * 2 + [20 * 60 + 20]
+                slots = [(*week_pairs[1 + i], kickoffs[i]) for i in range(13)]
             elif wd == 0:
                 slots = [(*week_pairs[14], 20 * 60 + 15)]
             else:
@@ -429,8 +439,8 @@ class World:
         else:  # epl, London local times
             week_pairs = self._pairs(league, dnum // 7, 10)
             if wd == 5:
-                times = [12 * 60 + 30, 15 * 60, 15 * 60, 15 * 60, 15 * 60, 17 * 60 + 30]
-                slots = [(*week_pairs[i], times[i]) for i in range(6)]
+                kickoffs = [12 * 60 + 30, 15 * 60, 15 * 60, 15 * 60, 15 * 60, 17 * 60 + 30]
+                slots = [(*week_pairs[i], kickoffs[i]) for i in range(6)]
             elif wd == 6:
                 slots = [(*week_pairs[6 + i], t) for i, t in enumerate([14 * 60, 14 * 60, 16 * 60 + 30])]
             elif wd == 0:
@@ -1342,7 +1352,7 @@ class World:
         self, home: str, away: str, p_home: float, vig: float
     ) -> list[tuple[str, float, float | None]]:
         qh, qa = self._vig2(p_home, vig)
-        outs = [(home, _dec(qh), None), (away, _dec(qa), None)]
+        outs: list[tuple[str, float, float | None]] = [(home, _dec(qh), None), (away, _dec(qa), None)]
         outs.sort(key=lambda x: x[0])
         return outs
 
@@ -1362,7 +1372,7 @@ class World:
         if got is _MISSING:
             got = self._lookup_token(token_id)
             memo.put(token_id, got)
-        return got  # type: ignore[return-value]
+        return got
 
     def _lookup_token(self, token_id: str) -> tuple[GameDetail | None, PMMarket, int] | None:
         dec = self.decode_token(token_id)
@@ -1525,7 +1535,7 @@ class World:
                 close_s = to_ts(det.game.closed_at) if det is not None else math.inf
                 got = (det, mk, o, to_ts(mk.created_at), close_s)
             memo.put(token_id, got)
-        return got  # type: ignore[return-value]
+        return got
 
     def _book_at(self, det: GameDetail | None, mk: PMMarket, k: int) -> BookBase:
         """`_book_first` plus the book's change time, memoized for the last `BOOK_MEMO_INSTANTS` grid indices.
@@ -1708,9 +1718,11 @@ class World:
         per_token = rows.select("pm_token_id", "observed_at").with_row_index("i").group_by("pm_token_id")
         for token, idx, times in per_token.agg("i", "observed_at").iter_rows():
             found = self.lookup_token(token)
-            if found is None or found[0] is None:
+            if found is None:
                 continue
             det, mk, outcome = found
+            if det is None:
+                continue
             p1 = self.true_prob(det, mk, np.array([grid_index(to_ts(t)) for t in times]))
             out[np.asarray(idx)] = p1 if outcome == 0 else 1 - p1
         return out
@@ -1769,7 +1781,7 @@ class World:
                             "away_team": None,
                         }
                     )
-        schema = {
+        schema: SchemaDict = {
             "pm_market_id": pl.String,
             "pm_token_id": pl.String,
             "pm_outcome": pl.String,
@@ -1839,7 +1851,7 @@ class World:
                             "game_start": g.scheduled,
                         }
                     )
-        schema = {
+        schema: SchemaDict = {
             "kind": pl.String,
             "is_true_edge": pl.Boolean,
             "pm_token_id": pl.String,

@@ -17,6 +17,7 @@ from typing import Any
 
 import polars as pl
 import pydantic
+from polars._typing import PolarsDataType
 
 from edge_assets import schemas
 from edge_assets.sources.http import MalformedResponse, parse_utc
@@ -37,7 +38,7 @@ log = logging.getLogger("edge_assets.sources")
 _OUTCOME = pl.Struct({"name": pl.String, "price": pl.Float64, "point": pl.Float64})
 _MARKET = pl.Struct({"key": pl.String, "last_update": pl.String, "outcomes": pl.List(_OUTCOME)})
 _BOOK = pl.Struct({"key": pl.String, "last_update": pl.String, "markets": pl.List(_MARKET)})
-ODDS_EVENT_WIRE: dict[str, pl.DataType] = {
+ODDS_EVENT_WIRE: dict[str, PolarsDataType] = {
     "id": pl.String,
     "sport_key": pl.String,
     "commence_time": pl.String,
@@ -45,7 +46,7 @@ ODDS_EVENT_WIRE: dict[str, pl.DataType] = {
     "away_team": pl.String,
     "bookmakers": pl.List(_BOOK),
 }
-_SCORE_EVENT_WIRE: dict[str, pl.DataType] = {
+_SCORE_EVENT_WIRE: dict[str, PolarsDataType] = {
     "id": pl.String,
     "sport_key": pl.String,
     "commence_time": pl.String,
@@ -202,7 +203,7 @@ def odds_bodies_to_frame(
     return _flatten_odds(pl.concat(frames), obs, odds_format)
 
 
-_HIST_WIRE = {"timestamp": pl.String, "data": pl.List(pl.Struct(ODDS_EVENT_WIRE))}
+_HIST_WIRE: dict[str, PolarsDataType] = {"timestamp": pl.String, "data": pl.List(pl.Struct(ODDS_EVENT_WIRE))}
 
 
 def historical_to_frame(
@@ -389,7 +390,7 @@ def gamma_events_to_frame(
 
 _TEXT = pl.String  # ids and numbers come as JSON numbers or strings: read as text, parsed below
 _GAMMA_FEE_WIRE = pl.Struct({"rate": _TEXT, "exponent": _TEXT, "takerOnly": pl.Boolean, "rebateRate": _TEXT})
-_GAMMA_MARKET_WIRE: dict[str, pl.DataType] = {
+_GAMMA_MARKET_WIRE: dict[str, PolarsDataType] = {
     "id": _TEXT,
     "conditionId": _TEXT,
     "slug": _TEXT,
@@ -438,7 +439,7 @@ _GAMMA_MARKET_SNAKE = (
     "order_min_size",
 )
 _GAMMA_EVENT_SNAKE = ("start_time", "series_slug")
-GAMMA_EVENT_WIRE: dict[str, pl.DataType] = {
+GAMMA_EVENT_WIRE: dict[str, PolarsDataType] = {
     "id": _TEXT,
     "slug": _TEXT,
     "title": _TEXT,
@@ -705,8 +706,8 @@ def book_to_frame(books: Sequence[ClobBook | dict[str, Any]], snapshot_at: datet
     )
     idx, side, price, size = [], [], [], []
     for i, b in enumerate(bs):
-        for name, levels in (("bid", b.bids), ("ask", b.asks)):
-            for lv in levels:
+        for name, book_levels in (("bid", b.bids), ("ask", b.asks)):
+            for lv in book_levels:
                 idx.append(i)
                 side.append(name)
                 price.append(float(lv.price))
@@ -757,7 +758,7 @@ def _books_frame(meta: pl.DataFrame, levels: pl.DataFrame, snapshot_at: datetime
 # --------------------------------------------------------------------------- CLOB /books fast path
 
 _LEVEL_WIRE = pl.Struct({"price": pl.String, "size": pl.String})
-CLOB_BOOK_WIRE: dict[str, pl.DataType] = {
+CLOB_BOOK_WIRE: dict[str, PolarsDataType] = {
     "market": pl.String,
     "asset_id": pl.String,
     "timestamp": pl.String,

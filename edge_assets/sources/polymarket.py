@@ -376,7 +376,9 @@ class ClobClient(HttpSource):
         """Books for many tokens via POST /books, in batches (order of the response kept)."""
         out: list[ClobBook] = []
         for body in self._books_batches(token_ids, batch_size):
-            out.extend(self.get_model("/books", "/books", _BOOKS, method="POST", json_body=body))
+            # a local first: inferred from `extend`, T would be Iterable[ClobBook], not the adapter's list
+            batch = self.get_model("/books", "/books", _BOOKS, method="POST", json_body=body)
+            out.extend(batch)
         return out
 
     def books_bodies(self, token_ids: Sequence[str], *, batch_size: int | None = None) -> list[bytes]:
