@@ -16,13 +16,14 @@ import math
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from statistics import NormalDist, median
 from typing import Any
 
 import numpy as np
 import polars as pl
+from polars._typing import PolarsDataType
 
 from edge_assets.features.latest import (
     LINE_SD,
@@ -62,7 +63,7 @@ MAX_AGE = timedelta(minutes=10)
 _NORMAL = NormalDist()
 
 
-def _conform(df: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+def _conform(df: pl.DataFrame, schema: Mapping[str, PolarsDataType]) -> pl.DataFrame:
     """Contract columns in order; the ones the synthetic world does not fill are null."""
     return df.select(
         [pl.col(c).cast(t) if c in df.columns else pl.lit(None, t).alias(c) for c, t in schema.items()]

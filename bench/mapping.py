@@ -91,7 +91,8 @@ def synthetic_world(
         while True:
             home, away = rng.sample(sorted(aliases[league]), 2)
             commence = T0 + timedelta(minutes=15 * rng.randrange(0, 4 * 24 * 14))
-            key = (league, *sorted((home, away)))
+            first, second = sorted((home, away))
+            key = (league, first, second)
             if all(abs(commence - c) > timedelta(hours=24) for c in seen.get(key, [])):
                 seen.setdefault(key, []).append(commence)
                 break

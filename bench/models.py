@@ -23,7 +23,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import polars as pl
@@ -213,7 +213,7 @@ def main() -> int:
     from edge_assets.assets.training import TRAINING_TABLE
 
     data = lake.read_many(TRAINING_TABLE, lake.day_keys(TRAINING_TABLE), allow_missing=True)
-    print(f"training_sets: {data.height} labelled rows, valid share {data['valid'].mean():.3f}")
+    print(f"training_sets: {data.height} labelled rows, valid share {cast(float, data['valid'].mean()):.3f}")
     from edge_assets.trading.paper import summarize
 
     trades = lake.read_many("paper_trades", lake.day_keys("paper_trades"), allow_missing=True)
@@ -233,7 +233,10 @@ def main() -> int:
         min_size_usdc=s.min_trade_usdc,
     )
     fitted = fit_models(
-        train, holdout_range=(cutoff, data["observed_at"].max()), n_holdout=hold.height, cfg=cfg
+        train,
+        holdout_range=(cutoff, cast(datetime, data["observed_at"].max())),
+        n_holdout=hold.height,
+        cfg=cfg,
     )
     print(
         f"training time: {time.perf_counter() - t0:.1f} s on {train.height} rows "
@@ -346,7 +349,8 @@ def paper_on_holdout(
     from edge_assets.signals import edge_id, signal_id
     from edge_assets.trading.paper import opening_signals, paper_trades, summarize
 
-    start, stop = h["observed_at"].min(), h["observed_at"].max() + timedelta(hours=1)
+    start = cast(datetime, h["observed_at"].min())  # the held-out rows: never empty
+    stop = cast(datetime, h["observed_at"].max()) + timedelta(hours=1)
     scores = lake.read_many("oddsapi_scores", lake.day_keys("oddsapi_scores"), allow_missing=True)
     ids = ("event_id", "market_key", "point", "outcome_name", "pm_token_id", "observed_at")
     frames = []

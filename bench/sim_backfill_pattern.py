@@ -112,7 +112,12 @@ def run(seed: int, hours: int, end: datetime, order: str = "hour") -> dict[str, 
         events: list[dict[str, Any]] = []
         offset = 0
         while offset <= 10_000:
-            params = {"tag_id": 1, "closed": "false", "limit": PAGE_LIMIT, "offset": offset}
+            params: dict[str, str | int] = {
+                "tag_id": 1,
+                "closed": "false",
+                "limit": PAGE_LIMIT,
+                "offset": offset,
+            }
             page = client.get("/gamma/events", params=params).json()
             if not page:
                 break
