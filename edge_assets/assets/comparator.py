@@ -72,7 +72,7 @@ def features_latest(
     "all pass. Each signal records the model name and version used. Deterministic signal_id per edge and "
     "hour; each edge (edge_id) is alerted once however many hours it lasts (ledger in the lake).",
 )
-def signals(
+def signals(  # type: ignore[no-untyped-def]  # no return type: see the closing line
     context: dg.AssetExecutionContext,
     features_latest: pl.DataFrame,
     comparator: ComparatorResource,

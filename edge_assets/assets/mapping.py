@@ -1,5 +1,6 @@
 """Mapping assets: market_mappings (with the alias-mismatch check) and pm_sportsbook_lines."""
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import cast
 
@@ -34,7 +35,7 @@ def market_mappings(
     pm_markets: pl.DataFrame,
     oddsapi_live: pl.DataFrame,
     team_aliases: pl.DataFrame,
-):  # yields its value and its check result
+) -> Iterator[dg.Output[pl.DataFrame] | dg.AssetCheckResult]:  # its value, then its check result
     resolver = AliasResolver(team_aliases)  # the seed asset, so alias edits show in lineage
     df = match_hours(pm_markets, oddsapi_live, resolver)
     df = conform(df, MARKET_MAPPINGS) if df.height else empty(MARKET_MAPPINGS)

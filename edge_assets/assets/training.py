@@ -1,5 +1,6 @@
 """ML assets: features (hourly), training_sets (daily), edge_models (MLflow-versioned)."""
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
@@ -84,13 +85,13 @@ def training_sets(
     "training sets, logged to MLflow and registered; the alias `champion` moves only when the new version "
     "beats it on the same held-out window. Waits (no materialization) while history < the minimum.",
 )
-def edge_models(  # generator
+def edge_models(
     context: dg.AssetExecutionContext,
     lake: LakeResource,
     models: ModelsResource,
     comparator: ComparatorResource,
     alerts: AlertsResource,
-):
+) -> Iterator[dg.Output[None]]:  # nothing while history is short (output_required=False)
     from edge_assets.ml.registry import log_and_promote
     from edge_assets.ml.train import (
         TRAINING_READ_COLUMNS,
