@@ -1,7 +1,7 @@
 """Models benchmark: 90-day backfill of the whole graph, feature/training/scoring speed, and the
 model-driven vs rule-based comparator on the last two held-out weeks (simulator ground truth).
 
-    .venv/bin/python bench/models.py                       # full run in a temp dir (slow: see README)
+    .venv/bin/python bench/models.py                       # full run in a temp dir, removed after (--keep)
     .venv/bin/python bench/models.py --dir /tmp/hist --skip-backfill   # reuse a lake + dagster home
     .venv/bin/python bench/models.py --dir /tmp/hist --eval-only       # re-fit and compare, lake as is
 
@@ -16,6 +16,7 @@ import contextlib
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -130,9 +131,18 @@ def main() -> int:
     )
     ap.add_argument("--min-history-days", type=int, default=30)
     ap.add_argument("--workers", type=int, default=2, help="backfill processes per hourly stage")
+    ap.add_argument("--keep", action="store_true", help="keep the temp work dir (~3.3 GB for 90 days)")
     args = ap.parse_args()
-
     work = Path(args.dir or tempfile.mkdtemp(prefix="edge_models_bench_"))
+    try:
+        return _bench(args, work)
+    finally:
+        if not args.dir and not args.keep:  # a 90-day lake is ~3.3 GB: each run used to leave one in /tmp
+            shutil.rmtree(work, ignore_errors=True)
+            print(f"removed the work dir {work} (--keep or --dir keeps it)")
+
+
+def _bench(args: argparse.Namespace, work: Path) -> int:
     os.environ.update(
         EDGE_LAKE_ROOT=str(work / "lake"),
         EDGE_DUCKDB_PATH=str(work / "w.duckdb"),
