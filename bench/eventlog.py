@@ -8,6 +8,7 @@ records under `edge ui`, which keeps a planned event per partition so failed par
 """
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -72,6 +73,7 @@ def child(mode: str) -> None:
             )
             assert result.success
             best = min(best, time.perf_counter() - t0)
+    shutil.rmtree(home)
     print(f"{best:.2f}")
 
 
