@@ -152,10 +152,14 @@ def ensure_dagster_home(path: str, *, range_runs: bool = True) -> Path:
     return home
 
 
+_BASE_DIR_LINE = re.compile(r"^\s+base_dir:[ \t]*(?P<path>\S[^\n]*?)[ \t]*$", re.MULTILINE)
+
+
 def _relative_runs_dir(text: str, home: Path) -> str:
     """Earlier edge instances named their shards' folder by absolute path, so a copy of the instance
     wrote its events into the original's folder (and a moved one into a folder that was gone).
-    Edge's own ``<home>/history/runs`` becomes relative; any other folder was chosen by the user."""
+    A path ending in edge's layout (``…/history/runs``: this instance's, or its original's) becomes
+    relative; any other folder was chosen by the user and stays."""
     match = _BASE_DIR_LINE.search(text)
     if match is None:
         return text
@@ -169,9 +173,6 @@ def _relative_runs_dir(text: str, home: Path) -> str:
             file=sys.stderr,
         )
     return text[: match.start("path")] + RUNS_DIR + text[match.end("path") :]
-
-
-_BASE_DIR_LINE = re.compile(r"^\s+base_dir:[ \t]*(?P<path>\S[^\n]*?)[ \t]*$", re.MULTILINE)
 
 
 @dataclass
