@@ -418,3 +418,35 @@ def test_live_odds_cadence_comes_from_settings(tmp_path: Path) -> None:
         timeout=60,
     )
     assert proc.stdout.strip() == "*/10 * * * *", proc.stderr
+
+
+def test_the_historical_asset_page_states_what_an_hour_costs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A UI backfill has no up-front credit check (`edge backfill` has): the asset page says the cost."""
+    from edge_assets.assets.ingest import historical_cost_note
+    from edge_assets.settings import get_settings
+
+    for name, value in {
+        "EDGE_SPORTS": '["basketball_nba","soccer_epl"]',
+        "EDGE_ODDS_MARKETS": "h2h,totals",
+        "EDGE_ODDS_REGIONS": "us",
+    }.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    try:
+        # 2 markets x 1 region x 10 (historical) per sport
+        assert historical_cost_note() == (
+            "With a live key an hour costs up to 40 credits (2 sports x 20, the settings this code "
+            "location loaded), a 48-hour UI backfill run up to 1,920: `edge quota` shows the key's balance."
+        )
+    finally:
+        get_settings.cache_clear()
+    from edge_assets.definitions import defs
+
+    spec = next(iter(defs.resolve_assets_def("oddsapi_historical_hourly").specs))
+    # the defaults: 5 sports x 3 markets x 2 regions x 10
+    assert spec.description is not None and spec.description.endswith(
+        "an hour costs up to 300 credits (5 sports x 60, the settings this code location loaded), a "
+        "48-hour UI backfill run up to 14,400: `edge quota` shows the key's balance."
+    )

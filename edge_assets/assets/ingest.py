@@ -11,7 +11,7 @@ from typing import Any, cast
 import dagster as dg
 import polars as pl
 
-from edge_assets.assets.common import DAILY_ROOT_POLICY, lake_asset
+from edge_assets.assets.common import DAILY_ROOT_POLICY, HOURLY_RUN_PARTITIONS, lake_asset
 from edge_assets.connect import DEFAULT_SIM_POLL_MINUTES
 from edge_assets.frames import latest_poll
 from edge_assets.lake.io_manager import LakeResource
@@ -19,6 +19,7 @@ from edge_assets.lake.raw import RAW_TABLE, RawStore
 from edge_assets.lake.storage import Lake
 from edge_assets.partitions import DAILY, HOURLY, hour_key
 from edge_assets.schemas import ODDS_QUOTES, ODDS_SCORES, PM_MARKETS, PM_ORDER_BOOK_SNAPSHOTS, conform, empty
+from edge_assets.settings import get_settings
 from edge_assets.sources import normalize
 from edge_assets.sources.http import MalformedResponse, SourceError
 from edge_assets.sources.oddsapi import (
@@ -297,9 +298,23 @@ def oddsapi_live(
     return dg.MaterializeResult(value=df, metadata=meta)
 
 
+def historical_cost_note() -> str:
+    """What an hour costs with a live key, for the asset page: a UI backfill has no up-front total
+    (`edge backfill` checks the whole range against the key first), each run only its own hours."""
+    s = get_settings()
+    each = odds_cost(s.odds_markets, s.odds_regions, historical=True)
+    per_hour = len(s.sports) * each
+    return (
+        f"With a live key an hour costs up to {per_hour:,} credits ({len(s.sports)} sports x {each}, the "
+        f"settings this code location loaded), a {HOURLY_RUN_PARTITIONS}-hour UI backfill run up to "
+        f"{per_hour * HOURLY_RUN_PARTITIONS:,}: `edge quota` shows the key's balance."
+    )
+
+
 @ingest_asset(
     "Historical odds: one /v4/historical call per sport per hour (the snapshot just before the "
-    "hour ends). observed_at is the snapshot's own timestamp. Backfill ranges as one run.",
+    "hour ends). observed_at is the snapshot's own timestamp. Backfill ranges as one run. "
+    + historical_cost_note(),
 )
 def oddsapi_historical_hourly(
     context: dg.AssetExecutionContext, sources: SourcesResource, lake: LakeResource
