@@ -423,7 +423,7 @@ def test_live_odds_cadence_comes_from_settings(tmp_path: Path) -> None:
 def test_the_historical_asset_page_states_what_an_hour_costs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A UI backfill has no up-front credit check (`edge backfill` has): the asset page says the cost."""
+    """The asset page says what a UI backfill costs and what its runs check before they spend."""
     from edge_assets.assets.ingest import historical_cost_note
     from edge_assets.settings import get_settings
 
@@ -438,7 +438,10 @@ def test_the_historical_asset_page_states_what_an_hour_costs(
         # 2 markets x 1 region x 10 (historical) per sport
         assert historical_cost_note() == (
             "With a live key an hour costs up to 40 credits (2 sports x 20, the settings this code "
-            "location loaded), a 48-hour UI backfill run up to 1,920: `edge quota` shows the key's balance."
+            "location loaded), a 48-hour UI backfill run up to 1,920. A run of a UI backfill first checks "
+            "all the hours the backfill has left against the key's credits; when they do not fit above "
+            "EDGE_QUOTA_RESERVE it fails, nothing spent, and cancels the backfill: `edge quota` shows the "
+            "key's balance."
         )
     finally:
         get_settings.cache_clear()
@@ -448,5 +451,7 @@ def test_the_historical_asset_page_states_what_an_hour_costs(
     # the defaults: 5 sports x 3 markets x 2 regions x 10
     assert spec.description is not None and spec.description.endswith(
         "an hour costs up to 300 credits (5 sports x 60, the settings this code location loaded), a "
-        "48-hour UI backfill run up to 14,400: `edge quota` shows the key's balance."
+        "48-hour UI backfill run up to 14,400. A run of a UI backfill first checks all the hours the "
+        "backfill has left against the key's credits; when they do not fit above EDGE_QUOTA_RESERVE it "
+        "fails, nothing spent, and cancels the backfill: `edge quota` shows the key's balance."
     )

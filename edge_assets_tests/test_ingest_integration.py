@@ -12,6 +12,8 @@ import dagster as dg
 import polars as pl
 import pyarrow.parquet as pq
 import pytest
+from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
+from dagster._core.storage.tags import BACKFILL_ID_TAG
 
 from edge_assets.assets import ingest
 from edge_assets.lake import Lake
@@ -259,6 +261,80 @@ def test_a_historical_run_the_credits_cannot_finish_stops_before_spending_any(
         app.odds.quota = 170  # 170 - 120 = 50: the reserve is kept
         assert _run([ingest.oddsapi_historical_hourly], res, instance, past_hour).success
     assert app.odds.used[LEAK_KEY] == 120
+
+
+def test_hours_left_to_fetch_are_this_runs_the_later_ones_begun_and_earlier_ones_never_fetched() -> None:
+    keys = [f"2026-11-20-{h:02d}:00" for h in (12, 9, 10, 11, 13, 8)]
+    now = datetime(2026, 11, 20, 12, 30, tzinfo=UTC)
+    run_start = datetime(2026, 11, 20, 10, tzinfo=UTC)
+    left = ingest.hours_left_to_fetch(keys, run_start, now, fetched={"2026-11-20-08:00", "2026-11-20-10:00"})
+    # 09:00 was never fetched (its run refused), 13:00 has not begun
+    assert left == ["2026-11-20-09:00", "2026-11-20-10:00", "2026-11-20-11:00", "2026-11-20-12:00"]
+    assert ingest.hours_left_to_fetch([], run_start, now, fetched=set()) == []
+
+
+@pytest.mark.integration
+def test_a_ui_backfill_checks_every_hour_it_has_left_before_its_first_run_spends(
+    tmp_path: Path, loopback: tuple[SimulatorApp, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The daemon cuts a UI range into runs; each checking only its own hours, a range the key could
+    not pay for stopped at the reserve halfway, its credits spent. The first run checks them all."""
+    app, url = loopback
+    res = _loop_resources(tmp_path, url, monkeypatch)  # reserve 50; an hour: 2 sports x 60 credits
+    first_hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=6)
+    hours = [hour_key(first_hour + timedelta(hours=h)) for h in range(4)]
+    defs = dg.Definitions(assets=[ingest.oddsapi_historical_hourly], resources=res)
+    with dg.instance_for_test() as instance:
+        backfill = PartitionBackfill.from_asset_partitions(
+            backfill_id="ui-range",
+            asset_graph=defs.resolve_asset_graph(),
+            partition_names=hours,
+            asset_selection=[ingest.oddsapi_historical_hourly.key],
+            backfill_timestamp=datetime.now(UTC).timestamp(),
+            tags={},
+            dynamic_partitions_store=instance,
+            all_partitions=False,
+            title=None,
+            description=None,
+            run_config=None,
+        )
+        instance.add_backfill(backfill)
+
+        def run(first: str, last: str) -> dg.ExecuteInProcessResult:
+            tags = {BACKFILL_ID_TAG: "ui-range", RANGE[0]: first, RANGE[1]: last}
+            return dg.materialize(
+                [ingest.oddsapi_historical_hourly],
+                resources=res,
+                instance=instance,
+                tags=tags,
+                raise_on_error=False,
+            )
+
+        app.odds.quota = 500  # its first 2 hours cost 240 and fit, all 4 (480) would cross the reserve
+        refused = run(hours[0], hours[1])
+        assert not refused.success
+        assert app.odds.used.get(LEAK_KEY, 0) == 0  # only the free credit probe went out
+        assert _failure(refused) == (
+            "dagster._core.definitions.events.Failure: oddsapi_historical_hourly: stopped cleanly, "
+            "oddsapi /v4/historical/sports/{sport}/odds: "
+            "not sent QUOTA_RESERVE: Odds API quota: 500 credits left, reserve 50, the 4 hours backfill "
+            f"ui-range has left, {hours[0]} to {hours[3]} UTC (8 calls x 60) costs 480; stopping. Backfill "
+            "ui-range canceled, nothing spent: launch a shorter range or spend less an hour (EDGE_SPORTS, "
+            "EDGE_ODDS_MARKETS, EDGE_ODDS_REGIONS)\n"
+        )
+        # its later runs, each fitting on its own, are not launched to spend on part of the range
+        canceled = instance.get_backfill("ui-range")
+        assert canceled is not None and canceled.status == BulkActionStatus.CANCELING
+        # one the queue had already let go counts the refused hours, so it spends nothing either
+        late = run(hours[2], hours[3])
+        assert not late.success and "the 4 hours backfill ui-range has left" in _failure(late)
+        assert app.odds.used.get(LEAK_KEY, 0) == 0
+        app.odds.quota = 530  # 530 - 480 = 50: every hour fits above the reserve
+        assert run(hours[0], hours[1]).success
+        assert run(hours[2], hours[3]).success  # the last run: nothing after it, its own 2 hours
+        assert app.odds.used[LEAK_KEY] == 480
+        mats = instance.fetch_materializations(ingest.oddsapi_historical_hourly.key, limit=10).records
+        assert sorted(r.partition_key for r in mats) == hours
 
 
 @pytest.mark.integration

@@ -4,12 +4,15 @@ Live endpoints are polled "now"; on the embedded simulator a past hour is reprod
 as of fixed minutes inside that hour, so backfills of live assets are deterministic.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import dagster as dg
 import polars as pl
+from dagster._core.execution.backfill import BulkActionStatus
+from dagster._core.storage.tags import BACKFILL_ID_TAG
 
 from edge_assets.assets.common import DAILY_ROOT_POLICY, HOURLY_RUN_PARTITIONS, lake_asset
 from edge_assets.connect import DEFAULT_SIM_POLL_MINUTES
@@ -17,7 +20,7 @@ from edge_assets.frames import latest_poll
 from edge_assets.lake.io_manager import LakeResource
 from edge_assets.lake.raw import RAW_TABLE, RawStore
 from edge_assets.lake.storage import Lake
-from edge_assets.partitions import DAILY, HOURLY, hour_key
+from edge_assets.partitions import DAILY, HOURLY, hour_key, hour_start
 from edge_assets.schemas import ODDS_QUOTES, ODDS_SCORES, PM_MARKETS, PM_ORDER_BOOK_SNAPSHOTS, conform, empty
 from edge_assets.settings import get_settings
 from edge_assets.sources import normalize
@@ -27,6 +30,7 @@ from edge_assets.sources.oddsapi import (
     ODDS_ENDPOINT,
     SCORES_DAYS_FROM,
     SCORES_ENDPOINT,
+    OddsApiClient,
     QuotaExhausted,
     odds_cost,
     parse_scores_body,
@@ -299,16 +303,74 @@ def oddsapi_live(
 
 
 def historical_cost_note() -> str:
-    """What an hour costs with a live key, for the asset page: a UI backfill has no up-front total
-    (`edge backfill` checks the whole range against the key first), each run only its own hours."""
+    """What an hour costs with a live key, for the asset page, and what a run checks first."""
     s = get_settings()
     each = odds_cost(s.odds_markets, s.odds_regions, historical=True)
     per_hour = len(s.sports) * each
     return (
         f"With a live key an hour costs up to {per_hour:,} credits ({len(s.sports)} sports x {each}, the "
         f"settings this code location loaded), a {HOURLY_RUN_PARTITIONS}-hour UI backfill run up to "
-        f"{per_hour * HOURLY_RUN_PARTITIONS:,}: `edge quota` shows the key's balance."
+        f"{per_hour * HOURLY_RUN_PARTITIONS:,}. A run of a UI backfill first checks all the hours the "
+        "backfill has left against the key's credits; when they do not fit above EDGE_QUOTA_RESERVE it "
+        "fails, nothing spent, and cancels the backfill: `edge quota` shows the key's balance."
     )
+
+
+def hours_left_to_fetch(
+    backfill_keys: Sequence[str], run_start: datetime, now: datetime, fetched: AbstractSet[str]
+) -> list[str]:
+    """The hours of a backfill still to pay for, as of a run of it: from the run's first hour on,
+    and earlier ones never fetched (a run refused before this one); an hour not begun costs nothing.
+    Why the earlier ones: a refused run cancels its backfill, but the next may already be queued."""
+    return sorted(
+        k for k in backfill_keys if hour_start(k) <= now and (hour_start(k) >= run_start or k not in fetched)
+    )
+
+
+def _backfill_keys(context: dg.AssetExecutionContext) -> list[str]:
+    """This asset's partition keys in the backfill (launched from the UI) the run belongs to; [] for
+    a run outside one. Reads the instance's backfill record, so a failure to read it only warns."""
+    backfill_id = context.run.tags.get(BACKFILL_ID_TAG)
+    if not backfill_id:
+        return []
+    try:
+        backfill = context.instance.get_backfill(backfill_id)
+        if backfill is None or backfill.asset_backfill_data is None:
+            return []
+        target = backfill.asset_backfill_data.target_subset
+        return list(target.get_partitions_subset(context.asset_key).get_partition_keys())
+    except Exception as exc:  # a Dagster internals change must not stop the run: it checks its own hours
+        context.log.warning(
+            f"could not read backfill {backfill_id}'s range ({exc!r}): checking this run's hours"
+        )
+        return []
+
+
+def _check_backfill_credits(
+    context: dg.AssetExecutionContext, odds: OddsApiClient, left: list[str], sports: int, cost: int
+) -> None:
+    """QuotaExhausted when the hours a UI backfill has left cannot be paid for, and the backfill
+    canceled: its later runs, each fitting on its own, would spend on part of a range refused."""
+    backfill_id = context.run.tags[BACKFILL_ID_TAG]
+    what = f"the {len(left):,} hours backfill {backfill_id} has left, {left[0]} to {left[-1]} UTC"
+    try:
+        odds.check_credits_for(len(left) * sports, cost, HISTORICAL_ODDS, what)
+    except QuotaExhausted as exc:
+        outcome = f"Backfill {backfill_id} canceled"
+        try:
+            backfill = context.instance.get_backfill(backfill_id)
+            assert backfill is not None
+            context.instance.update_backfill(backfill.with_status(BulkActionStatus.CANCELING))
+        except Exception as cancel_exc:  # the refusal is the failure to report; say what is left to do
+            context.log.warning(f"could not cancel backfill {backfill_id}: {cancel_exc!r}")
+            outcome = f"Cancel backfill {backfill_id}"
+        hint = (
+            f"{outcome}, nothing spent: launch a shorter range or spend less an hour (EDGE_SPORTS, "
+            "EDGE_ODDS_MARKETS, EDGE_ODDS_REGIONS)"
+        )
+        raise QuotaExhausted(
+            exc.source, exc.endpoint, exc.status, exc.error_code, f"{exc.message}. {hint}"
+        ) from None
 
 
 @ingest_asset(
@@ -330,9 +392,16 @@ def oddsapi_historical_hourly(
         dates.append(min(hour + timedelta(minutes=59), now))
         hour += timedelta(hours=1)
 
+    left: list[str] = []
+    if backfill_keys := _backfill_keys(context):
+        fetched = context.instance.get_materialized_partitions(context.asset_key)
+        left = hours_left_to_fetch(backfill_keys, start, now, fetched)
+
     def fetch() -> pl.DataFrame:
         with sources.session(as_of=now, on_response=store) as s:
             cost = odds_cost(sources.odds_markets, sources.odds_regions, historical=True)
+            if len(left) > len(dates):  # a UI backfill with more than this run's hours: all, before any spend
+                _check_backfill_credits(context, s.odds, left, len(sources.sports), cost)
             s.odds.check_credits_for(len(dates) * len(sources.sports), cost, HISTORICAL_ODDS)
             for date in dates:
                 for sport in sources.sports:

@@ -265,11 +265,13 @@ class OddsApiClient(HttpSource):
             self.sports()  # free; its headers say how many credits are left
         self.quota.check(cost, endpoint, what)
 
-    def check_credits_for(self, calls: int, cost_per_call: int, endpoint: str) -> None:
+    def check_credits_for(
+        self, calls: int, cost_per_call: int, endpoint: str, what: str = "this run"
+    ) -> None:
         """Before a run of ``calls`` paid calls: QuotaExhausted, nothing spent, when they would cross
         the reserve. Why: a run that stops halfway keeps the responses it paid for only raw (its
         curated partitions are not written), so the credits are spent for nothing."""
-        self._check_quota(calls * cost_per_call, endpoint, f"this run ({calls} calls x {cost_per_call})")
+        self._check_quota(calls * cost_per_call, endpoint, f"{what} ({calls:,} calls x {cost_per_call})")
 
     def _get(
         self, endpoint: str, path: str, adapter: TypeAdapter[Any], params: dict[str, Any], cost: int
