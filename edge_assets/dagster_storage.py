@@ -9,17 +9,19 @@ the webserver and daemon reading the same files.
 
 import os
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as db
+from dagster._core.definitions.events import AssetKey
 from dagster._core.event_api import EventLogEntry
-from dagster._core.events import ASSET_EVENTS
+from dagster._core.events import ASSET_EVENTS, AssetMaterializationPlannedData, DagsterEventType
+from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
-from dagster._serdes import ConfigurableClassData
+from dagster._serdes import ConfigurableClassData, deserialize_value
 from sqlalchemy.pool import StaticPool
 
 MAX_ENGINES = 8
@@ -138,6 +140,43 @@ class CachedEngineSqliteEventLogStorage(SqliteEventLogStorage):
             self._store_asset_event_tags(conn, events, ids)
             for event, event_id in zip(events, ids, strict=True):
                 self._store_asset_event(conn, event, event_id)
+
+    def get_latest_asset_partition_materialization_attempts_without_materializations(
+        self, asset_key: AssetKey, after_storage_id: int | None = None
+    ) -> Mapping[str, tuple[str, int]]:
+        """Upstream's answer plus the partitions of range runs' planned events: `edge backfill` plans
+        one event per asset and run (a partitions subset, no partition column), which upstream reads
+        past, so its failed hours showed as missing in the UI, its running ones not as in progress."""
+        attempts = dict(
+            super().get_latest_asset_partition_materialization_attempts_without_materializations(
+                asset_key, after_storage_id
+            )
+        )
+        events = SqlEventLogStorageTable
+        query = db.select(events.c.id, events.c.run_id, events.c.event).where(
+            events.c.asset_key == asset_key.to_string(),
+            events.c.dagster_event_type == DagsterEventType.ASSET_MATERIALIZATION_PLANNED.value,
+            events.c.partition.is_(None),
+            events.c.id > (after_storage_id or 0),
+        )
+        with self.index_connection() as conn:
+            rows = conn.execute(query).fetchall()
+        planned = []
+        for storage_id, run_id, body in rows:
+            data = deserialize_value(body, EventLogEntry).get_dagster_event().event_specific_data
+            if isinstance(data, AssetMaterializationPlannedData) and data.partitions_subset is not None:
+                planned.append((storage_id, run_id, data.partitions_subset.get_partition_keys()))
+        if not planned:
+            return attempts
+        materialized = self.get_latest_storage_id_by_partition(
+            asset_key, DagsterEventType.ASSET_MATERIALIZATION
+        )
+        for storage_id, run_id, partitions in planned:
+            for partition in partitions:
+                newer_than_attempt = partition not in attempts or attempts[partition][1] < storage_id
+                if newer_than_attempt and materialized.get(partition, -1) < storage_id:
+                    attempts[partition] = (run_id, storage_id)
+        return attempts
 
     def delete_events(self, run_id: str) -> None:
         """Remove the run's shard file instead of emptying it: upstream opens it (checking its schema

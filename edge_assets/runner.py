@@ -69,7 +69,8 @@ INSTANCE_ADDITIONS = (
     (TICK_RETENTION_YAML, ("retention:",)),
 )
 # one planned event per asset for a partition-range run instead of one per partition (Dagster's own
-# switch, for every partitioned run: a failed run then shows its partitions as missing, not failed)
+# switch, for every partitioned run; upstream's event log then shows a failed run's partitions as
+# missing, not failed: edge_assets.dagster_storage reads them)
 PLANNED_SUBSET_ENV = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
 TRAINING_CHUNK_DAYS = 7
 # a step's per-partition materializations reach the event log as one batch (one transaction per
@@ -127,8 +128,9 @@ def ensure_dagster_home(path: str, *, range_runs: bool = True) -> Path:
     retention existed gets what it lacks, once.
 
     ``range_runs`` (`edge backfill`, `edge demo`): one planned event per asset and run instead of one
-    per partition. Not for `edge ui`: Dagster finds failed partitions only in per-partition planned
-    events, so under the UI a failed poll's hour would show as missing rather than failed.
+    per partition. Not for `edge ui`: upstream Dagster finds failed partitions only in per-partition
+    planned events. The edge event log reads the per-run ones too, but a UI on an instance of the
+    user's own (another event log) would show a failed poll's hour as missing rather than failed.
     """
     home = Path(os.environ.get("DAGSTER_HOME") or path).resolve()
     home.mkdir(parents=True, exist_ok=True)

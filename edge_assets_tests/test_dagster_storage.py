@@ -219,12 +219,12 @@ def flaky_poll() -> int:
     raise RuntimeError("upstream API down")
 
 
-@pytest.mark.parametrize(("range_runs", "failed"), [(False, ["2026-01-01-05:00"]), (True, [])])
+@pytest.mark.parametrize("range_runs", [False, True])
 def test_a_failed_poll_hour_shows_as_failed_under_the_ui(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, range_runs: bool, failed: list[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, range_runs: bool
 ) -> None:
-    """Dagster finds failed partitions only in per-partition planned events: `edge ui` keeps them,
-    `edge backfill` trades them for one planned event per asset and run."""
+    """Upstream finds failed partitions only in per-partition planned events (`edge ui` keeps them);
+    `edge backfill` plans one event per asset and run, which the edge event log reads as well."""
     from dagster._core.storage.partition_status_cache import _build_status_cache
 
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
@@ -242,7 +242,56 @@ def test_a_failed_poll_hour_shows_as_failed_under_the_ui(
         key = flaky_poll.key
         status = _build_status_cache(instance, key, HOURS, None, instance.get_asset_records([key])[0])
     assert status is not None
-    assert status.deserialize_failed_partition_subsets(HOURS).get_partition_keys() == failed
+    assert status.deserialize_failed_partition_subsets(HOURS).get_partition_keys() == ["2026-01-01-05:00"]
+
+
+DOWN_HOURS: set[str] = set()
+
+
+@dg.asset(partitions_def=HOURS, backfill_policy=dg.BackfillPolicy.single_run(), io_manager_key="mem")
+def hours_api(context: dg.AssetExecutionContext) -> int:
+    if DOWN_HOURS & set(context.partition_keys):
+        raise RuntimeError("upstream API down")
+    return len(context.partition_keys)
+
+
+def test_an_edge_backfill_runs_failed_hours_show_as_failed_until_a_rerun_writes_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before, a failed `edge backfill` run's hours showed as missing: its one planned event per
+    asset has no partition column. Read the way the UI does, with its cached status updated."""
+    from dagster._core.storage.partition_status_cache import get_and_update_asset_status_cache_value
+
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.delenv(PLANNED_SUBSET_ENV, raising=False)
+    ensure_dagster_home(str(tmp_path / "dh"))
+
+    def run(first: str, last: str) -> bool:
+        return dg.materialize(
+            [hours_api],
+            instance=instance,
+            resources={"mem": dg.InMemoryIOManager()},
+            tags={RANGE_START: first, RANGE_END: last},
+            raise_on_error=False,
+        ).success
+
+    def status() -> tuple[list[str], list[str]]:
+        value = get_and_update_asset_status_cache_value(instance, hours_api.key, HOURS)
+        assert value is not None
+        done = value.deserialize_materialized_partition_subsets(HOURS).get_partition_keys()
+        return list(done), list(value.deserialize_failed_partition_subsets(HOURS).get_partition_keys())
+
+    hours = [f"2026-01-01-{h:02d}:00" for h in range(8)]
+    try:
+        with dg.DagsterInstance.get() as instance:
+            DOWN_HOURS.add(hours[5])
+            assert run(hours[0], hours[3]) and not run(hours[4], hours[7])
+            assert status() == (hours[:4], hours[4:])
+            DOWN_HOURS.clear()
+            assert run(hours[4], hours[7])
+            assert status() == (hours, [])
+    finally:
+        DOWN_HOURS.clear()
 
 
 def _runs_seen(home: Path, monkeypatch: pytest.MonkeyPatch) -> set[str]:
