@@ -51,6 +51,13 @@ concurrency:
           applyLimitPerUniqueValue: true
         limit: 1
 """
+# Every run waits in that queue for the daemon's next pass over it: at Dagster's default of 5 s,
+# ~2.5 s for each of a poll's two runs (the poll, then its comparator run); one query a second.
+# Added beside edge's own queue only: a queue the user configured is theirs.
+RUN_QUEUE_YAML = """\
+run_queue:
+  dequeue_interval_seconds: 1
+"""
 # Schedule and sensor ticks: Dagster keeps successful ones forever by default, ~3,000 a day with
 # polls every minute and the comparator sensor every 5 s; skipped ones 7 days (its default)
 TICK_RETENTION_YAML = """\
@@ -123,9 +130,9 @@ def _fresh_generation() -> None:
 def ensure_dagster_home(path: str, *, range_runs: bool = True) -> Path:
     """Use $DAGSTER_HOME if set, else a persistent local instance the UI also opens.
 
-    A new instance gets the cached-engine SQLite event log, the backfill run queue and tick retention.
-    An existing dagster.yaml is kept as it is, except that one edge wrote before the queue or the
-    retention existed gets what it lacks, once.
+    A new instance gets the cached-engine SQLite event log, the backfill run queue (read every
+    second) and tick retention. An existing dagster.yaml is kept as it is, except that one edge
+    wrote before the queue, its interval or the retention existed gets what it lacks, once.
 
     ``range_runs`` (`edge backfill`, `edge demo`): one planned event per asset and run instead of one
     per partition. Not for `edge ui`: upstream Dagster finds failed partitions only in per-partition
@@ -137,12 +144,15 @@ def ensure_dagster_home(path: str, *, range_runs: bool = True) -> Path:
     cfg = home / "dagster.yaml"
     if not cfg.exists():
         base = INSTANCE_YAML.format(base_dir=RUNS_DIR)
-        cfg.write_text(base + "".join(block for block, _ in INSTANCE_ADDITIONS))
+        cfg.write_text(base + "".join(block for block, _ in INSTANCE_ADDITIONS) + RUN_QUEUE_YAML)
     else:
         text = cfg.read_text()
         if "edge_assets.dagster_storage" in text:  # written by edge
             upgraded = _relative_runs_dir(text, home)
             missing = [block for block, keys in INSTANCE_ADDITIONS if not any(k in text for k in keys)]
+            edge_queue = BACKFILL_QUEUE_YAML in text or BACKFILL_QUEUE_YAML in missing
+            if edge_queue and "run_queue:" not in text:
+                missing.append(RUN_QUEUE_YAML)
             if missing:
                 upgraded = upgraded.rstrip("\n") + "\n" + "".join(missing)
             if upgraded != text:

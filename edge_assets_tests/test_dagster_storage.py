@@ -15,6 +15,7 @@ from edge_assets.runner import (
     PLANNED_SUBSET_ENV,
     RANGE_END,
     RANGE_START,
+    RUN_QUEUE_YAML,
     TICK_RETENTION_YAML,
     ensure_dagster_home,
 )
@@ -78,9 +79,11 @@ def test_existing_dagster_yaml_is_left_alone(tmp_path: Path, monkeypatch: pytest
 
 
 def _backfill_limits(home: Path, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, object, int]]:
+    """The queue's tag limits, and that it is read every second (Dagster's default: 5 s)."""
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     with dg.DagsterInstance.get() as instance:
         limits = instance.get_concurrency_config().run_queue_config.tag_concurrency_limits
+        assert instance.run_coordinator.dequeue_interval_seconds == 1  # type: ignore[attr-defined]
     return [(x["key"], x.get("value"), x["limit"]) for x in limits]
 
 
@@ -104,6 +107,14 @@ def test_a_backfills_runs_are_queued_one_at_a_time_on_new_and_earlier_edge_insta
     assert (old / "dagster.yaml").read_text() == upgraded
     assert upgraded == (new / "dagster.yaml").read_text()  # and its absolute base_dir became relative
     assert _backfill_limits(old, monkeypatch) == one_at_a_time
+    # one with the queue but read every 5 s (this morning's) gets the 1 s pass, once
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    queued = tmp_path / "queued"
+    queued.mkdir()
+    (queued / "dagster.yaml").write_text(upgraded.replace(RUN_QUEUE_YAML, ""))
+    ensure_dagster_home(str(queued))
+    assert (queued / "dagster.yaml").read_text() == upgraded
+    assert _backfill_limits(queued, monkeypatch) == one_at_a_time
     # a queue the user configured is theirs
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     mine = tmp_path / "mine"
@@ -349,6 +360,7 @@ def test_a_copy_of_an_earlier_instance_is_pointed_back_at_its_own_folder(
         INSTANCE_YAML.format(base_dir=tmp_path / "fast-disk" / "events")
         + BACKFILL_QUEUE_YAML
         + TICK_RETENTION_YAML
+        + RUN_QUEUE_YAML
     )
     (mine / "dagster.yaml").write_text(theirs)
     monkeypatch.delenv("DAGSTER_HOME", raising=False)

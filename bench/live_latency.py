@@ -1,0 +1,174 @@
+"""Live operation latency under `edge ui`: from a poll run's creation to its comparator run's end.
+
+Starts `edge ui` (embedded simulator, schedules and sensors on) on a new instance for some minutes,
+once per run-queue dequeue interval given, stops it, and reads the instance's run records and
+RUN_STARTING events (a run leaves the queue). Per run: queue wait (created -> launched), worker
+start (launched -> started), run time; per poll (`pm_markets_job`, `oddsapi_live_job`): poll run
+created -> the first comparator run of its hour created after the poll ended -> that run's end.
+
+    .venv/bin/python bench/live_latency.py [--minutes 7] [--dequeue-seconds 5,1]
+"""
+
+import argparse
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+POLL_JOBS = ("pm_markets_job", "oddsapi_live_job")
+PARTITION_TAG = "dagster/partition"
+
+
+def soak(work: Path, minutes: float, dequeue_seconds: int) -> tuple[Path, float]:
+    """`edge ui` for ``minutes`` on a new instance whose queue is read every ``dequeue_seconds``;
+    its home and the CPU seconds its long-lived processes (daemon, webserver, code server) used."""
+    import psutil
+
+    from edge_assets.runner import ensure_dagster_home
+
+    home = work / "dh"
+    saved = os.environ.pop("DAGSTER_HOME", None)
+    ensure_dagster_home(str(home), range_runs=False)
+    os.environ.pop("DAGSTER_HOME", None)
+    if saved:
+        os.environ["DAGSTER_HOME"] = saved
+    cfg = home / "dagster.yaml"
+    text, n = re.subn(
+        r"dequeue_interval_seconds: \d+", f"dequeue_interval_seconds: {dequeue_seconds}", cfg.read_text()
+    )
+    if n != 1:
+        text += f"run_queue:\n  dequeue_interval_seconds: {dequeue_seconds}\n"
+    cfg.write_text(text)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EDGE_") and k != "DAGSTER_HOME"}
+    env.update(
+        EDGE_LAKE_ROOT=str(work / "lake"),
+        EDGE_DUCKDB_PATH=str(work / "w.duckdb"),
+        EDGE_DAGSTER_HOME=str(home),
+        EDGE_MLFLOW_TRACKING_URI=f"sqlite:///{work / 'mlflow.db'}",
+    )
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cmd = [sys.executable, "-m", "edge_assets.cli", "ui", "--port", str(port)]
+    with open(work / "ui.log", "wb") as log:
+        proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT)
+        time.sleep(minutes * 60)
+        cpu = 0.0
+        for child in [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]:
+            try:  # a run worker may end between listing and reading; only the long-lived ones count
+                if "execute_run" not in " ".join(child.cmdline()):
+                    times = child.cpu_times()
+                    cpu += times.user + times.system
+            except psutil.NoSuchProcess:
+                pass
+        proc.send_signal(signal.SIGTERM)  # edge ui passes it on to dagster dev and its daemon
+        proc.wait(timeout=120)
+    return home, cpu
+
+
+def run_records(home: Path) -> list[dict[str, Any]]:
+    """Each run: job, partition, status, created / launched / started / ended (epoch s)."""
+    code = f"""
+import json, os
+os.environ["DAGSTER_HOME"] = {str(home)!r}
+import dagster as dg
+from dagster._core.events import DagsterEventType
+out = []
+with dg.DagsterInstance.get() as instance:
+    for record in instance.get_run_records():
+        run = record.dagster_run
+        launched = instance.all_logs(run.run_id, of_type=DagsterEventType.RUN_STARTING)
+        out.append(dict(
+            job=run.job_name, partition=run.tags.get({PARTITION_TAG!r}), status=run.status.value,
+            created=record.create_timestamp.timestamp(),
+            launched=launched[0].timestamp if launched else None,
+            started=record.start_time, ended=record.end_time,
+        ))
+print(json.dumps(out))
+"""
+    import json
+
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return list(json.loads(proc.stdout.splitlines()[-1]))
+
+
+def _summary(values: list[float]) -> str:
+    if not values:
+        return "n = 0"
+    ordered = sorted(values)
+    p90 = ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
+    median = statistics.median(ordered)
+    return f"median {median:5.2f} s, p90 {p90:5.2f}, max {ordered[-1]:5.2f} (n = {len(ordered)})"
+
+
+def report(runs: list[dict[str, Any]]) -> dict[str, float]:
+    done = [r for r in runs if r["started"] and r["ended"]]
+    by_job: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in done:
+        by_job[r["job"]].append(r)
+    queued = [r["launched"] - r["created"] for r in done if r["launched"]]
+    starting = [r["started"] - r["launched"] for r in done if r["launched"]]
+    print(f"  runs: {len(runs)}, failed: {sum(r['status'] == 'FAILURE' for r in runs)}")
+    print(f"  queue wait (created -> launched):    {_summary(queued)}")
+    print(f"  worker start (launched -> started):  {_summary(starting)}")
+    for job in ("pm_markets_job", "oddsapi_live_job", "comparator_job"):
+        print(f"  {job:<17} run time:      {_summary([r['ended'] - r['started'] for r in by_job[job]])}")
+    comparators = sorted(by_job["comparator_job"], key=lambda r: r["created"])
+    to_signal, poll_runs, sensor_waits, comparator_runs = [], [], [], []
+    for poll in (r for job in POLL_JOBS for r in by_job[job] if r["status"] == "SUCCESS"):
+        after = [
+            c for c in comparators if c["partition"] == poll["partition"] and c["created"] >= poll["ended"]
+        ]
+        if after:
+            to_signal.append(after[0]["ended"] - poll["created"])
+            poll_runs.append(poll["ended"] - poll["created"])
+            sensor_waits.append(after[0]["created"] - poll["ended"])
+            comparator_runs.append(after[0]["ended"] - after[0]["created"])
+    print(f"  poll run, created -> ended:          {_summary(poll_runs)}")
+    print(f"  sensor, poll ended -> comparator run: {_summary(sensor_waits)}")
+    print(f"  comparator run, created -> ended:    {_summary(comparator_runs)}")
+    print(f"  poll run created -> comparator done: {_summary(to_signal)}")
+    return {
+        "queue": statistics.median(queued) if queued else float("nan"),
+        "to_signal": statistics.median(to_signal) if to_signal else float("nan"),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--minutes", type=float, default=7.0)
+    parser.add_argument(
+        "--dequeue-seconds", default="5,1", help="intervals to compare, the first the baseline"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the instances and lakes")
+    args = parser.parse_args()
+    results = {}
+    for seconds in [int(s) for s in args.dequeue_seconds.split(",")]:
+        work = Path(tempfile.mkdtemp(prefix=f"edge-latency-{seconds}s-"))
+        print(f"edge ui for {args.minutes:g} min, run queue read every {seconds} s ({work})", flush=True)
+        home, cpu = soak(work, args.minutes, seconds)
+        results[seconds] = report(run_records(home))
+        print(f"  CPU of the daemon, webserver and code server: {cpu:.1f} s")
+        if not args.keep:
+            subprocess.run(["rm", "-rf", str(work)], check=False)
+    base, *others = results
+    for seconds in others:
+        ratio = results[base]["to_signal"] / results[seconds]["to_signal"]
+        print(
+            f"poll -> comparator done, median: {results[base]['to_signal']:.2f} s at {base} s, "
+            f"{results[seconds]['to_signal']:.2f} s at {seconds} s ({ratio:.2f}x)"
+        )
+
+
+if __name__ == "__main__":
+    main()
