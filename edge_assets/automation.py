@@ -122,11 +122,12 @@ def books_refresh(instance: dg.DagsterInstance, hour: str, now: datetime) -> dg.
     return dg.RunRequest(job_name=books_job.name, partition_key=hour, run_key=key)
 
 
-# every 5 s (the daemon's loop makes it ~7): at 20 s, waiting for the next tick was most of the time
-# from a poll to its signals (median 8.4 of 19.5 s in an 11-minute run; 1.7 of 14.7 s at 5 s)
+# at every pass of the sensor daemon's loop (one each 5 s): at 20 s, waiting for the next tick was most
+# of the time from a poll to its signals (median 8.4 of 19.5 s). At 5 s a tick that ended less than
+# 5 s before the next pass waited for the one after: ~10 s apart (bench/live_latency.py)
 @dg.sensor(
     jobs=[comparator_job, books_job],
-    minimum_interval_seconds=5,
+    minimum_interval_seconds=1,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="New oddsapi_live / pm_markets / order book data -> one comparator run per touched hour "
     "(the current and the previous one; earlier hours are backfills'); the current hour's books re-polled "
