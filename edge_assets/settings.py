@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     )
 
     # comparator
+    price_with_markets_poll: bool = Field(
+        True,
+        description="a Gamma poll run also runs the comparator chain for its hour once the hour's live "
+        "odds exist, saving a run start and the sensor's wait (poll to signals ~5 s sooner); "
+        "false: every comparator run goes through comparator_sensor",
+    )
     min_ev: float = Field(0.03, description="minimum EV after all costs per dollar")
     min_confidence: float = Field(0.6, ge=0, le=1)
     stake_usdc: float = Field(100.0, gt=0)

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 import dagster as dg
 import pytest
 
-from edge_assets import automation
+from edge_assets import automation, checks
 from edge_assets.assets import ingest, seeds
 from edge_assets.lake import Lake
 from edge_assets.ml import scoring
@@ -60,6 +60,17 @@ ALL_ASSETS = [
 
 
 LIVE_POLLS = [ingest.pm_markets, ingest.pm_order_book_snapshots, ingest.oddsapi_live]
+
+
+def _tick_requests(
+    schedule: dg.ScheduleDefinition, instance: dg.DagsterInstance, at: datetime, repo: dg.RepositoryDefinition
+) -> list[dg.RunRequest]:
+    """A schedule tick's requests. The context is entered so the instance it opens from the ref is
+    closed: left open, it stayed Dagster's current defs-state storage after its folder was deleted."""
+    with dg.build_schedule_context(
+        instance=instance, scheduled_execution_time=at, repository_def=repo
+    ) as ctx:
+        return list(schedule.evaluate_tick(ctx).run_requests or [])
 
 
 def _seeds_and_an_hours_polls(resources: dict[str, object], instance: dg.DagsterInstance, hour: str) -> None:
@@ -205,13 +216,11 @@ def test_schedules_poll_into_the_right_partitions() -> None:
     from edge_assets.definitions import defs
 
     repo = defs.get_repository_def()
-    for schedule in automation.SCHEDULES:
-        ctx = dg.build_schedule_context(scheduled_execution_time=at, repository_def=repo)
-        result = schedule.evaluate_tick(ctx)
-        assert [r.partition_key for r in result.run_requests or []] == [expected[schedule.name]], (
-            schedule.name
-        )
-        assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    with dg.instance_for_test() as instance:  # the markets schedule reads it
+        for schedule in automation.SCHEDULES:
+            requests = _tick_requests(schedule, instance, at, repo)
+            assert [r.partition_key for r in requests] == [expected[schedule.name]], schedule.name
+            assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
     assert {s.name for s in automation.SENSORS} == {
         "comparator_sensor",
         "seeds_sensor",
@@ -263,10 +272,9 @@ def test_nightly_training_labels_the_days_it_missed_in_one_run(tmp_path: Path) -
             instance.report_runless_asset_event(
                 dg.AssetMaterialization(training.training_sets.key, partition=day)
             )
-        ctx = dg.build_schedule_context(
-            instance=instance, scheduled_execution_time=at, repository_def=defs.get_repository_def()
+        (request,) = _tick_requests(
+            automation.nightly_training_schedule, instance, at, defs.get_repository_def()
         )
-        (request,) = automation.nightly_training_schedule.evaluate_tick(ctx).run_requests or []
         assert request.run_key == "nightly:2026-11-14" and request.partition_key is None
         assert {k: v for k, v in request.tags.items() if "partition" in k} == {
             "dagster/asset_partition_range_start": "2026-11-11",
@@ -281,12 +289,9 @@ def test_nightly_training_labels_the_days_it_missed_in_one_run(tmp_path: Path) -
             f"2026-11-{d}" for d in range(10, 15)
         }
         # nothing missed: the day alone, as before
-        ctx = dg.build_schedule_context(
-            instance=instance,
-            scheduled_execution_time=at + timedelta(days=1),
-            repository_def=defs.get_repository_def(),
+        (request,) = _tick_requests(
+            automation.nightly_training_schedule, instance, at + timedelta(days=1), defs.get_repository_def()
         )
-        (request,) = automation.nightly_training_schedule.evaluate_tick(ctx).run_requests or []
         assert (request.run_key, request.partition_key) == ("nightly:2026-11-15", "2026-11-15")
     get_settings.cache_clear()
 
@@ -463,6 +468,100 @@ def test_comparator_waits_for_the_hours_odds_and_re_polls_books_older_than_the_s
         assert (
             again is not None and again.run_key == f"books_refresh:{current}:{int(later.timestamp() // 600)}"
         )
+
+
+def test_a_markets_poll_prices_its_hour_in_its_own_run_once_the_hour_has_odds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A comparator run of its own after each Gamma poll cost a run start and the sensor's wait: half
+    the way from a poll to its signals (bench/live_latency.py)."""
+    settings = load_settings(lake_root=str(tmp_path / "lake"), duckdb_path=str(tmp_path / "w.duckdb"))
+    resources = build_resources(settings)
+    defs = dg.Definitions(
+        assets=ALL_ASSETS,
+        asset_checks=checks.CHECKS,
+        schedules=[automation.markets_schedule],
+        sensors=[automation.comparator_sensor],
+        jobs=[automation.markets_job, automation.comparator_job, automation.books_job],
+        resources=resources,
+    )
+    schedule = defs.resolve_schedule_def("pm_markets_every_minute")
+    sensor = defs.resolve_sensor_def("comparator_sensor")
+    markets_job = defs.resolve_job_def("pm_markets_job")
+    repo = defs.get_repository_def()
+    hour = hour_key(datetime(2026, 11, 20, 14, tzinfo=UTC))
+    monkeypatch.setattr(automation, "_utcnow", lambda: datetime(2026, 11, 20, 14, 7, tzinfo=UTC))
+    chain = [a.key for a in automation.COMPARATOR_CHAIN]
+    with dg.instance_for_test() as instance:
+
+        def poll_at(minute: int) -> tuple[list[dg.AssetKey], dg.ExecuteInProcessResult]:
+            at = datetime(2026, 11, 20, 14, minute, tzinfo=UTC)
+            (request,) = _tick_requests(schedule, instance, at, repo)
+            assert (request.partition_key, request.run_key) == (
+                hour,
+                f"pm_markets_every_minute:{at.isoformat()}",
+            )
+            selection = list(request.asset_selection or [])
+            run = markets_job.execute_in_process(
+                instance=instance, partition_key=hour, asset_selection=selection
+            )
+            assert run.success
+            return selection, run
+
+        def tick(cursor: str | None) -> Any:
+            return sensor.evaluate_tick(
+                dg.build_sensor_context(instance=instance, definitions=defs, cursor=cursor)
+            )
+
+        def poll(asset: dg.AssetsDefinition) -> None:
+            assert dg.materialize(
+                ALL_ASSETS, selection=[asset], resources=resources, instance=instance, partition_key=hour
+            ).success
+
+        assert dg.materialize(ALL_ASSETS[:3], resources=resources, instance=instance).success
+        # no live odds for the hour yet: the poll alone, and the sensor waits for the odds
+        selection, run = poll_at(1)
+        assert selection == [ingest.pm_markets.key]
+        assert [m.asset_key for m in run.get_asset_materialization_events()] == [ingest.pm_markets.key]
+        assert {c.asset_key for c in run.get_asset_check_evaluations()} == {ingest.pm_markets.key}
+        poll(ingest.pm_order_book_snapshots)  # fresh books: the sensor asks for no book poll below
+        first = tick(None)
+        assert first.run_requests == [] and first.skip_message == f"{hour}: waiting for oddsapi_live"
+        poll(ingest.oddsapi_live)
+        second = tick(first.cursor)  # the odds are new data: a comparator run prices the hour
+        assert [(r.job_name, r.partition_key) for r in second.run_requests] == [("comparator_job", hour)]
+
+        # with the hour's odds in, the next poll runs the comparator chain behind it, checks included
+        selection, run = poll_at(2)
+        assert selection == [ingest.pm_markets.key, *chain]
+        assert [m.asset_key for m in run.get_asset_materialization_events()] == [
+            ingest.pm_markets.key,
+            *chain,
+        ]
+        checked = {c.asset_key for c in run.get_asset_check_evaluations()}
+        assert {ingest.pm_markets.key, automation.comparator.signals.key} <= checked
+        signals = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=automation.comparator.signals.key, asset_partitions=[hour]),
+            limit=1,
+        ).records
+        assert [r.run_id for r in signals] == [run.run_id]
+        # the sensor sees the poll as priced: no second run for the same data
+        third = tick(second.cursor)
+        assert third.run_requests == []
+        assert third.skip_message == f"{hour}: priced in the run of its markets poll"
+        assert int(third.cursor) > int(second.cursor)
+        assert tick(third.cursor).skip_message == "no new live data since the last tick"
+
+        # switched off, every poll runs alone and the sensor prices it
+        monkeypatch.setenv("EDGE_PRICE_WITH_MARKETS_POLL", "false")
+        get_settings.cache_clear()
+        try:
+            selection, _ = poll_at(3)
+        finally:
+            get_settings.cache_clear()
+        assert selection == [ingest.pm_markets.key]
+        fourth = tick(third.cursor)
+        assert [(r.job_name, r.partition_key) for r in fourth.run_requests] == [("comparator_job", hour)]
 
 
 def test_scheduled_and_sensor_jobs_run_in_one_process() -> None:
