@@ -1,15 +1,17 @@
-"""Live operation latency under `edge ui`: from a poll run's creation to its comparator run's end.
+"""Live operation latency under `edge ui`: from a poll run's creation to its hour's signals.
 
 Starts `edge ui` (embedded simulator, schedules and sensors on) on a new instance for some minutes,
-once per run-queue dequeue interval given, stops it, and reads the instance's run records and
-RUN_STARTING events (a run leaves the queue). Per run: queue wait (created -> launched), worker
-start (launched -> started), run time; per poll (`pm_markets_job`, `oddsapi_live_job`): poll run
-created -> the first comparator run of its hour created after the poll ended -> that run's end.
+once per setting compared (run-queue dequeue interval x EDGE_PRICE_WITH_MARKETS_POLL), stops it, and
+reads the instance's run records and RUN_STARTING events (a run leaves the queue). Per run: queue
+wait (created -> launched), worker start (launched -> started), run time; per poll (`pm_markets_job`,
+`oddsapi_live_job`): poll run created -> its own end when it ran the comparator chain, else -> the
+first comparator run of its hour created after the poll ended -> that run's end.
 
-    .venv/bin/python bench/live_latency.py [--minutes 7] [--dequeue-seconds 5,1]
+    .venv/bin/python bench/live_latency.py [--minutes 7] [--dequeue-seconds 1] [--price-with-poll false,true]
 """
 
 import argparse
+import itertools
 import os
 import re
 import signal
@@ -27,9 +29,12 @@ POLL_JOBS = ("pm_markets_job", "oddsapi_live_job")
 PARTITION_TAG = "dagster/partition"
 
 
-def soak(work: Path, minutes: float, dequeue_seconds: int) -> tuple[Path, float]:
+def soak(
+    work: Path, minutes: float, dequeue_seconds: int, price_with_poll: bool
+) -> tuple[Path, float, float]:
     """`edge ui` for ``minutes`` on a new instance whose queue is read every ``dequeue_seconds``;
-    its home and the CPU seconds its long-lived processes (daemon, webserver, code server) used."""
+    its home, the CPU seconds its long-lived processes (daemon, webserver, code server) used, and
+    those of the run workers they reaped."""
     import psutil
 
     from edge_assets.runner import ensure_dagster_home
@@ -53,6 +58,7 @@ def soak(work: Path, minutes: float, dequeue_seconds: int) -> tuple[Path, float]
         EDGE_DUCKDB_PATH=str(work / "w.duckdb"),
         EDGE_DAGSTER_HOME=str(home),
         EDGE_MLFLOW_TRACKING_URI=f"sqlite:///{work / 'mlflow.db'}",
+        EDGE_PRICE_WITH_MARKETS_POLL=str(price_with_poll).lower(),
     )
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -61,17 +67,18 @@ def soak(work: Path, minutes: float, dequeue_seconds: int) -> tuple[Path, float]
     with open(work / "ui.log", "wb") as log:
         proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT)
         time.sleep(minutes * 60)
-        cpu = 0.0
+        cpu = workers = 0.0
         for child in [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]:
             try:  # a run worker may end between listing and reading; only the long-lived ones count
                 if "execute_run" not in " ".join(child.cmdline()):
                     times = child.cpu_times()
                     cpu += times.user + times.system
+                    workers += times.children_user + times.children_system
             except psutil.NoSuchProcess:
                 pass
         proc.send_signal(signal.SIGTERM)  # edge ui passes it on to dagster dev and its daemon
         proc.wait(timeout=120)
-    return home, cpu
+    return home, cpu, workers
 
 
 def run_records(home: Path) -> list[dict[str, Any]]:
@@ -88,6 +95,7 @@ with dg.DagsterInstance.get() as instance:
         launched = instance.all_logs(run.run_id, of_type=DagsterEventType.RUN_STARTING)
         out.append(dict(
             job=run.job_name, partition=run.tags.get({PARTITION_TAG!r}), status=run.status.value,
+            priced=dg.AssetKey("signals") in (run.asset_selection or ()),
             created=record.create_timestamp.timestamp(),
             launched=launched[0].timestamp if launched else None,
             started=record.start_time, ended=record.end_time,
@@ -110,7 +118,7 @@ def _summary(values: list[float]) -> str:
 
 
 def report(runs: list[dict[str, Any]]) -> float:
-    """Prints the figures; returns the median from poll run created to comparator done."""
+    """Prints the figures; returns the median from poll run created to its hour's signals."""
     done = [r for r in runs if r["started"] and r["ended"]]
     by_job: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in done:
@@ -121,22 +129,35 @@ def report(runs: list[dict[str, Any]]) -> float:
     print(f"  queue wait (created -> launched):    {_summary(queued)}")
     print(f"  worker start (launched -> started):  {_summary(starting)}")
     for job in ("pm_markets_job", "oddsapi_live_job", "comparator_job"):
-        print(f"  {job:<17} run time:      {_summary([r['ended'] - r['started'] for r in by_job[job]])}")
+        for priced in (False, True):
+            runs_of = [r["ended"] - r["started"] for r in by_job[job] if r["priced"] == priced]
+            if runs_of:
+                label = f"{job}{' + chain' if priced and job != 'comparator_job' else ''}"
+                print(f"  {label:<25} run time: {_summary(runs_of)}")
     comparators = sorted(by_job["comparator_job"], key=lambda r: r["created"])
-    to_signal, poll_runs, sensor_waits, comparator_runs = [], [], [], []
+    to_signal, poll_runs, sensor_waits, comparator_runs, in_run = [], [], [], [], []
+    per_job: dict[str, list[float]] = defaultdict(list)
     for poll in (r for job in POLL_JOBS for r in by_job[job] if r["status"] == "SUCCESS"):
         after = [
             c for c in comparators if c["partition"] == poll["partition"] and c["created"] >= poll["ended"]
         ]
-        if after:
+        if poll["priced"]:  # the poll's own run priced its hour
+            to_signal.append(poll["ended"] - poll["created"])
+            in_run.append(poll["ended"] - poll["created"])
+            per_job[poll["job"]].append(to_signal[-1])
+        elif after:
             to_signal.append(after[0]["ended"] - poll["created"])
+            per_job[poll["job"]].append(to_signal[-1])
             poll_runs.append(poll["ended"] - poll["created"])
             sensor_waits.append(after[0]["created"] - poll["ended"])
             comparator_runs.append(after[0]["ended"] - after[0]["created"])
+    print(f"  poll run with the chain, created -> ended: {_summary(in_run)}")
     print(f"  poll run, created -> ended:          {_summary(poll_runs)}")
     print(f"  sensor, poll ended -> comparator run: {_summary(sensor_waits)}")
     print(f"  comparator run, created -> ended:    {_summary(comparator_runs)}")
-    print(f"  poll run created -> comparator done: {_summary(to_signal)}")
+    for job in POLL_JOBS:
+        print(f"  {job} created -> signals done: {_summary(per_job[job])}")
+    print(f"  poll run created -> signals done:    {_summary(to_signal)}")
     return statistics.median(to_signal) if to_signal else float("nan")
 
 
@@ -145,26 +166,37 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--minutes", type=float, default=7.0)
+    parser.add_argument("--dequeue-seconds", default="1", help="run queue intervals to compare")
     parser.add_argument(
-        "--dequeue-seconds", default="5,1", help="intervals to compare, the first the baseline"
+        "--price-with-poll",
+        default="false,true",
+        help="EDGE_PRICE_WITH_MARKETS_POLL values to compare at each interval (the first: the baseline)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the instances and lakes")
     args = parser.parse_args()
     results = {}
-    for seconds in [int(s) for s in args.dequeue_seconds.split(",")]:
-        work = Path(tempfile.mkdtemp(prefix=f"edge-latency-{seconds}s-"))
-        print(f"edge ui for {args.minutes:g} min, run queue read every {seconds} s ({work})", flush=True)
-        home, cpu = soak(work, args.minutes, seconds)
-        results[seconds] = report(run_records(home))
-        print(f"  CPU of the daemon, webserver and code server: {cpu:.1f} s")
+    settings = itertools.product(
+        [int(s) for s in args.dequeue_seconds.split(",")],
+        [v.strip().lower() == "true" for v in args.price_with_poll.split(",")],
+    )
+    for seconds, priced in settings:
+        label = f"queue every {seconds} s, markets poll {'with' if priced else 'without'} the comparator"
+        work = Path(tempfile.mkdtemp(prefix=f"edge-latency-{seconds}s-{priced}-"))
+        print(f"edge ui for {args.minutes:g} min, {label} ({work})", flush=True)
+        home, cpu, workers = soak(work, args.minutes, seconds, priced)
+        results[label] = report(run_records(home))
+        print(
+            f"  CPU of the daemon, webserver and code server: {cpu:.1f} s; "
+            f"of the run workers they reaped: {workers:.1f} s"
+        )
         if not args.keep:
             subprocess.run(["rm", "-rf", str(work)], check=False)
     base, *others = results
-    for seconds in others:
-        ratio = results[base] / results[seconds]
+    for label in others:
+        ratio = results[base] / results[label]
         print(
-            f"poll -> comparator done, median: {results[base]:.2f} s at {base} s, "
-            f"{results[seconds]:.2f} s at {seconds} s ({ratio:.2f}x)"
+            f"poll -> signals, median: {results[base]:.2f} s ({base}), "
+            f"{results[label]:.2f} s ({label}): {ratio:.2f}x"
         )
 
 
