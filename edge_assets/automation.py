@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -56,46 +57,43 @@ def every_minutes_cron(minutes: int) -> str:
 
 
 def _current_hour_schedule(
-    name: str, job: "UnresolvedAssetJobDefinition", cron: str, offset: timedelta = timedelta(0)
+    name: str,
+    job: "UnresolvedAssetJobDefinition",
+    cron: str,
+    offset: timedelta = timedelta(0),
+    selection: Callable[[dg.DagsterInstance, str], list[dg.AssetKey]] | None = None,
 ) -> dg.ScheduleDefinition:
-    """Each tick polls into the partition of its own hour (offset -1h: the last complete hour)."""
+    """Each tick polls into the partition of its own hour (offset -1h: the last complete hour);
+    ``selection`` picks the job's assets for the hour (default: all of them)."""
 
     @dg.schedule(name=name, cron_schedule=cron, job=job, default_status=RUNNING, execution_timezone="UTC")
     def _schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
         at = context.scheduled_execution_time.astimezone(UTC) + offset
         key = hour_key(at)
         return dg.RunRequest(
-            run_key=f"{name}:{context.scheduled_execution_time.isoformat()}", partition_key=key
+            run_key=f"{name}:{context.scheduled_execution_time.isoformat()}",
+            partition_key=key,
+            asset_selection=selection(context.instance, key) if selection else None,
         )
 
     return _schedule
 
 
-@dg.schedule(
-    name="pm_markets_every_minute",
-    cron_schedule="* * * * *",
-    job=markets_job,
-    default_status=RUNNING,
-    execution_timezone="UTC",
-)
-def markets_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    """A Gamma poll of its own hour, with the comparator chain behind it in the same run once the
-    hour's live odds exist: a separate comparator run, requested by the sensor after the poll,
-    cost a run start (~2.5 s) and the sensor's wait (~2.6 s), half the way from poll to signals."""
-    at = context.scheduled_execution_time.astimezone(UTC)
-    key = hour_key(at)
+def markets_poll_selection(instance: dg.DagsterInstance, hour: str) -> list[dg.AssetKey]:
+    """The Gamma poll, with the comparator chain behind it in the same run once the hour's live
+    odds exist: a separate comparator run, requested by the sensor after the poll, cost a run start
+    (~2.5 s) and the sensor's wait (~2.6 s), half the way from poll to signals."""
     selection = [ingest.pm_markets.key]
     if get_settings().price_with_markets_poll and not _missing_inputs(
-        context.instance, key, needs=[ingest.oddsapi_live.key]
+        instance, hour, needs=[ingest.oddsapi_live.key]
     ):
         selection += [a.key for a in COMPARATOR_CHAIN]
-    return dg.RunRequest(
-        run_key=f"pm_markets_every_minute:{context.scheduled_execution_time.isoformat()}",
-        partition_key=key,
-        asset_selection=selection,
-    )
+    return selection
 
 
+markets_schedule = _current_hour_schedule(
+    "pm_markets_every_minute", markets_job, "* * * * *", selection=markets_poll_selection
+)
 live_odds_schedule = _current_hour_schedule(
     "oddsapi_live_poll", live_odds_job, every_minutes_cron(get_settings().odds_live_every_minutes)
 )
