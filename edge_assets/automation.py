@@ -43,7 +43,7 @@ def job(name: str, selection: list) -> "UnresolvedAssetJobDefinition":
 
 
 comparator_job = job("comparator_job", COMPARATOR_CHAIN)
-# a markets poll runs the comparator chain itself once its hour has live odds (markets_schedule)
+# a markets poll runs the comparator chain itself once its hour has live odds (markets_poll_selection)
 markets_job = job("pm_markets_job", [ingest.pm_markets, *COMPARATOR_CHAIN])
 live_odds_job = job("oddsapi_live_job", [ingest.oddsapi_live])
 books_job = job("order_books_job", [ingest.pm_order_book_snapshots])

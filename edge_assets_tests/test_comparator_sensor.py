@@ -539,7 +539,7 @@ def test_a_markets_poll_prices_its_hour_in_its_own_run_once_the_hour_has_odds(
             *chain,
         ]
         checked = {c.asset_key for c in run.get_asset_check_evaluations()}
-        assert {ingest.pm_markets.key, automation.comparator.signals.key} <= checked
+        assert checked == {ingest.pm_markets.key, chain[0], automation.comparator.signals.key}
         signals = instance.fetch_materializations(
             dg.AssetRecordsFilter(asset_key=automation.comparator.signals.key, asset_partitions=[hour]),
             limit=1,
@@ -557,10 +557,11 @@ def test_a_markets_poll_prices_its_hour_in_its_own_run_once_the_hour_has_odds(
         get_settings.cache_clear()
         try:
             selection, _ = poll_at(3)
-        finally:
+            fourth = tick(third.cursor)
+        finally:  # no cached settings with the switch off for the tests after this one
+            monkeypatch.delenv("EDGE_PRICE_WITH_MARKETS_POLL")
             get_settings.cache_clear()
         assert selection == [ingest.pm_markets.key]
-        fourth = tick(third.cursor)
         assert [(r.job_name, r.partition_key) for r in fourth.run_requests] == [("comparator_job", hour)]
 
 
