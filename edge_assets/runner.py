@@ -52,7 +52,8 @@ concurrency:
         limit: 1
 """
 # Every run waits in that queue for the daemon's next pass over it: at Dagster's default of 5 s,
-# ~2.5 s for each of a poll's two runs (the poll, then its comparator run); one query a second.
+# ~2.5 s for each run on a poll's way to its signals (an odds poll, then its comparator run); one
+# query a second.
 # Added beside edge's own queue only: a queue the user configured is theirs.
 RUN_QUEUE_YAML = """\
 run_queue:
