@@ -1,13 +1,16 @@
 """Live operation latency under `edge ui`: from a poll run's creation to its hour's signals.
 
 Starts `edge ui` (embedded simulator, schedules and sensors on) on a new instance for some minutes,
-once per setting compared (run-queue dequeue interval x EDGE_PRICE_WITH_MARKETS_POLL), stops it, and
-reads the instance's run records and RUN_STARTING events (a run leaves the queue). Per run: queue
-wait (created -> launched), worker start (launched -> started), run time; per poll (`pm_markets_job`,
-`oddsapi_live_job`): poll run created -> its own end when it ran the comparator chain, else -> the
-first comparator run of its hour created after the poll ended -> that run's end.
+once per setting compared (run-queue dequeue interval x mode), stops it, and reads the instance's run
+records and RUN_STARTING events (a run leaves the queue). Modes (MODES): `separate`, each poll and
+each comparator run a run of its own; `priced`, a Gamma poll's run prices its hour
+(EDGE_PRICE_WITH_MARKETS_POLL); `fused`, it also polls the live odds at their cadence
+(EDGE_ODDS_WITH_MARKETS_POLL, the default). Per run: queue wait (created -> launched), worker start
+(launched -> started), run time; per poll (Gamma, odds, or both in one run): poll run created -> its
+own end when it ran the comparator chain, else -> the first comparator run of its hour created after
+the poll ended -> that run's end.
 
-    .venv/bin/python bench/live_latency.py [--minutes 7] [--dequeue-seconds 1] [--price-with-poll false,true]
+    .venv/bin/python bench/live_latency.py [--minutes 7] [--dequeue-seconds 1] [--modes separate,priced,fused]
 """
 
 import argparse
@@ -27,11 +30,12 @@ from typing import Any
 
 POLL_JOBS = ("pm_markets_job", "oddsapi_live_job")
 PARTITION_TAG = "dagster/partition"
+# mode -> (EDGE_PRICE_WITH_MARKETS_POLL, EDGE_ODDS_WITH_MARKETS_POLL)
+MODES = {"separate": (False, False), "priced": (True, False), "fused": (True, True)}
+POLL_KINDS = ("Gamma", "odds", "Gamma + odds")
 
 
-def soak(
-    work: Path, minutes: float, dequeue_seconds: int, price_with_poll: bool
-) -> tuple[Path, float, float]:
+def soak(work: Path, minutes: float, dequeue_seconds: int, mode: str) -> tuple[Path, float, float]:
     """`edge ui` for ``minutes`` on a new instance whose queue is read every ``dequeue_seconds``;
     its home, the CPU seconds its long-lived processes (daemon, webserver, code server) used, and
     those of the run workers they reaped."""
@@ -58,7 +62,8 @@ def soak(
         EDGE_DUCKDB_PATH=str(work / "w.duckdb"),
         EDGE_DAGSTER_HOME=str(home),
         EDGE_MLFLOW_TRACKING_URI=f"sqlite:///{work / 'mlflow.db'}",
-        EDGE_PRICE_WITH_MARKETS_POLL=str(price_with_poll).lower(),
+        EDGE_PRICE_WITH_MARKETS_POLL=str(MODES[mode][0]).lower(),
+        EDGE_ODDS_WITH_MARKETS_POLL=str(MODES[mode][1]).lower(),
     )
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -96,6 +101,7 @@ with dg.DagsterInstance.get() as instance:
         out.append(dict(
             job=run.job_name, partition=run.tags.get({PARTITION_TAG!r}), status=run.status.value,
             priced=dg.AssetKey("signals") in (run.asset_selection or ()),
+            with_odds=dg.AssetKey("oddsapi_live") in (run.asset_selection or ()),
             created=record.create_timestamp.timestamp(),
             launched=launched[0].timestamp if launched else None,
             started=record.start_time, ended=record.end_time,
@@ -129,25 +135,31 @@ def report(runs: list[dict[str, Any]]) -> float:
     print(f"  queue wait (created -> launched):    {_summary(queued)}")
     print(f"  worker start (launched -> started):  {_summary(starting)}")
     for job in ("pm_markets_job", "oddsapi_live_job", "comparator_job"):
-        for priced in (False, True):
-            runs_of = [r["ended"] - r["started"] for r in by_job[job] if r["priced"] == priced]
+        for priced, with_odds in itertools.product((False, True), (False, True)):
+            runs_of = [
+                r["ended"] - r["started"]
+                for r in by_job[job]
+                if r["priced"] == priced and r["with_odds"] == with_odds
+            ]
             if runs_of:
-                label = f"{job}{' + chain' if priced and job != 'comparator_job' else ''}"
-                print(f"  {label:<25} run time: {_summary(runs_of)}")
+                label = job + (" + odds" if with_odds else "")
+                label += " + chain" if priced and job != "comparator_job" else ""
+                print(f"  {label:<32} run time: {_summary(runs_of)}")
     comparators = sorted(by_job["comparator_job"], key=lambda r: r["created"])
     to_signal, poll_runs, sensor_waits, comparator_runs, in_run = [], [], [], [], []
-    per_job: dict[str, list[float]] = defaultdict(list)
+    per_kind: dict[str, list[float]] = defaultdict(list)
     for poll in (r for job in POLL_JOBS for r in by_job[job] if r["status"] == "SUCCESS"):
+        kind = "odds" if poll["job"] == "oddsapi_live_job" else POLL_KINDS[2 if poll["with_odds"] else 0]
         after = [
             c for c in comparators if c["partition"] == poll["partition"] and c["created"] >= poll["ended"]
         ]
         if poll["priced"]:  # the poll's own run priced its hour
             to_signal.append(poll["ended"] - poll["created"])
             in_run.append(poll["ended"] - poll["created"])
-            per_job[poll["job"]].append(to_signal[-1])
+            per_kind[kind].append(to_signal[-1])
         elif after:
             to_signal.append(after[0]["ended"] - poll["created"])
-            per_job[poll["job"]].append(to_signal[-1])
+            per_kind[kind].append(to_signal[-1])
             poll_runs.append(poll["ended"] - poll["created"])
             sensor_waits.append(after[0]["created"] - poll["ended"])
             comparator_runs.append(after[0]["ended"] - after[0]["created"])
@@ -155,8 +167,9 @@ def report(runs: list[dict[str, Any]]) -> float:
     print(f"  poll run, created -> ended:          {_summary(poll_runs)}")
     print(f"  sensor, poll ended -> comparator run: {_summary(sensor_waits)}")
     print(f"  comparator run, created -> ended:    {_summary(comparator_runs)}")
-    for job in POLL_JOBS:
-        print(f"  {job} created -> signals done: {_summary(per_job[job])}")
+    for kind in POLL_KINDS:
+        if per_kind[kind]:
+            print(f"  {kind + ' poll':<16} created -> signals done: {_summary(per_kind[kind])}")
     print(f"  poll run created -> signals done:    {_summary(to_signal)}")
     return statistics.median(to_signal) if to_signal else float("nan")
 
@@ -168,22 +181,21 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=7.0)
     parser.add_argument("--dequeue-seconds", default="1", help="run queue intervals to compare")
     parser.add_argument(
-        "--price-with-poll",
-        default="false,true",
-        help="EDGE_PRICE_WITH_MARKETS_POLL values to compare at each interval (the first: the baseline)",
+        "--modes",
+        default="separate,priced,fused",
+        help=f"modes to compare at each interval, of {', '.join(MODES)} (the first: the baseline)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the instances and lakes")
     args = parser.parse_args()
     results = {}
-    settings = itertools.product(
-        [int(s) for s in args.dequeue_seconds.split(",")],
-        [v.strip().lower() == "true" for v in args.price_with_poll.split(",")],
-    )
-    for seconds, priced in settings:
-        label = f"queue every {seconds} s, markets poll {'with' if priced else 'without'} the comparator"
-        work = Path(tempfile.mkdtemp(prefix=f"edge-latency-{seconds}s-{priced}-"))
+    modes = [m.strip() for m in args.modes.split(",")]
+    if unknown := set(modes) - set(MODES):
+        parser.error(f"unknown mode(s) {', '.join(sorted(unknown))}: pick from {', '.join(MODES)}")
+    for seconds, mode in itertools.product([int(s) for s in args.dequeue_seconds.split(",")], modes):
+        label = f"queue every {seconds} s, {mode}"
+        work = Path(tempfile.mkdtemp(prefix=f"edge-latency-{seconds}s-{mode}-"))
         print(f"edge ui for {args.minutes:g} min, {label} ({work})", flush=True)
-        home, cpu, workers = soak(work, args.minutes, seconds, priced)
+        home, cpu, workers = soak(work, args.minutes, seconds, mode)
         results[label] = report(run_records(home))
         print(
             f"  CPU of the daemon, webserver and code server: {cpu:.1f} s; "

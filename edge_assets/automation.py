@@ -43,8 +43,9 @@ def job(name: str, selection: list) -> "UnresolvedAssetJobDefinition":
 
 
 comparator_job = job("comparator_job", COMPARATOR_CHAIN)
-# a markets poll runs the comparator chain itself once its hour has live odds (markets_poll_selection)
-markets_job = job("pm_markets_job", [ingest.pm_markets, *COMPARATOR_CHAIN])
+# a markets poll also polls the live odds at their cadence and runs the comparator chain behind them
+# (markets_poll_selection): a tick asks for the part of this job it needs
+markets_job = job("pm_markets_job", [ingest.pm_markets, ingest.oddsapi_live, *COMPARATOR_CHAIN])
 live_odds_job = job("oddsapi_live_job", [ingest.oddsapi_live])
 books_job = job("order_books_job", [ingest.pm_order_book_snapshots])
 historical_job = job("oddsapi_historical_job", [ingest.oddsapi_historical_hourly])
@@ -56,15 +57,20 @@ def every_minutes_cron(minutes: int) -> str:
     return "0 * * * *" if minutes >= 60 else f"*/{minutes} * * * *"
 
 
+def on_cadence(minute: int, every: int) -> bool:
+    """Whether `every_minutes_cron(every)` fires at this minute of the hour."""
+    return minute == 0 if every >= 60 else minute % every == 0
+
+
 def _current_hour_schedule(
     name: str,
     job: "UnresolvedAssetJobDefinition",
     cron: str,
     offset: timedelta = timedelta(0),
-    selection: Callable[[dg.DagsterInstance, str], list[dg.AssetKey]] | None = None,
+    selection: Callable[[dg.DagsterInstance, datetime], list[dg.AssetKey]] | None = None,
 ) -> dg.ScheduleDefinition:
     """Each tick polls into the partition of its own hour (offset -1h: the last complete hour);
-    ``selection`` picks the job's assets for the hour (default: all of them)."""
+    ``selection`` picks the job's assets for the tick's time (default: all of them)."""
 
     @dg.schedule(name=name, cron_schedule=cron, job=job, default_status=RUNNING, execution_timezone="UTC")
     def _schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
@@ -73,19 +79,24 @@ def _current_hour_schedule(
         return dg.RunRequest(
             run_key=f"{name}:{context.scheduled_execution_time.isoformat()}",
             partition_key=key,
-            asset_selection=selection(context.instance, key) if selection else None,
+            asset_selection=selection(context.instance, at) if selection else None,
         )
 
     return _schedule
 
 
-def markets_poll_selection(instance: dg.DagsterInstance, hour: str) -> list[dg.AssetKey]:
-    """The Gamma poll, with the comparator chain behind it in the same run once the hour's live
-    odds exist: a separate comparator run, requested by the sensor after the poll, cost a run start
-    (~2.5 s) and the sensor's wait (~2.6 s), half the way from poll to signals."""
+def markets_poll_selection(instance: dg.DagsterInstance, at: datetime) -> list[dg.AssetKey]:
+    """The Gamma poll; the live odds poll too when the odds cadence falls on this minute; the
+    comparator chain behind them once the hour has live odds. A comparator run of its own, requested
+    by the sensor after a poll, cost a run start (~2.5 s) and the sensor's wait (~2.6 s), half the way
+    from a poll to its signals; an odds poll in a run of its own cost one more run start."""
+    settings = get_settings()
     selection = [ingest.pm_markets.key]
-    if get_settings().price_with_markets_poll and not _missing_inputs(
-        instance, hour, needs=[ingest.oddsapi_live.key]
+    if settings.odds_with_markets_poll and on_cadence(at.minute, settings.odds_live_every_minutes):
+        selection.append(ingest.oddsapi_live.key)
+    if settings.price_with_markets_poll and (
+        ingest.oddsapi_live.key in selection
+        or not _missing_inputs(instance, hour_key(at), needs=[ingest.oddsapi_live.key])
     ):
         selection += [a.key for a in COMPARATOR_CHAIN]
     return selection
@@ -94,6 +105,7 @@ def markets_poll_selection(instance: dg.DagsterInstance, hour: str) -> list[dg.A
 markets_schedule = _current_hour_schedule(
     "pm_markets_every_minute", markets_job, "* * * * *", selection=markets_poll_selection
 )
+# in service only when EDGE_ODDS_WITH_MARKETS_POLL is off (SCHEDULES): else the markets poll polls the odds
 live_odds_schedule = _current_hour_schedule(
     "oddsapi_live_poll", live_odds_job, every_minutes_cron(get_settings().odds_live_every_minutes)
 )
@@ -153,8 +165,8 @@ def books_refresh(instance: dg.DagsterInstance, hour: str, now: datetime) -> dg.
     minimum_interval_seconds=1,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="New oddsapi_live / pm_markets / order book data -> one comparator run per touched hour "
-    "(the current and the previous one; earlier hours are backfills'); the current hour's books re-polled "
-    "when older than EDGE_BOOKS_MAX_AGE_MINUTES.",
+    "(the current and the previous one; earlier hours are backfills'), unless the poll's own run priced "
+    "it; the current hour's books re-polled when older than EDGE_BOOKS_MAX_AGE_MINUTES.",
 )
 def comparator_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     """The cursor is the highest storage id already scored, so nothing is scored twice or missed."""
@@ -175,7 +187,7 @@ def comparator_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
             if not record.partition_key:
                 continue
             touched.add(record.partition_key)
-            if key == ingest.pm_markets.key and record.partition_key >= live_from:
+            if key in POLLED_WITH_CHAIN and record.partition_key >= live_from:
                 if record.run_id not in runs_comparator:
                     runs_comparator[record.run_id] = _runs_comparator(context.instance, record.run_id)
                 if runs_comparator[record.run_id]:
@@ -200,7 +212,7 @@ def comparator_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     if current in touched and (refresh := books_refresh(context.instance, current, now)):
         requests.append(refresh)
     notes += [f"{h}: waiting for {', '.join(m)}" for h, m in waiting.items() if m]
-    notes += [f"{h}: priced in the run of its markets poll" for h in sorted(priced - hours)]
+    notes += [f"{h}: priced in the run of its poll" for h in sorted(priced - hours)]
     if requests:
         if notes:
             context.log.info("; ".join(notes))
@@ -209,6 +221,8 @@ def comparator_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
 
 
 COMPARATOR_NEEDS = [ingest.pm_markets.key, ingest.oddsapi_live.key]  # books may come from the hour before
+POLLED_WITH_CHAIN = {ingest.pm_markets.key, ingest.oddsapi_live.key}  # by pm_markets_job runs
+CHAIN_STEPS = {a.op.name for a in COMPARATOR_CHAIN}
 
 
 def _missing_inputs(
@@ -218,9 +232,13 @@ def _missing_inputs(
 
 
 def _runs_comparator(instance: dg.DagsterInstance, run_id: str) -> bool:
-    """Whether the run also materializes `signals`: then it priced its own data."""
+    """Whether the run also materializes `signals`, pricing its own data. One that has failed (say,
+    at the odds poll beside its Gamma poll) did not, so the sensor prices its data; one failing after
+    this tick is re-priced by the next minute's poll."""
     run = instance.get_run_by_id(run_id)
-    return bool(run and run.asset_selection and comparator.signals.key in run.asset_selection)
+    if run is None or run.status in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED):
+        return False
+    return bool(run.asset_selection and comparator.signals.key in run.asset_selection)
 
 
 SEED_ASSETS = [seeds.team_aliases, seeds.fee_tables, seeds.cost_models]
@@ -264,25 +282,38 @@ def seeds_sensor(context: dg.SensorEvaluationContext, lake: LakeResource) -> dg.
     return dg.RunRequest(asset_selection=[dg.AssetKey(n) for n in sorted(stale)], tags={SEEDS_TAG: signature})
 
 
-# the job that refreshes each table the freshness monitor watches
+# the job that refreshes each table the freshness monitor watches (freshness_job)
 FRESHNESS_JOBS = {
     "pm_markets": markets_job.name,
-    "oddsapi_live": live_odds_job.name,
+    "oddsapi_live": markets_job.name,
     "pm_order_book_snapshots": books_job.name,
 }
 
 
-def run_failure_reason(instance: dg.DagsterInstance, run_id: str) -> str:
-    """The first failed step's description (a `dg.Failure`'s) or error message."""
+def freshness_job(table: str) -> str:
+    if table == ingest.oddsapi_live.key.to_user_string() and not get_settings().odds_with_markets_poll:
+        return live_odds_job.name
+    return FRESHNESS_JOBS[table]
+
+
+NOT_A_STEP = "the run failed before any step ran"
+
+
+def failed_steps(instance: dg.DagsterInstance, run_id: str) -> dict[str, str]:
+    """Each failed step's key and description (a `dg.Failure`'s) or error message, in order."""
+    failed: dict[str, str] = {}
     for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_FAILURE):
         data = entry.dagster_event.step_failure_data if entry.dagster_event else None
-        if data is not None:
+        if data is not None and entry.step_key and entry.step_key not in failed:
             told = data.user_failure_data.description if data.user_failure_data else None
-            if told:
-                return told
-            if data.error:
-                return _error_chain(data.error)
-    return "the run failed before any step ran"
+            if told or data.error:
+                failed[entry.step_key] = told or _error_chain(data.error)  # type: ignore[arg-type]
+    return failed
+
+
+def run_failure_reason(instance: dg.DagsterInstance, run_id: str) -> str:
+    """The first failed step's reason."""
+    return next(iter(failed_steps(instance, run_id).values()), NOT_A_STEP)
 
 
 def _error_chain(error: SerializableErrorInfo) -> str:
@@ -295,12 +326,19 @@ def _error_chain(error: SerializableErrorInfo) -> str:
     return "; caused by ".join(texts)
 
 
-def last_run_failure(instance: dg.DagsterInstance, job_name: str) -> str | None:
-    """Why the job's latest run failed, or None when it did not (or never ran)."""
-    runs = instance.get_runs(filters=dg.RunsFilter(job_name=job_name), limit=1)
-    if not runs or runs[0].status != dg.DagsterRunStatus.FAILURE:
+def last_run_failure(instance: dg.DagsterInstance, job_name: str, asset: str | None = None) -> str | None:
+    """Why the job's latest run (that selected ``asset``) failed (at ``asset``'s step), or None
+    when it did not (or never ran). A markets poll polls the odds every few minutes: a successful
+    poll without them must not hide the failure of the last one with them."""
+    key = dg.AssetKey(asset) if asset else None
+    runs = instance.get_runs(filters=dg.RunsFilter(job_name=job_name), limit=61 if key else 1)
+    latest = next((r for r in runs if key is None or not r.asset_selection or key in r.asset_selection), None)
+    if latest is None or latest.status != dg.DagsterRunStatus.FAILURE:
         return None
-    return run_failure_reason(instance, runs[0].run_id)
+    failed = failed_steps(instance, latest.run_id)
+    if not failed:
+        return NOT_A_STEP
+    return failed.get(asset) if asset else next(iter(failed.values()))
 
 
 @dg.sensor(
@@ -331,10 +369,10 @@ def monitor_alerts_sensor(
         passed = "no alerts" if quiet else "all monitors pass"
         return dg.SensorResult(skip_reason=f"{passed}{waiting}", cursor=cursor)
     texts = {o.name: o.message for o in failed}
-    for table, job_name in FRESHNESS_JOBS.items():
-        name = f"{table}_fresh"
-        if name in texts and (why := last_run_failure(context.instance, job_name)):
-            texts[name] += f"; the latest {job_name} run failed: {why}"
+    for table in FRESHNESS_JOBS:
+        name, job_name = f"{table}_fresh", freshness_job(table)
+        if name in texts and (why := last_run_failure(context.instance, job_name, table)):
+            texts[name] += f"; the latest {job_name} run polling it failed: {why}"
     hour = hour_key(now)
     report = alerts.send(
         [
@@ -489,6 +527,7 @@ run_retention_job, run_retention_schedule = nightly_op_job(
 # freshness monitor, which tolerates a transient failure and says why when it persists
 RUN_FAILURE_JOBS = [
     comparator_job,
+    markets_job,  # only when its comparator chain failed: a failed poll is the freshness monitor's
     seeds_job,
     historical_job,
     scores_job,
@@ -505,20 +544,24 @@ RUN_FAILURE_JOBS = [
     monitored_jobs=RUN_FAILURE_JOBS,  # type: ignore[arg-type]
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=60,
-    description="Alert when a comparator, seeds, historical odds, scores, features, training, paper "
-    "trades, raw compaction or run retention run fails: once per job per hour, with the reason.",
+    description="Alert when a comparator (also in a markets poll), seeds, historical odds, scores, "
+    "features, training, paper trades, raw compaction or run retention run fails: once per job per "
+    "hour, with the reason.",
 )
 def run_failure_alerts(context: dg.RunFailureSensorContext, alerts: AlertsResource) -> None:
     from edge_assets.alerts import Alert
 
     run = context.dagster_run
+    failed = failed_steps(context.instance, run.run_id)
+    if run.job_name == markets_job.name and not CHAIN_STEPS & failed.keys():
+        return  # a failed poll: monitor_alerts_sensor says so when its table goes stale, with this reason
     record = context.instance.get_run_record_by_id(run.run_id)
     ended = record.end_time if record and record.end_time else datetime.now(UTC).timestamp()
     hour = hour_key(datetime.fromtimestamp(ended, UTC))  # the hour it failed, not the hour it is seen
     partition = run.tags.get("dagster/partition") or (
         f"{run.tags[RANGE_START]}..{run.tags[RANGE_END]}" if RANGE_START in run.tags else None
     )
-    why = run_failure_reason(context.instance, run.run_id)
+    why = next(iter(failed.values()), NOT_A_STEP)
     where = f" (partition {partition})" if partition else ""
     alerts.send(
         [
@@ -535,7 +578,7 @@ SCHEDULES = [
     raw_compaction_schedule,
     run_retention_schedule,
     markets_schedule,
-    live_odds_schedule,
+    *([] if get_settings().odds_with_markets_poll else [live_odds_schedule]),
     books_schedule,
     historical_schedule,
     scores_schedule,

@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     odds_live_every_minutes: int = Field(
         2, ge=1, le=60, description="minutes between live odds polls (each costs markets × regions per sport)"
     )
+    odds_with_markets_poll: bool = Field(
+        True,
+        description="the live odds are polled in the run of the Gamma poll at their cadence (no "
+        "oddsapi_live_poll schedule): the hour is priced on both at once, one run start instead of "
+        "three; false: an oddsapi_live_job run of its own, priced by comparator_sensor",
+    )
     http_timeout_s: float = Field(10.0, gt=0)
     books_max_age_minutes: int = Field(
         10,
@@ -73,7 +79,8 @@ class Settings(BaseSettings):
     price_with_markets_poll: bool = Field(
         True,
         description="a Gamma poll run also runs the comparator chain for its hour once the hour's live "
-        "odds exist, saving a run start and the sensor's wait (poll to signals ~5 s sooner); "
+        "odds exist (or the run polls them), saving a run start and the sensor's wait (poll to signals "
+        "~5 s sooner); "
         "false: every comparator run goes through comparator_sensor",
     )
     min_ev: float = Field(0.03, description="minimum EV after all costs per dollar")

@@ -401,6 +401,8 @@ def test_quota_prints_the_schedules_credits_and_how_long_the_key_lasts(
 
 
 def test_live_odds_cadence_comes_from_settings(tmp_path: Path) -> None:
+    """The cadence of the odds schedule, in service with EDGE_ODDS_WITH_MARKETS_POLL off (the markets
+    poll reads the same setting: test_comparator_sensor)."""
     from edge_assets.automation import every_minutes_cron, live_odds_schedule
 
     assert live_odds_schedule.cron_schedule == "*/2 * * * *"  # the default
@@ -412,7 +414,7 @@ def test_live_odds_cadence_comes_from_settings(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-c", code],
         cwd=tmp_path,
-        env={**_env(tmp_path), "EDGE_ODDS_LIVE_EVERY_MINUTES": "10"},
+        env={**_env(tmp_path), "EDGE_ODDS_LIVE_EVERY_MINUTES": "10", "EDGE_ODDS_WITH_MARKETS_POLL": "false"},
         capture_output=True,
         text=True,
         timeout=60,

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from edge_assets import automation, checks, monitoring
-from edge_assets.assets import ingest
+from edge_assets.assets import ingest, seeds
 from edge_assets.partitions import hour_key
 from edge_assets.resources import build_resources
 from edge_assets.schemas import ODDS_QUOTES, conform
@@ -18,6 +18,8 @@ from edge_assets.settings import get_settings, load_settings
 from edge_assets_tests.scripted_server import Reply, ScriptedServer
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+ALL_SEEDS = [seeds.team_aliases, seeds.fee_tables, seeds.cost_models]
+CHAIN = automation.COMPARATOR_CHAIN
 
 
 def _quotes(at: datetime, sports: list[str]) -> pl.DataFrame:
@@ -253,24 +255,36 @@ def out_of_credits(
         get_settings.cache_clear()
 
 
+@pytest.mark.parametrize("odds_with_markets_poll", [True, False])
 def test_a_stale_tables_alert_says_why_its_last_run_failed(
-    out_of_credits: dict[str, object], capsys: pytest.CaptureFixture[str]
+    out_of_credits: dict[str, object],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    odds_with_markets_poll: bool,
 ) -> None:
-    """Out of credits: the live odds go stale and the alert says so, not only "behind"."""
+    """Out of credits: the live odds go stale and the alert says so, not only "behind"; polled in
+    the markets poll's runs (the default) or in runs of their own."""
+    monkeypatch.setenv("EDGE_ODDS_WITH_MARKETS_POLL", str(odds_with_markets_poll).lower())
+    get_settings.cache_clear()
+    job, other = ("pm_markets_job", "oddsapi_live_job")[:: 1 if odds_with_markets_poll else -1]
     defs = dg.Definitions(
-        assets=[ingest.oddsapi_live],
-        jobs=[automation.live_odds_job],
+        assets=[*ALL_SEEDS, ingest.pm_markets, ingest.pm_order_book_snapshots, ingest.oddsapi_live, *CHAIN],
+        jobs=[automation.markets_job, automation.live_odds_job],
         sensors=[automation.monitor_alerts_sensor],
         resources=out_of_credits,
     )
     with dg.instance_for_test() as instance:
-        run = defs.resolve_job_def("oddsapi_live_job").execute_in_process(
-            instance=instance, partition_key=hour_key(datetime.now(UTC)), raise_on_error=False
+        run = defs.resolve_job_def(job).execute_in_process(
+            instance=instance,
+            partition_key=hour_key(datetime.now(UTC)),
+            asset_selection=[ingest.oddsapi_live.key],
+            raise_on_error=False,
         )
         assert not run.success
-        why = automation.last_run_failure(instance, "oddsapi_live_job")
+        why = automation.last_run_failure(instance, job, "oddsapi_live")
         assert why == f"oddsapi_live: stopped cleanly, {OUT_OF_CREDITS}"
-        assert automation.last_run_failure(instance, "pm_markets_job") is None  # never ran
+        assert automation.last_run_failure(instance, job, "pm_markets") is None  # not polled there
+        assert automation.last_run_failure(instance, other) is None  # never ran
         sensor = defs.resolve_sensor_def("monitor_alerts_sensor")
         with dg.build_sensor_context(
             instance=instance,
@@ -281,8 +295,8 @@ def test_a_stale_tables_alert_says_why_its_last_run_failed(
             sensor.evaluate_tick(ctx)
     printed = capsys.readouterr().out
     stale = "oddsapi_live: no rows in the latest partitions"
-    assert f"oddsapi_live_fresh: {stale}; the latest oddsapi_live_job run failed: {why}" in printed
-    assert "the latest pm_markets_job run failed" not in printed and LIVE_KEY not in printed
+    assert f"oddsapi_live_fresh: {stale}; the latest {job} run polling it failed: {why}" in printed
+    assert printed.count("run polling it failed") == 1 and LIVE_KEY not in printed
 
 
 def test_a_failed_run_alerts_once_per_job_and_hour(
