@@ -20,6 +20,7 @@ from edge_assets.partitions import hour_key
 from edge_assets.resources import build_resources
 from edge_assets.settings import get_settings, load_settings
 from edge_assets.simulator import FaultConfig, SimulatorApp, World, serve
+from edge_assets_tests.test_monitoring import run_failure_alerts_on
 
 
 class _Sink(BaseHTTPRequestHandler):
@@ -475,11 +476,17 @@ def test_comparator_waits_for_the_hours_odds_and_re_polls_books_older_than_the_s
         )
 
 
-def test_a_markets_poll_prices_its_hour_in_its_own_run_once_the_hour_has_odds(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A comparator run of its own after each Gamma poll cost a run start and the sensor's wait: half
-    the way from a poll to its signals (bench/live_latency.py)."""
+def _markets_poll_defs(
+    tmp_path: Path,
+) -> tuple[
+    dict[str, object],
+    dg.Definitions,
+    dg.ScheduleDefinition,
+    dg.SensorDefinition,
+    dg.JobDefinition,
+    dg.RepositoryDefinition,
+]:
+    """The markets schedule, the comparator sensor and their jobs on the embedded simulator."""
     settings = load_settings(lake_root=str(tmp_path / "lake"), duckdb_path=str(tmp_path / "w.duckdb"))
     resources = build_resources(settings)
     defs = dg.Definitions(
@@ -490,10 +497,22 @@ def test_a_markets_poll_prices_its_hour_in_its_own_run_once_the_hour_has_odds(
         jobs=[automation.markets_job, automation.comparator_job, automation.books_job],
         resources=resources,
     )
-    schedule = defs.resolve_schedule_def("pm_markets_every_minute")
-    sensor = defs.resolve_sensor_def("comparator_sensor")
-    markets_job = defs.resolve_job_def("pm_markets_job")
-    repo = defs.get_repository_def()
+    return (
+        resources,
+        defs,
+        defs.resolve_schedule_def("pm_markets_every_minute"),
+        defs.resolve_sensor_def("comparator_sensor"),
+        defs.resolve_job_def("pm_markets_job"),
+        defs.get_repository_def(),
+    )
+
+
+def test_a_markets_poll_prices_its_hour_in_its_own_run_once_the_hour_has_odds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A comparator run of its own after each Gamma poll cost a run start and the sensor's wait: half
+    the way from a poll to its signals (bench/live_latency.py)."""
+    resources, defs, schedule, sensor, markets_job, repo = _markets_poll_defs(tmp_path)
     hour = hour_key(datetime(2026, 11, 20, 14, tzinfo=UTC))
     monkeypatch.setattr(automation, "_utcnow", lambda: datetime(2026, 11, 20, 14, 7, tzinfo=UTC))
     chain = [a.key for a in automation.COMPARATOR_CHAIN]
@@ -582,20 +601,7 @@ def test_a_markets_poll_at_the_odds_cadence_polls_the_odds_and_prices_both(
 ) -> None:
     """An odds poll in a run of its own, priced by a comparator run the sensor then asked for, took a
     median 8.85 s to signals against 4.51 s for a Gamma poll pricing its own hour (bench/live_latency.py)."""
-    settings = load_settings(lake_root=str(tmp_path / "lake"), duckdb_path=str(tmp_path / "w.duckdb"))
-    resources = build_resources(settings)
-    defs = dg.Definitions(
-        assets=ALL_ASSETS,
-        asset_checks=checks.CHECKS,
-        schedules=[automation.markets_schedule],
-        sensors=[automation.comparator_sensor],
-        jobs=[automation.markets_job, automation.comparator_job, automation.books_job],
-        resources=resources,
-    )
-    schedule = defs.resolve_schedule_def("pm_markets_every_minute")
-    sensor = defs.resolve_sensor_def("comparator_sensor")
-    markets_job = defs.resolve_job_def("pm_markets_job")
-    repo = defs.get_repository_def()
+    resources, defs, schedule, sensor, markets_job, repo = _markets_poll_defs(tmp_path)
     hour = hour_key(datetime(2026, 11, 20, 14, tzinfo=UTC))
     monkeypatch.setattr(automation, "_utcnow", lambda: datetime(2026, 11, 20, 14, 7, tzinfo=UTC))
     chain = [a.key for a in automation.COMPARATOR_CHAIN]
@@ -705,14 +711,6 @@ def test_a_failed_poll_keeps_its_markets_for_the_sensor_and_only_a_failed_chain_
                     instance=instance, partition_key=hour, asset_selection=selection, raise_on_error=False
                 )
 
-            def alert_on(result: dg.ExecuteInProcessResult) -> None:
-                run = instance.get_run_by_id(result.run_id)
-                (failed,) = instance.all_logs(result.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
-                with dg.build_run_status_sensor_context(
-                    "run_failure_alerts", failed.dagster_event, instance, run, resources=resources
-                ).for_run_failure() as ctx:
-                    automation.run_failure_alerts(ctx)
-
             _seeds_and_an_hours_polls(resources, instance, hour)
             first = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, definitions=defs))
             assert [r.job_name for r in first.run_requests] == ["comparator_job"]  # the polls above
@@ -727,7 +725,7 @@ def test_a_failed_poll_keeps_its_markets_for_the_sensor_and_only_a_failed_chain_
                 dg.build_sensor_context(instance=instance, definitions=defs, cursor=first.cursor)
             )
             assert [(r.job_name, r.partition_key) for r in second.run_requests] == [("comparator_job", hour)]
-            alert_on(broken)
+            run_failure_alerts_on(instance, broken.run_id, resources)
             assert "[monitor]" not in capsys.readouterr().out  # a failed poll is the freshness monitor's
             why = automation.last_run_failure(instance, "pm_markets_job", "oddsapi_live")
             assert why is not None and "body is not a JSON array of events" in why
@@ -742,7 +740,7 @@ def test_a_failed_poll_keeps_its_markets_for_the_sensor_and_only_a_failed_chain_
             failed_chain = poll([ingest.pm_markets.key, *chain])
             assert not failed_chain.success
             assert set(automation.failed_steps(instance, failed_chain.run_id)) == {"market_mappings"}
-            alert_on(failed_chain)
+            run_failure_alerts_on(instance, failed_chain.run_id, resources)
             (line,) = [ln for ln in capsys.readouterr().out.splitlines() if "[monitor]" in ln]
             reason = automation.failed_steps(instance, failed_chain.run_id)["market_mappings"]
             assert line.endswith(

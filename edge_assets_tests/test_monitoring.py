@@ -299,6 +299,16 @@ def test_a_stale_tables_alert_says_why_its_last_run_failed(
     assert printed.count("run polling it failed") == 1 and LIVE_KEY not in printed
 
 
+def run_failure_alerts_on(instance: dg.DagsterInstance, run_id: str, resources: dict[str, object]) -> None:
+    """`run_failure_alerts` as the daemon calls it for a failed run."""
+    run = instance.get_run_by_id(run_id)
+    (failed,) = instance.all_logs(run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
+    with dg.build_run_status_sensor_context(
+        "run_failure_alerts", failed.dagster_event, instance, run, resources=resources
+    ).for_run_failure() as ctx:
+        automation.run_failure_alerts(ctx)
+
+
 def test_a_failed_run_alerts_once_per_job_and_hour(
     out_of_credits: dict[str, object], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -316,12 +326,7 @@ def test_a_failed_run_alerts_once_per_job_and_hour(
                 instance=instance, partition_key=partition, raise_on_error=False
             )
             assert not result.success
-            run = instance.get_run_by_id(result.run_id)
-            (failed,) = instance.all_logs(result.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
-            with dg.build_run_status_sensor_context(
-                "run_failure_alerts", failed.dagster_event, instance, run, resources=out_of_credits
-            ).for_run_failure() as ctx:
-                automation.run_failure_alerts(ctx)
+            run_failure_alerts_on(instance, result.run_id, out_of_credits)
             ended = instance.get_run_record_by_id(result.run_id).end_time  # type: ignore[union-attr]
             hours.add(hour_key(datetime.fromtimestamp(ended, UTC)))  # type: ignore[arg-type]
             runs.append(result.run_id)
