@@ -282,18 +282,14 @@ def seeds_sensor(context: dg.SensorEvaluationContext, lake: LakeResource) -> dg.
     return dg.RunRequest(asset_selection=[dg.AssetKey(n) for n in sorted(stale)], tags={SEEDS_TAG: signature})
 
 
-# the job that refreshes each table the freshness monitor watches (freshness_job)
-FRESHNESS_JOBS = {
-    "pm_markets": markets_job.name,
-    "oddsapi_live": markets_job.name,
-    "pm_order_book_snapshots": books_job.name,
-}
-
-
-def freshness_job(table: str) -> str:
-    if table == ingest.oddsapi_live.key.to_user_string() and not get_settings().odds_with_markets_poll:
-        return live_odds_job.name
-    return FRESHNESS_JOBS[table]
+def freshness_jobs() -> dict[str, str]:
+    """The job whose runs poll each table the freshness monitor watches."""
+    odds_job = markets_job if get_settings().odds_with_markets_poll else live_odds_job
+    return {
+        "pm_markets": markets_job.name,
+        "oddsapi_live": odds_job.name,
+        "pm_order_book_snapshots": books_job.name,
+    }
 
 
 NOT_A_STEP = "the run failed before any step ran"
@@ -331,6 +327,7 @@ def last_run_failure(instance: dg.DagsterInstance, job_name: str, asset: str | N
     when it did not (or never ran). A markets poll polls the odds every few minutes: a successful
     poll without them must not hide the failure of the last one with them."""
     key = dg.AssetKey(asset) if asset else None
+    # the odds ride one markets poll an hour at least: an hour of one-minute polls back finds it
     runs = instance.get_runs(filters=dg.RunsFilter(job_name=job_name), limit=61 if key else 1)
     latest = next((r for r in runs if key is None or not r.asset_selection or key in r.asset_selection), None)
     if latest is None or latest.status != dg.DagsterRunStatus.FAILURE:
@@ -369,8 +366,8 @@ def monitor_alerts_sensor(
         passed = "no alerts" if quiet else "all monitors pass"
         return dg.SensorResult(skip_reason=f"{passed}{waiting}", cursor=cursor)
     texts = {o.name: o.message for o in failed}
-    for table in FRESHNESS_JOBS:
-        name, job_name = f"{table}_fresh", freshness_job(table)
+    for table, job_name in freshness_jobs().items():
+        name = f"{table}_fresh"
         if name in texts and (why := last_run_failure(context.instance, job_name, table)):
             texts[name] += f"; the latest {job_name} run polling it failed: {why}"
     hour = hour_key(now)
