@@ -87,9 +87,10 @@ def _current_hour_schedule(
 
 def markets_poll_selection(instance: dg.DagsterInstance, at: datetime) -> list[dg.AssetKey]:
     """The Gamma poll; the live odds poll too when the odds cadence falls on this minute; the
-    comparator chain behind them once the hour has live odds. A comparator run of its own, requested
-    by the sensor after a poll, cost a run start (~2.5 s) and the sensor's wait (~2.6 s), half the way
-    from a poll to its signals; an odds poll in a run of its own cost one more run start."""
+    comparator chain behind them once the hour has live odds or this run polls them. A comparator
+    run of its own, requested by the sensor after a poll, cost a run start (~2.5 s) and the sensor's
+    wait (~2.6 s), half the way from a poll to its signals; an odds poll in a run of its own cost one
+    more run start."""
     settings = get_settings()
     selection = [ingest.pm_markets.key]
     if settings.odds_with_markets_poll and on_cadence(at.minute, settings.odds_live_every_minutes):
