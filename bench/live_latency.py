@@ -81,7 +81,7 @@ def soak(work: Path, minutes: float, dequeue_seconds: int, mode: str) -> tuple[P
                     workers += times.children_user + times.children_system
             except psutil.NoSuchProcess:
                 pass
-        proc.send_signal(signal.SIGTERM)  # edge ui passes it on to dagster dev and its daemon
+        proc.send_signal(signal.SIGTERM)  # edge ui passes it on to dg dev and its daemon
         proc.wait(timeout=120)
     return home, cpu, workers
 

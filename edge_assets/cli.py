@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import sysconfig
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -301,11 +302,11 @@ def _sigint_default() -> None:
 
 
 def run_until_stopped(cmd: list[str], *, env: dict[str, str], cwd: Path | None = None) -> int:
-    """Run a long-lived server (dagster dev, mlflow ui) so that stopping `edge` stops it.
+    """Run a long-lived server (dg dev, mlflow ui) so that stopping `edge` stops it.
 
     Started in the background by a script (`nohup edge ui &`), a process inherits SIGINT ignored;
-    dagster dev maps SIGTERM to its SIGINT handler, so it ignored both and outlived a killed `edge
-    ui`, and the next start ran a second daemon on the same instance. The child gets SIGINT back,
+    dg dev (as dagster dev) maps SIGTERM to its SIGINT handler, so it ignored both and outlived a
+    killed `edge ui`, and the next start ran a second daemon on the same instance. The child gets SIGINT back,
     SIGTERM is passed on, and Ctrl-C (sent to both) waits for the child's own clean shutdown.
     """
     child = subprocess.Popen(cmd, env=env, cwd=cwd, preexec_fn=_sigint_default)
@@ -485,14 +486,22 @@ def cmd_prune_runs(args: argparse.Namespace) -> int:
     return 0
 
 
+def dagster_dev_command() -> list[str]:
+    """`dg dev` of this interpreter's install (`.venv/bin/edge ui` must work without the venv on
+    PATH); `dagster dev`, which 1.13 marks superseded, only where the `dg` script is missing."""
+    dg = Path(sysconfig.get_path("scripts")) / "dg"
+    if dg.exists():
+        return [str(dg), "dev"]
+    return [sys.executable, "-m", "dagster", "dev"]
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
     from edge_assets.runner import ensure_dagster_home
     from edge_assets.settings import get_settings
 
     ensure_dagster_home(get_settings().dagster_home, range_runs=False)
-    # this interpreter's dagster: `.venv/bin/edge ui` must work without the venv on PATH
     workspace = str(REPO_ROOT / "workspace.yaml")
-    cmd = [sys.executable, "-m", "dagster", "dev", "-w", workspace, "-h", args.host, "-p", str(args.port)]
+    cmd = [*dagster_dev_command(), "-w", workspace, "-h", args.host, "-p", str(args.port)]
     print("starting:", " ".join(cmd))
     return run_until_stopped(cmd, cwd=REPO_ROOT, env=os.environ.copy())
 
@@ -540,8 +549,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "ui",
-        help="start the Dagster UI (dagster dev) on the repo's workspace",
-        description="Start `dagster dev` with workspace.yaml and the local instance in data/.",
+        help="start the Dagster UI (dg dev) on the repo's workspace",
+        description="Start `dg dev` with workspace.yaml and the local instance in data/.",
     )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=3000)

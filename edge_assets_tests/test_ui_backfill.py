@@ -54,7 +54,7 @@ def edge_ui(tmp_path: Path) -> Iterator[str]:
         log=tmp_path / "ui.log",
         port=port,
         timeout_s=180,
-        group_stop=False,  # edge ui passes SIGTERM on to dagster dev and its daemon
+        group_stop=False,  # edge ui passes SIGTERM on to dg dev and its daemon
     ) as url:
         yield url
 
