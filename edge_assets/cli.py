@@ -507,14 +507,16 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from edge_assets.simulator import SimulatorApp, World, serve_forever
+    from edge_assets.simulator import FaultConfig, SimulatorApp, World, serve_forever
 
+    latency = f", {args.latency_ms:g} ms added to each response" if args.latency_ms else ""
     print(
         f"simulator (seed {args.seed}) on http://{args.host}:{args.port}: "
-        "Gamma /gamma, CLOB /clob, Odds API /v4"
+        f"Gamma /gamma, CLOB /clob, Odds API /v4{latency}"
     )
     print(f"use it with: EDGE_SIM_URL=http://{args.host}:{args.port} edge demo", flush=True)
-    serve_forever(port=args.port, host=args.host, app=SimulatorApp(World(args.seed)))
+    app = SimulatorApp(World(args.seed), faults=FaultConfig(latency_ms=args.latency_ms))
+    serve_forever(port=args.port, host=args.host, app=app)
     return 0
 
 
@@ -565,6 +567,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8900)
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument(
+        "--latency-ms",
+        type=float,
+        default=0.0,
+        help="wait this long before each response, as a remote API's round trip would (default 0)",
+    )
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser(

@@ -32,6 +32,7 @@ class SourceConfig:
     odds_base_url: str
     quota_reserve: int
     timeout_s: float
+    max_in_flight: int = 8  # requests a poll overlaps over HTTP (`HttpSource.each`)
 
     @property
     def embedded(self) -> bool:
@@ -102,6 +103,9 @@ def open_session(
         "timeout_s": cfg.timeout_s,
         "now": now,
         "retry": RetryPolicy(),
+        # in-process the simulator computes under the GIL: nothing to overlap, and one at a time
+        # keeps its fault counters in request order
+        "max_in_flight": 1 if cfg.embedded else cfg.max_in_flight,
     }
     if sleep is not None:
         common["sleep"] = sleep

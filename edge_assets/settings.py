@@ -67,6 +67,13 @@ class Settings(BaseSettings):
         "three; false: an oddsapi_live_job run of its own, priced by comparator_sensor",
     )
     http_timeout_s: float = Field(10.0, gt=0)
+    http_max_in_flight: int = Field(
+        8,
+        ge=1,
+        le=16,
+        description="requests one poll keeps in flight at once over HTTP (one per sport, hour or book "
+        "batch; the clients' rate limits still hold); the embedded simulator answers one at a time",
+    )
     books_max_age_minutes: int = Field(
         10,
         ge=1,

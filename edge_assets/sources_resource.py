@@ -20,6 +20,7 @@ class SourcesResource(dg.ConfigurableResource):
     odds_api_key_env: str = ODDS_API_KEY_ENV
     quota_reserve: int = 50
     timeout_s: float = 10.0
+    max_in_flight: int = 8
     sports: list[str] = list(DEFAULT_SPORTS)  # noqa: RUF012 (pydantic copies defaults)
     odds_regions: str = "us,eu"
     odds_markets: str = "h2h,spreads,totals"
@@ -36,6 +37,7 @@ class SourcesResource(dg.ConfigurableResource):
             odds_base_url=self.odds_base_url,
             quota_reserve=self.quota_reserve,
             timeout_s=self.timeout_s,
+            max_in_flight=self.max_in_flight,
         )
 
     def _api_key(self) -> str:
@@ -64,6 +66,7 @@ def build_source_resources(s: Settings) -> dict[str, object]:
             odds_base_url=s.odds_base_url,
             quota_reserve=s.quota_reserve,
             timeout_s=s.http_timeout_s,
+            max_in_flight=s.http_max_in_flight,
             sports=list(s.sports),
             odds_regions=s.odds_regions,
             odds_markets=s.odds_markets,

@@ -34,6 +34,7 @@ from edge_assets.sources.oddsapi import (
     QuotaExhausted,
     odds_cost,
     parse_scores_body,
+    scores_cost,
 )
 from edge_assets.sources_resource import SourcesResource
 
@@ -261,12 +262,9 @@ def _odds_for(
     sources: SourcesResource, store: RawStore, at: datetime, quota: dict[str, int | None]
 ) -> pl.DataFrame:
     with sources.session(as_of=at, on_response=store) as s:
-        bodies = [
-            s.odds.odds_body(
-                sport, regions=sources.odds_regions, markets=sources.odds_markets, odds_format="decimal"
-            )
-            for sport in sources.sports
-        ]
+        bodies = s.odds.odds_bodies(
+            sources.sports, regions=sources.odds_regions, markets=sources.odds_markets, odds_format="decimal"
+        )
         quota["remaining"] = s.odds.quota.remaining
     # one polars read + flatten per poll (raw bodies are already in the lake via the hook)
     return normalize.odds_bodies_to_frame(bodies, observed_at=at)
@@ -403,17 +401,18 @@ def oddsapi_historical_hourly(
             if len(left) > len(dates):  # a UI backfill with more than this run's hours: all, before any spend
                 _check_backfill_credits(context, s.odds, left, len(sources.sports), cost)
             s.odds.check_credits_for(len(dates) * len(sources.sports), cost, HISTORICAL_ODDS)
-            for date in dates:
-                for sport in sources.sports:
-                    bodies.append(
-                        s.odds.historical_odds_body(
-                            sport,
-                            date,
-                            regions=sources.odds_regions,
-                            markets=sources.odds_markets,
-                            odds_format="decimal",
-                        )
-                    )
+            snapshots = [(sport, date) for date in dates for sport in sources.sports]
+            bodies.extend(
+                s.odds.each(
+                    lambda snapshot: s.odds.historical_odds_body(
+                        *snapshot,
+                        regions=sources.odds_regions,
+                        markets=sources.odds_markets,
+                        odds_format="decimal",
+                    ),
+                    snapshots,
+                )
+            )
         # every snapshot of the range in one polars pass (raw bodies are already in the lake)
         return normalize.historical_bodies_to_frame(bodies, "decimal")
 
@@ -461,12 +460,15 @@ def oddsapi_scores(
         day += timedelta(days=1)
 
     def fetch() -> pl.DataFrame:
-        frames = []
+        frames: list[pl.DataFrame] = []
         for at in polls:
             with sources.session(as_of=at, on_response=store) as s:
-                for sport in sources.sports:
-                    scores = s.odds.scores(sport, days_from=SCORES_DAYS_FROM)
-                    frames.append(normalize.scores_to_frame(scores, observed_at=at))
+                cost = scores_cost(SCORES_DAYS_FROM)
+                s.odds.check_credits_for(len(sources.sports), cost, SCORES_ENDPOINT, "this poll")
+                per_sport = s.odds.each(
+                    lambda sport: s.odds.scores(sport, days_from=SCORES_DAYS_FROM), sources.sports
+                )
+                frames.extend(normalize.scores_to_frame(scores, observed_at=at) for scores in per_sport)
         return pl.concat(frames) if frames else empty(ODDS_SCORES)
 
     polled = _guarded(context, "oddsapi_scores", fetch, store, SCORES_PARSERS)

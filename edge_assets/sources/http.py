@@ -15,6 +15,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -285,20 +286,36 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
 
 
 def paginate_offset(
-    fetch_page: Callable[[int, int], Sequence[T]], *, limit: int = 100, max_offset: int = 10_000
+    fetch_page: Callable[[int, int], Sequence[T]],
+    *,
+    limit: int = 100,
+    max_offset: int = 10_000,
+    pages_at_once: int = 1,
 ) -> Iterator[T]:
     """Yield items from `fetch_page(limit, offset)` until an empty page or past `max_offset`.
 
     An empty page is the only reliable end signal: servers cap `limit` silently, so a short
-    page does not mean the last one.
+    page does not mean the last one. `pages_at_once` > 1 requests that many pages together
+    (`each_request`): a listing takes fewer round trips, for at most that many pages past the end.
+    Those pages count for nothing, not even their errors: the pages read are the sequential ones.
     """
+
+    def attempt(offset: int) -> tuple[Sequence[T], BaseException | None]:
+        try:
+            return fetch_page(limit, offset), None
+        except BaseException as exc:  # raised below only if the sequential walk reaches it
+            return [], exc
+
     offset = 0
     while offset <= max_offset:
-        page = fetch_page(limit, offset)
-        if not page:
-            return
-        yield from page
-        offset += limit
+        offsets = [o for o in range(offset, offset + pages_at_once * limit, limit) if o <= max_offset]
+        for page, error in each_request(attempt, offsets, pages_at_once):
+            if error is not None:
+                raise error
+            if not page:
+                return
+            yield from page
+        offset += len(offsets) * limit
     log.warning("pagination stopped at offset cap %d; narrow the filters to see everything", max_offset)
 
 
@@ -312,6 +329,47 @@ def paginate_cursor(
         yield from items
         if not cursor or not items:
             return
+
+
+# --------------------------------------------------------------------------- concurrency
+
+X = TypeVar("X")
+
+
+def each_request(fn: Callable[[X], T], items: Sequence[X], max_in_flight: int = 1) -> list[T]:
+    """`[fn(x) for x in items]` with up to `max_in_flight` calls at once; results in item order.
+
+    Why: a live poll's requests (one per sport, hour or book batch) each wait a network round
+    trip; overlapped, a poll takes about one. Once a call has failed no further call starts, the
+    calls already sent finish (their responses reach the raw hook), and the error of the earliest
+    failed item is raised, as the sequential loop would have raised it.
+    """
+    if max_in_flight <= 1 or len(items) <= 1:
+        return [fn(x) for x in items]
+    results: list[Any] = [None] * len(items)
+    errors: dict[int, BaseException] = {}
+    running: dict[Future[T], int] = {}
+
+    def settle(done: Iterable[Future[T]]) -> None:
+        for future in done:
+            i = running.pop(future)
+            try:
+                results[i] = future.result()
+            except BaseException as exc:  # re-raised below, the earliest item's first
+                errors[i] = exc
+
+    with ThreadPoolExecutor(max_workers=min(max_in_flight, len(items))) as pool:
+        for i, item in enumerate(items):
+            if len(running) >= max_in_flight:
+                settle(wait(running, return_when=FIRST_COMPLETED).done)
+            settle([future for future in running if future.done()])
+            if errors:
+                break
+            running[pool.submit(fn, item)] = i
+        settle(wait(running).done)
+    if errors:
+        raise errors[min(errors)]
+    return results
 
 
 # --------------------------------------------------------------------------- client
@@ -359,8 +417,10 @@ class HttpSource:
         secrets: Iterable[str] = (),
         error_mapper: ErrorMapper | None = None,
         headers: Mapping[str, str] | None = None,
+        max_in_flight: int = 1,
     ) -> None:
         self.source = source
+        self.max_in_flight = max_in_flight
         self.base_url = base_url.rstrip("/")
         self.on_response = on_response
         self.retry = retry or RetryPolicy()
@@ -392,6 +452,10 @@ class HttpSource:
         self.close()
 
     # -- helpers
+
+    def each(self, fn: Callable[[X], T], items: Sequence[X]) -> list[T]:
+        """One request per item, up to `max_in_flight` at once (`each_request`), in item order."""
+        return each_request(fn, items, self.max_in_flight)
 
     def redact(self, text: str) -> str:
         return redact(text, self._secrets)

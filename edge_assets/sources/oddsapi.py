@@ -154,6 +154,10 @@ def scores_cost(days_from: int | None) -> int:
     return 2 if days_from else 1
 
 
+def _lowest(known: int | None, seen: int) -> int:
+    return seen if known is None else min(known, seen)
+
+
 class QuotaTracker:
     """Credits as last reported by the `x-requests-*` headers; guards calls against a reserve."""
 
@@ -165,11 +169,13 @@ class QuotaTracker:
         self._lock = threading.Lock()
 
     def update(self, exchange: RawExchange) -> None:
+        """The lowest `remaining` and highest `used` seen: a tracker lives one poll, in which credits
+        only fall, and overlapped requests (`HttpSource.each`) answer out of order."""
         with self._lock:
             if exchange.quota_remaining is not None:
-                self.remaining = exchange.quota_remaining
+                self.remaining = _lowest(self.remaining, exchange.quota_remaining)
             if exchange.quota_used is not None:
-                self.used = exchange.quota_used
+                self.used = max(self.used or 0, exchange.quota_used)
             if exchange.quota_last is not None:
                 self.last = exchange.quota_last
 
@@ -231,7 +237,7 @@ class OddsApiClient(HttpSource):
         probe_quota: bool = False,
         **kwargs: Any,
     ) -> None:
-        """`kwargs` go to HttpSource: retry, timeout_s, sleep, clock, now, rng, burst.
+        """`kwargs` go to HttpSource: retry, timeout_s, sleep, clock, now, rng, burst, max_in_flight.
 
         `probe_quota`: before the first paid call, read the credits left from the free `/v4/sports`.
         Every scheduled run opens a new client, so without it each run's first call went out
@@ -355,6 +361,24 @@ class OddsApiClient(HttpSource):
         params = self._odds_params(regions, markets, odds_format, None, None, None, None)
         cost = odds_cost(markets, regions, None)
         return self._get_body(ODDS_ENDPOINT, f"/v4/sports/{sport}/odds", params, cost)
+
+    def odds_bodies(
+        self,
+        sports: Sequence[str],
+        *,
+        regions: str | Sequence[str] | None = "us",
+        markets: str | Sequence[str] = "h2h",
+        odds_format: str = "decimal",
+    ) -> list[bytes]:
+        """A live poll: `odds_body` of each sport, overlapped (`each`), bodies in sport order. The
+        whole poll's credits are checked first: a poll stopped halfway writes no curated rows, so
+        what its first calls spent would buy nothing."""
+        cost = odds_cost(markets, regions, None)
+        self.check_credits_for(len(sports), cost, ODDS_ENDPOINT, "this poll")
+        return self.each(
+            lambda sport: self.odds_body(sport, regions=regions, markets=markets, odds_format=odds_format),
+            sports,
+        )
 
     def event_odds(
         self,

@@ -280,10 +280,16 @@ class GammaClient(HttpSource):
         rate_per_s: float | None = 25.0,
         **kwargs: Any,
     ) -> None:
-        """`kwargs` go to HttpSource: retry, timeout_s, sleep, clock, now, rng, burst."""
+        """`kwargs` go to HttpSource: retry, timeout_s, sleep, clock, now, rng, burst, max_in_flight."""
         super().__init__(
             "gamma", base_url, transport=transport, on_response=on_response, rate_per_s=rate_per_s, **kwargs
         )
+
+    @property
+    def _pages_at_once(self) -> int:
+        """Two over HTTP: the last page and the empty one that ends a listing come in one round
+        trip, for at most one page past the end (a raw response, every poll); more would add more."""
+        return min(2, self.max_in_flight)
 
     def _paged(self, endpoint: str, adapter: TypeAdapter[Any], limit: int, filters: dict[str, Any]) -> list:
         limit = min(limit, self.PAGE_LIMIT)
@@ -291,7 +297,10 @@ class GammaClient(HttpSource):
         def fetch(lim: int, offset: int) -> list:
             return self.get_model(endpoint, endpoint, adapter, {**filters, "limit": lim, "offset": offset})
 
-        return list(paginate_offset(fetch, limit=limit, max_offset=self.MAX_OFFSET))
+        pages = paginate_offset(
+            fetch, limit=limit, max_offset=self.MAX_OFFSET, pages_at_once=self.max_in_flight
+        )
+        return list(pages)
 
     def markets(self, *, closed: bool = False, limit: int = 100, **filters: Any) -> list[GammaMarket]:
         """All markets matching `filters` (Gamma query names, lists sent as repeated keys).
@@ -314,7 +323,13 @@ class GammaClient(HttpSource):
             body = self.request_bytes("GET", "/events", "/events", page).body
             return [body] if self._page_has_items(body) else []
 
-        return list(paginate_offset(fetch, limit=min(limit, self.PAGE_LIMIT), max_offset=self.MAX_OFFSET))
+        pages = paginate_offset(
+            fetch,
+            limit=min(limit, self.PAGE_LIMIT),
+            max_offset=self.MAX_OFFSET,
+            pages_at_once=self._pages_at_once,
+        )
+        return list(pages)
 
     def _page_has_items(self, body: bytes) -> bool:
         """`paginate_offset`'s end signal without parsing the page: a JSON array with nothing in it.
@@ -358,7 +373,7 @@ class ClobClient(HttpSource):
         rate_per_s: float | None = 50.0,
         **kwargs: Any,
     ) -> None:
-        """`kwargs` go to HttpSource: retry, timeout_s, sleep, clock, now, rng, burst."""
+        """`kwargs` go to HttpSource: retry, timeout_s, sleep, clock, now, rng, burst, max_in_flight."""
         super().__init__(
             "clob", base_url, transport=transport, on_response=on_response, rate_per_s=rate_per_s, **kwargs
         )
@@ -384,10 +399,10 @@ class ClobClient(HttpSource):
     def books_bodies(self, token_ids: Sequence[str], *, batch_size: int | None = None) -> list[bytes]:
         """Polling path of `books`: same batches, retries and raw hook, but each body is returned as
         received for ``normalize.book_bodies_to_frame`` (no pydantic models)."""
-        return [
-            self.request_bytes("POST", "/books", "/books", json_body=body).body
-            for body in self._books_batches(token_ids, batch_size)
-        ]
+        return self.each(
+            lambda body: self.request_bytes("POST", "/books", "/books", json_body=body).body,
+            self._books_batches(token_ids, batch_size),
+        )
 
     def midpoint(self, token_id: str) -> Decimal | None:
         """CLOB midpoint (an empty side counts as 0 there: prefer ClobBook.mid)."""

@@ -1,0 +1,184 @@
+"""A poll's requests overlap over HTTP (`HttpSource.each`): the same bodies, credits and errors as
+one at a time."""
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import polars as pl
+import pytest
+
+from edge_assets import cli
+from edge_assets.connect import SourceConfig, SourceSession, open_session
+from edge_assets.simulator import FaultConfig, SimulatorApp, World, serve
+from edge_assets.simulator.server import RunningServer
+from edge_assets.sources import normalize
+from edge_assets.sources.http import QuotaExhausted, RawExchange, each_request
+from edge_assets.sources.oddsapi import QuotaTracker, odds_cost
+
+AT = datetime(2026, 11, 20, 19, 0, tzinfo=UTC)
+KEY = "overlap-test-key-0123456789"
+SPORTS = ["americanfootball_nfl", "basketball_nba", "icehockey_nhl", "baseball_mlb", "soccer_epl"]
+MARKETS, REGIONS = "h2h,spreads,totals", "us,eu"
+
+
+def test_each_request_overlaps_up_to_its_limit_and_keeps_item_order() -> None:
+    active, most = 0, 0
+    lock = threading.Lock()
+    together = threading.Barrier(3, timeout=30)  # breaks unless three calls are in flight at once
+
+    def call(x: int) -> int:
+        nonlocal active, most
+        with lock:
+            active += 1
+            most = max(most, active)
+        together.wait()
+        with lock:
+            active -= 1
+        return x * 10
+
+    assert each_request(call, list(range(6)), max_in_flight=3) == [0, 10, 20, 30, 40, 50]
+    assert most == 3
+
+    most = 0
+    assert each_request(lambda x: x + 1, [1, 2, 3], max_in_flight=1) == [2, 3, 4]
+    assert each_request(call, [], max_in_flight=3) == []
+
+
+def test_each_request_starts_nothing_after_a_failure_and_raises_the_earliest_items_error() -> None:
+    """Item 1 fails first, then item 0 (already sent) fails too: item 0's error is raised, as the
+    sequential loop would have raised it, and items 2-5 are never sent."""
+    started: list[int] = []
+    item_1_failed = threading.Event()
+
+    def call(x: int) -> int:
+        started.append(x)
+        if x == 1:
+            item_1_failed.set()
+            raise ValueError("item 1 broke")
+        if x == 0:
+            assert item_1_failed.wait(30)
+            raise KeyError("item 0 broke")
+        return x
+
+    with pytest.raises(KeyError, match="item 0 broke"):
+        each_request(call, list(range(6)), max_in_flight=2)
+    assert sorted(started) == [0, 1]
+
+
+def test_the_credits_left_are_the_lowest_reported_when_answers_arrive_out_of_order() -> None:
+    def answer(remaining: int, used: int) -> RawExchange:
+        headers = {
+            "x-requests-remaining": str(remaining),
+            "x-requests-used": str(used),
+            "x-requests-last": "6",
+        }
+        return RawExchange("oddsapi", "/v4/sports/{sport}/odds", "/x", {}, AT, 1.0, 200, headers, b"[]")
+
+    quota = QuotaTracker(reserve=50)
+    for remaining, used in [(94, 6), (82, 18), (88, 12)]:  # the third call's answer came last
+        quota.update(answer(remaining, used))
+    assert (quota.remaining, quota.used, quota.last) == (82, 18, 6)
+
+
+class CountingApp(SimulatorApp):
+    """The simulator, counting the requests it is answering at once."""
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(World(7), clock=lambda: AT, api_key=KEY, rate_limit_per_s=None, **kw)
+        self.active = 0
+        self.most = 0
+        self.paths: list[str] = []
+        self._count = threading.Lock()
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        with self._count:
+            self.active += 1
+            self.most = max(self.most, self.active)
+            self.paths.append(request.url.path)
+        try:
+            return super().handle(request)
+        finally:
+            with self._count:
+                self.active -= 1
+
+
+@pytest.fixture
+def latent() -> Iterator[tuple[CountingApp, RunningServer]]:
+    """A loopback simulator answering each request after 200 ms, as a remote API would."""
+    app = CountingApp(faults=FaultConfig(latency_ms=200))
+    server = serve(app)
+    try:
+        yield app, server
+    finally:
+        server.stop()
+
+
+def live_session(url: str, max_in_flight: int, exchanges: list[RawExchange]) -> SourceSession:
+    cfg = SourceConfig(
+        "live", 7, None, f"{url}/gamma", f"{url}/clob", url, 50, 10.0, max_in_flight=max_in_flight
+    )
+    return open_session(cfg, api_key=KEY, on_response=exchanges.append)
+
+
+def test_a_live_poll_overlaps_its_requests_and_equals_the_poll_one_at_a_time(
+    latent: tuple[CountingApp, RunningServer],
+) -> None:
+    app, server = latent
+    polls: dict[int, tuple[list[bytes], list[bytes], list[RawExchange]]] = {}
+    for max_in_flight in (1, 5):
+        exchanges: list[RawExchange] = []
+        app.most = 0
+        with live_session(server.url, max_in_flight, exchanges) as s:
+            odds = s.odds.odds_bodies(SPORTS, regions=REGIONS, markets=MARKETS)
+            assert app.most == max_in_flight  # the five sports were answered at once, or one by one
+            credits = (s.odds.quota.remaining, s.odds.quota.used)
+            markets = normalize.gamma_event_bodies_to_frame(
+                s.gamma.events_bodies(closed=False), observed_at=AT
+            )
+            tokens = markets.select(pl.col("token_ids").explode()).unique().sort("token_ids")["token_ids"]
+            app.most = 0
+            books = s.clob.books_bodies(tokens[:250].to_list())  # three batches of up to 100
+            assert app.most == min(max_in_flight, 3)
+        polls[max_in_flight] = (odds, books, exchanges)
+        # out-of-order answers leave the credits the server reports after the last of the five
+        spent = 5 * odds_cost(MARKETS, REGIONS) * (1 if max_in_flight == 1 else 2)
+        assert credits == (100_000 - spent, spent)
+
+    (odds_1, books_1, seen_1), (odds_5, books_5, seen_5) = polls[1], polls[5]
+    assert odds_5 == odds_1 and len(odds_5) == 5
+    assert [b[:40] for b in odds_5] != [odds_5[0][:40]] * 5  # each sport its own body, in sport order
+    assert books_5 == books_1 and len(books_5) == 3
+    # every response reached the raw hook, whatever the order they arrived in
+    assert sorted((e.url_path, e.body) for e in seen_5) == sorted((e.url_path, e.body) for e in seen_1)
+    paths = [e.url_path for e in seen_5]
+    assert (paths.count("/v4/sports"), paths.count("/books")) == (1, 3)  # the probe, the batches
+    assert sorted(p for p in paths if p.endswith("/odds")) == sorted(f"/v4/sports/{s}/odds" for s in SPORTS)
+
+
+def test_a_poll_that_would_cross_the_reserve_sends_no_paid_call() -> None:
+    """One at a time, the poll stopped at its sixth-credit call after spending on the first ones,
+    and its curated rows were not written: the credits bought nothing. Now it is refused whole."""
+    app = CountingApp(quota=79)
+    server = serve(app)
+    try:
+        with live_session(server.url, 5, []) as s, pytest.raises(QuotaExhausted) as info:
+            s.odds.odds_bodies(SPORTS, regions=REGIONS, markets=MARKETS)
+    finally:
+        server.stop()
+    assert info.value.message == (
+        "Odds API quota: 79 credits left, reserve 50, this poll (5 calls x 6) costs 30; stopping"
+    )
+    assert app.paths == ["/v4/sports"]  # the free probe only
+
+
+def test_simulate_serves_with_the_latency_asked_for(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    served: list[SimulatorApp] = []
+    monkeypatch.setattr("edge_assets.simulator.serve_forever", lambda **kw: served.append(kw["app"]))
+    assert cli.main(["simulate", "--port", "8911", "--latency-ms", "250"]) == 0
+    assert served[0].faults.latency_ms == 250.0
+    assert "Odds API /v4, 250 ms added to each response" in capsys.readouterr().out
