@@ -15,7 +15,7 @@ from edge_assets.connect import SourceConfig, SourceSession, open_session
 from edge_assets.simulator import FaultConfig, SimulatorApp, World, serve
 from edge_assets.simulator.server import RunningServer
 from edge_assets.sources import normalize
-from edge_assets.sources.http import QuotaExhausted, RawExchange, each_request
+from edge_assets.sources.http import QuotaExhausted, RawExchange, each_request, paginate_offset
 from edge_assets.sources.oddsapi import QuotaTracker, odds_cost
 
 AT = datetime(2026, 11, 20, 19, 0, tzinfo=UTC)
@@ -81,6 +81,32 @@ def test_the_credits_left_are_the_lowest_reported_when_answers_arrive_out_of_ord
     for remaining, used in [(94, 6), (82, 18), (88, 12)]:  # the third call's answer came last
         quota.update(answer(remaining, used))
     assert (quota.remaining, quota.used, quota.last) == (82, 18, 6)
+
+
+def test_pages_fetched_two_at_a_time_read_what_the_sequential_walk_reads() -> None:
+    """Four full pages then the end: the same items, one page past the end requested at most, and
+    that page's error ignored (the sequential walk never asked for it); an error before the end raised."""
+    asked: list[int] = []
+
+    def page(limit: int, offset: int) -> list[int]:
+        asked.append(offset)
+        if offset == 500:
+            raise RuntimeError("past the end")
+        return list(range(offset, offset + limit)) if offset < 400 else []
+
+    one_by_one = list(paginate_offset(page, limit=100, pages_at_once=1))
+    assert asked == [0, 100, 200, 300, 400]
+    asked.clear()
+    assert list(paginate_offset(page, limit=100, pages_at_once=2)) == one_by_one == list(range(400))
+    assert sorted(asked) == [0, 100, 200, 300, 400, 500]
+
+    def broken(limit: int, offset: int) -> list[int]:
+        if offset == 200:
+            raise RuntimeError("page 3 broke")
+        return [offset]
+
+    with pytest.raises(RuntimeError, match="page 3 broke"):
+        list(paginate_offset(broken, limit=100, pages_at_once=2))
 
 
 class CountingApp(SimulatorApp):
