@@ -10,7 +10,11 @@ each comparator run a run of its own; `priced`, a Gamma poll's run prices its ho
 own end when it ran the comparator chain, else -> the first comparator run of its hour created after
 the poll ended -> that run's end.
 
+With `--sim-latency-ms N` the polls go over HTTP to `edge simulate --latency-ms N` (a remote API's
+round trip per answer), comparing the `--in-flight` settings (EDGE_HTTP_MAX_IN_FLIGHT).
+
     .venv/bin/python bench/live_latency.py [--minutes 7] [--dequeue-seconds 1] [--modes separate,priced,fused]
+    .venv/bin/python bench/live_latency.py --modes fused --sim-latency-ms 150 --in-flight 1,8
 """
 
 import argparse
@@ -35,7 +39,9 @@ MODES = {"separate": (False, False), "priced": (True, False), "fused": (True, Tr
 POLL_KINDS = ("Gamma", "odds", "Gamma + odds")
 
 
-def soak(work: Path, minutes: float, dequeue_seconds: int, mode: str) -> tuple[Path, float, float]:
+def soak(
+    work: Path, minutes: float, dequeue_seconds: int, mode: str, in_flight: int, sim_url: str | None
+) -> tuple[Path, float, float]:
     """`edge ui` for ``minutes`` on a new instance whose queue is read every ``dequeue_seconds``;
     its home, the CPU seconds its long-lived processes (daemon, webserver, code server) used, and
     those of the run workers they reaped."""
@@ -64,7 +70,10 @@ def soak(work: Path, minutes: float, dequeue_seconds: int, mode: str) -> tuple[P
         EDGE_MLFLOW_TRACKING_URI=f"sqlite:///{work / 'mlflow.db'}",
         EDGE_PRICE_WITH_MARKETS_POLL=str(MODES[mode][0]).lower(),
         EDGE_ODDS_WITH_MARKETS_POLL=str(MODES[mode][1]).lower(),
+        EDGE_HTTP_MAX_IN_FLIGHT=str(in_flight),
     )
+    if sim_url:
+        env["EDGE_SIM_URL"] = sim_url
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -186,23 +195,52 @@ def main() -> None:
         help=f"modes to compare at each interval, of {', '.join(MODES)} (the first: the baseline)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the instances and lakes")
+    parser.add_argument(
+        "--sim-latency-ms",
+        type=float,
+        default=0.0,
+        help="> 0: poll `edge simulate --latency-ms N` over HTTP (EDGE_SIM_URL), as remote APIs, "
+        "instead of the embedded simulator",
+    )
+    parser.add_argument(
+        "--in-flight", default="8", help="EDGE_HTTP_MAX_IN_FLIGHT values to compare (over HTTP only)"
+    )
     args = parser.parse_args()
     results = {}
     modes = [m.strip() for m in args.modes.split(",")]
     if unknown := set(modes) - set(MODES):
         parser.error(f"unknown mode(s) {', '.join(sorted(unknown))}: pick from {', '.join(MODES)}")
-    for seconds, mode in itertools.product([int(s) for s in args.dequeue_seconds.split(",")], modes):
-        label = f"queue every {seconds} s, {mode}"
-        work = Path(tempfile.mkdtemp(prefix=f"edge-latency-{seconds}s-{mode}-"))
-        print(f"edge ui for {args.minutes:g} min, {label} ({work})", flush=True)
-        home, cpu, workers = soak(work, args.minutes, seconds, mode)
-        results[label] = report(run_records(home))
-        print(
-            f"  CPU of the daemon, webserver and code server: {cpu:.1f} s; "
-            f"of the run workers they reaped: {workers:.1f} s"
-        )
-        if not args.keep:
-            subprocess.run(["rm", "-rf", str(work)], check=False)
+    simulator, sim_url = None, None
+    if args.sim_latency_ms > 0:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            sim_port = s.getsockname()[1]
+        sim_cmd = [sys.executable, "-m", "edge_assets.cli", "simulate", "--port", str(sim_port)]
+        simulator = subprocess.Popen([*sim_cmd, "--latency-ms", str(args.sim_latency_ms)])
+        sim_url = f"http://127.0.0.1:{sim_port}"
+        time.sleep(5)
+    settings = itertools.product(
+        [int(s) for s in args.dequeue_seconds.split(",")], modes, [int(n) for n in args.in_flight.split(",")]
+    )
+    try:
+        for seconds, mode, in_flight in settings:
+            label = f"queue every {seconds} s, {mode}"
+            label += f", {in_flight} in flight" if sim_url else ""
+            work = Path(tempfile.mkdtemp(prefix=f"edge-latency-{seconds}s-{mode}-"))
+            where = f"edge simulate, {args.sim_latency_ms:g} ms per answer" if sim_url else "embedded"
+            print(f"edge ui for {args.minutes:g} min, {label}, {where} ({work})", flush=True)
+            home, cpu, workers = soak(work, args.minutes, seconds, mode, in_flight, sim_url)
+            results[label] = report(run_records(home))
+            print(
+                f"  CPU of the daemon, webserver and code server: {cpu:.1f} s; "
+                f"of the run workers they reaped: {workers:.1f} s"
+            )
+            if not args.keep:
+                subprocess.run(["rm", "-rf", str(work)], check=False)
+    finally:
+        if simulator is not None:
+            simulator.terminate()
+            simulator.wait(timeout=30)
     base, *others = results
     for label in others:
         ratio = results[base] / results[label]
