@@ -169,8 +169,9 @@ class QuotaTracker:
         self._lock = threading.Lock()
 
     def update(self, exchange: RawExchange) -> None:
-        """The lowest `remaining` and highest `used` seen: a tracker lives one poll, in which credits
-        only fall, and overlapped requests (`HttpSource.each`) answer out of order."""
+        """The lowest `remaining` and highest `used` seen: a tracker lives one session (a poll or a
+        run), in which credits fall, and overlapped requests (`HttpSource.each`) answer out of order.
+        A plan renewed mid-session shows only in the next one."""
         with self._lock:
             if exchange.quota_remaining is not None:
                 self.remaining = _lowest(self.remaining, exchange.quota_remaining)
