@@ -8,7 +8,8 @@ loopback port that waits `--latency-ms` before each answer, as a remote API's ro
 Each case is materialized `--repeats` times per setting into a new lake; the median wall time and
 the ratio against one request at a time (the baseline, same run) are printed.
 
-Run: `.venv/bin/python bench/overlapped_polls.py [--latency-ms 150] [--hours 24] [--in-flight 1,4,8]`
+Run: `.venv/bin/python bench/overlapped_polls.py [--latency-ms 150] [--hours 24] [--in-flight 1,4,8]
+[--odds-requests-per-s 10]`
 """
 
 import argparse
@@ -54,6 +55,9 @@ def main() -> int:
     ap.add_argument("--hours", type=int, default=24, help="historical hours in one run")
     ap.add_argument("--in-flight", default="1,4,8", help="settings to compare; the first is the baseline")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument(
+        "--odds-requests-per-s", type=float, default=10.0, help="EDGE_ODDS_REQUESTS_PER_S (default 10)"
+    )
     args = ap.parse_args()
     settings_to_try = [int(n) for n in args.in_flight.split(",")]
 
@@ -70,7 +74,8 @@ def main() -> int:
     last = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
     history = {RANGE[0]: hour_key(last - timedelta(hours=args.hours - 1)), RANGE[1]: hour_key(last)}
     print(
-        f"live mode against a loopback simulator, {args.latency_ms:g} ms per answer; "
+        f"live mode against a loopback simulator, {args.latency_ms:g} ms per answer, "
+        f"Odds API client at {args.odds_requests_per_s:g} requests/s; "
         f"median of {args.repeats}; the hour polled: {hour_key(now)}"
     )
     cases = {
@@ -98,6 +103,7 @@ def main() -> int:
                             clob_base_url=f"{server.url}/clob",
                             odds_base_url=server.url,
                             http_max_in_flight=in_flight,
+                            odds_requests_per_s=args.odds_requests_per_s,
                         )
                         times.append(case(build_resources(s)))
                 medians[(name, in_flight)] = statistics.median(times)

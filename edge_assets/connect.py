@@ -33,6 +33,7 @@ class SourceConfig:
     quota_reserve: int
     timeout_s: float
     max_in_flight: int = 8  # requests a poll overlaps over HTTP (`HttpSource.each`)
+    odds_requests_per_s: float = 10.0  # the live Odds API client's token bucket (the API allows 30)
 
     @property
     def embedded(self) -> bool:
@@ -110,6 +111,7 @@ def open_session(
     if sleep is not None:
         common["sleep"] = sleep
     limit: dict[str, Any] = {} if rate == 0.0 else {"rate_per_s": rate}
+    odds_limit = {"rate_per_s": cfg.odds_requests_per_s} if rate == 0.0 else limit
     return SourceSession(
         gamma=GammaClient(gamma_url, **limit, **common),
         clob=ClobClient(clob_url, **limit, **common),
@@ -119,7 +121,7 @@ def open_session(
             api_key,
             quota_reserve=cfg.quota_reserve,
             probe_quota=not cfg.embedded,
-            **limit,
+            **odds_limit,
             **common,
         ),
     )

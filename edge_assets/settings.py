@@ -74,6 +74,13 @@ class Settings(BaseSettings):
         description="requests one poll keeps in flight at once over HTTP (one per sport, hour or book "
         "batch; the clients' rate limits still hold); the embedded simulator answers one at a time",
     )
+    odds_requests_per_s: float = Field(
+        10.0,
+        gt=0,
+        le=30,
+        description="the live Odds API client's rate limit per process (the API allows 30 a second; "
+        "schedules and backfill workers each have their own): raise it to backfill historical odds faster",
+    )
     books_max_age_minutes: int = Field(
         10,
         ge=1,

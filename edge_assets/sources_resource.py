@@ -21,6 +21,7 @@ class SourcesResource(dg.ConfigurableResource):
     quota_reserve: int = 50
     timeout_s: float = 10.0
     max_in_flight: int = 8
+    odds_requests_per_s: float = 10.0
     sports: list[str] = list(DEFAULT_SPORTS)  # noqa: RUF012 (pydantic copies defaults)
     odds_regions: str = "us,eu"
     odds_markets: str = "h2h,spreads,totals"
@@ -38,6 +39,7 @@ class SourcesResource(dg.ConfigurableResource):
             quota_reserve=self.quota_reserve,
             timeout_s=self.timeout_s,
             max_in_flight=self.max_in_flight,
+            odds_requests_per_s=self.odds_requests_per_s,
         )
 
     def _api_key(self) -> str:
@@ -67,6 +69,7 @@ def build_source_resources(s: Settings) -> dict[str, object]:
             quota_reserve=s.quota_reserve,
             timeout_s=s.http_timeout_s,
             max_in_flight=s.http_max_in_flight,
+            odds_requests_per_s=s.odds_requests_per_s,
             sports=list(s.sports),
             odds_regions=s.odds_regions,
             odds_markets=s.odds_markets,

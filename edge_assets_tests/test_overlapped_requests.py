@@ -4,7 +4,7 @@ one at a time."""
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import polars as pl
@@ -12,11 +12,13 @@ import pytest
 
 from edge_assets import cli
 from edge_assets.connect import SourceConfig, SourceSession, open_session
+from edge_assets.settings import load_settings
 from edge_assets.simulator import FaultConfig, SimulatorApp, World, serve
 from edge_assets.simulator.server import RunningServer
 from edge_assets.sources import normalize
 from edge_assets.sources.http import QuotaExhausted, RawExchange, each_request, paginate_offset
 from edge_assets.sources.oddsapi import QuotaTracker, odds_cost
+from edge_assets.sources_resource import SourcesResource, build_source_resources
 
 AT = datetime(2026, 11, 20, 19, 0, tzinfo=UTC)
 KEY = "overlap-test-key-0123456789"
@@ -198,6 +200,20 @@ def test_a_poll_that_would_cross_the_reserve_sends_no_paid_call() -> None:
         "Odds API quota: 79 credits left, reserve 50, this poll (5 calls x 6) costs 30; stopping"
     )
     assert app.paths == ["/v4/sports"]  # the free probe only
+
+
+def test_the_live_odds_client_runs_at_the_rate_set() -> None:
+    """The Odds API allows 30 requests a second; the client's own bucket is the setting (10)."""
+    for per_s in (10.0, 25.0):
+        resource = build_source_resources(
+            load_settings(source_mode="live", odds_api_key=KEY, odds_requests_per_s=per_s)
+        )["sources"]
+        cfg = cast(SourcesResource, resource).config()
+        with open_session(cfg, api_key=KEY) as s:
+            assert s.odds.limiter is not None and s.odds.limiter.rate == per_s
+            assert s.gamma.limiter is not None and s.gamma.limiter.rate == 25.0  # the clients' own
+    with pytest.raises(ValueError, match="EDGE_ODDS_REQUESTS_PER_S"):
+        load_settings(odds_requests_per_s=31)
 
 
 def test_simulate_serves_with_the_latency_asked_for(
