@@ -199,7 +199,7 @@ def _key_credits(sources: "SourcesResource") -> "QuotaTracker":
 
 
 def _historical_credits_refused(
-    s: "Settings", sources: "SourcesResource", start: datetime, end: datetime
+    s: "Settings", sources: "SourcesResource", start: datetime, end: datetime, workers: int
 ) -> int | None:
     """Before a historical-odds backfill against a real quota: its cost against the key's credits (one
     free call). The exit code when it cannot fit, or the credits cannot be read; None to go on.
@@ -235,7 +235,19 @@ def _historical_credits_refused(
         )
         return 2
     print(f"edge backfill: {HISTORICAL} costs up to {total:,} credits ({cost}) of the key's {left:,}")
+    if s.source_mode == "live":
+        print(f"edge backfill: {historical_pace(hours * len(s.sports), s.odds_requests_per_s, workers)}")
     return None
+
+
+def historical_pace(requests: int, per_s: float, workers: int) -> str:
+    """How long a live historical backfill takes at least: the client's token bucket paces it."""
+    seconds = requests / (per_s * max(workers, 1))
+    took = f"{seconds / 60:,.0f} minutes" if seconds >= 90 else f"{seconds:,.0f} s"
+    return (
+        f"{requests:,} requests at {per_s:g} a second in each of {workers} worker(s) take at least {took} "
+        "(EDGE_ODDS_REQUESTS_PER_S; the API allows 30 a second over all of them and the schedules)"
+    )
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
@@ -268,7 +280,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     start = end - timedelta(days=args.days, hours=args.hours)
     if (include is None or HISTORICAL in include) and not sources.config().embedded:
         # the embedded simulator's credits start afresh with each session; any other key's run out
-        refused = _historical_credits_refused(s, sources, start, end)
+        refused = _historical_credits_refused(s, sources, start, end, args.workers)
         if refused is not None:
             return refused
     if include is not None:  # a selection on a new lake: its mapping failed without the seed tables

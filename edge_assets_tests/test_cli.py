@@ -338,6 +338,19 @@ def test_backfill_of_historical_odds_says_what_it_costs_and_spends_no_more(tmp_p
     assert Lake(str(tmp_path / "lake")).read("oddsapi_historical_hourly", "2026-11-19-23:00").height > 0
 
 
+def test_a_live_historical_backfill_says_how_long_the_clients_rate_makes_it() -> None:
+    """90 days of 5 sports are 10,800 requests: at the default 10 a second at least 18 minutes, which a
+    user may halve with a second worker or a higher EDGE_ODDS_REQUESTS_PER_S."""
+    assert cli.historical_pace(10_800, 10.0, 1) == (
+        "10,800 requests at 10 a second in each of 1 worker(s) take at least 18 minutes "
+        "(EDGE_ODDS_REQUESTS_PER_S; the API allows 30 a second over all of them and the schedules)"
+    )
+    assert "at 25 a second in each of 2 worker(s) take at least 4 minutes" in cli.historical_pace(
+        10_800, 25.0, 2
+    )
+    assert "take at least 30 s" in cli.historical_pace(600, 10.0, 2)
+
+
 def test_backfill_prints_each_steps_checks(capsys: pytest.CaptureFixture[str]) -> None:
     from edge_assets.runner import RunReport, StepReport
 
