@@ -4,15 +4,21 @@ one at a time."""
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, cast
 
+import dagster as dg
 import httpx
 import polars as pl
 import pytest
 
 from edge_assets import cli
+from edge_assets.assets import ingest
 from edge_assets.connect import SourceConfig, SourceSession, open_session
-from edge_assets.settings import load_settings
+from edge_assets.lake import Lake
+from edge_assets.resources import build_resources
+from edge_assets.runner import RANGE_END, RANGE_START
+from edge_assets.settings import ODDS_API_KEY_ENV, load_settings
 from edge_assets.simulator import FaultConfig, SimulatorApp, World, serve
 from edge_assets.simulator.server import RunningServer
 from edge_assets.sources import normalize
@@ -184,6 +190,42 @@ def test_a_live_poll_overlaps_its_requests_and_equals_the_poll_one_at_a_time(
     paths = [e.url_path for e in seen_5]
     assert (paths.count("/v4/sports"), paths.count("/books")) == (1, 3)  # the probe, the batches
     assert sorted(p for p in paths if p.endswith("/odds")) == sorted(f"/v4/sports/{s}/odds" for s in SPORTS)
+
+
+@pytest.mark.integration
+def test_a_live_historical_run_writes_the_same_hours_overlapped_as_one_at_a_time(
+    tmp_path: Path, latent: tuple[CountingApp, RunningServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Answers arrive out of order; the curated partitions are those of one request at a time, byte
+    for byte, and each request's answer is in the raw lake once."""
+    _, server = latent
+    monkeypatch.setenv(ODDS_API_KEY_ENV, KEY)
+    hours = {RANGE_START: "2026-11-20-10:00", RANGE_END: "2026-11-20-12:00"}
+    for in_flight in (1, 8):
+        settings = load_settings(
+            lake_root=str(tmp_path / f"lake{in_flight}"),
+            duckdb_path=str(tmp_path / f"w{in_flight}.duckdb"),
+            source_mode="live",
+            odds_base_url=server.url,
+            http_max_in_flight=in_flight,
+        )
+        with dg.instance_for_test() as instance:
+            result = dg.materialize(
+                [ingest.oddsapi_historical_hourly],
+                resources=build_resources(settings),
+                instance=instance,
+                tags=hours,
+            )
+            assert result.success
+    for hour in ("2026-11-20-10:00", "2026-11-20-11:00", "2026-11-20-12:00"):
+        one_at_a_time = Lake(str(tmp_path / "lake1")).read("oddsapi_historical_hourly", hour)
+        assert one_at_a_time.height > 0
+        assert Lake(str(tmp_path / "lake8")).read("oddsapi_historical_hourly", hour).equals(one_at_a_time)
+    raw = pl.read_parquet(
+        str(tmp_path / "lake8" / "raw_responses" / "**" / "*.parquet"), hive_partitioning=False
+    )
+    paid = raw.filter(pl.col("url_path").str.starts_with("/v4/historical/"))
+    assert paid.height == 3 * len(SPORTS) and paid.select("url_path", "params").is_unique().all()
 
 
 def test_a_poll_that_would_cross_the_reserve_sends_no_paid_call() -> None:
