@@ -318,8 +318,9 @@ def run_until_stopped(cmd: list[str], *, env: dict[str, str], cwd: Path | None =
 
     Started in the background by a script (`nohup edge ui &`), a process inherits SIGINT ignored;
     dg dev (as dagster dev) maps SIGTERM to its SIGINT handler, so it ignored both and outlived a
-    killed `edge ui`, and the next start ran a second daemon on the same instance. The child gets SIGINT back,
-    SIGTERM is passed on, and Ctrl-C (sent to both) waits for the child's own clean shutdown.
+    killed `edge ui`, and the next start ran a second daemon on the same instance. The child gets
+    SIGINT back, SIGTERM is passed on, and Ctrl-C (sent to both) waits for the child's own clean
+    shutdown.
     """
     child = subprocess.Popen(cmd, env=env, cwd=cwd, preexec_fn=_sigint_default)
     previous = signal.signal(signal.SIGTERM, lambda *_: child.send_signal(signal.SIGTERM))

@@ -24,6 +24,7 @@ from edge_assets.simulator.server import RunningServer
 from edge_assets.sources import normalize
 from edge_assets.sources.http import QuotaExhausted, RawExchange, each_request, paginate_offset
 from edge_assets.sources.oddsapi import QuotaTracker, odds_cost
+from edge_assets.sources.polymarket import GammaClient
 from edge_assets.sources_resource import SourcesResource, build_source_resources
 
 AT = datetime(2026, 11, 20, 19, 0, tzinfo=UTC)
@@ -190,6 +191,25 @@ def test_a_live_poll_overlaps_its_requests_and_equals_the_poll_one_at_a_time(
     paths = [e.url_path for e in seen_5]
     assert (paths.count("/v4/sports"), paths.count("/books")) == (1, 3)  # the probe, the batches
     assert sorted(p for p in paths if p.endswith("/odds")) == sorted(f"/v4/sports/{s}/odds" for s in SPORTS)
+
+
+def test_gamma_listings_ask_two_pages_at_a_time_whatever_the_requests_in_flight(
+    latent: tuple[CountingApp, RunningServer],
+) -> None:
+    """More pages at once would add more past the end (a raw response each, every poll)."""
+    app, server = latent
+    listings = {}
+    for in_flight in (1, 8):
+        app.most, app.paths = 0, []
+        with GammaClient(f"{server.url}/gamma", max_in_flight=in_flight) as gamma:
+            listings[in_flight] = (
+                gamma.events(closed=False, limit=20),
+                gamma.events_bodies(closed=False, limit=20),
+            )
+        assert app.most == min(in_flight, 2)
+        pages = len(listings[in_flight][1])
+        assert pages > 2 and len(app.paths) in range(2 * (pages + 1), 2 * (pages + 2) + 1)
+    assert listings[8] == listings[1]
 
 
 @pytest.mark.integration

@@ -298,7 +298,7 @@ class GammaClient(HttpSource):
             return self.get_model(endpoint, endpoint, adapter, {**filters, "limit": lim, "offset": offset})
 
         pages = paginate_offset(
-            fetch, limit=limit, max_offset=self.MAX_OFFSET, pages_at_once=self.max_in_flight
+            fetch, limit=limit, max_offset=self.MAX_OFFSET, pages_at_once=self._pages_at_once
         )
         return list(pages)
 
