@@ -39,6 +39,12 @@ MODES = {"separate": (False, False), "priced": (True, False), "fused": (True, Tr
 POLL_KINDS = ("Gamma", "odds", "Gamma + odds")
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def soak(
     work: Path, minutes: float, dequeue_seconds: int, mode: str, in_flight: int, sim_url: str | None
 ) -> tuple[Path, float, float]:
@@ -74,10 +80,7 @@ def soak(
     )
     if sim_url:
         env["EDGE_SIM_URL"] = sim_url
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    cmd = [sys.executable, "-m", "edge_assets.cli", "ui", "--port", str(port)]
+    cmd = [sys.executable, "-m", "edge_assets.cli", "ui", "--port", str(_free_port())]
     with open(work / "ui.log", "wb") as log:
         proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT)
         time.sleep(minutes * 60)
@@ -212,9 +215,7 @@ def main() -> None:
         parser.error(f"unknown mode(s) {', '.join(sorted(unknown))}: pick from {', '.join(MODES)}")
     simulator, sim_url = None, None
     if args.sim_latency_ms > 0:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            sim_port = s.getsockname()[1]
+        sim_port = _free_port()
         sim_cmd = [sys.executable, "-m", "edge_assets.cli", "simulate", "--port", str(sim_port)]
         simulator = subprocess.Popen([*sim_cmd, "--latency-ms", str(args.sim_latency_ms)])
         sim_url = f"http://127.0.0.1:{sim_port}"
