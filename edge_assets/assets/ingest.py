@@ -461,9 +461,9 @@ def oddsapi_scores(
 
     def fetch() -> pl.DataFrame:
         frames: list[pl.DataFrame] = []
+        cost = scores_cost(SCORES_DAYS_FROM)
         for at in polls:
             with sources.session(as_of=at, on_response=store) as s:
-                cost = scores_cost(SCORES_DAYS_FROM)
                 s.odds.check_credits_for(len(sources.sports), cost, SCORES_ENDPOINT, "this poll")
                 per_sport = s.odds.each(
                     lambda sport: s.odds.scores(sport, days_from=SCORES_DAYS_FROM), sources.sports
