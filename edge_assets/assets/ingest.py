@@ -34,7 +34,6 @@ from edge_assets.sources.oddsapi import (
     QuotaExhausted,
     odds_cost,
     parse_scores_body,
-    scores_cost,
 )
 from edge_assets.sources_resource import SourcesResource
 
@@ -461,13 +460,9 @@ def oddsapi_scores(
 
     def fetch() -> pl.DataFrame:
         frames: list[pl.DataFrame] = []
-        cost = scores_cost(SCORES_DAYS_FROM)
         for at in polls:
             with sources.session(as_of=at, on_response=store) as s:
-                s.odds.check_credits_for(len(sources.sports), cost, SCORES_ENDPOINT, "this poll")
-                per_sport = s.odds.each(
-                    lambda sport: s.odds.scores(sport, days_from=SCORES_DAYS_FROM), sources.sports
-                )
+                per_sport = s.odds.scores_of(sources.sports, SCORES_DAYS_FROM)
                 frames.extend(normalize.scores_to_frame(scores, observed_at=at) for scores in per_sport)
         return pl.concat(frames) if frames else empty(ODDS_SCORES)
 

@@ -154,10 +154,6 @@ def scores_cost(days_from: int | None) -> int:
     return 2 if days_from else 1
 
 
-def _lowest(known: int | None, seen: int) -> int:
-    return seen if known is None else min(known, seen)
-
-
 class QuotaTracker:
     """Credits as last reported by the `x-requests-*` headers; guards calls against a reserve."""
 
@@ -173,8 +169,8 @@ class QuotaTracker:
         run), in which credits fall, and overlapped requests (`HttpSource.each`) answer out of order.
         A plan renewed mid-session shows only in the next one."""
         with self._lock:
-            if exchange.quota_remaining is not None:
-                self.remaining = _lowest(self.remaining, exchange.quota_remaining)
+            if (seen := exchange.quota_remaining) is not None:
+                self.remaining = seen if self.remaining is None else min(self.remaining, seen)
             if exchange.quota_used is not None:
                 self.used = max(self.used or 0, exchange.quota_used)
             if exchange.quota_last is not None:
@@ -420,6 +416,12 @@ class OddsApiClient(HttpSource):
         params = {"daysFrom": days_from, "dateFormat": "iso", "eventIds": self._csv(event_ids)}
         cost = scores_cost(days_from)
         return self._get(SCORES_ENDPOINT, f"/v4/sports/{sport}/scores", _SCORES, params, cost)
+
+    def scores_of(self, sports: Sequence[str], days_from: int | None = None) -> list[list[ScoreEvent]]:
+        """A scores poll: `scores` of each sport, overlapped, in sport order; its whole cost checked
+        first, as `odds_bodies` does."""
+        self.check_credits_for(len(sports), scores_cost(days_from), SCORES_ENDPOINT, "this poll")
+        return self.each(lambda sport: self.scores(sport, days_from), sports)
 
     def historical_odds(
         self,
