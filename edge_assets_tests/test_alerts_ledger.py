@@ -197,3 +197,33 @@ def test_two_processes_sending_the_same_edge_at_once_deliver_it_once(
         server.server_close()
     assert Path(server.log_path).read_text() == "post\n"  # type: ignore[attr-defined]
     assert AlertLedger.in_lake(str(Path(tmp_path) / "lake")).sent("edge-1", "webhook")
+
+
+def test_ledger_lock_is_one_lock_per_local_lake_whatever_its_spelling(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A relative, an absolute, a symlinked and a file:// spelling of one lake exclude each other
+    (two comparator runs would otherwise dispatch the same edge at once); another lake never waits."""
+    from edge_assets.alerts.ledger import ledger_lock
+
+    (tmp_path / "lake").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "lake")
+    monkeypatch.chdir(tmp_path)
+    spellings = [str(tmp_path / "lake"), str(tmp_path / "link"), f"file://{tmp_path}/lake"]
+    got = {root: threading.Event() for root in spellings}
+
+    def waiter(root: str) -> None:
+        with ledger_lock(root):
+            got[root].set()
+
+    with ledger_lock("lake/"):
+        threads = [threading.Thread(target=waiter, args=(root,), daemon=True) for root in spellings]
+        for thread in threads:
+            thread.start()
+        time.sleep(0.3)
+        assert [root for root in spellings if got[root].is_set()] == []
+        with ledger_lock(str(tmp_path / "elsewhere")):  # another lake: no wait
+            pass
+    for thread in threads:
+        thread.join(10)
+    assert all(event.is_set() for event in got.values())

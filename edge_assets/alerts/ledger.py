@@ -71,8 +71,12 @@ def _is_remote(path: str) -> bool:
 def ledger_lock(lake_root: str) -> Iterator[None]:
     """Hold this host's lock on the lake's ledger: two comparator runs of adjacent hours both sent an
     edge present in both when they dispatched at once. The lock file lives in the temp dir, not the
-    lake (flock only binds processes of one host anyway)."""
-    digest = hashlib.sha256(str(lake_root).rstrip("/").encode()).hexdigest()[:16]
+    lake (flock only binds processes of one host anyway). A local lake is named by its real path, so
+    `data/lake` and its absolute or symlinked spelling share one lock."""
+    root = str(lake_root).rstrip("/")
+    if not _is_remote(root):
+        root = os.path.realpath(root.removeprefix("file://"))
+    digest = hashlib.sha256(root.encode()).hexdigest()[:16]
     with open(Path(tempfile.gettempdir()) / f"edge-alert-ledger-{digest}.lock", "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
