@@ -16,7 +16,6 @@ from edge_assets.comparator_resources import AlertsResource
 from edge_assets.lake.io_manager import LakeResource
 from edge_assets.lake.raw import RAW_TABLE, compact_closed_hours
 from edge_assets.partitions import hour_key
-from edge_assets.run_retention import prune_runs
 from edge_assets.runner import RANGE_END, RANGE_START
 from edge_assets.settings import get_settings
 from edge_assets.sources_resource import SourcesResource
@@ -499,6 +498,9 @@ raw_compaction_job, raw_compaction_schedule = nightly_op_job(
     "(a partition's latest materialization, a check's latest evaluation keep their run)."
 )
 def prune_old_runs(context: dg.OpExecutionContext) -> dg.Output[None]:
+    # imported here: Dagster's storage internals (~0.4 s) would load in every run worker
+    from edge_assets.run_retention import prune_runs
+
     report = prune_runs(context.instance, get_settings().run_retention_days)
     context.log.info(report.summary())
     return dg.Output(
