@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +93,7 @@ def main() -> int:
             instance=instance,
             resources=defs.resources,
         )
-        hour = dg.HourlyPartitionsDefinition(start_date="2026-01-01-00:00").get_last_partition_key()
+        hour = datetime.now(UTC).strftime("%Y-%m-%d-%H:00")  # the current hour's partition key
         for _ in range(args.repeats + 1):  # the first warms the lake and the OS file cache
             run = instance.create_run_for_job(job, tags={"dagster/partition": hour})
             launched = time.time()
