@@ -343,6 +343,56 @@ def test_two_markets_claiming_the_same_outcome_are_conflicts(resolver: AliasReso
     assert m["tot-t0"]["method"] == "exact"
 
 
+def test_aston_villa_slug_code_is_not_an_assists_prop(resolver: AliasResolver) -> None:
+    """Polymarket's code for Aston Villa is `ast`, also the assists stat of player props: its games
+    map like any other, while an assists prop (player, line) stays out of scope."""
+    kick = datetime(2026, 1, 18, 14, 0, tzinfo=UTC)
+    villa = quotes(
+        "ev_ast_eve",
+        "soccer_epl",
+        "Aston Villa",
+        "Everton",
+        kick,
+        [("h2h", "Aston Villa", None), ("h2h", "Everton", None), ("h2h", "Draw", None)]
+        + [("totals", "Over", 2.5), ("totals", "Under", 2.5)],
+    )
+    game = {"league": "epl", "start": kick, "event_slug": "epl-ast-eve-2026-01-18"}
+    game["event_title"] = "Aston Villa FC vs. Everton FC"
+    pm = pm_frame(
+        pm_row(
+            "win",
+            "Will Aston Villa FC win on 2026-01-18?",
+            ["Yes", "No"],
+            slug="epl-ast-eve-2026-01-18-ast",
+            sports_market_type="moneyline",
+            **game,
+        ),
+        pm_row(
+            "tot",
+            "Aston Villa FC vs. Everton FC: O/U 2.5",
+            ["Over", "Under"],
+            slug="epl-ast-eve-2026-01-18-total-2pt5",
+            sports_market_type="totals",
+            **game,
+        ),
+        pm_row(
+            "prop",
+            "LeBron James: Assists O/U 7.5",
+            ["Over", "Under"],
+            league="nba",
+            slug="nba-lal-dal-2026-04-05-ast-lebron-james-7pt5",
+        ),
+    )
+    m = by_token(match_markets(pm, odds_frame(villa), resolver, observed_at=OBS))
+    assert (m["win-t0"]["method"], m["win-t0"]["odds_outcome_name"]) == ("exact", "Aston Villa")
+    assert (m["tot-t0"]["method"], m["tot-t0"]["odds_outcome_name"], m["tot-t0"]["point"]) == (
+        "exact",
+        "Over",
+        2.5,
+    )
+    assert m["prop-t0"]["method"] == "out_of_scope"
+
+
 def test_out_of_scope_markets_are_classified_not_mapped(resolver: AliasResolver) -> None:
     epl = {"league": "epl", "start": EPL_KICK, "slug": "epl-mun-tot-2026-10-10"}
     pm = pm_frame(

@@ -44,9 +44,12 @@ OOS_TEXT_RE = (
     r"3rd period|1st 5 innings|first 5 innings|1st inning|first inning|player|exact score|"
     r"both teams to score|corners|champion|championship|series winner)\b)"
 )
+# A player stat (hr, pts, ...) marks a prop only before a player and a line or a second name: team
+# codes share those letters (`ast` is Aston Villa: `epl-ast-eve-2026-01-18-ast`).
 OOS_SLUG_RE = (
-    r"(?i)-(?:f5|1h|2h|h1|h2|q1|q2|q3|q4|p1|p2|p3|nrfi|yrfi|hr|pts|reb|ast|sog|btts|corners|"
+    r"(?i)-(?:f5|1h|2h|h1|h2|q1|q2|q3|q4|p1|p2|p3|nrfi|yrfi|btts|corners|"
     r"first-inning|all-star|allstar|mvp|anytime|team-total|tt)(?:-|$)"
+    r"|-(?:hr|pts|reb|ast|sog)-[a-z][a-z-]*-(?:[a-z]|\d+pt\d+$)"
 )
 IN_SCOPE_SMT = ("moneyline", "spreads", "totals")
 
