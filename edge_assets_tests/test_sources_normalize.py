@@ -231,9 +231,36 @@ def test_live_odds_bodies_drift_and_garbage_are_malformed() -> None:
     renamed = json.dumps([{**event([]), "bookmakers": [BOOK]} | {"commence_time": None}]).encode()
     with pytest.raises(MalformedResponse, match=r"field 'commence_time' missing or invalid in 2 of 2 rows"):
         N.odds_bodies_to_frame([renamed], OBS)
-    with pytest.raises(MalformedResponse, match=r"body is not a JSON array of events .*starts with '<html>"):
+    with pytest.raises(MalformedResponse, match=r"body is not a JSON array of events; starts with '<html>"):
         N.odds_bodies_to_frame([b"<html>bad gateway</html>"], OBS)
+    # an object (a wrapper, an error document) used to read as one all-null event: a silent empty poll
+    wrapped = json.dumps({"data": [{**event([]), "bookmakers": [BOOK]}]}).encode()
+    with pytest.raises(
+        MalformedResponse, match=r"not a JSON array of events; starts with '\{\"data\""
+    ) as err:
+        N.odds_bodies_to_frame([wrapped], OBS)
+    assert err.value.endpoint == "/v4/sports/{sport}/odds"
     assert N.odds_bodies_to_frame([b"[]"], OBS).equals(schemas.empty(schemas.ODDS_QUOTES))
+    assert N.odds_bodies_to_frame([b" \n[]"], OBS).equals(schemas.empty(schemas.ODDS_QUOTES))
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        (b'{"ts": "2026-08-16T11:00:00Z", "data": []}', "historical wrapper without a timestamp"),
+        (b"[]", "historical wrapper without a timestamp"),
+        (b'{"timestamp": "not-a-date", "data": []}', r"ValueError: .*not-a-date"),
+        (b'{"message": "x", "data": {"id": "a"}}', r"KeyError: 'timestamp'.*starts with '\{\"message"),
+        (b"[1, 2]", r"TypeError"),
+        (b"<html>bad gateway</html>", r"body is not valid JSON"),
+    ],
+)
+def test_historical_drift_is_malformed_response(body: bytes, why: str) -> None:
+    """Schema drift in a historical wrapper is the source's MalformedResponse (the asset's clear
+    failure, `parse_error` on the raw row), never a bare ValueError/KeyError/TypeError."""
+    with pytest.raises(MalformedResponse, match=why) as err:
+        N.historical_bodies_to_frame([body])
+    assert (err.value.source, err.value.endpoint) == ("oddsapi", "/v4/historical/sports/{sport}/odds")
 
 
 BOOK = {

@@ -20,8 +20,8 @@ import pydantic
 from polars._typing import PolarsDataType
 
 from edge_assets import schemas
-from edge_assets.sources.http import MalformedResponse, parse_utc
-from edge_assets.sources.oddsapi import ODDS_ENDPOINT, HistoricalOdds, OddsEvent, ScoreEvent
+from edge_assets.sources.http import MalformedResponse, parse_utc, redact
+from edge_assets.sources.oddsapi import HISTORICAL_ODDS, ODDS_ENDPOINT, HistoricalOdds, OddsEvent, ScoreEvent
 from edge_assets.sources.polymarket import (
     ClobBook,
     GammaClient,
@@ -186,10 +186,13 @@ def odds_bodies_to_frame(
     """
     frames = []
     for body in bodies:
+        snippet = redact(body[:80].decode("utf-8", "replace"))
+        if not _JSON_ARRAY_START.match(body):  # polars reads an object as one all-null event: no rows
+            why = f"body is not a JSON array of events; starts with {snippet!r}"
+            raise MalformedResponse("oddsapi", ODDS_ENDPOINT, why)
         try:
             frame = pl.read_json(io.BytesIO(body), schema=ODDS_EVENT_WIRE)
         except Exception as exc:  # polars raises ComputeError/SchemaError for bad JSON or shapes
-            snippet = body[:80].decode("utf-8", "replace")
             raise MalformedResponse(
                 "oddsapi",
                 ODDS_ENDPOINT,
@@ -239,26 +242,39 @@ def historical_bodies_to_frame(bodies: Sequence[bytes], odds_format: str = "deci
     events: list[pl.DataFrame] = []
     for raw in bodies:
         try:
-            frame = pl.read_json(io.BytesIO(raw), schema=_HIST_WIRE)
-        except Exception:  # data is an object, not a list (or not JSON): take the slow path
-            try:
-                payload = json.loads(raw)
-            except ValueError as exc:
-                raise MalformedResponse(
-                    "oddsapi", "historical odds", f"body is not valid JSON ({exc})"
-                ) from None
-            frames.append(historical_to_frame(payload, odds_format))
-            continue
-        if frame.height != 1 or frame["timestamp"][0] is None:
-            raise ValueError("historical wrapper without a timestamp")
-        snapshot = pl.lit(_utc(frame["timestamp"][0]), dtype=schemas.UTC_TS).alias("_snapshot")
-        found = frame.select(snapshot, pl.col("data").explode()).unnest("data")
-        if found.height and found["id"].null_count() < found.height:  # [] reads as one null event
-            events.append(found)
+            _historical_body(raw, odds_format, frames, events)
+        except MalformedResponse:
+            raise
+        except (ValueError, KeyError, TypeError, AttributeError, pl.exceptions.PolarsError) as exc:
+            # schema drift (no or a bad `timestamp`, a wrapper of another shape) is the source's fault
+            snippet = redact(raw[:80].decode("utf-8", "replace"))
+            why = f"not a historical odds wrapper ({type(exc).__name__}: {exc}); starts with {snippet!r}"
+            raise MalformedResponse("oddsapi", HISTORICAL_ODDS, why) from None
     if events:
         frames.append(_flatten_odds(pl.concat(events), pl.col("_snapshot"), odds_format))
     frames = [f for f in frames if f.height]
     return pl.concat(frames) if frames else schemas.empty(schemas.ODDS_QUOTES)
+
+
+def _historical_body(
+    raw: bytes, odds_format: str, frames: list[pl.DataFrame], events: list[pl.DataFrame]
+) -> None:
+    """One wrapper into `events` (list-shaped `data`, flattened later) or `frames` (the object path)."""
+    try:
+        frame = pl.read_json(io.BytesIO(raw), schema=_HIST_WIRE)
+    except Exception:  # data is an object, not a list (or not JSON): take the slow path
+        try:
+            payload = json.loads(raw)
+        except ValueError as exc:
+            raise MalformedResponse("oddsapi", HISTORICAL_ODDS, f"body is not valid JSON ({exc})") from None
+        frames.append(historical_to_frame(payload, odds_format))
+        return
+    if frame.height != 1 or frame["timestamp"][0] is None:
+        raise MalformedResponse("oddsapi", HISTORICAL_ODDS, "historical wrapper without a timestamp")
+    snapshot = pl.lit(_utc(frame["timestamp"][0]), dtype=schemas.UTC_TS).alias("_snapshot")
+    found = frame.select(snapshot, pl.col("data").explode()).unnest("data")
+    if found.height and found["id"].null_count() < found.height:  # [] reads as one null event
+        events.append(found)
 
 
 def scores_to_frame(
