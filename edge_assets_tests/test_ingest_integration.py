@@ -194,7 +194,7 @@ def test_malformed_body_is_kept_raw_and_fails_clearly(
     with pytest.raises(json.JSONDecodeError):
         json.loads(body)
     assert last["status"] == 200 and last["body_bytes"] == len(body) > 0
-    assert last["parse_error"].startswith("body is not a JSON array of events (")
+    assert last["parse_error"].startswith("body is not a JSON array of events")
     marked = raw.filter(pl.col("parse_error").is_not_null())
     assert marked.height == 1  # not the NHL body of the same poll, the credit probe or the first run
     raw_files = (tmp_path / "lake" / "raw_responses").rglob("*.parquet")
