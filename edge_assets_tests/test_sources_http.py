@@ -103,6 +103,34 @@ def test_5xx_on_every_attempt_raises_retries_exhausted(server: ScriptedServer, r
     assert len(rec.sleeps) == 2  # no sleep after the last attempt
 
 
+@pytest.mark.parametrize("status", [408, 520, 521, 522, 523, 524])
+def test_cloudflare_and_timeout_statuses_are_retried(
+    server: ScriptedServer, rec: Recorder, status: int
+) -> None:
+    """Gamma and the CLOB sit behind Cloudflare: its origin errors (520-524) and a 408 are transient."""
+    server.script("/api/x", Reply(status, f"error code: {status}"), Reply(200, {"ok": 1}))
+    src = make_source(server, rec)
+    assert src.request_json("GET", "/x", "/x") == {"ok": 1}
+    assert [e.status for e in rec.exchanges] == [status, 200]
+    assert len(rec.sleeps) == 1
+
+
+def test_503_retry_after_is_honoured_and_too_long_gives_up(server: ScriptedServer, rec: Recorder) -> None:
+    server.script("/api/x", Reply(503, {"message": "maintenance"}, {"Retry-After": "9"}), Reply(200, [1]))
+    src = make_source(server, rec)
+    assert src.request_json("GET", "/x", "/x") == [1]
+    assert rec.sleeps == [9.0]  # the server's wait, not the 0.25-0.5 s backoff
+
+    server.script("/api/y", Reply(503, {"message": "maintenance"}, {"Retry-After": "600"}))
+    with pytest.raises(RetriesExhausted) as info:
+        src.request_json("GET", "/y", "/y")
+    assert server.count("/api/y") == 1 and rec.sleeps == [9.0]  # no sleep, no second attempt
+    assert str(info.value) == (
+        "test /y: gave up after 1 attempt; last error: HTTP 503: maintenance; "
+        "Retry-After 600s exceeds the 120s we are willing to wait"
+    )
+
+
 def test_timeout_is_retried(server: ScriptedServer, rec: Recorder) -> None:
     server.script("/api/slow", Reply(200, {"late": True}, delay_s=0.6), Reply(200, {"ok": True}))
     src = make_source(server, rec, timeout_s=0.2)

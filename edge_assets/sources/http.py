@@ -35,7 +35,8 @@ SELECTED_HEADERS = (
     "retry-after",
     "content-type",
 )
-RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
+# 408 and Cloudflare's 520-524 (Gamma and the CLOB sit behind it) are transient origin failures
+RETRYABLE_STATUS = frozenset({408, 500, 502, 503, 504, 520, 521, 522, 523, 524})
 
 
 # --------------------------------------------------------------------------- redaction
@@ -140,14 +141,16 @@ class MalformedResponse(SourceError):
 
 
 class RetriesExhausted(SourceError):
-    """Transient failures (5xx, connection errors, timeouts) on every allowed attempt."""
+    """Transient failures (5xx, connection errors, timeouts) on every allowed attempt, or a Retry-After
+    too long to wait for."""
 
     def __init__(self, source: str, endpoint: str, attempts: int, last_error: str) -> None:
         self.source = source
         self.endpoint = endpoint
         self.attempts = attempts
         self.last_error = last_error
-        super().__init__(f"{source} {endpoint}: gave up after {attempts} attempts; last error: {last_error}")
+        tries = f"{attempts} attempt{'s' if attempts != 1 else ''}"
+        super().__init__(f"{source} {endpoint}: gave up after {tries}; last error: {last_error}")
 
 
 def validation_detail(exc: pydantic.ValidationError, limit: int = 5) -> str:
@@ -576,7 +579,13 @@ class HttpSource:
             if status in RETRYABLE_STATUS:
                 _, message = extract_error(body)
                 last_error = self.redact(f"HTTP {status}: {message or response.reason_phrase}")
-                self._back_off(endpoint, attempt, policy, last_error)
+                # a 503's Retry-After says when the origin is back: wait that long, or stop if too long
+                wait = parse_retry_after(response.headers.get("retry-after"), self._now())
+                if wait is not None and wait > policy.max_retry_after_s:
+                    limit = policy.max_retry_after_s
+                    last_error += f"; Retry-After {wait:.0f}s exceeds the {limit:.0f}s we are willing to wait"
+                    raise RetriesExhausted(self.source, endpoint, attempt, last_error)
+                self._back_off(endpoint, attempt, policy, last_error, wait)
                 continue
             error = self._map_error(self.source, endpoint, response, body)
             error.message = self.redact(error.message)
@@ -584,11 +593,14 @@ class HttpSource:
             raise error
         raise RetriesExhausted(self.source, endpoint, policy.max_attempts, last_error)
 
-    def _back_off(self, endpoint: str, attempt: int, policy: RetryPolicy, last_error: str) -> None:
-        """Wait before the next attempt after a retryable failure (none after the last one)."""
+    def _back_off(
+        self, endpoint: str, attempt: int, policy: RetryPolicy, last_error: str, wait: float | None = None
+    ) -> None:
+        """Wait before the next attempt after a retryable failure (none after the last one): the
+        server's Retry-After when it sent one, else the policy's jittered backoff."""
         if attempt >= policy.max_attempts:
             return
-        delay = policy.backoff(attempt, self._rng)
+        delay = wait if wait is not None else policy.backoff(attempt, self._rng)
         log.warning(
             "%s %s attempt %d/%d failed (%s); retrying in %.2fs",
             self.source,
