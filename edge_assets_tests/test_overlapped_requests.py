@@ -3,6 +3,7 @@ one at a time."""
 
 import json
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -187,8 +188,11 @@ def test_a_live_poll_overlaps_its_requests_and_equals_the_poll_one_at_a_time(
     in_body = [{event["sport_key"] for event in json.loads(body)} for body in odds_5]
     assert in_body == [{sport} for sport in SPORTS]  # each sport's body in its place
     assert books_5 == books_1 and len(books_5) == 3
-    # every response reached the raw hook, whatever the order they arrived in
-    assert sorted((e.url_path, e.body) for e in seen_5) == sorted((e.url_path, e.body) for e in seen_1)
+    # every response reached the raw hook, whatever the order they arrived in; two Gamma pages at
+    # once ask one past the end (empty) that the walk one at a time never asks
+    overlapped, one_by_one = (Counter((e.url_path, e.body) for e in seen) for seen in (seen_5, seen_1))
+    assert not one_by_one - overlapped
+    assert list((overlapped - one_by_one).elements()) == [("/events", b"[]")]
     paths = [e.url_path for e in seen_5]
     assert (paths.count("/v4/sports"), paths.count("/books")) == (1, 3)  # the probe, the batches
     assert sorted(p for p in paths if p.endswith("/odds")) == sorted(f"/v4/sports/{s}/odds" for s in SPORTS)

@@ -346,7 +346,8 @@ def test_simulator_pagination_sends_the_same_requests(world: World) -> None:
 
 
 def test_short_pages_do_not_stop_and_limit_is_capped() -> None:
-    """A server capping `limit` silently: only an empty page ends the listing, on both paths."""
+    """A server capping `limit` silently: only an empty page ends the listing, and every event is
+    read, on both paths."""
     universe = [{"id": str(i), "markets": [{"id": f"m{i}"}]} for i in range(130)]
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -358,18 +359,22 @@ def test_short_pages_do_not_stop_and_limit_is_capped() -> None:
     events = model.events(limit=500)
     bodies = fast.events_bodies(limit=500)
     assert requests_of(runs[1]) == requests_of(runs[0])
-    assert [json.loads(x.params_json())["offset"] for x in runs[1]] == [0, 100, 200]
-    assert {json.loads(x.params_json())["limit"] for x in runs[1]} == {100}
-    assert len(bodies) == 2 and len(events) == 80  # ids 50-99 are never served
+    # the first page's 50 events set the paging: moving by the 100 asked would skip ids 50-99
+    asked = [(json.loads(x.params_json())["offset"], json.loads(x.params_json())["limit"]) for x in runs[1]]
+    assert asked == [(0, 100), (50, 50), (100, 50), (150, 50)]
+    assert len(bodies) == 3 and [e.id for e in events] == [str(i) for i in range(130)]
     fast_ids = N.gamma_event_bodies_to_frame(bodies, OBS)["market_id"].to_list()
     assert fast_ids == [e.markets[0].id for e in events]
 
 
 def test_offset_cap_and_a_bad_page_stop_both_paths_alike(caplog: pytest.LogCaptureFixture) -> None:
     one = page([{"id": "1"}])
-    never_empty = mock_gamma(lambda request: httpx.Response(200, content=one))
+    never_empty = mock_gamma(
+        lambda request: httpx.Response(200, content=page([{"id": "1"}] * int(request.url.params["limit"])))
+    )
     with caplog.at_level(logging.WARNING, logger="edge_assets.sources"):
-        assert len(never_empty.events_bodies(closed=True)) == 101 == len(never_empty.events(closed=True))
+        assert len(never_empty.events_bodies(closed=True)) == 101
+        assert len(never_empty.events(closed=True)) == 101 * 100
     assert caplog.text.count("pagination stopped at offset cap 10000") == 2
     # a page that is not an array ends both listings at that page, with the same error
     counts = []

@@ -478,14 +478,42 @@ def test_gamma_markets_paginates_until_empty_page(server: ScriptedServer, rec: R
 def test_gamma_pagination_stops_at_offset_cap(
     server: ScriptedServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    server.script("/gamma/events", lambda seen: Reply(200, [{"id": seen.query["offset"][0]}]))
+    def full_page(seen: Seen) -> Reply:
+        offset, limit = int(seen.query["offset"][0]), int(seen.query["limit"][0])
+        return Reply(200, [{"id": f"{offset + i}"} for i in range(limit)])
+
+    server.script("/gamma/events", full_page)
     gamma = GammaClient(server.url + "/gamma", rate_per_s=None)
     events = gamma.events(closed=True, limit=500)  # limit is capped to 100
     offsets = [int(r.query["offset"][0]) for r in server.requests]
     assert offsets == list(range(0, 10_001, 100))
-    assert len(events) == 101
+    assert len(events) == 10_100
     assert server.requests[0].query["closed"] == ["true"]
     assert "offset cap 10000" in caplog.text
+
+
+@pytest.mark.parametrize("in_flight", [1, 8])
+def test_gamma_listing_pages_by_a_limit_the_server_caps_silently(
+    server: ScriptedServer, in_flight: int
+) -> None:
+    """A server that answers 50 items to limit=100 would have every page skip its second half if
+    the offset moved by the limit asked: the first short page sets the paging, both listings."""
+    total, cap = 230, 50
+
+    def capped(seen: Seen) -> Reply:
+        offset, limit = int(seen.query["offset"][0]), int(seen.query["limit"][0])
+        return Reply(200, [{"id": str(i)} for i in range(offset, min(offset + min(limit, cap), total))])
+
+    server.script("/gamma/events", capped)
+    gamma = GammaClient(server.url + "/gamma", rate_per_s=None, max_in_flight=in_flight)
+    assert [e.id for e in gamma.events()] == [str(i) for i in range(total)]
+    bodies = gamma.events_bodies()
+    assert [e["id"] for body in bodies for e in json.loads(body)] == [str(i) for i in range(total)]
+    asked = sorted({(int(r.query["offset"][0]), int(r.query["limit"][0])) for r in server.requests})
+    expected = {(0, 100), (50, 50), (100, 50), (150, 50), (200, 50), (250, 50)}
+    if in_flight > 1:  # two pages at once: the first batch's second page, and one past the end
+        expected |= {(100, 100), (300, 50)}
+    assert set(asked) == expected
 
 
 def test_clob_books_batched_post_and_points(server: ScriptedServer, rec: Recorder) -> None:

@@ -294,13 +294,17 @@ def paginate_offset(
     limit: int = 100,
     max_offset: int = 10_000,
     pages_at_once: int = 1,
+    page_items: Callable[[Sequence[T]], int] = len,
 ) -> Iterator[T]:
     """Yield items from `fetch_page(limit, offset)` until an empty page or past `max_offset`.
 
     An empty page is the only reliable end signal: servers cap `limit` silently, so a short
-    page does not mean the last one. `pages_at_once` > 1 requests that many pages together
-    (`each_request`): a listing takes fewer round trips, for at most that many pages past the end.
-    Those pages count for nothing, not even their errors: the pages read are the sequential ones.
+    page does not mean the last one. A first page shorter than `limit` (`page_items` counts its
+    items) is taken as that cap: the walk goes on from there with it, so no window is skipped; a
+    listing that fits in one short page costs one more (empty) page. `pages_at_once` > 1 requests
+    that many pages together (`each_request`): a listing takes fewer round trips, for at most that
+    many pages past the end. Those pages count for nothing, not even their errors: the pages read
+    are the sequential ones.
     """
 
     def attempt(offset: int) -> tuple[Sequence[T], BaseException | None]:
@@ -309,17 +313,30 @@ def paginate_offset(
         except BaseException as exc:  # raised below only if the sequential walk reaches it
             return [], exc
 
-    offset = 0
-    while offset <= max_offset:
-        offsets = [o for o in range(offset, offset + pages_at_once * limit, limit) if o <= max_offset]
-        for page, error in each_request(attempt, offsets, pages_at_once):
+    offset, first = 0, True
+    end = max_offset + 1  # no items from this offset on: past the cap, or a page past the end read empty
+    while offset < end:
+        offsets = [o for o in range(offset, offset + pages_at_once * limit, limit) if o < end]
+        pages = each_request(attempt, offsets, pages_at_once)
+        end = min(
+            [end, *(o for o, (page, error) in zip(offsets, pages, strict=True) if not page and not error)]
+        )
+        for page, error in pages:
             if error is not None:
                 raise error
             if not page:
                 return
             yield from page
-        offset += len(offsets) * limit
-    log.warning("pagination stopped at offset cap %d; narrow the filters to see everything", max_offset)
+            if first:
+                first, got = False, page_items(page)
+                if got < limit:  # the server's cap (or the whole listing): the batch's other pages are off
+                    log.info("page of %d items for limit %d: paging by %d", got, limit, got)
+                    limit = offset = got
+                    break
+        else:
+            offset += len(offsets) * limit
+    if end > max_offset:
+        log.warning("pagination stopped at offset cap %d; narrow the filters to see everything", max_offset)
 
 
 def paginate_cursor(

@@ -5,12 +5,14 @@ three timestamp formats, books ordered worst-to-best) so nothing downstream has 
 """
 
 import json
+import sys
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 import httpx
+import orjson
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -328,8 +330,17 @@ class GammaClient(HttpSource):
             limit=min(limit, self.PAGE_LIMIT),
             max_offset=self.MAX_OFFSET,
             pages_at_once=self._pages_at_once,
+            page_items=self._events_in,
         )
         return list(pages)
+
+    @staticmethod
+    def _events_in(page: Sequence[bytes]) -> int:
+        """Events in a page of raw bodies; one that is not JSON counts as full: parsing names its error."""
+        try:
+            return len(orjson.loads(page[0]))
+        except orjson.JSONDecodeError:
+            return sys.maxsize
 
     def _page_has_items(self, body: bytes) -> bool:
         """`paginate_offset`'s end signal without parsing the page: a JSON array with nothing in it.
