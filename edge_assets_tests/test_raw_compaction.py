@@ -88,6 +88,19 @@ def test_compaction_folds_an_hour_into_one_file_and_loses_nothing(tmp_path: Path
     assert len(list(gamma_hour.iterdir())) == 1
 
 
+def test_a_response_stored_again_after_compaction_wins_over_its_merged_copy(tmp_path: Path) -> None:
+    """A re-run whose parse now fails rewrites its response with `parse_error`; the next compaction
+    keeps that row, not the stale copy in the merged file (merged names sort after response names)."""
+    lake = Lake(str(tmp_path / "lake"))
+    bad = exchange(1, b"{bad")
+    RawStore(lake).store(bad)
+    compact_raw(lake, H, H + timedelta(hours=1))
+    RawStore(lake).store(bad, parse_error="body is not a JSON array")
+    assert compact_raw(lake, H, H + timedelta(hours=1)).files == 1
+    assert responses(lake)["parse_error"].to_list() == ["body is not a JSON array"]
+    assert len(files(lake)) == 1
+
+
 def test_two_compactions_of_one_hour_at_once_lose_nothing(tmp_path: Path) -> None:
     """A run that listed the folder before another one folded it finds an input gone and stops
     before writing; the other run's merged file is never overwritten."""

@@ -158,6 +158,8 @@ def compact_raw_hour(lake: Lake, hour_dir: str) -> tuple[int, int]:
 def merge_raw_files(lake: Lake, hour_dir: str, inputs: list[str]) -> tuple[int, int]:
     """`compact_raw_hour` on a given listing; an input already gone raises before anything is written."""
     responses = [f for f in inputs if not f.rsplit("/", 1)[-1].startswith(COMPACTED_PREFIX)]
+    # merged files first: a response stored again since (a re-run, now with its parse_error) wins
+    inputs = sorted(set(inputs) - set(responses)) + sorted(responses)
     if len(inputs) < 2 and not responses:
         return 0, 0
     name = hashlib.sha1("|".join(inputs).encode()).hexdigest()[:16]
