@@ -159,7 +159,10 @@ class Lake:
             raise FileNotFoundError(path)
         if columns is None:
             if not self.is_s3:  # polars reads a small local file ~2x faster than pq.read_table
-                return pl.read_parquet(path)
+                # through one open file: by path polars opens it again for the data, which may by
+                # then be another writer's replacement (a footer of one file, pages of the other)
+                with open(path, "rb") as handle:
+                    return pl.read_parquet(handle)
             return pl.from_arrow(pq.read_table(path, filesystem=self.fs))  # type: ignore[return-value]
         with self.fs.open_input_file(path) as source:  # one open: schema, then only those columns
             parquet = pq.ParquetFile(source)
@@ -220,7 +223,8 @@ class Lake:
         """Some columns of many local partitions in one polars scan: ~7x faster than a read per
         file for hundreds of small files. None (the caller reads file by file) when a partition is
         missing and not allowed to be, or when the files' schemas differ in a way only the per-file
-        read reconciles (a requested column absent from the first file, different types)."""
+        read reconciles (a requested column absent from the first file, different types), or when a
+        file was replaced while scanned."""
         paths = [self.partition_file(table, key) for key in keys]
         files = [path for path in paths if os.path.isfile(path)]
         if not files or (len(files) < len(paths) and not allow_missing):
@@ -228,7 +232,8 @@ class Lake:
         try:
             scan = pl.scan_parquet(files, missing_columns="insert", extra_columns="ignore").select(columns)
             return (scan if where is None else scan.filter(where)).collect()
-        except pl.exceptions.PolarsError:
+        except (pl.exceptions.PolarsError, pl.exceptions.PanicException):
+            # a file replaced by a writer while scanned panics the scan: read file by file
             return None
 
     def day_keys(self, table: str | Sequence[str]) -> list[str]:
