@@ -48,3 +48,13 @@ def split_by_windows(
     tagged = df.with_columns(_window=pl.when(inside).then(idx)).filter(pl.col("_window").is_not_null())
     groups = tagged.partition_by("_window", as_dict=True, include_key=False)
     return [groups.get((i,), df.clear()) for i in range(len(windows))]
+
+
+def upsert_rows(old: pl.DataFrame, new: pl.DataFrame, key_cols: Sequence[str]) -> pl.DataFrame:
+    """`new` merged over `old` (cast to new's columns): one row per key, new's where both have it,
+    sorted by the key."""
+    if not old.height:
+        return new.unique(subset=list(key_cols), keep="last", maintain_order=True).sort(key_cols)
+    old = old.select([pl.col(c).cast(t) for c, t in new.schema.items()])
+    merged = pl.concat([old, new]).unique(subset=list(key_cols), keep="last", maintain_order=True)
+    return merged.sort(key_cols)

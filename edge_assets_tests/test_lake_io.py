@@ -15,7 +15,7 @@ from dagster_duckdb import DuckDBResource
 
 from edge_assets.assets.common import with_hours_before
 from edge_assets.lake import Lake, LakeMissingPartition, catalog
-from edge_assets.lake.io_manager import LakeResource, ParquetLakeIOManager
+from edge_assets.lake.io_manager import UPSERT_KEYS, LakeResource, ParquetLakeIOManager
 from edge_assets.partitions import HOURLY
 from edge_assets.runner import hours_read_before
 
@@ -336,6 +336,49 @@ def test_reads_beside_a_process_rewriting_the_partition_see_one_whole_file(tmp_p
         stop.set()
         writer.join(10)
     assert reads > 300 and errors == []
+
+
+def _poll_and_write(root: str, tmp: str, worker: int, go: Any) -> None:
+    """What a pm_markets run does: merge its poll over the partition it read, return it to the IO
+    manager; the other process does the same between the read and the write."""
+    from edge_assets.assets.ingest import PM_MARKETS_KEY, upsert
+
+    lake = Lake(root)
+    manager = ParquetLakeIOManager(
+        lake_resource=LakeResource(root=root), catalog_db=DuckDBResource(database=f"{tmp}/w{worker}.duckdb")
+    )
+    schema = {"observed_at": pl.Datetime("us", "UTC"), "market_id": pl.String, "price": pl.Float64}
+    go.wait()
+    for i in range(40):
+        at = datetime(2026, 3, 1, 0, tzinfo=UTC) + timedelta(seconds=i)
+        poll = pl.DataFrame(
+            {"observed_at": [at], "market_id": [f"w{worker}-{i}"], "price": [0.5]}, schema=schema
+        )
+        merged = upsert(lake, "pm_markets", [HOURS[0]], poll, PM_MARKETS_KEY, schema)
+        context = dg.build_output_context(  # one per write: a context keeps its output metadata
+            asset_key="pm_markets",
+            partition_key=HOURS[0],
+            asset_partitions_def=HOURLY,
+            definition_metadata={"partition_column": "observed_at", UPSERT_KEYS: PM_MARKETS_KEY},
+        )
+        manager.handle_output(context, merged)
+
+
+def test_overlapping_runs_upserting_one_partition_keep_each_others_polls(tmp_path: Path) -> None:
+    """Two runs polling into the same hour (a poll run slower than the minute and the next one):
+    each merged its rows over what it had read, and the last write dropped the other's."""
+    root = str(tmp_path / "lake")
+    ctx = multiprocessing.get_context("spawn")
+    go = ctx.Event()
+    workers = [ctx.Process(target=_poll_and_write, args=(root, str(tmp_path), w, go)) for w in range(2)]
+    for worker in workers:
+        worker.start()
+    time.sleep(4)  # both imported and waiting
+    go.set()
+    for worker in workers:
+        worker.join(60)
+    ids = Lake(root).read("pm_markets", HOURS[0])["market_id"].to_list()
+    assert sorted(ids) == sorted(f"w{w}-{i}" for w in range(2) for i in range(40))
 
 
 def test_rewrite_is_idempotent(tmp_path: Path) -> None:

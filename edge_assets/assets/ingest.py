@@ -16,7 +16,7 @@ from dagster._core.storage.tags import BACKFILL_ID_TAG
 from edge_assets.assets.common import DAILY_ROOT_POLICY, HOURLY_RUN_PARTITIONS, lake_asset
 from edge_assets.connect import DEFAULT_SIM_POLL_MINUTES
 from edge_assets.frames import latest_poll
-from edge_assets.lake.io_manager import LakeResource
+from edge_assets.lake.io_manager import UPSERT_KEYS, LakeResource
 from edge_assets.lake.raw import RAW_TABLE, RawStore
 from edge_assets.lake.storage import Lake
 from edge_assets.partitions import DAILY, HOURLY, hour_key, hour_start
@@ -39,6 +39,11 @@ from edge_assets.sources_resource import SourcesResource
 SIM_POLL_MINUTES = DEFAULT_SIM_POLL_MINUTES
 IN_SCOPE_TYPES = ("moneyline", "spreads", "totals")
 SPORTS_TAG_ID = 1  # Gamma's "Sports" parent tag
+# the key of a polled row: a re-poll of the same instant replaces it, other polls add to it
+PM_MARKETS_KEY = ["observed_at", "market_id"]
+BOOKS_KEY = ["snapshot_at", "token_id", "side", "level"]
+LIVE_ODDS_KEY = ["observed_at", "event_id", "bookmaker", "market_key", "outcome_name", "point"]
+SCORES_KEY = ["observed_at", "event_id"]
 
 raw_responses = dg.AssetSpec(
     RAW_TABLE,
@@ -152,8 +157,10 @@ def ingest_asset(
     partitions_def: dg.PartitionsDefinition = HOURLY,
     partition_column: str = "observed_at",
     backfill_policy: dg.BackfillPolicy | None = None,
+    upsert_keys: list[str] | None = None,
 ) -> Callable:
-    """Ingestion assets: raw lineage upstream, otherwise the shared lake-asset shape."""
+    """Ingestion assets: raw lineage upstream, otherwise the shared lake-asset shape. A polled table
+    names its `upsert_keys`: the IO manager merges each partition over what it holds at write time."""
     policy: dict[str, Any] = {"backfill_policy": backfill_policy} if backfill_policy else {}
     return lake_asset(
         "ingest",
@@ -161,6 +168,7 @@ def ingest_asset(
         partition_column=partition_column,
         deps=[raw_responses],
         description=description,
+        metadata={UPSERT_KEYS: upsert_keys} if upsert_keys else None,
         **policy,
     )
 
@@ -172,6 +180,7 @@ def _window(context: dg.AssetExecutionContext) -> tuple[datetime, datetime, list
 
 @ingest_asset(
     "Polymarket sports markets from Gamma /events, one row per market per poll; polls upsert.",
+    upsert_keys=PM_MARKETS_KEY,
 )
 def pm_markets(
     context: dg.AssetExecutionContext, sources: SourcesResource, lake: LakeResource
@@ -190,7 +199,7 @@ def pm_markets(
 
     polled = _guarded(context, "pm_markets", fetch, store, GAMMA_PARSERS)
     _record_raw(context, store)
-    df = upsert(lake.lake(), "pm_markets", keys, polled, ["observed_at", "market_id"], PM_MARKETS)
+    df = upsert(lake.lake(), "pm_markets", keys, polled, PM_MARKETS_KEY, PM_MARKETS)
     return dg.MaterializeResult(
         value=df,
         metadata={
@@ -205,6 +214,7 @@ def pm_markets(
     "CLOB order books of tradable in-scope sports tokens (all levels + per-book summary), "
     "one snapshot per hour (plus on-demand re-runs, which upsert).",
     partition_column="snapshot_at",
+    upsert_keys=BOOKS_KEY,
 )
 def pm_order_book_snapshots(
     context: dg.AssetExecutionContext, sources: SourcesResource, lake: LakeResource, pm_markets: pl.DataFrame
@@ -248,7 +258,7 @@ def pm_order_book_snapshots(
         "pm_order_book_snapshots",
         keys,
         polled,
-        ["snapshot_at", "token_id", "side", "level"],
+        BOOKS_KEY,
         PM_ORDER_BOOK_SNAPSHOTS,
     )
     return dg.MaterializeResult(
@@ -270,6 +280,7 @@ def _odds_for(
 
 @ingest_asset(
     "Live sportsbook odds (The Odds API /odds, decimal), one row per outcome quote per poll.",
+    upsert_keys=LIVE_ODDS_KEY,
 )
 def oddsapi_live(
     context: dg.AssetExecutionContext, sources: SourcesResource, lake: LakeResource
@@ -289,7 +300,7 @@ def oddsapi_live(
         "oddsapi_live",
         keys,
         polled,
-        ["observed_at", "event_id", "bookmaker", "market_key", "outcome_name", "point"],
+        LIVE_ODDS_KEY,
         ODDS_QUOTES,
     )
     meta: dict[str, int] = {"dagster/row_count": df.height, "events": df["event_id"].n_unique()}
@@ -437,6 +448,7 @@ def oddsapi_historical_hourly(
     "one poll per day, ranges of days backfill as one run.",
     partitions_def=DAILY,
     backfill_policy=DAILY_ROOT_POLICY,
+    upsert_keys=SCORES_KEY,
 )
 def oddsapi_scores(
     context: dg.AssetExecutionContext, sources: SourcesResource, lake: LakeResource
@@ -469,7 +481,7 @@ def oddsapi_scores(
 
     polled = _guarded(context, "oddsapi_scores", fetch, store, SCORES_PARSERS)
     _record_raw(context, store)
-    df = upsert(lake.lake(), "oddsapi_scores", keys, polled, ["observed_at", "event_id"], ODDS_SCORES)
+    df = upsert(lake.lake(), "oddsapi_scores", keys, polled, SCORES_KEY, ODDS_SCORES)
     return dg.MaterializeResult(
         value=df, metadata={"dagster/row_count": df.height, "completed": int(df["completed"].sum() or 0)}
     )

@@ -12,7 +12,7 @@ import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
-from edge_assets.frames import split_by_windows
+from edge_assets.frames import split_by_windows, upsert_rows
 from edge_assets.lake import catalog
 from edge_assets.lake.storage import Lake
 from edge_assets.partitions import hours_between
@@ -29,6 +29,10 @@ _JUST_WRITTEN: dict[tuple[str, str], dict[str, pl.DataFrame]] = {}
 # lookback partition mapping: Dagster maps those downstream, so a UI backfill of hours a..b also
 # targeted the hours after b, whose own inputs did not exist yet, and every such backfill failed.
 HOURS_BEFORE = "hours_before"
+# Definition metadata of a polled table: its key columns. Each partition is written merged over what
+# it holds at write time, under the table's write lock (`Lake.write_lock`), so overlapping runs keep
+# each other's polls.
+UPSERT_KEYS = "upsert_keys"
 
 
 class LakeResource(dg.ConfigurableResource):
@@ -80,10 +84,19 @@ class ParquetLakeIOManager(dg.ConfigurableIOManager):
                 parts = split_by_windows(obj, column, [(w.start, w.end) for w in windows])
             else:
                 parts = [obj]
-            for key, part in zip(keys, parts, strict=True):
-                lake.write(path, key, part)
+            upsert_keys = context.definition_metadata.get(UPSERT_KEYS)
+            upsert_keys = getattr(upsert_keys, "value", upsert_keys)  # a list, or its metadata value
+            if upsert_keys:
+                parts = [
+                    self._upsert(lake, path, key, part, upsert_keys)
+                    for key, part in zip(keys, parts, strict=True)
+                ]
+            else:
+                for key, part in zip(keys, parts, strict=True):
+                    lake.write(path, key, part)
             written = len(keys)
             _JUST_WRITTEN[(lake.root, "/".join(path))] = dict(zip(keys, parts, strict=True))
+            obj = pl.concat(parts) if upsert_keys else obj
         context.add_output_metadata(
             {
                 "dagster/row_count": obj.height,
@@ -92,6 +105,18 @@ class ParquetLakeIOManager(dg.ConfigurableIOManager):
             }
         )
         self._refresh_view(context, lake, "/".join(path))
+
+    @staticmethod
+    def _upsert(
+        lake: Lake, path: Sequence[str], key: str, part: pl.DataFrame, key_cols: Sequence[str]
+    ) -> pl.DataFrame:
+        """Write a partition merged over what it holds now, under the table's write lock: the asset
+        merged its rows over what it read, but another run may have written the partition since."""
+        with lake.write_lock(path):
+            if lake.exists(path, key):
+                part = upsert_rows(lake.read(path, key), part, key_cols)
+            lake.write(path, key, part)
+        return part
 
     def _refresh_view(self, context: dg.OutputContext, lake: Lake, table: str) -> None:
         made = (self.catalog_db.database, lake.root, table)
