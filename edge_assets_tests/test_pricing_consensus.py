@@ -5,7 +5,13 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 
-from edge_assets.pricing.consensus import CONSENSUS_COLUMNS, DEFAULT_BOOK_WEIGHTS, SHARP_BOOKS, consensus
+from edge_assets.pricing.consensus import (
+    CONSENSUS_COLUMNS,
+    DEFAULT_BOOK_WEIGHTS,
+    SHARP_BOOKS,
+    consensus,
+    fresh_latest_quotes,
+)
 from edge_assets.pricing.devig import devig_frame
 from edge_assets.schemas import ODDS_QUOTES
 
@@ -136,3 +142,38 @@ def test_end_to_end_with_devig_frame() -> None:
     assert h["consensus_prob"] == pytest.approx((3 * pin_h + 1.5 * low_h) / 4.5, abs=1e-14)
     assert h["sharp_prob"] == pytest.approx(pin_h, abs=1e-15)
     assert out["consensus_prob"].sum() == pytest.approx(1.0, abs=1e-14)
+
+
+def test_a_line_a_book_has_moved_from_no_longer_counts() -> None:
+    """DraftKings moved its spread from -3.5 (8 minutes ago) to -4.5 (1 minute ago): its -3.5 is
+    withdrawn and counts for nothing, while a book that still deals -3.5 does; another event's
+    older poll is untouched."""
+    rows = [
+        _q("draftkings", "H", 0.50, 8, point=-3.5),
+        _q("draftkings", "A", 0.50, 8, point=3.5),
+        _q("draftkings", "H", 0.52, 1, point=-4.5),
+        _q("draftkings", "A", 0.48, 1, point=4.5),
+        _q("fanduel", "H", 0.51, 3, point=-3.5),
+        _q("fanduel", "A", 0.49, 3, point=3.5),
+        _q("draftkings", "H", 0.60, 8, point=-1.5, event="e2"),
+    ]
+    fresh = fresh_latest_quotes(
+        _frame(rows).with_columns(market_key=pl.lit("spreads")),
+        snapshot_at=SNAP,
+        max_age=timedelta(minutes=10),
+    )
+    got = sorted(fresh.select("event_id", "bookmaker", "outcome_name", "point", "age_s").iter_rows())
+    assert got == [
+        ("e1", "draftkings", "A", 4.5, 60.0),
+        ("e1", "draftkings", "H", -4.5, 60.0),
+        ("e1", "fanduel", "A", 3.5, 180.0),
+        ("e1", "fanduel", "H", -3.5, 180.0),
+        ("e2", "draftkings", "H", -1.5, 480.0),
+    ]
+    # a snapshot before the move still sees the -3.5 line it had then
+    before = fresh_latest_quotes(
+        _frame(rows).with_columns(market_key=pl.lit("spreads")),
+        snapshot_at=SNAP - timedelta(minutes=5),
+        max_age=timedelta(minutes=10),
+    )
+    assert sorted(before.filter(pl.col("bookmaker") == "draftkings")["point"].to_list()) == [-3.5, -1.5, 3.5]

@@ -87,18 +87,21 @@ def fresh_latest_quotes(
 ) -> pl.DataFrame:
     """Latest quote per (key, book) that is fresh at ``snapshot_at``; adds ``quote_at`` and ``age_s``.
 
+    Only each book's newest poll of a market counts: a spread or total line it has since moved
+    from is withdrawn, not a quote (its old price would feed the consensus and the best price).
     ``snapshot_at`` may be an expression (a column holding each row's snapshot time) when one frame
     holds several snapshots; ``key_cols`` must then tell the snapshots apart.
     """
     snap = _utc_lit(snapshot_at)
     quote_at = pl.coalesce(pl.col("last_update"), pl.col("observed_at")).dt.convert_time_zone("UTC")
     observed = pl.col("observed_at").dt.convert_time_zone("UTC")
+    market = [c for c in key_cols if c not in ("point", "outcome_name")]
     return (
         quotes.with_columns(quote_at=quote_at)
         .with_columns(age_s=(snap - pl.col("quote_at")).dt.total_microseconds() / 1e6)
-        .filter(
-            (pl.col("quote_at") <= snap) & (observed <= snap) & (pl.col("age_s") <= max_age.total_seconds())
-        )
+        .filter((pl.col("quote_at") <= snap) & (observed <= snap))
+        .filter(pl.col("observed_at") == pl.col("observed_at").max().over([*market, book_col]))
+        .filter(pl.col("age_s") <= max_age.total_seconds())
         .sort([*key_cols, book_col, "observed_at", "quote_at"], nulls_last=True)
         .unique(subset=[*key_cols, book_col], keep="last", maintain_order=True)
     )
