@@ -353,8 +353,13 @@ def test_aston_villa_slug_code_is_not_an_assists_prop(resolver: AliasResolver) -
         "Aston Villa",
         "Everton",
         kick,
-        [("h2h", "Aston Villa", None), ("h2h", "Everton", None), ("h2h", "Draw", None)]
-        + [("totals", "Over", 2.5), ("totals", "Under", 2.5)],
+        [
+            ("h2h", "Aston Villa", None),
+            ("h2h", "Everton", None),
+            ("h2h", "Draw", None),
+            ("totals", "Over", 2.5),
+            ("totals", "Under", 2.5),
+        ],
     )
     game = {"league": "epl", "start": kick, "event_slug": "epl-ast-eve-2026-01-18"}
     game["event_title"] = "Aston Villa FC vs. Everton FC"
