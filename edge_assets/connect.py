@@ -107,6 +107,8 @@ def open_session(
         # in-process the simulator computes under the GIL: nothing to overlap, and one at a time
         # keeps its fault counters in request order
         "max_in_flight": 1 if cfg.embedded else cfg.max_in_flight,
+        # a simulated instant has no round trip: re-runs of a partition rewrite identical raw files
+        "timed": not (cfg.embedded and as_of is not None),
     }
     if sleep is not None:
         common["sleep"] = sleep

@@ -68,8 +68,9 @@ def test_historical_backfill_168_hours_is_one_run(tmp_path: Path) -> None:
 def test_rerunning_a_partition_gives_the_same_rows(tmp_path: Path) -> None:
     key = hour_key(datetime.now(UTC) - timedelta(hours=5))
     lake = Lake(str(tmp_path / "lake"))
+    raw_dir = tmp_path / "lake" / "raw_responses"
     with dg.instance_for_test() as instance:
-        frames = []
+        frames, raw = [], []
         for _ in range(2):
             r = dg.materialize(
                 [ingest.pm_markets, ingest.oddsapi_live],
@@ -79,7 +80,14 @@ def test_rerunning_a_partition_gives_the_same_rows(tmp_path: Path) -> None:
             )
             assert r.success
             frames.append((lake.read("pm_markets", key), lake.read("oddsapi_live", key)))
+            raw.append({p.relative_to(raw_dir): p.read_bytes() for p in raw_dir.rglob("*.parquet")})
     (m1, o1), (m2, o2) = frames
+    # the raw responses too: the same files, byte for byte (a simulated instant has no round trip
+    # to time, so elapsed_ms is 0; a measured one made every re-run rewrite them with other bytes)
+    assert len(raw[0]) >= 3 and raw[1] == raw[0]
+    assert (
+        Lake(str(tmp_path / "lake")).read_file(str(next(raw_dir.rglob("*.parquet"))))["elapsed_ms"][0] == 0.0
+    )
     assert m1.height > 100 and o1.height > 1000
     assert m1.equals(m2) and o1.equals(o2)
     assert m1["observed_at"].n_unique() == len(load_settings().backfill_poll_minutes)  # one, at :50

@@ -438,9 +438,13 @@ class HttpSource:
         error_mapper: ErrorMapper | None = None,
         headers: Mapping[str, str] | None = None,
         max_in_flight: int = 1,
+        timed: bool = True,
     ) -> None:
+        """``timed`` False stores every response's elapsed_ms as 0: on a pinned simulated clock a
+        re-run rewrites each raw file under the same name, which must then hold the same bytes."""
         self.source = source
         self.max_in_flight = max_in_flight
+        self._timed = timed
         self.base_url = base_url.rstrip("/")
         self.on_response = on_response
         self.retry = retry or RetryPolicy()
@@ -531,12 +535,19 @@ class HttpSource:
                     headers={"content-type": "application/json"} if request_body is not None else None,
                 )
                 body = response.read()
-            except (httpx.TimeoutException, httpx.TransportError) as exc:
-                kind = "timeout" if isinstance(exc, httpx.TimeoutException) else "connection error"
+            except (httpx.TimeoutException, httpx.TransportError, httpx.DecodingError) as exc:
+                # a body that fails its Content-Encoding is a garbled transfer: retried like one
+                kind = (
+                    "timeout"
+                    if isinstance(exc, httpx.TimeoutException)
+                    else "undecodable body"
+                    if isinstance(exc, httpx.DecodingError)
+                    else "connection error"
+                )
                 last_error = self.redact(f"{kind}: {type(exc).__name__}: {exc}")
                 self._back_off(endpoint, attempt, policy, last_error)
                 continue
-            elapsed_ms = (time.perf_counter() - started) * 1000.0
+            elapsed_ms = (time.perf_counter() - started) * 1000.0 if self._timed else 0.0
             for secret in self._secrets:  # a server echoing the key must not put it in the lake
                 if secret.encode() in body:
                     body = body.replace(secret.encode(), b"***")

@@ -234,7 +234,7 @@ class OddsApiClient(HttpSource):
         probe_quota: bool = False,
         **kwargs: Any,
     ) -> None:
-        """`kwargs` go to HttpSource: retry, timeout_s, sleep, clock, now, rng, burst, max_in_flight.
+        """`kwargs` go to HttpSource (retry, timeout_s, sleep, clock, now, rng, max_in_flight, ...).
 
         `probe_quota`: before the first paid call, read the credits left from the free `/v4/sports`.
         Every scheduled run opens a new client, so without it each run's first call went out

@@ -282,7 +282,7 @@ class GammaClient(HttpSource):
         rate_per_s: float | None = 25.0,
         **kwargs: Any,
     ) -> None:
-        """`kwargs` go to HttpSource: retry, timeout_s, sleep, clock, now, rng, burst, max_in_flight."""
+        """`kwargs` go to HttpSource (retry, timeout_s, sleep, clock, now, rng, max_in_flight, ...)."""
         super().__init__(
             "gamma", base_url, transport=transport, on_response=on_response, rate_per_s=rate_per_s, **kwargs
         )
@@ -384,7 +384,7 @@ class ClobClient(HttpSource):
         rate_per_s: float | None = 50.0,
         **kwargs: Any,
     ) -> None:
-        """`kwargs` go to HttpSource: retry, timeout_s, sleep, clock, now, rng, burst, max_in_flight."""
+        """`kwargs` go to HttpSource (retry, timeout_s, sleep, clock, now, rng, max_in_flight, ...)."""
         super().__init__(
             "clob", base_url, transport=transport, on_response=on_response, rate_per_s=rate_per_s, **kwargs
         )
