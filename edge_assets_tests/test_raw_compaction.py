@@ -7,7 +7,7 @@ import polars as pl
 import pyarrow.fs as pafs
 import pytest
 
-from edge_assets.lake import Lake
+from edge_assets.lake import Lake, catalog
 from edge_assets.lake.raw import (
     COMPACTED_PREFIX,
     RAW_TABLE,
@@ -81,7 +81,12 @@ def test_compaction_folds_an_hour_into_one_file_and_loses_nothing(tmp_path: Path
     for name, data in inputs.items():
         (gamma_hour / name).write_bytes(data)
     assert len(list(gamma_hour.iterdir())) == 3  # the new merged file, the old one, the response
-    assert responses(lake)["requested_at"].is_duplicated().any()  # rows twice, until the next run
+    assert responses(lake)["requested_at"].is_duplicated().any()  # rows twice in the files
+    # ... but once in the DuckDB view users query, also filtered by hour (the view keeps pruning)
+    db = str(tmp_path / "w.duckdb")
+    sql = "select count(*) n, count(distinct (requested_at, sha256)) k from raw_responses where api = 'gamma'"
+    assert catalog.query(db, lake, sql).row(0) == (4, 4)
+    assert catalog.query(db, lake, sql + " and dt = '2026-11-20' and hour = 14").row(0) == (4, 4)
     compact_raw(lake, H, H + timedelta(hours=1))
     fixed = responses(lake)
     assert fixed.height == 5 and not fixed["requested_at"].is_duplicated().any()

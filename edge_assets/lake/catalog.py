@@ -12,6 +12,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from edge_assets.lake.raw import RAW_TABLE, RESPONSE_KEY
 from edge_assets.lake.storage import Lake
 
 _IDENT = re.compile(r"[^A-Za-z0-9_]")
@@ -64,10 +65,21 @@ def connect(duckdb_path: str, lake: Lake, *, read_only: bool = False) -> duckdb.
     return con
 
 
+# The raw view shows each response once: compaction writes the merged file before it deletes its
+# inputs, so a crash (or a query) in between would see the hour's responses twice. Duplicates share
+# their hour folder, so its columns lead the window's partition and filters on them still prune files.
+_RAW_ONCE = (
+    " QUALIFY row_number() OVER (PARTITION BY api, dt, hour, "
+    + ", ".join(RESPONSE_KEY)
+    + " ORDER BY parse_error NULLS LAST) = 1"
+)
+
+
 def view_sql(lake: Lake, table_path: str) -> str:
     return (
         f'CREATE OR REPLACE VIEW "{view_name(table_path)}" AS SELECT * FROM read_parquet('
         f"'{lake.glob_uri(table_path)}', hive_partitioning = true, union_by_name = true)"
+        + (_RAW_ONCE if table_path == RAW_TABLE else "")
     )
 
 
@@ -82,18 +94,19 @@ def refresh(con: duckdb.DuckDBPyConnection, lake: Lake, tables: Iterable[str] | 
     names = list(tables) if tables is not None else lake.tables()
     existing = dict(con.execute("SELECT view_name, sql FROM duckdb_views() WHERE NOT internal").fetchall())
     for table in names:
-        if not _same_view(existing.get(view_name(table)), lake.glob_uri(table)):
+        if not _same_view(existing.get(view_name(table)), lake.glob_uri(table), once=table == RAW_TABLE):
             con.execute(view_sql(lake, table))
     return [view_name(t) for t in names]
 
 
-def _same_view(sql: str | None, glob: str) -> bool:
+def _same_view(sql: str | None, glob: str, *, once: bool = False) -> bool:
     """Whether a stored view definition is `view_sql`'s for this glob (as DuckDB normalizes it)."""
     return (
         sql is not None
         and f"read_parquet('{glob}'," in sql
         and "hive_partitioning = CAST('t' AS BOOLEAN)" in sql
         and "union_by_name = CAST('t' AS BOOLEAN)" in sql
+        and ("row_number()" in sql) == once
     )
 
 
