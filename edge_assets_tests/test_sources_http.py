@@ -115,6 +115,22 @@ def test_cloudflare_and_timeout_statuses_are_retried(
     assert len(rec.sleeps) == 1
 
 
+def test_a_body_failing_its_content_encoding_is_retried_then_exhausted(
+    server: ScriptedServer, rec: Recorder
+) -> None:
+    """A garbled gzip body raised httpx's DecodingError straight out of the client (not a SourceError)."""
+    garbled = Reply(200, b"not gzip at all", {"Content-Encoding": "gzip"})
+    server.script("/api/x", garbled, Reply(200, {"ok": 1}))
+    src = make_source(server, rec)
+    assert src.request_json("GET", "/x", "/x") == {"ok": 1}
+    assert len(rec.sleeps) == 1
+    server.script("/api/y", garbled)
+    with pytest.raises(
+        RetriesExhausted, match=r"gave up after 4 attempts; last error: undecodable body: DecodingError"
+    ):
+        src.request_json("GET", "/y", "/y")
+
+
 def test_503_retry_after_is_honoured_and_too_long_gives_up(server: ScriptedServer, rec: Recorder) -> None:
     server.script("/api/x", Reply(503, {"message": "maintenance"}, {"Retry-After": "9"}), Reply(200, [1]))
     src = make_source(server, rec)
