@@ -518,3 +518,20 @@ def test_an_input_read_with_hours_before_gets_them_where_written_and_keeps_same_
     mapping = graph.get_partition_mapping(ticks_with_two_before.key, ticks.key)
     assert not isinstance(mapping, dg.TimeWindowPartitionMapping) or mapping.start_offset == 0
     assert hours_read_before(graph, ticks_with_two_before.key, ticks.key) == 2
+
+
+def test_duckdb_s3_secret_takes_temporary_credentials_and_quotes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """STS/SSO credentials carry a session token; a secret with a quote must not break the SQL."""
+    import duckdb
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIA'X")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s'ecret")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "token-1")
+    con = duckdb.connect()
+    catalog.configure(con, Lake("s3://bucket/p", s3_endpoint_url="http://127.0.0.1:9"))
+    [(secret,)] = con.execute("select secret_string from duckdb_secrets()").fetchall()
+    assert "key_id=AKIA'X;" in secret and "session_token=redacted" in secret and "secret=redacted" in secret
+    monkeypatch.delenv("AWS_SESSION_TOKEN")
+    catalog.configure(con, Lake("s3://bucket/p", s3_endpoint_url="http://127.0.0.1:9"))
+    [(secret,)] = con.execute("select secret_string from duckdb_secrets()").fetchall()
+    assert "session_token" not in secret

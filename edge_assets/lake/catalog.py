@@ -38,12 +38,18 @@ def configure(con: duckdb.DuckDBPyConnection, lake: Lake) -> None:
     if not lake.is_s3:
         return
     _load_httpfs(con)
+
+    def quoted(value: str) -> str:  # a SQL string literal: secrets may hold quotes
+        return "'" + value.replace("'", "''") + "'"
+
     opts = [
         "TYPE s3",
-        f"KEY_ID '{os.environ.get('AWS_ACCESS_KEY_ID', '')}'",
-        f"SECRET '{os.environ.get('AWS_SECRET_ACCESS_KEY', '')}'",
-        f"REGION '{lake.s3_region}'",
+        f"KEY_ID {quoted(os.environ.get('AWS_ACCESS_KEY_ID', ''))}",
+        f"SECRET {quoted(os.environ.get('AWS_SECRET_ACCESS_KEY', ''))}",
+        f"REGION {quoted(lake.s3_region)}",
     ]
+    if token := os.environ.get("AWS_SESSION_TOKEN"):  # temporary credentials (STS, SSO) need it
+        opts.append(f"SESSION_TOKEN {quoted(token)}")
     if lake.s3_endpoint_url:
         scheme, _, host = lake.s3_endpoint_url.partition("://")
         opts += [
