@@ -9,20 +9,18 @@ and the alert sensors. On one host `ledger_lock` makes load, send and save one s
 process; `save` also merges what others wrote since `load` (object stores have no lock).
 """
 
-import fcntl
-import hashlib
 import io
 import os
-import tempfile
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import polars as pl
+
+from edge_assets.lake.storage import host_lock
 
 UTC_TS = pl.Datetime("us", "UTC")
 
@@ -67,22 +65,14 @@ def _is_remote(path: str) -> bool:
     return "://" in path and not path.startswith("file://")
 
 
-@contextmanager
-def ledger_lock(lake_root: str) -> Iterator[None]:
+def ledger_lock(lake_root: str) -> AbstractContextManager[None]:
     """Hold this host's lock on the lake's ledger: two comparator runs of adjacent hours both sent an
-    edge present in both when they dispatched at once. The lock file lives in the temp dir, not the
-    lake (flock only binds processes of one host anyway). A local lake is named by its real path, so
+    edge present in both when they dispatched at once. A local lake is named by its real path, so
     `data/lake` and its absolute or symlinked spelling share one lock."""
     root = str(lake_root).rstrip("/")
     if not _is_remote(root):
         root = os.path.realpath(root.removeprefix("file://"))
-    digest = hashlib.sha256(root.encode()).hexdigest()[:16]
-    with open(Path(tempfile.gettempdir()) / f"edge-alert-ledger-{digest}.lock", "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return host_lock("alert-ledger", root)
 
 
 class AlertLedger:

@@ -15,7 +15,7 @@ from dagster._core.storage.tags import BACKFILL_ID_TAG
 
 from edge_assets.assets.common import DAILY_ROOT_POLICY, HOURLY_RUN_PARTITIONS, lake_asset
 from edge_assets.connect import DEFAULT_SIM_POLL_MINUTES
-from edge_assets.frames import latest_poll
+from edge_assets.frames import latest_poll, upsert_rows
 from edge_assets.lake.io_manager import UPSERT_KEYS, LakeResource
 from edge_assets.lake.raw import RAW_TABLE, RawStore
 from edge_assets.lake.storage import Lake
@@ -88,13 +88,11 @@ def poll_times(
 def upsert(
     lake: Lake, table: str, keys: list[str], new: pl.DataFrame, key_cols: list[str], schema: dict
 ) -> pl.DataFrame:
-    """Merge a poll into what the partitions already hold: no duplicates, nothing lost."""
-    old = lake.read_many(table, keys, allow_missing=True)
-    frames = [conform(f, schema) for f in (old, new) if f.height]
-    if not frames:
-        return empty(schema)
-    merged = pl.concat(frames).unique(subset=key_cols, keep="last", maintain_order=True)
-    return merged.sort(key_cols)
+    """Merge a poll into what the partitions already hold: no duplicates, nothing lost (the IO
+    manager merges it again over what they hold at write time: `upsert_keys`)."""
+    held = lake.read_many(table, keys, allow_missing=True)
+    old, polled = (conform(f, schema) if f.height else empty(schema) for f in (held, new))
+    return upsert_rows(old, polled, key_cols)
 
 
 # Per endpoint: one raw body parsed as its asset parses it (MalformedResponse on drift), to find which

@@ -27,6 +27,19 @@ PART_FILE = "part.parquet"
 ZSTD_LEVEL = 1
 
 
+@contextlib.contextmanager
+def host_lock(kind: str, name: str) -> Iterator[None]:
+    """An exclusive flock held by one process of this host at a time, per (kind, name). The lock
+    file lives in the temp dir, so the lake holds only data (flock binds one host's processes anyway)."""
+    digest = hashlib.sha256(name.encode()).hexdigest()[:16]
+    with open(os.path.join(tempfile.gettempdir(), f"edge-{kind}-{digest}.lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 class LakeMissingPartition(FileNotFoundError):
     """A partition that was asked for has never been written."""
 
@@ -137,24 +150,14 @@ class Lake:
             if os.path.exists(tmp):
                 os.remove(tmp)
 
-    @contextlib.contextmanager
-    def write_lock(self, table: str | Sequence[str]) -> Iterator[None]:
+    def write_lock(self, table: str | Sequence[str]) -> contextlib.AbstractContextManager[None]:
         """This host's lock on a local table's read-merge-writes: two runs upserting one partition
         (a poll run slower than the minute beside the next one) each wrote what it had read plus its
         own rows, and the last one lost the other's. One lock per table (a write holds it for
-        milliseconds), in the temp dir so the lake holds only data. On S3, where flock cannot
-        reach, the last writer wins."""
+        milliseconds). On S3, where flock cannot reach, the last writer wins."""
         if self.is_s3:
-            yield
-            return
-        where = os.path.realpath(self.table_dir(table))
-        name = f"edge-lake-{hashlib.sha256(where.encode()).hexdigest()[:16]}.lock"
-        with open(os.path.join(tempfile.gettempdir(), name), "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+            return contextlib.nullcontext()
+        return host_lock("lake", os.path.realpath(self.table_dir(table)))
 
     # reads -------------------------------------------------------------------------------
     def exists(self, table: str | Sequence[str], partition_key: str | None) -> bool:
