@@ -681,10 +681,15 @@ class HttpSource:
             raise MalformedResponse(self.source, endpoint, validation_detail(exc)) from None
 
 
+def body_snippet(body: bytes, secrets: Iterable[str] = ()) -> str:
+    """How a body starts, for an error message: its first 80 bytes as text, secrets masked."""
+    return redact(body[:80].decode("utf-8", "replace"), secrets)
+
+
 def not_json(
     source: str, endpoint: str, body: bytes, why: str, secrets: Iterable[str] = ()
 ) -> MalformedResponse:
-    snippet = redact(body[:80].decode("utf-8", "replace"), secrets)
+    snippet = body_snippet(body, secrets)
     return MalformedResponse(source, endpoint, f"body is not valid JSON ({why}); starts with {snippet!r}")
 
 

@@ -20,7 +20,7 @@ import pydantic
 from polars._typing import PolarsDataType
 
 from edge_assets import schemas
-from edge_assets.sources.http import MalformedResponse, parse_utc, redact
+from edge_assets.sources.http import MalformedResponse, body_snippet, parse_utc
 from edge_assets.sources.oddsapi import HISTORICAL_ODDS, ODDS_ENDPOINT, HistoricalOdds, OddsEvent, ScoreEvent
 from edge_assets.sources.polymarket import (
     ClobBook,
@@ -186,9 +186,8 @@ def odds_bodies_to_frame(
     """
     frames = []
     for body in bodies:
-        snippet = redact(body[:80].decode("utf-8", "replace"))
         if not _JSON_ARRAY_START.match(body):  # polars reads an object as one all-null event: no rows
-            why = f"body is not a JSON array of events; starts with {snippet!r}"
+            why = f"body is not a JSON array of events; starts with {body_snippet(body)!r}"
             raise MalformedResponse("oddsapi", ODDS_ENDPOINT, why)
         try:
             frame = pl.read_json(io.BytesIO(body), schema=ODDS_EVENT_WIRE)
@@ -196,7 +195,7 @@ def odds_bodies_to_frame(
             raise MalformedResponse(
                 "oddsapi",
                 ODDS_ENDPOINT,
-                f"body is not a JSON array of events ({exc}); starts with {snippet!r}",
+                f"body is not a JSON array of events ({exc}); starts with {body_snippet(body)!r}",
             ) from None
         if frame.height:
             frames.append(frame)
@@ -247,8 +246,8 @@ def historical_bodies_to_frame(bodies: Sequence[bytes], odds_format: str = "deci
             raise
         except (ValueError, KeyError, TypeError, AttributeError, pl.exceptions.PolarsError) as exc:
             # schema drift (no or a bad `timestamp`, a wrapper of another shape) is the source's fault
-            snippet = redact(raw[:80].decode("utf-8", "replace"))
-            why = f"not a historical odds wrapper ({type(exc).__name__}: {exc}); starts with {snippet!r}"
+            why = f"not a historical odds wrapper ({type(exc).__name__}: {exc})"
+            why += f"; starts with {body_snippet(raw)!r}"
             raise MalformedResponse("oddsapi", HISTORICAL_ODDS, why) from None
     if events:
         frames.append(_flatten_odds(pl.concat(events), pl.col("_snapshot"), odds_format))
@@ -806,7 +805,7 @@ def _read_books_body(body: bytes) -> pl.DataFrame:
             return pl.read_json(io.BytesIO(body), schema=CLOB_BOOK_WIRE)
         except Exception as exc:  # polars raises ComputeError for bad JSON or shapes
             schema_error = str(exc).strip().splitlines()[0]
-    snippet = body[:80].decode("utf-8", "replace")
+    snippet = body_snippet(body)
     try:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:

@@ -28,9 +28,9 @@ from edge_assets.sources.http import (
     HttpSource,
     MalformedResponse,
     OnResponse,
+    body_snippet,
     paginate_offset,
     parse_utc,
-    redact,
     validation_detail,
 )
 
@@ -359,7 +359,7 @@ class GammaClient(HttpSource):
             bad_json = [e for e in exc.errors() if e["type"] == "json_invalid"]
             if not bad_json:
                 raise MalformedResponse("gamma", "/events", validation_detail(exc)) from None
-            snippet = redact(body[:80].decode("utf-8", "replace"))
+            snippet = body_snippet(body)
             why = f"body is not valid JSON ({bad_json[0]['ctx']['error']}); starts with {snippet!r}"
             raise MalformedResponse("gamma", "/events", why) from None
 
