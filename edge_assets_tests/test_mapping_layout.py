@@ -10,6 +10,7 @@ from edge_assets import schemas
 from edge_assets.mapping.aliases import AliasResolver
 from edge_assets.mapping.layout import pm_sportsbook_lines
 from edge_assets.mapping.matcher import match_markets
+from edge_assets.pricing.costs import load_fee_tables
 from edge_assets_tests.test_mapping_matcher import KICK, OBS, TB_DAL, odds_frame, pm_frame, pm_row
 
 BOOK_TS = OBS - timedelta(minutes=7)
@@ -145,3 +146,60 @@ def test_without_odds_event_fields_fall_back_to_polymarket(
     lines = pm_sportsbook_lines(pm2, books_frame(), maps, observed_at=OBS)
     r = lines.row(0, named=True)
     assert (r["commence_time"], r["home_team"], r["away_team"]) == (KICK, "Cowboys", "Buccaneers")
+
+
+def test_closed_or_not_accepting_markets_have_no_executable_price(
+    setup: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame],
+) -> None:
+    pm, _, maps = setup
+    books = books_frame(book_rows("ml-t0", OBS, asks=[(0.55, 100.0)], bids=[]))
+    open_rows = pm_sportsbook_lines(pm, books, maps, observed_at=OBS)
+    assert sorted(open_rows["pm_token_id"]) == ["ml-t0", "tot-t0"]
+    # A resolved market's book or Gamma ask (0.001 on the loser) is no price anyone can take.
+    closed = pm.with_columns(closed=pl.col("market_id") == "tot")
+    assert pm_sportsbook_lines(closed, books, maps, observed_at=OBS)["pm_token_id"].to_list() == ["ml-t0"]
+    halted = pm.with_columns(accepting_orders=pl.col("market_id") != "ml")
+    assert pm_sportsbook_lines(halted, books, maps, observed_at=OBS)["pm_token_id"].to_list() == ["tot-t0"]
+
+
+@pytest.mark.parametrize(
+    ("observed_at", "rate"),
+    [
+        (OBS, 0.05),  # sports_fees_v3 is in force
+        (datetime(2026, 5, 1, tzinfo=OBS.tzinfo), 0.03),  # sports_fees_v2
+        (datetime(2025, 11, 1, tzinfo=OBS.tzinfo), 0.03),  # fee-free era, yet the market says it charges
+    ],
+)
+def test_fees_enabled_without_a_schedule_is_priced_with_the_seed_rate(
+    setup: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame], observed_at: datetime, rate: float
+) -> None:
+    pm, _, maps = setup
+    pm = pm.with_columns(observed_at=pl.lit(observed_at).cast(schemas.UTC_TS))
+    unscheduled = pm.with_columns(
+        fee_rate=pl.when(pl.col("market_id") == "ml").then(None).otherwise("fee_rate"),
+        fee_exponent=pl.lit(None, pl.Float64),
+    )
+    books = books_frame(book_rows("ml-t0", observed_at, asks=[(0.55, 100.0)], bids=[]))
+    got = pm_sportsbook_lines(unscheduled, books, maps, observed_at=observed_at)
+    r = got.filter(pl.col("pm_token_id") == "ml-t0").row(0, named=True)
+    assert r["fee_per_share"] == pytest.approx(rate * 0.55 * 0.45, abs=1e-15)
+    assert r["price_decimal"] == pytest.approx(1 / (0.55 + rate * 0.55 * 0.45), rel=1e-12)
+    # Fees off stays free, and a market with its own schedule keeps it.
+    assert got.filter(pl.col("pm_token_id") == "tot-t0")["fee_per_share"].to_list() == [0.0]
+    scheduled = pm_sportsbook_lines(pm, books, maps, observed_at=observed_at)
+    assert scheduled.filter(pl.col("pm_token_id") == "ml-t0")["fee_per_share"].item() == pytest.approx(
+        0.03 * 0.55 * 0.45, abs=1e-15
+    )
+
+
+def test_fees_enabled_without_any_known_rate_gives_no_row(
+    setup: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame],
+) -> None:
+    pm, _, maps = setup
+    unscheduled = pm.with_columns(
+        fee_rate=pl.when(pl.col("market_id") == "ml").then(None).otherwise("fee_rate")
+    )
+    books = books_frame(book_rows("ml-t0", OBS, asks=[(0.55, 100.0)], bids=[]))
+    only_free = load_fee_tables().filter(~pl.col("fees_enabled"))
+    got = pm_sportsbook_lines(unscheduled, books, maps, observed_at=OBS, fee_table=only_free)
+    assert got["pm_token_id"].to_list() == ["tot-t0"]

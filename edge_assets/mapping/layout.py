@@ -5,7 +5,9 @@ Polymarket as one more book. The price is what a taker really pays per share: th
 plus the taker fee at that price, so price_decimal = 1 / (ask + fee). Depth is the shares
 resting at that best ask. Indicative numbers (outcomePrices, midpoints, last trade) are never
 used; Gamma's cached best_ask is a fallback only for the first outcome (it refers to token 0)
-when the CLOB book is missing.
+when the CLOB book is missing. A market that is closed or not accepting orders has no executable
+price, so it gives no row. A market that says ``feesEnabled`` without a ``feeSchedule`` is priced
+with the ``fee_tables`` seed's enabled schedule (costs.enabled_fee_schedule_for), never fee-free.
 """
 
 from datetime import datetime
@@ -13,10 +15,11 @@ from datetime import datetime
 import polars as pl
 
 from edge_assets.mapping.matcher import MATCHED_METHODS
-from edge_assets.pricing.costs import fee_per_share
+from edge_assets.pricing.costs import enabled_fee_schedule_for, fee_per_share
 from edge_assets.schemas import PM_SPORTSBOOK_LINES, UTC_TS
 
 BOOKMAKER = "polymarket"
+VENUE_MARKET_TYPE = "sports"
 
 
 def _latest_books(books: pl.DataFrame, observed_at: datetime) -> pl.DataFrame:
@@ -47,6 +50,20 @@ def _latest_books(books: pl.DataFrame, observed_at: datetime) -> pl.DataFrame:
     )
 
 
+def _fill_unscheduled_fees(pm: pl.DataFrame, at: datetime, table: pl.DataFrame | None) -> pl.DataFrame:
+    """Give feesEnabled markets without a feeSchedule the seed's enabled rate (and exponent)."""
+    unscheduled = pl.col("fees_enabled").fill_null(False) & pl.col("fee_rate").is_null()
+    if pm.is_empty() or not pm.select(unscheduled.any()).item():
+        return pm
+    row = enabled_fee_schedule_for(BOOKMAKER, VENUE_MARKET_TYPE, at, table)
+    if row is None:  # no rate known: the price cannot be computed, so the market gives no row
+        return pm.with_columns(_tradable=pl.col("_tradable") & ~unscheduled)
+    return pm.with_columns(
+        fee_exponent=pl.when(unscheduled).then(pl.lit(row["exponent"])).otherwise("fee_exponent"),
+        fee_rate=pl.when(unscheduled).then(pl.lit(row["rate"])).otherwise("fee_rate"),
+    )
+
+
 def _events(odds: pl.DataFrame) -> pl.DataFrame:
     return (
         odds.sort("observed_at", nulls_last=False)
@@ -67,12 +84,15 @@ def pm_sportsbook_lines(
     *,
     observed_at: datetime,
     odds: pl.DataFrame | None = None,
+    fee_table: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """PM_SPORTSBOOK_LINES rows for every usable mapping (method exact|fuzzy) that has an ask.
 
     `books` is PM_ORDER_BOOK_SNAPSHOTS (latest snapshot per token at/before observed_at is used).
     `odds` (ODDS_QUOTES) supplies the mapped event's commence_time/home/away exactly as the
     Odds API writes them; without it they fall back to the Polymarket market's own values.
+    `fee_table` (the fee_tables seed, read from data/ when None) is consulted only for markets
+    flagged feesEnabled without a schedule.
     """
     maps = mappings.filter(
         pl.col("method").is_in(MATCHED_METHODS) & pl.col("odds_outcome_name").is_not_null()
@@ -91,8 +111,10 @@ def pm_sportsbook_lines(
             "home_team",
             "away_team",
             "game_start_time",
+            _tradable=~pl.col("closed").fill_null(False) & pl.col("accepting_orders").fill_null(True),
         )
     )
+    pm = _fill_unscheduled_fees(pm, observed_at, fee_table)
     rows = maps.join(pm, on="pm_market_id", how="left").join(
         _latest_books(books, observed_at), left_on="pm_token_id", right_on="token_id", how="left"
     )
@@ -111,7 +133,12 @@ def pm_sportsbook_lines(
         .then(pl.col("book_timestamp"))
         .when(gamma_ok)
         .then(pl.col("_pm_observed")),
-    ).filter(pl.col("best_ask").is_not_null() & (pl.col("best_ask") > 0) & (pl.col("best_ask") < 1))
+    ).filter(
+        pl.col("_tradable").fill_null(True)  # a mapping whose market is absent from the poll keeps its book
+        & pl.col("best_ask").is_not_null()
+        & (pl.col("best_ask") > 0)
+        & (pl.col("best_ask") < 1)
+    )
     fees_on = pl.col("fees_enabled").fill_null(False) & pl.col("fee_rate").is_not_null()
     rows = rows.with_columns(
         fee_per_share=pl.when(fees_on)

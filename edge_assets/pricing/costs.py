@@ -39,6 +39,7 @@ __all__ = [
     "WALK_COLUMNS",
     "WALK_LEVEL_COLUMNS",
     "cost_model_for",
+    "enabled_fee_schedule_for",
     "fee_per_share",
     "fee_schedule_for",
     "fill_probability",
@@ -171,6 +172,28 @@ def fee_schedule_for(
     if row is not None and not row.get("fees_enabled", True):
         row = {**row, "rate": 0.0, "rebate_rate": 0.0}
     return row
+
+
+def enabled_fee_schedule_for(
+    venue: str, market_type: str, at: datetime, table: pl.DataFrame | None = None
+) -> dict[str, Any] | None:
+    """The schedule to price a market that says ``feesEnabled`` but sends no ``feeSchedule``.
+
+    The newest enabled schedule in force at ``at``, else the earliest enabled one: the market
+    itself says it charges, so a zero-fee row in force (the fee-free era) must not price it free,
+    which would show its fee as edge. None when the table has no enabled schedule for the venue.
+    """
+    t = load_fee_tables() if table is None else table
+    enabled = t.filter(
+        (pl.col("venue") == venue)
+        & ((pl.col("market_type") == market_type) | (pl.col("market_type") == "*"))
+        & pl.col("fees_enabled")
+        & (pl.col("rate") > 0)
+    )
+    if enabled.is_empty():
+        return None
+    in_force = _valid_row(enabled, venue, market_type, at)
+    return in_force if in_force is not None else enabled.sort("valid_from").row(0, named=True)
 
 
 def cost_model_for(
