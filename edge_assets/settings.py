@@ -5,12 +5,13 @@ whole graph with no keys. Setting EDGE_SOURCE_MODE=live plus EDGE_ODDS_API_KEY s
 real APIs with no code change.
 """
 
+import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "EDGE_"
 ODDS_API_KEY_ENV = "EDGE_ODDS_API_KEY"
@@ -136,10 +137,17 @@ class Settings(BaseSettings):
     slack_channel: str | None = None
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
+    webhook_timeout: float = Field(10.0, gt=0, description="seconds per webhook request")
     smtp_host: str | None = None
     smtp_port: int = 25
     smtp_sender: str | None = None
-    smtp_recipients: tuple[str, ...] = ()
+    smtp_recipients: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), description="addresses separated by ',' or ';' (a JSON list works too)"
+    )
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = Field(False, description="upgrade the connection with STARTTLS (port 587)")
+    smtp_ssl: bool = Field(False, description="implicit TLS (port 465)")
     alert_console: bool = False
     alert_max_age_minutes: int = Field(
         30,
@@ -147,6 +155,23 @@ class Settings(BaseSettings):
         description="a signal is alerted only while its snapshot is at most this old: a backfill of past "
         "hours records its signals (alert_status 'stale') without alerting them",
     )
+
+    @field_validator("smtp_recipients", mode="before")
+    @classmethod
+    def _recipients(cls, value: object) -> object:
+        """A plain `a@x.org, b@x.org` as users write it; pydantic-settings would demand JSON."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return tuple(v.strip() for v in text.replace(";", ",").split(",") if v.strip())
+        return value
+
+    @model_validator(mode="after")
+    def _smtp_tls(self) -> "Settings":
+        if self.smtp_starttls and self.smtp_ssl:
+            raise ValueError("EDGE_SMTP_STARTTLS and EDGE_SMTP_SSL exclude each other: choose one")
+        return self
 
     @field_validator("lake_root")
     @classmethod

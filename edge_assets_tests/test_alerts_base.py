@@ -238,3 +238,44 @@ def test_build_channels_config_errors() -> None:
         build_channels({"slack_webhook_url": "https://x", "slack_bot_token": "xoxb"})
     with pytest.raises(ValueError, match="smtp_sender and smtp_recipients are required"):
         build_channels({"smtp_host": "127.0.0.1", "smtp_sender": "a@b"})
+
+
+@pytest.mark.parametrize(
+    ("env_value", "expected"),
+    [
+        ("trader@x.org", ("trader@x.org",)),
+        ("a@x.org, b@x.org;c@x.org", ("a@x.org", "b@x.org", "c@x.org")),
+        ('["a@x.org", "b@x.org"]', ("a@x.org", "b@x.org")),
+    ],
+)
+def test_smtp_settings_from_the_environment_build_a_login_channel(
+    monkeypatch: pytest.MonkeyPatch, env_value: str, expected: tuple[str, ...]
+) -> None:
+    from edge_assets.settings import load_settings
+
+    monkeypatch.setenv("EDGE_SMTP_HOST", "smtp.example.org")
+    monkeypatch.setenv("EDGE_SMTP_PORT", "587")
+    monkeypatch.setenv("EDGE_SMTP_SENDER", "edge@example.org")
+    monkeypatch.setenv("EDGE_SMTP_RECIPIENTS", env_value)
+    monkeypatch.setenv("EDGE_SMTP_USERNAME", "edge")
+    monkeypatch.setenv("EDGE_SMTP_PASSWORD", "smtp-Pa55-long-secret")
+    monkeypatch.setenv("EDGE_SMTP_STARTTLS", "true")
+    settings = load_settings(_env_file=None)
+    assert settings.smtp_recipients == expected
+    (email,) = build_channels(settings)
+    assert isinstance(email, EmailChannel)
+    assert repr(email) == (
+        f"EmailChannel(name='email', host='smtp.example.org', port=587, sender='edge@example.org', "
+        f"recipients={list(expected)!r}, login=True)"
+    )
+    assert email._starttls and not email._use_ssl and email._password == "smtp-Pa55-long-secret"
+    assert "smtp-Pa55-long-secret" not in repr(settings)
+
+
+def test_smtp_starttls_and_ssl_together_is_a_settings_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from edge_assets.settings import SettingsError, load_settings
+
+    monkeypatch.setenv("EDGE_SMTP_STARTTLS", "1")
+    monkeypatch.setenv("EDGE_SMTP_SSL", "1")
+    with pytest.raises(SettingsError, match="EDGE_SMTP_STARTTLS and EDGE_SMTP_SSL exclude each other"):
+        load_settings(_env_file=None)

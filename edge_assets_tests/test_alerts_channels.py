@@ -395,3 +395,34 @@ def test_console_prints_one_line_per_alert(capsys: pytest.CaptureFixture[str]) -
         "2025-01-02T04:00:00Z [monitor] oddsapi_live is stale",
         "2025-01-02T04:00:00Z [monitor] leagues_present: leagues missing: soccer_epl",
     ]
+
+
+class RefusingHandler(CapturingHandler):
+    """Refuses one mailbox at RCPT, as a server does for an address that no longer exists."""
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        if address.startswith("gone@"):
+            return "550 5.1.1 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+def test_email_with_one_refused_recipient_is_sent_once(caplog: pytest.LogCaptureFixture) -> None:
+    handler = RefusingHandler()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        channel = EmailChannel(
+            "127.0.0.1", controller.port, "edge@example.org", ["a@example.org", "gone@x.org"]
+        )
+        with caplog.at_level("WARNING", logger="edge_assets.alerts.email"):
+            channel.send(make_alert("sig-partial"))  # no AlertSendError: a retry would mail a@ again
+        assert [e.rcpt_tos for e in handler.envelopes] == [["a@example.org"]]
+        assert "delivered ['a@example.org'] but refused recipients ['gone@x.org']" in caplog.text
+
+        everyone_gone = EmailChannel("127.0.0.1", controller.port, "edge@example.org", ["gone@x.org"])
+        with pytest.raises(AlertSendError, match="SMTPRecipientsRefused"):
+            everyone_gone.send(make_alert("sig-none"))
+        assert len(handler.envelopes) == 1
+    finally:
+        controller.stop()

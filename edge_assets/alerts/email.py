@@ -5,6 +5,7 @@ one alert, and the dispatcher retries it); alert volume is rate-limited well bel
 persistent connection would matter. The password never appears in `repr` or errors.
 """
 
+import logging
 import smtplib
 import ssl
 from collections.abc import Sequence
@@ -12,6 +13,8 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from edge_assets.alerts.base import Alert, AlertSendError, scrub
+
+log = logging.getLogger(__name__)
 
 
 def build_message(alert: Alert, sender: str, recipients: Sequence[str]) -> EmailMessage:
@@ -88,4 +91,11 @@ class EmailChannel:
                 scrub(f"smtp send failed: {type(exc).__name__}: {exc}", (self._password,))
             ) from None
         if refused:
-            raise AlertSendError(f"smtp refused recipients: {sorted(refused)}")
+            # Delivered to the others already (smtplib raises when every recipient is refused): a
+            # retry would mail them the same alert again, so this alert counts as sent.
+            log.warning(
+                "smtp delivered %s but refused recipients %s", self._accepted(refused), sorted(refused)
+            )
+
+    def _accepted(self, refused: dict[str, object]) -> list[str]:
+        return [r for r in self._recipients if r not in refused]
