@@ -8,7 +8,7 @@ persistent connection would matter. The password never appears in `repr` or erro
 import logging
 import smtplib
 import ssl
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
@@ -97,5 +97,5 @@ class EmailChannel:
                 "smtp delivered %s but refused recipients %s", self._accepted(refused), sorted(refused)
             )
 
-    def _accepted(self, refused: dict[str, object]) -> list[str]:
+    def _accepted(self, refused: Collection[str]) -> list[str]:
         return [r for r in self._recipients if r not in refused]
