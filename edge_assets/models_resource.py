@@ -1,11 +1,11 @@
 """The models resource (MLflow store, training and scoring settings) and the comparator's lookback read."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import dagster as dg
 import polars as pl
 
-from edge_assets.features.history import LOOKBACK
+from edge_assets.features.history import HISTORY_HOURS
 from edge_assets.lake.storage import Lake
 from edge_assets.partitions import hours_between
 from edge_assets.settings import Settings, get_settings
@@ -47,8 +47,8 @@ def build_models_resource(s: Settings | None = None) -> ModelsResource:
 
 
 def lookback_features(lake: Lake, window_start: datetime, window: pl.DataFrame) -> pl.DataFrame:
-    """The window's features_latest rows plus the LOOKBACK hours before it, read from the lake."""
-    keys = hours_between(window_start - LOOKBACK, window_start)
+    """The window's features_latest rows plus the HISTORY_HOURS hours before it, read from the lake."""
+    keys = hours_between(window_start - timedelta(hours=HISTORY_HOURS), window_start)
     before = lake.read_many("features_latest", keys, allow_missing=True)
     frames = [f for f in (before, window) if f.height]
     return pl.concat(frames, how="diagonal_relaxed") if frames else window

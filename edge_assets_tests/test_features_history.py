@@ -10,7 +10,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from edge_assets.assets import training
-from edge_assets.features.history import FEATURE_COLUMNS, build_features
+from edge_assets.features.history import FEATURE_COLUMNS, HISTORY_HOURS, build_features
 from edge_assets.features.labels import CLOSE_WINDOW, TRAINING_COLUMNS, build_labels, closing_lines
 from edge_assets.features.latest import FEATURES_LATEST_COLUMNS
 from edge_assets.lake import Lake
@@ -24,9 +24,11 @@ HOURS = 40
 START = T0 + timedelta(hours=30, minutes=10)  # commence 2026-03-02 07:00
 
 
-def snapshots(hours: int = HOURS, seed: int = 3) -> pl.DataFrame:
-    """features_latest rows: 3 tokens (h2h home/away, totals over) of one game, hourly at :50."""
+def snapshots(hours: int = HOURS, seed: int = 3, *, jitter: bool = False) -> pl.DataFrame:
+    """features_latest rows: 3 tokens (h2h home/away, totals over) of one game, hourly at :50
+    (`jitter`: at a minute from :05 to :59, as an hour's last live poll falls)."""
     rng = np.random.default_rng(seed)
+    minutes = np.random.default_rng(seed + 1).integers(-45, 10, hours) if jitter else np.zeros(hours, int)
     rows = []
     tokens = [
         ("tok_home", "h2h", None, "Home FC"),
@@ -34,7 +36,7 @@ def snapshots(hours: int = HOURS, seed: int = 3) -> pl.DataFrame:
         ("tok_over", "totals", 5.5, "Over"),
     ]
     for h in range(hours):
-        at = T0 + timedelta(hours=h)
+        at = T0 + timedelta(hours=h, minutes=int(minutes[h]))
         for tok, key, point, name in tokens:
             if tok == "tok_over" and h in (7, 8):
                 continue  # a gap in the series
@@ -119,19 +121,34 @@ def test_no_look_ahead_features_at_t_equal_truncated_history() -> None:
         assert_frame_equal(truncated, full.filter(pl.col("observed_at") == t))
 
 
-def test_features_do_not_depend_on_where_the_loaded_history_starts() -> None:
-    """Bit for bit: the signals asset loads 24 h before its hour, the features asset whole ranges;
-    a rolling statistic that carried state from the first row loaded would differ in the last bits."""
-    snap = snapshots(hours=120, seed=5).with_columns(
+@pytest.mark.parametrize("jitter", [False, True])
+def test_features_do_not_depend_on_where_the_loaded_history_starts(jitter: bool) -> None:
+    """Bit for bit: the signals asset loads HISTORY_HOURS before its hour, the features asset whole
+    ranges; a rolling statistic that carried state from the first row loaded would differ in the last
+    bits. With live poll minutes, t - 24 h can fall before the 24th hour back's snapshot."""
+    snap = snapshots(hours=120, seed=5, jitter=jitter).with_columns(
         pl.when(pl.int_range(pl.len()) % 7 == 3).then(None).otherwise(pl.col("fair_prob")).alias("fair_prob")
     )
-    t = T0 + timedelta(hours=100)
-    one_hour = {"start": t, "end": t + timedelta(hours=1)}
-    everything = build_features(snap, **one_hour)
-    assert everything.height == 3 and everything["gap_z_24h"].null_count() == 0
-    for hours_before in (24, 25, 50, 99):
-        loaded = snap.filter(pl.col("observed_at") >= t - timedelta(hours=hours_before))
-        assert_frame_equal(build_features(loaded, **one_hour), everything, check_exact=True)
+    hours = snap["observed_at"].dt.truncate("1h").unique().sort()
+
+    def built(hour: datetime, hours_before: int | None) -> pl.DataFrame:
+        loaded = (
+            snap
+            if hours_before is None
+            else snap.filter(pl.col("observed_at") >= hour - timedelta(hours=hours_before))
+        )
+        return build_features(loaded, start=hour, end=hour + timedelta(hours=1))
+
+    with_24h = 0
+    for hour in hours[60:]:
+        everything = built(hour, None)
+        assert everything.height == 3
+        with_24h += everything["d_mid_24h"].is_not_null().all()
+        for hours_before in (HISTORY_HOURS, 50):
+            assert_frame_equal(built(hour, hours_before), everything, check_exact=True)
+    assert with_24h >= 50  # of the 60 hours
+    if jitter:  # the 24 h deltas reach the 25th hour back at times: loading 24 h is not enough
+        assert sum(not built(hour, 24).equals(built(hour, None)) for hour in hours[60:]) > 5
 
 
 def _scores(home: int, away: int) -> pl.DataFrame:

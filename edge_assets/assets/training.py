@@ -10,21 +10,20 @@ import polars as pl
 from edge_assets.assets.common import RUN_HOURS, WARM_UP, lake_asset, with_hours_before
 from edge_assets.assets.ingest import oddsapi_scores
 from edge_assets.comparator_resources import AlertsResource, ComparatorResource
-from edge_assets.features.history import LOOKBACK, build_features
+from edge_assets.features.history import HISTORY_HOURS, build_features
 from edge_assets.features.labels import CLOSE_WINDOW, TRAINING_COLUMNS, build_labels
 from edge_assets.lake.io_manager import LakeResource
 from edge_assets.models_resource import ModelsResource
 from edge_assets.partitions import DAILY, hours_between
 
 TRAINING_TABLE = "ml/training_sets"
-LOOKBACK_HOURS = int(LOOKBACK.total_seconds() // 3600)
 
 
 @lake_asset(
     "ml",
     ins={
-        # history features look back LOOKBACK hours before the run's first hour
-        "features_latest": with_hours_before(LOOKBACK_HOURS)
+        # history features look back HISTORY_HOURS hours before the run's first hour
+        "features_latest": with_hours_before(HISTORY_HOURS)
     },
     metadata={RUN_HOURS: 120},
     description="Model features per mapped outcome and hour: the features_latest snapshot plus point-in-time "

@@ -14,6 +14,7 @@ Granularity: snapshots are hourly (the comparator scores each hour at its last p
 include both ends (the 1 h volatility is over two points: |delta| / 2).
 """
 
+import math
 from datetime import datetime, timedelta
 
 import polars as pl
@@ -26,7 +27,12 @@ T = "observed_at"
 HORIZONS_H = (1, 6, 24)
 GAP_MOVE_HORIZONS_H = (1, 6)
 LOOKBACK = timedelta(hours=max(HORIZONS_H))
-ASOF_TOLERANCE = timedelta(minutes=75)  # a missing hour gives null, not a much older value
+# Snapshots are an hour's last poll, whose minute varies: the one before t - h may be the hour before's
+# (up to ~60 min older). Beyond that, null. A whole missing hour still reads as the one before it.
+ASOF_TOLERANCE = timedelta(minutes=75)
+# hours a run must load before its first hour so every as-of finds what a longer history would
+# (t - 24 h - 75 min reaches into the 26th hour back): serving and training rows stay equal
+HISTORY_HOURS = math.ceil((LOOKBACK + ASOF_TOLERANCE) / timedelta(hours=1))
 
 HISTORY_COLUMNS: dict[str, pl.DataType] = {
     "pm_minus_fair": pl.Float64(),  # ask - consensus fair probability
@@ -90,7 +96,14 @@ MODEL_FEATURES: tuple[str, ...] = (
     "n_snapshots_24h",
 )
 
-__all__ = ["FEATURE_COLUMNS", "HISTORY_COLUMNS", "LOOKBACK", "MODEL_FEATURES", "build_features"]
+__all__ = [
+    "FEATURE_COLUMNS",
+    "HISTORY_COLUMNS",
+    "HISTORY_HOURS",
+    "LOOKBACK",
+    "MODEL_FEATURES",
+    "build_features",
+]
 
 
 def _asof(base: pl.DataFrame, series: pl.DataFrame, hours: int, cols: list[str]) -> pl.DataFrame:
@@ -117,7 +130,7 @@ def build_features(
     """FEATURE_COLUMNS for the snapshots observed in [start, end) (default: all).
 
     ``snapshots``: features_latest rows (FEATURES_LATEST_COLUMNS) covering the target window
-    plus at least ``LOOKBACK`` (24 h) before it; earlier rows only feed the history columns.
+    plus the ``HISTORY_HOURS`` (26) clock hours before it; earlier rows only feed the history columns.
     One output row per input row in the window, sorted by (observed_at, pm_token_id).
     """
     if snapshots.height == 0:
