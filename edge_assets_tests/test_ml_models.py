@@ -381,6 +381,15 @@ def test_comparator_uses_champion_else_rule(tmp_path: Path) -> None:
     assert (used, warning) == ("rule_confidence", None)
     rule_only = scoring.select_with_champion(df, comparator, ModelsResource(tracking_uri=f"{uri}.none"))
     assert found.equals(rule_only.signals)
+    # a threshold the user pins after the champion was trained wins over its tuned one at once
+    # (a retrain with the pin that does not beat the champion would never bring it into force)
+    pinned = models.model_copy(update={"model_threshold": 0.8})
+    found = scoring.select_with_champion(df, comparator, pinned).signals
+    tuned = scoring.select_with_champion(df, comparator, models).signals
+    assert 0 < found.height < tuned.height and found["model_prob"].min() >= 0.8
+    assert tuned["model_prob"].min() < 0.8
+    unpinned = models.model_copy(update={"model_threshold": None})
+    assert scoring.select_with_champion(df, comparator, unpinned).signals.equals(tuned)  # its tag: 0.5
     scoring.clear_cache()
 
 

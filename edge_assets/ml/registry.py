@@ -87,6 +87,10 @@ class Champion:
     threshold: float
     target: str = UNTAGGED_TARGET
 
+    def threshold_for(self, pinned: float | None) -> float:
+        """The probability a signal needs: the user's pin (EDGE_MODEL_THRESHOLD) over the tuned one."""
+        return self.threshold if pinned is None else pinned
+
     def missing_features(self, df: pl.DataFrame) -> list[str]:
         """The features it was trained on that ``df`` lacks (a feature renamed or dropped since)."""
         return [f for f in self.features if f not in df.columns]
@@ -365,7 +369,7 @@ def log_and_promote(
             cand = candidate_mask(hold)
             p_champ = champ.score(hold)[0]
             pc = np.clip(p_champ[cand], 1e-6, 1 - 1e-6)
-            kept_stats = accepted_stats(hold, p_champ, champ.threshold, cfg)
+            kept_stats = accepted_stats(hold, p_champ, champ.threshold_for(cfg.model_threshold), cfg)
             from sklearn.metrics import log_loss
 
             old_ll = float(log_loss(y[cand], pc, labels=[0, 1]))

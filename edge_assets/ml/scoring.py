@@ -55,7 +55,7 @@ def select_with_champion(features: pl.DataFrame, comparator: Any, models: Any) -
     """Signals from model features (FEATURE_COLUMNS) and which confidence decided check (1).
 
     With a champion: confidence = its calibrated probability that the edge clears the EV bar at
-    the close, threshold = the champion's own (``model_threshold`` at training), signals carry
+    the close, threshold = ``model_threshold`` when the user pins one, else the champion's tuned one, signals carry
     ``model_name``/``model_version``/``model_prob`` and the regressor's ``model_ev``. Without: the
     documented rule confidence and ``comparator.min_confidence`` (model_name = "rule_confidence"), as
     when the user sets ``confidence_by`` to "rule" (EDGE_CONFIDENCE_BY) whatever the champion.
@@ -65,7 +65,7 @@ def select_with_champion(features: pl.DataFrame, comparator: Any, models: Any) -
     replaces it (``log_and_promote``).
     """
     champ, problem = (
-        champion_for(models.tracking_uri, models.model_threshold or DEFAULT_THRESHOLD, models.s3_endpoint_url)
+        champion_for(models.tracking_uri, DEFAULT_THRESHOLD, models.s3_endpoint_url)
         if models.confidence_by == "champion" and models.has_store()
         else (None, None)
     )
@@ -91,7 +91,7 @@ def select_with_champion(features: pl.DataFrame, comparator: Any, models: Any) -
     scored = features.with_columns(model_prob=pl.Series(p, dtype=pl.Float64), model_ev=pl.Series(ev_hat))
     found = select_signals(
         scored,
-        min_confidence=champ.threshold,
+        min_confidence=champ.threshold_for(models.model_threshold),
         confidence_col="model_prob",
         model_prob_col="model_prob",
         model_name=champ.name,
