@@ -552,6 +552,29 @@ def test_edge_models_waits_while_history_is_short(tmp_path: Path) -> None:
         assert any(
             "3 day(s) of training_sets leave no settled rows before the 14-day held-out" in m for m in logs
         )
+        # enough history, but a quiet held-out window without a single candidate edge: waits too
+        quiet = tmp_path / "quiet"
+        frame = training_frame(days=10)
+        last_days = pl.col("observed_at") >= frame["observed_at"].max() - timedelta(days=3)
+        write_training_days(
+            Lake(str(quiet)), frame.with_columns(beats_book=~last_days & pl.col("beats_book"))
+        )
+        res = dg.materialize(
+            [training.edge_models, dg.AssetSpec(["ml", "training_sets"])],
+            selection=[training.edge_models],
+            resources={
+                **resources,
+                "lake": LakeResource(root=str(quiet)),
+                "models": ModelsResource(
+                    tracking_uri=f"sqlite:///{tmp_path}/m.db", min_history_days=1, holdout_days=3
+                ),
+            },
+            instance=instance,
+        )
+        assert res.success
+        assert res.asset_materializations_for_node("edge_models") == []
+        logs = [e.message for e in instance.all_logs(res.run_id) if e.message]
+        assert any("the 3-day held-out window (" in m and "has no candidate edge" in m for m in logs)
     assert not (tmp_path / "m.db").exists()
 
 

@@ -95,6 +95,7 @@ def edge_models(
     from edge_assets.ml.train import (
         TRAINING_READ_COLUMNS,
         Comparators,
+        candidate_mask,
         fit_models,
         versus_rule,
         walk_forward_split,
@@ -121,6 +122,12 @@ def edge_models(
         )
         return
     train, hold, cutoff = split
+    if not candidate_mask(hold).any():  # a quiet fortnight: nothing to judge a new model against
+        context.log.warning(
+            f"edge_models: waiting: the {models.holdout_days}-day held-out window ({hold.height} rows) has "
+            "no candidate edge to judge a model on (EDGE_MODEL_HOLDOUT_DAYS); no model trained"
+        )
+        return
     end = cast(datetime, data["observed_at"].max())  # data has rows (split is not None)
     # the threshold is tuned against the comparator's own bars (EV, size): what it will be used with
     cfg = Comparators(

@@ -55,10 +55,11 @@ def select_with_champion(features: pl.DataFrame, comparator: Any, models: Any) -
     """Signals from model features (FEATURE_COLUMNS) and which confidence decided check (1).
 
     With a champion: confidence = its calibrated probability that the edge clears the EV bar at
-    the close, threshold = ``model_threshold`` when the user pins one, else the champion's tuned one, signals carry
-    ``model_name``/``model_version``/``model_prob`` and the regressor's ``model_ev``. Without: the
-    documented rule confidence and ``comparator.min_confidence`` (model_name = "rule_confidence"), as
-    when the user sets ``confidence_by`` to "rule" (EDGE_CONFIDENCE_BY) whatever the champion.
+    the close, threshold = ``model_threshold`` when the user pins one, else the champion's tuned one;
+    signals carry ``model_name``/``model_version``/``model_prob`` and the regressor's ``model_ev``.
+    Without: the documented rule confidence and ``comparator.min_confidence`` (model_name =
+    "rule_confidence"), as when the user sets ``confidence_by`` to "rule" (EDGE_CONFIDENCE_BY)
+    whatever the champion.
 
     A champion trained for another bar than ``comparator.min_ev`` still decides (its ranking of
     real against false edges is far better than the rule's) with a warning; the next training run
