@@ -54,7 +54,9 @@ class Settings(BaseSettings):
     gamma_base_url: str = REAL_GAMMA_URL
     clob_base_url: str = REAL_CLOB_URL
     odds_base_url: str = REAL_ODDS_URL
-    sports: tuple[str, ...] = DEFAULT_SPORTS
+    sports: Annotated[tuple[str, ...], NoDecode] = Field(
+        DEFAULT_SPORTS, description="Odds API sport keys separated by ',' (a JSON list works too)"
+    )
     odds_regions: str = "us,eu"
     odds_markets: str = "h2h,spreads,totals"
     quota_reserve: int = Field(50, ge=0)
@@ -125,7 +127,7 @@ class Settings(BaseSettings):
         description="who decides the comparator's check (1): the champion model (the rule confidence "
         "while none exists), or always the rule confidence",
     )
-    backfill_poll_minutes: tuple[int, ...] = Field(
+    backfill_poll_minutes: Annotated[tuple[int, ...], NoDecode] = Field(
         (50,),
         description="simulated polls per past hour (minutes of the hour): `edge backfill`, backfills "
         "launched in the UI and `edge demo` alike (`edge backfill --all-polls`: 5, 20, 35, 50)",
@@ -156,10 +158,10 @@ class Settings(BaseSettings):
         "hours records its signals (alert_status 'stale') without alerting them",
     )
 
-    @field_validator("smtp_recipients", mode="before")
+    @field_validator("sports", "backfill_poll_minutes", "smtp_recipients", mode="before")
     @classmethod
-    def _recipients(cls, value: object) -> object:
-        """A plain `a@x.org, b@x.org` as users write it; pydantic-settings would demand JSON."""
+    def _list(cls, value: object) -> object:
+        """A plain `a, b` list as users write it (`;` too); pydantic-settings alone demands JSON."""
         if isinstance(value, str):
             text = value.strip()
             if text.startswith("["):
@@ -172,6 +174,15 @@ class Settings(BaseSettings):
         if self.smtp_starttls and self.smtp_ssl:
             raise ValueError("EDGE_SMTP_STARTTLS and EDGE_SMTP_SSL exclude each other: choose one")
         return self
+
+    @field_validator("odds_api_key", mode="before")
+    @classmethod
+    def _blank_key(cls, value: object) -> object:
+        """`EDGE_ODDS_API_KEY=` (a blank line in a .env template) means no key, not the key ''."""
+        if isinstance(value, str | SecretStr):
+            text = value.get_secret_value() if isinstance(value, SecretStr) else value
+            return text.strip() or None
+        return value
 
     @field_validator("lake_root")
     @classmethod

@@ -44,7 +44,7 @@ class SourcesResource(dg.ConfigurableResource):
 
     def _api_key(self) -> str:
         """Read at run time from the environment (or .env through settings): never stored in config."""
-        return os.environ.get(self.odds_api_key_env) or get_settings().odds_api_key_value
+        return os.environ.get(self.odds_api_key_env, "").strip() or get_settings().odds_api_key_value
 
     def session(
         self, *, as_of: datetime | None = None, on_response: OnResponse | None = None

@@ -37,6 +37,37 @@ def test_env_and_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None
     assert s.sports == ("basketball_nba",)
 
 
+@pytest.mark.parametrize("sports", ["basketball_nba, icehockey_nhl", '["basketball_nba","icehockey_nhl"]'])
+def test_lists_are_written_as_users_write_them(monkeypatch: pytest.MonkeyPatch, sports: str) -> None:
+    monkeypatch.setenv("EDGE_SPORTS", sports)
+    monkeypatch.setenv("EDGE_BACKFILL_POLL_MINUTES", "5;50")
+    s = load_settings()
+    assert s.sports == ("basketball_nba", "icehockey_nhl")
+    assert s.backfill_poll_minutes == (5, 50)
+    monkeypatch.setenv("EDGE_BACKFILL_POLL_MINUTES", "5,half")
+    with pytest.raises(SettingsError, match="EDGE_BACKFILL_POLL_MINUTES: Input should be a valid integer"):
+        load_settings()
+
+
+def test_a_blank_key_is_no_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """`EDGE_ODDS_API_KEY=` in a .env template: the simulator's key, and live mode still refuses it."""
+    (tmp_path / ".env").write_text("EDGE_ODDS_API_KEY=\n")
+    s = load_settings()
+    assert s.odds_api_key is None and s.odds_api_key_value == "sim-key"
+    monkeypatch.setenv("EDGE_ODDS_API_KEY", "   ")
+    from edge_assets.settings import get_settings
+    from edge_assets.sources_resource import SourcesResource
+
+    get_settings.cache_clear()
+    try:
+        assert SourcesResource()._api_key() == "sim-key"  # what every odds poll sends the simulator
+    finally:
+        get_settings.cache_clear()
+    monkeypatch.setenv("EDGE_SOURCE_MODE", "live")
+    with pytest.raises(SettingsError, match="EDGE_ODDS_API_KEY must be set when EDGE_SOURCE_MODE=live"):
+        load_settings()
+
+
 def test_invalid_value_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EDGE_STAKE_USDC", "lots")
     with pytest.raises(
