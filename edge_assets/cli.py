@@ -1,6 +1,7 @@
 """The `edge` command: demo, query, ui, simulate, backfill, models, paper."""
 
 import argparse
+import difflib
 import importlib.metadata
 import os
 import signal
@@ -11,7 +12,7 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     import polars as pl
@@ -91,6 +92,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from edge_assets.settings import get_settings
 
     # the demo's alerts go to a local sink that prints them (other channels still apply if configured)
+    if args.hours < 1:
+        print("edge demo: --hours must be at least 1", file=sys.stderr)
+        return 2
     os.environ.setdefault("EDGE_ALERT_CONSOLE", "true")
     get_settings.cache_clear()
     s = get_settings()
@@ -250,6 +254,31 @@ def historical_pace(requests: int, per_s: float, workers: int) -> str:
     )
 
 
+def _selected_assets(defs: Any, select: str) -> list[str]:
+    """Asset names of a comma-separated --select: a key as the UI writes it (ml/training_sets) or its
+    last part (training_sets). An unknown name is an error: a typo must not backfill nothing, rc 0."""
+    keys = sorted(a.key.to_user_string() for a in defs.resolve_all_asset_specs())
+    by_name: dict[str, list[str]] = {}
+    for key in keys:
+        by_name.setdefault(key.rsplit("/", 1)[-1], []).append(key)
+    out = []
+    for name in (n.strip() for n in select.split(",") if n.strip()):
+        found = [name] if name in keys else by_name.get(name, [])
+        if len(found) != 1:
+            near = difflib.get_close_matches(name, sorted(set(keys) | set(by_name)), n=3)
+            hint = (
+                f" (did you mean {', '.join(near)}?)"
+                if near
+                else " (`edge backfill --help`; the UI lists them)"
+            )
+            why = "is ambiguous: " + ", ".join(found) if found else "is not an asset"
+            raise ValueError(f"--select {name!r} {why}{hint}")
+        out.append(found[0])
+    if not out:
+        raise ValueError("--select names no asset")
+    return out
+
+
 def cmd_backfill(args: argparse.Namespace) -> int:
     import dagster as dg
 
@@ -261,7 +290,17 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     from edge_assets.sources_resource import build_source_resources
 
     s = get_settings()
-    include = args.select.split(",") if args.select else None
+    try:
+        include = _selected_assets(defs, args.select) if args.select else None
+    except ValueError as exc:
+        print(f"edge backfill: {exc}", file=sys.stderr)
+        return 2
+    if args.days < 0 or args.hours < 0 or args.days * 24 + args.hours < 1:
+        print(
+            "edge backfill: give the range to backfill: --days N and/or --hours N (at least one hour)",
+            file=sys.stderr,
+        )
+        return 2
     # build_source_resources is typed dict[str, object] for Dagster; "sources" is a SourcesResource
     sources = cast("SourcesResource", build_source_resources(s)["sources"])
     live_only = [a for a in LIVE_ONLY_ASSETS if include is None or a in include]

@@ -697,6 +697,8 @@ def run_window(
     (``defs_ref`` names the definitions they import); a SINGLE_WRITER or RUN_HOURS asset runs its
     whole range in one of them, beside the rest (``_run_parallel``).
     """
+    if start >= end:
+        raise ValueError(f"run_window needs at least one hour: {start:%Y-%m-%d %H:%M}..{end:%Y-%m-%d %H:%M}")
     unpart, daily, hourly, daily_after, final = _by_partitions(defs)
     # Definitions also allows CacheableAssetsDefinition, which dg.materialize does not; this project has none
     all_assets = cast(list[dg.AssetsDefinition | dg.AssetSpec | dg.SourceAsset], list(defs.assets or []))

@@ -472,3 +472,34 @@ def test_the_historical_asset_page_states_what_an_hour_costs(
         "backfill has left against the key's credits; when they do not fit above EDGE_QUOTA_RESERVE it "
         "fails, nothing spent, and cancels the backfill: `edge quota` shows the key's balance."
     )
+
+
+def test_backfill_refuses_an_empty_range_or_an_unknown_asset_before_starting(tmp_path: Path) -> None:
+    """Both used to run the seeds (and, without a range, the days and edge_models) and exit 0; a range
+    ending at midnight crashed in the day loop."""
+    typo = _edge(tmp_path, "backfill", "--hours", "1", "--select", "signal")
+    assert typo.returncode == 2
+    assert typo.stderr.strip() == "edge backfill: --select 'signal' is not an asset (did you mean signals?)"
+    no_range = _edge(tmp_path, "backfill", "--end", "2026-11-20T00:00")
+    assert no_range.returncode == 2
+    assert no_range.stderr.strip() == (
+        "edge backfill: give the range to backfill: --days N and/or --hours N (at least one hour)"
+    )
+    demo = _edge(tmp_path, "demo", "--hours", "0")
+    assert (demo.returncode, demo.stderr.strip()) == (2, "edge demo: --hours must be at least 1")
+    assert not (tmp_path / "dh").exists() and not (tmp_path / "lake").exists()  # nothing started
+
+
+def test_backfill_selection_takes_a_tables_name_for_its_asset_key() -> None:
+    from edge_assets.cli import _selected_assets
+    from edge_assets.definitions import defs
+
+    assert _selected_assets(defs, "training_sets, signals,ml/training_sets") == [
+        "ml/training_sets",
+        "signals",
+        "ml/training_sets",
+    ]
+    with pytest.raises(
+        ValueError, match=r"^--select 'training_set' is not an asset \(did you mean training_sets"
+    ):
+        _selected_assets(defs, "training_set")
