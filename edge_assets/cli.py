@@ -555,7 +555,9 @@ def cmd_ui(args: argparse.Namespace) -> int:
     workspace = str(REPO_ROOT / "workspace.yaml")
     cmd = [*dagster_dev_command(), "-w", workspace, "-h", args.host, "-p", str(args.port)]
     print("starting:", " ".join(cmd))
-    return run_until_stopped(cmd, cwd=REPO_ROOT, env=os.environ.copy())
+    # the user's directory, as for every other command: the code server and its runs read that .env
+    # and resolve data/ there (from the repo's they polled another source into another lake)
+    return run_until_stopped(cmd, env=os.environ.copy())
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:

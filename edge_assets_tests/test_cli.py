@@ -136,7 +136,10 @@ def test_ui_runs_dg_dev_of_this_interpreter(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.setenv("PATH", "/nonexistent")
     monkeypatch.delenv("DAGSTER_HOME", raising=False)  # restored by undo: ensure_dagster_home sets it
     calls: list[list[str]] = []
-    monkeypatch.setattr(cli, "run_until_stopped", lambda cmd, **kwargs: calls.append(cmd) or 0)
+    kwargs_seen: list[dict[str, Any]] = []
+    monkeypatch.setattr(
+        cli, "run_until_stopped", lambda cmd, **kwargs: calls.append(cmd) or kwargs_seen.append(kwargs) or 0
+    )
     get_settings.cache_clear()
     try:
         assert cli.main(["ui", "--port", "3123"]) == 0
@@ -145,6 +148,11 @@ def test_ui_runs_dg_dev_of_this_interpreter(tmp_path: Path, monkeypatch: pytest.
     workspace = str(REPO_ROOT / "workspace.yaml")
     dg = str(Path(sysconfig.get_path("scripts")) / "dg")
     assert calls == [[dg, "dev", "-w", workspace, "-h", "127.0.0.1", "-p", "3123"]]
+    # started in the user's directory (no cwd): its .env and data/ are the ones `edge demo` uses there
+    assert (
+        kwargs_seen[0].get("cwd") is None
+        and kwargs_seen[0]["env"]["EDGE_LAKE_ROOT"] == _env(tmp_path)["EDGE_LAKE_ROOT"]
+    )
     assert (tmp_path / "dh" / "dagster.yaml").exists()  # the instance the demo uses, made before start
     monkeypatch.undo()
     # without a TTY dg's rich help lists no options; its usage line names the command
