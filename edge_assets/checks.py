@@ -10,7 +10,7 @@ from edge_assets.assets import ingest, trading, training
 from edge_assets.lake.io_manager import LakeResource
 from edge_assets.lake.storage import Lake
 from edge_assets.models_resource import ModelsResource
-from edge_assets.partitions import hour_key
+from edge_assets.partitions import hour_key, hours_between
 from edge_assets.schemas import ODDS_QUOTES, PM_MARKETS, PM_ORDER_BOOK_SNAPSHOTS
 from edge_assets.sources_resource import SourcesResource
 
@@ -18,6 +18,44 @@ from edge_assets.sources_resource import SourcesResource
 def recent(lake: Lake, table: str, now: datetime, hours: int = 2) -> pl.DataFrame:
     keys = [hour_key(now - timedelta(hours=h)) for h in range(hours)]
     return lake.read_many(table, keys, allow_missing=True)
+
+
+def run_hours(context: dg.AssetCheckExecutionContext) -> list[str] | None:
+    """The hourly partitions the check's run materialized (None: a run of no partition, e.g. checks only)."""
+    try:
+        tags = context.run.tags
+    except dg.DagsterError:  # invoked directly (build_asset_check_context): no run
+        return None
+    if key := tags.get("dagster/partition"):
+        return [key]
+    first, last = (
+        tags.get("dagster/asset_partition_range_start"),
+        tags.get("dagster/asset_partition_range_end"),
+    )
+    if not (first and last):
+        return None
+    start, end = (datetime.strptime(k, "%Y-%m-%d-%H:%M").replace(tzinfo=UTC) for k in (first, last))
+    return hours_between(start, end + timedelta(hours=1))
+
+
+def judged(context: dg.AssetCheckExecutionContext, lake: Lake, table: str, now: datetime) -> pl.DataFrame:
+    """What a content check reads: the hours its run wrote (the last two of a range: one code wrote them
+    all), else the latest two. A backfill of past hours was judged on the live hours before."""
+    hours = run_hours(context)
+    if hours is None:
+        return recent(lake, table, now)
+    return lake.read_many(table, hours[-2:], allow_missing=True)
+
+
+def past_hours_only(context: dg.AssetCheckExecutionContext, now: datetime) -> str | None:
+    """Why freshness is not judged: the run wrote only hours before the latest two (a backfill)."""
+    hours = run_hours(context)
+    if hours is None or max(hours) >= hour_key(now - timedelta(hours=1)):
+        return None
+    return (
+        f"not judged: this run wrote past hours ({hours[0]}..{hours[-1]}); the latest hours' runs judge "
+        "freshness"
+    )
 
 
 def _result(outcome: monitoring.CheckOutcome, severity: dg.AssetCheckSeverity) -> dg.AssetCheckResult:
@@ -39,8 +77,10 @@ def _freshness_check(asset: dg.AssetsDefinition, table: str) -> dg.AssetChecksDe
     @dg.asset_check(
         asset=asset, name="fresh", description=f"latest poll ≤ {limit.total_seconds() / 60:.0f} min old"
     )
-    def _check(lake: LakeResource) -> dg.AssetCheckResult:
+    def _check(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
         now = datetime.now(UTC)
+        if why := past_hours_only(context, now):
+            return dg.AssetCheckResult(passed=True, severity=dg.AssetCheckSeverity.WARN, description=why)
         return _result(
             monitoring.freshness(table, recent(lake.lake(), table, now), now), dg.AssetCheckSeverity.WARN
         )
@@ -49,9 +89,13 @@ def _freshness_check(asset: dg.AssetsDefinition, table: str) -> dg.AssetChecksDe
 
 
 def _schema_check(asset: dg.AssetsDefinition, table: str, contract: dict) -> dg.AssetChecksDefinition:
-    @dg.asset_check(asset=asset, name="schema", description="latest partitions match the table contract")
-    def _check(lake: LakeResource) -> dg.AssetCheckResult:
-        df = recent(lake.lake(), table, datetime.now(UTC))
+    @dg.asset_check(
+        asset=asset,
+        name="schema",
+        description="the partitions the run wrote (else the latest) match the contract",
+    )
+    def _check(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
+        df = judged(context, lake.lake(), table, datetime.now(UTC))
         return _result(monitoring.schema_matches(table, df, contract), dg.AssetCheckSeverity.ERROR)
 
     return _check
@@ -60,19 +104,21 @@ def _schema_check(asset: dg.AssetsDefinition, table: str, contract: dict) -> dg.
 @dg.asset_check(
     asset=ingest.oddsapi_live,
     name="leagues_present",
-    description="every configured league has live quotes in the last two hours, "
+    description="every configured league has live quotes in the hours the run wrote (else the last two), "
     "unless The Odds API lists it as out of season",
 )
-def oddsapi_live_leagues(lake: LakeResource, sources: SourcesResource) -> dg.AssetCheckResult:
-    df = recent(lake.lake(), "oddsapi_live", datetime.now(UTC))
+def oddsapi_live_leagues(
+    context: dg.AssetCheckExecutionContext, lake: LakeResource, sources: SourcesResource
+) -> dg.AssetCheckResult:
+    df = judged(context, lake.lake(), "oddsapi_live", datetime.now(UTC))
     outcome = monitoring.sports_present(df, sources.sports, in_season=sources.sports_in_season)
     return _result(outcome, dg.AssetCheckSeverity.WARN)
 
 
 @dg.asset_check(asset=ingest.pm_markets, name="row_count", description="markets per hour within a sane range")
-def pm_markets_rows(lake: LakeResource) -> dg.AssetCheckResult:
-    # two hours: a run that ends just after the hour turns finds the new hour still empty
-    df = recent(lake.lake(), "pm_markets", datetime.now(UTC))
+def pm_markets_rows(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
+    # the run's hours; else two hours: a check run just after the hour turns finds the new hour empty
+    df = judged(context, lake.lake(), "pm_markets", datetime.now(UTC))
     latest = df.filter(pl.col("observed_at") == pl.col("observed_at").max()) if df.height else df
     return _result(monitoring.row_count_in_range("pm_markets", latest, 1, 20_000), dg.AssetCheckSeverity.WARN)
 

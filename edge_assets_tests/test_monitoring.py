@@ -352,3 +352,30 @@ def test_market_row_count_reads_the_last_hour_too(tmp_path: Path) -> None:
     )
     result = checks.pm_markets_rows(dg.build_asset_check_context(), LakeResource(root=str(tmp_path / "lake")))
     assert result.passed and result.metadata["message"].value == "pm_markets: 3 rows (expected 1..20000)"
+
+
+def test_a_backfilled_hour_is_checked_itself_and_not_for_freshness(tmp_path: Path) -> None:
+    """A past hour backfilled in the UI: its checks read the latest two hours instead, so on a lake
+    without live polls a perfect partition failed schema (ERROR), row_count and fresh; with live polls
+    a broken backfilled partition could never fail them."""
+    resources = build_resources(
+        load_settings(lake_root=str(tmp_path / "lake"), duckdb_path=str(tmp_path / "w.db"))
+    )
+    past = hour_key(datetime.now(UTC) - timedelta(days=2))
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            [ingest.pm_markets, *checks.CHECKS],
+            selection=[ingest.pm_markets],
+            resources=resources,
+            instance=instance,
+            partition_key=past,
+        )
+    found = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert set(found) == {"fresh", "schema", "row_count"}
+    assert found["schema"].passed and found["row_count"].passed
+    assert found["row_count"].description.startswith("pm_markets: ") and " rows (expected 1..20000)" in (
+        found["row_count"].description
+    )
+    assert found["fresh"].passed and found["fresh"].description == (
+        f"not judged: this run wrote past hours ({past}..{past}); the latest hours' runs judge freshness"
+    )
