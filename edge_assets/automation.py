@@ -157,6 +157,9 @@ def books_refresh(instance: dg.DagsterInstance, hour: str, now: datetime) -> dg.
     return dg.RunRequest(job_name=books_job.name, partition_key=hour, run_key=key)
 
 
+SENSOR_FETCH_LIMIT = 1000  # records per watched key and tick
+
+
 # at every pass of the sensor daemon's loop (one each 5 s): at 20 s, waiting for the next tick was most
 # of the time from a poll to its signals (median 8.4 of 19.5 s). At 5 s a tick that ended less than
 # 5 s before the next pass waited for the one after: ~10 s apart (bench/live_latency.py)
@@ -178,11 +181,22 @@ def comparator_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     hours: set[str] = set()  # hours with new data no run has priced yet
     runs_comparator: dict[str, bool] = {}
     last = after or 0
-    for key in WATCHED:
-        res = context.instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=key, after_storage_id=after), limit=1000, ascending=True
-        )
-        for record in res.records:
+    fetched = [
+        context.instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=key, after_storage_id=after),
+            limit=SENSOR_FETCH_LIMIT,
+            ascending=True,
+        ).records
+        for key in WATCHED
+    ]
+    # a key with more new records than the limit (a backlog after the sensor was stopped) is read up to
+    # its last one fetched, and so is every other key: the cursor must not jump over what is left
+    full = [records[-1].storage_id for records in fetched if len(records) == SENSOR_FETCH_LIMIT]
+    upto = min(full) if full else None
+    for key, records in zip(WATCHED, fetched, strict=True):
+        for record in records:
+            if upto is not None and record.storage_id > upto:
+                break  # read at the next tick
             last = max(last, record.storage_id)
             if not record.partition_key:
                 continue

@@ -764,3 +764,30 @@ def test_scheduled_and_sensor_jobs_run_in_one_process() -> None:
     for name in targets:
         assert defs.resolve_job_def(name).executor_def.name == "in_process", name
     assert defs.resolve_implicit_global_asset_job_def().executor_def.name == "multi_or_in_process_executor"
+
+
+def test_a_backlog_past_the_fetch_limit_is_read_over_the_next_ticks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One cursor over three keys: a key that filled its fetch limit had the records after its last one
+    fetched jumped over (the cursor took another key's higher id), so an hour's last poll was never priced."""
+    monkeypatch.setattr(automation, "SENSOR_FETCH_LIMIT", 5)
+    now = datetime.now(UTC)
+    current, previous = hour_key(now), hour_key(now - timedelta(hours=1))
+    markets, odds = ingest.pm_markets.key, ingest.oddsapi_live.key
+    with dg.instance_for_test() as instance:
+        instance.report_runless_asset_event(dg.AssetMaterialization(odds, partition=previous))
+        cursor = str(instance.fetch_materializations(odds, limit=1).records[0].storage_id)
+        for i in range(7):  # a backlog of past hours, more than one fetch holds
+            old = hour_key(now - timedelta(days=3) + timedelta(hours=i))
+            instance.report_runless_asset_event(dg.AssetMaterialization(markets, partition=old))
+        instance.report_runless_asset_event(dg.AssetMaterialization(markets, partition=previous))
+        instance.report_runless_asset_event(dg.AssetMaterialization(odds, partition=current))
+        ticks: list[list[str]] = []
+        for _ in range(3):
+            result = automation.comparator_sensor(dg.build_sensor_context(instance=instance, cursor=cursor))
+            ticks.append([r.partition_key for r in result.run_requests if r.job_name == "comparator_job"])
+            cursor = result.cursor or cursor
+        newest = instance.fetch_materializations(odds, limit=1).records[0].storage_id
+    # the first tick reads 5 markets records (past hours, left to backfills) and stops there; the next
+    # reads the rest: the previous hour's last poll (priced) and the new hour's odds (waits for markets)
+    assert ticks == [[], [previous], []]
+    assert cursor == str(newest)
