@@ -72,6 +72,7 @@ __all__ = [
     "CHECK_COLUMNS",
     "SIGNAL_COLUMNS",
     "edge_id",
+    "merge_signals",
     "passes_checks",
     "rule_confidence",
     "select_signals",
@@ -287,3 +288,33 @@ def select_signals(
     core = [pl.col(c).cast(t) for c, t in SIGNAL_COLUMNS.items()]
     rest = [c for c in out.columns if c not in SIGNAL_COLUMNS]
     return out.select([*core, *rest])
+
+
+def merge_signals(old: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
+    """An hour's signals after a re-run: the stored rows (``old``) with this run's (``new``).
+
+    A recomputed signal replaces its stored row and keeps the status its alert reached, except one
+    already alerted (``sent``): it keeps the row that was sent, the price and time a user acted on and
+    paper trading enters at. Signals no longer found stay: the hour's record of what was signalled.
+    """
+    if old.height == 0:
+        return new
+    old = old.select(new.columns) if set(new.columns) <= set(old.columns) else old
+    status = pl.col("alert_status")
+    sent = (
+        old.filter(status == "sent")["signal_id"]
+        if "alert_status" in old.columns
+        else pl.Series([], dtype=pl.String)
+    )
+    merged = pl.concat(
+        [old, new.filter(~pl.col("signal_id").is_in(sent.implode()))], how="diagonal_relaxed"
+    ).unique(subset=["signal_id"], keep="last", maintain_order=True)
+    if "alert_status" not in old.columns:
+        return merged
+    prior = old.filter(status.is_not_null()).unique("signal_id", keep="last")
+    return merged.with_columns(
+        alert_status=pl.coalesce(
+            status,
+            pl.col("signal_id").replace_strict(prior["signal_id"], prior["alert_status"], default=None),
+        )
+    )

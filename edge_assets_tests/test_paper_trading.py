@@ -398,3 +398,39 @@ def test_schedule_builds_today_and_once_a_day_the_days_still_settling() -> None:
         "2026-11-16",
         "2026-11-15",  # the day that just left its horizon: settled for good
     ]
+
+
+def test_a_sent_signal_keeps_the_price_it_was_alerted_at_through_the_hours_re_runs() -> None:
+    """An edge alerted at 10:05 at 0.41 and still found at 10:55 at 0.47: the re-run replaced the row,
+    so the stored signal and its paper trade said 0.47 at 10:55, not what the alert said."""
+    from edge_assets.signals import merge_signals
+
+    d0 = datetime(2026, 11, 1, tzinfo=UTC)
+    status = pl.lit(None, pl.String).alias("alert_status")
+
+    def row(edge: str, minute: int, vwap: float) -> pl.DataFrame:
+        return frame([signal(edge, d0 + timedelta(hours=10, minutes=minute), vwap=vwap)]).with_columns(status)
+
+    stored = pl.concat([row("sent-edge", 5, 0.40), row("failed-edge", 5, 0.30)]).with_columns(
+        alert_status=pl.Series(["sent", "failed"])
+    )
+    rerun = pl.concat([row("sent-edge", 55, 0.46), row("failed-edge", 55, 0.33), row("new-edge", 55, 0.2)])
+    merged = merge_signals(stored, rerun)
+    got = {
+        r["edge_id"]: (r["created_at"].minute, r["vwap"], r["alert_status"])
+        for r in merged.iter_rows(named=True)
+    }
+    assert got == {
+        "sent-edge": (5, 0.40, "sent"),  # what the alert said
+        "failed-edge": (55, 0.33, "failed"),  # not delivered yet: the retry sends today's price
+        "new-edge": (55, 0.2, None),
+    }
+    trades = paper_trades(
+        opening_signals(merged, start=d0, end=d0 + timedelta(days=1)),
+        pl.DataFrame(),
+        pl.DataFrame(),
+        horizon=timedelta(days=2),
+    )
+    sent_trade = trades.filter(pl.col("edge_id") == "sent-edge").row(0, named=True)
+    assert sent_trade["placed_at"].minute == 5 and sent_trade["entry_price"] == pytest.approx(0.41, abs=1e-12)
+    assert merge_signals(stored.clear(), rerun).equals(rerun)

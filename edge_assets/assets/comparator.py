@@ -19,6 +19,7 @@ from edge_assets.features.latest import features_latest_for_hours
 from edge_assets.lake.io_manager import LakeResource
 from edge_assets.models_resource import build_models_resource, lookback_features
 from edge_assets.schemas import PM_ORDER_BOOK_SNAPSHOTS, empty
+from edge_assets.signals import merge_signals
 
 
 @lake_asset(
@@ -91,22 +92,9 @@ def signals(  # type: ignore[no-untyped-def]  # no return type: see the closing 
     if warning:
         context.log.warning(warning)
     keys = list(context.partition_keys)
-    old = lake.lake().read_many("signals", keys, allow_missing=True)
-    if old.height:
-        found = pl.concat(
-            [old.select(found.columns) if set(found.columns) <= set(old.columns) else old, found],
-            how="diagonal_relaxed",
-        ).unique(subset=["signal_id"], keep="last", maintain_order=True)
+    found = merge_signals(lake.lake().read_many("signals", keys, allow_missing=True), found)
     status = "no_channels"
     sent = 0
-    if old.height and "alert_status" in old.columns:  # a recomputed row keeps what was sent for it
-        prior = old.filter(pl.col("alert_status").is_not_null()).unique("signal_id", keep="last")
-        found = found.with_columns(
-            alert_status=pl.coalesce(
-                "alert_status",
-                pl.col("signal_id").replace_strict(prior["signal_id"], prior["alert_status"], default=None),
-            )
-        )
     # only edges seen within the alert age are news: a backfill of past hours alerted every old edge
     fresh = pl.col("observed_at") >= datetime.now(UTC) - timedelta(minutes=alerts.max_age_minutes)
     too_old = ~fresh & pl.col("alert_status").is_null()
