@@ -339,3 +339,29 @@ def test_a_days_labels_do_not_depend_on_the_range_a_run_reads() -> None:
     late = _scores(2, 3).with_columns(observed_at=pl.lit(day + timedelta(days=1) + horizon))
     assert build_labels(rows, snap, late, horizon=horizon).height == 0
     assert build_labels(rows, snap, late).height == alone.height  # no horizon: settled whenever seen
+
+
+def test_a_tie_pays_half_on_a_two_way_moneyline_and_loses_on_a_three_way_one() -> None:
+    from edge_assets.features.labels import outcome_result
+
+    rows = [
+        ("americanfootball_nfl", "Home", "h2h", None),
+        ("americanfootball_nfl", "Away", "h2h", None),
+        ("soccer_epl", "Home", "h2h", None),
+        ("soccer_epl", "Draw", "h2h", None),
+        ("americanfootball_nfl", "Home", "spreads", -0.5),
+        ("americanfootball_nfl", "Over", "totals", 40.0),
+    ]
+    df = pl.DataFrame(
+        {
+            "sport_key": [r[0] for r in rows],
+            "outcome_name": [r[1] for r in rows],
+            "market_key": [r[2] for r in rows],
+            "point": [r[3] for r in rows],
+            "home_team": "Home",
+            "away_team": "Away",
+            "home_score": 20,
+            "away_score": 20,
+        }
+    )
+    assert df.select(outcome_result()).to_series().to_list() == [0.5, 0.5, 0.0, 1.0, 0.0, 0.5]

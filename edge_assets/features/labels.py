@@ -109,15 +109,27 @@ def settle_by(column: str, horizon: timedelta) -> pl.Expr:
 
 
 def outcome_result() -> pl.Expr:
-    """1 / 0 / 0.5 for the row's outcome given home_score and away_score (h2h, spreads, totals)."""
+    """1 / 0 / 0.5 for the row's outcome given home_score and away_score (h2h, spreads, totals).
+
+    Needs outcome_name, market_key, point, home_team, away_team and sport_key (soccer's h2h is
+    three-way: a draw loses both teams)."""
     hs, aw = pl.col("home_score").cast(pl.Float64), pl.col("away_score").cast(pl.Float64)
     name, key, point = pl.col("outcome_name"), pl.col("market_key"), pl.col("point").fill_null(0.0)
     is_home, is_away = name == pl.col("home_team"), name == pl.col("away_team")
     margin = pl.when(is_home).then(hs - aw).when(is_away).then(aw - hs)
+    # a tie where the market has no Draw (an NFL moneyline): Polymarket resolves it 50-50
+    two_way = ~pl.col("sport_key").str.starts_with("soccer_").fill_null(True)
     h2h = (
         pl.when(name == "Draw")
         .then((hs == aw).cast(pl.Float64))
-        .otherwise(pl.when(margin > 0).then(1.0).when(margin.is_not_null()).then(0.0))
+        .otherwise(
+            pl.when(margin > 0)
+            .then(1.0)
+            .when((margin == 0) & two_way)
+            .then(0.5)
+            .when(margin.is_not_null())
+            .then(0.0)
+        )
     )
     sp = margin + point
     spreads = pl.when(sp > 0).then(1.0).when(sp == 0).then(0.5).when(sp < 0).then(0.0)
