@@ -235,6 +235,36 @@ def test_train_log_promote_then_keep_champion(tmp_path: Path, capsys: pytest.Cap
     )
 
 
+def test_a_longer_held_out_window_judges_the_champion_on_rows_it_did_not_train_on(tmp_path: Path) -> None:
+    """EDGE_MODEL_HOLDOUT_DAYS raised from 7 to 10: the new window's first 3 days are rows the champion
+    trained on, where it scores in-sample and would keep out a better model."""
+    from sklearn.metrics import log_loss
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    cfg = Comparators(model_threshold=0.5)
+    df = training_frame()
+    train7, hold7, cutoff7 = walk_forward_split(df, holdout_days=7)
+    fit7 = fit_models(train7, holdout_range=(cutoff7, df["observed_at"].max()), n_holdout=hold7.height)
+    log_and_promote(fit7, hold7, tracking_uri=uri, artifact_root=None, partition_range=("a", "b"), cfg=cfg)
+    champ = load_champion(uri)
+    assert champ is not None and champ.unseen_from == cutoff7
+    train10, hold10, cutoff10 = walk_forward_split(df, holdout_days=10)
+    assert cutoff10 < cutoff7
+    fit10 = fit_models(train10, holdout_range=(cutoff10, df["observed_at"].max()), n_holdout=hold10.height)
+    second = log_and_promote(
+        fit10, hold10, tracking_uri=uri, artifact_root=None, partition_range=("a", "b"), cfg=cfg
+    )
+    fair = candidate_mask(hold10) & (hold10["observed_at"] >= cutoff7).to_numpy()
+    y = edge_target(hold10, 0.03)[fair]
+    old_ll = log_loss(y, np.clip(champ.score(hold10)[0][fair], 1e-6, 1 - 1e-6), labels=[0, 1])
+    new_ll = log_loss(y, np.clip(predict(fit10, hold10)[0][fair], 1e-6, 1 - 1e-6), labels=[0, 1])
+    assert second.reason == (
+        f"v2 log_loss={new_ll:.5f} {'beats' if second.promoted else 'does not beat'} champion v1 "
+        f"log_loss={old_ll:.5f} on the held-out rows since {cutoff7:%Y-%m-%d %H:%M}, which neither trained "
+        "on (needs -0.0001)"
+    )
+
+
 def test_threshold_is_tuned_on_pooled_walk_forward_slices_inside_the_training_range() -> None:
     df = training_frame(days=40)
     train, hold, cutoff = walk_forward_split(df, holdout_days=7)

@@ -16,6 +16,7 @@ import os
 import tempfile
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from edge_assets.ml.train import (
     edge_target,
     evaluate,
     matrix,
+    predict,
     score_matrix,
 )
 
@@ -86,6 +88,13 @@ class Champion:
     features: tuple[str, ...]
     threshold: float
     target: str = UNTAGGED_TARGET
+    unseen_from: datetime | None = None  # its held-out window's start: it trained on nothing after
+
+    def unseen(self, df: pl.DataFrame) -> np.ndarray:
+        """Rows it did not train on (all rows when its training range is unknown)."""
+        if self.unseen_from is None:
+            return np.ones(df.height, dtype=bool)
+        return (df["observed_at"] >= self.unseen_from).to_numpy()
 
     def threshold_for(self, pinned: float | None) -> float:
         """The probability a signal needs: the user's pin (EDGE_MODEL_THRESHOLD) over the tuned one."""
@@ -272,7 +281,13 @@ def load_champion(
     features = tuple(json.loads(cv.tags.get("features", "[]")))
     thr = float(cv.tags.get("threshold", threshold))
     target = cv.tags.get("target", UNTAGGED_TARGET)
-    return Champion(CLASSIFIER_NAME, str(cv.version), clf, reg, features, thr, target) if rv else None
+    # versions registered before the tag: the start is a param of the run that trained them
+    start = cv.tags.get("holdout_start") or (
+        client.get_run(cv.run_id).data.params.get("holdout_start") if cv.run_id else None
+    )
+    unseen_from = datetime.fromisoformat(start) if start else None
+    champ = Champion(CLASSIFIER_NAME, str(cv.version), clf, reg, features, thr, target, unseen_from)
+    return champ if rv else None
 
 
 def log_and_promote(
@@ -324,6 +339,7 @@ def log_and_promote(
             "features": json.dumps(list(models.features)),
             "threshold": str(models.threshold),
             "target": target_label(cfg.min_ev),
+            "holdout_start": models.holdout_range[0].isoformat(),
         }
         ci = mlflow.sklearn.log_model(
             models.classifier,
@@ -366,19 +382,28 @@ def log_and_promote(
                 f"v{champ.version} predicts {champ.target}: replaced (v{cver} log_loss={new_ll:.5f})"
             )
         else:
-            cand = candidate_mask(hold)
-            p_champ = champ.score(hold)[0]
-            pc = np.clip(p_champ[cand], 1e-6, 1 - 1e-6)
-            kept_stats = accepted_stats(hold, p_champ, champ.threshold_for(cfg.model_threshold), cfg)
             from sklearn.metrics import log_loss
 
-            old_ll = float(log_loss(y[cand], pc, labels=[0, 1]))
+            p_champ = champ.score(hold)[0]
+            kept_stats = accepted_stats(hold, p_champ, champ.threshold_for(cfg.model_threshold), cfg)
+            # a longer held-out window than the champion's (EDGE_MODEL_HOLDOUT_DAYS raised) holds rows
+            # it trained on: both are judged on the rows neither saw
+            cand = candidate_mask(hold)
+            window = "the same held-out window"
+            if (cand & ~champ.unseen(hold)).any() and (cand & champ.unseen(hold)).any():
+                cand = cand & champ.unseen(hold)
+                p_new = np.clip(predict(models, hold)[0][cand], 1e-6, 1 - 1e-6)
+                new_ll = float(log_loss(y[cand], p_new, labels=[0, 1]))
+                window = (
+                    f"the held-out rows since {champ.unseen_from:%Y-%m-%d %H:%M}, which neither trained on"
+                )
+            old_ll = float(log_loss(y[cand], np.clip(p_champ[cand], 1e-6, 1 - 1e-6), labels=[0, 1]))
             mlflow.log_metric("champion_log_loss_same_window", old_ll)
             promoted = new_ll < old_ll - MIN_IMPROVEMENT
             verdict = "beats" if promoted else "does not beat"
             reason = (
                 f"v{cver} log_loss={new_ll:.5f} {verdict} champion v{champ.version} "
-                f"log_loss={old_ll:.5f} on the same held-out window (needs -{MIN_IMPROVEMENT})"
+                f"log_loss={old_ll:.5f} on {window} (needs -{MIN_IMPROVEMENT})"
             )
         if promoted:
             client.set_registered_model_alias(CLASSIFIER_NAME, CHAMPION, cver)
