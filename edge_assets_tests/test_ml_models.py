@@ -245,14 +245,26 @@ def test_a_longer_held_out_window_judges_the_champion_on_rows_it_did_not_train_o
     df = training_frame()
     train7, hold7, cutoff7 = walk_forward_split(df, holdout_days=7)
     fit7 = fit_models(train7, holdout_range=(cutoff7, df["observed_at"].max()), n_holdout=hold7.height)
-    log_and_promote(fit7, hold7, tracking_uri=uri, artifact_root=None, partition_range=("a", "b"), cfg=cfg)
+    log_and_promote(
+        fit7,
+        hold7,
+        tracking_uri=uri,
+        artifact_root=str(tmp_path / "art"),
+        partition_range=("a", "b"),
+        cfg=cfg,
+    )
     champ = load_champion(uri)
     assert champ is not None and champ.unseen_from == cutoff7
     train10, hold10, cutoff10 = walk_forward_split(df, holdout_days=10)
     assert cutoff10 < cutoff7
     fit10 = fit_models(train10, holdout_range=(cutoff10, df["observed_at"].max()), n_holdout=hold10.height)
     second = log_and_promote(
-        fit10, hold10, tracking_uri=uri, artifact_root=None, partition_range=("a", "b"), cfg=cfg
+        fit10,
+        hold10,
+        tracking_uri=uri,
+        artifact_root=str(tmp_path / "art"),
+        partition_range=("a", "b"),
+        cfg=cfg,
     )
     fair = candidate_mask(hold10) & (hold10["observed_at"] >= cutoff7).to_numpy()
     y = edge_target(hold10, 0.03)[fair]
