@@ -130,8 +130,10 @@ def test_train_log_promote_then_keep_champion(tmp_path: Path, capsys: pytest.Cap
         assert db.execute("select count(*) from experiments where name = 'edge_models'").fetchone() == (0,)
     df = training_frame()
     train, hold, cutoff = walk_forward_split(df, holdout_days=7)
-    fitted = fit_models(train, holdout_range=(cutoff, df["observed_at"].max()), n_holdout=hold.height)
     cfg = Comparators(model_threshold=0.5)
+    fitted = fit_models(
+        train, holdout_range=(cutoff, df["observed_at"].max()), n_holdout=hold.height, cfg=cfg
+    )
     first = log_and_promote(
         fitted,
         hold,
