@@ -403,6 +403,8 @@ def cmd_models(args: argparse.Namespace) -> int:
         env = os.environ.copy()
         if res.s3_endpoint_url:  # the UI server reads S3 artifacts itself (registry.use_s3_endpoint)
             env.setdefault("MLFLOW_S3_ENDPOINT_URL", res.s3_endpoint_url)
+        if res.s3_region and not env.get("AWS_DEFAULT_REGION"):
+            env["AWS_DEFAULT_REGION"] = res.s3_region
         return run_until_stopped(cmd, env=env)
     if not res.has_store():
         print(f"no models yet: tracking store {res.tracking_uri} does not exist (run edge_models first)")

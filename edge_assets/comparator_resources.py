@@ -23,21 +23,28 @@ class AlertsResource(dg.ConfigurableResource):
     console: bool = False
     lake_root: str = "data/lake"
     s3_endpoint_url: str | None = None
+    s3_region: str | None = None
     max_per_minute: int = 30
     max_age_minutes: int = 30  # older signals are past history (a backfill), not something to act on
 
     def dispatcher(self) -> Any:
         from edge_assets.alerts import AlertDispatcher, AlertLedger, build_channels
-        from edge_assets.alerts.ledger import s3_storage_options
 
         s = get_settings()
         config = {
             **{k: getattr(s, k) for k in type(s).model_fields},
             "console": self.console or s.alert_console,
         }
-        options = s3_storage_options(self.s3_endpoint_url) if self.lake_root.startswith("s3://") else None
-        ledger = AlertLedger.in_lake(self.lake_root, options)
+        ledger = AlertLedger.in_lake(self.lake_root, self.ledger_options())
         return AlertDispatcher(build_channels(config), ledger, max_per_minute=self.max_per_minute)
+
+    def ledger_options(self) -> dict[str, Any] | None:
+        """fsspec options of the ledger on an S3 lake: its endpoint and region, as the lake's."""
+        from edge_assets.alerts.ledger import s3_storage_options
+
+        if not self.lake_root.startswith("s3://"):
+            return None
+        return s3_storage_options(self.s3_endpoint_url, self.s3_region)
 
     def send(self, alerts: Sequence[Any]) -> Any:
         """Dispatch these alerts (each once, by its id) and close the channels; the dispatch report."""
@@ -65,6 +72,7 @@ def build_comparator_resources(s: Settings) -> dict[str, object]:
             console=s.alert_console,
             lake_root=s.lake_root,
             s3_endpoint_url=s.s3_endpoint_url,
+            s3_region=s.s3_region,
             max_age_minutes=s.alert_max_age_minutes,
         ),
     }

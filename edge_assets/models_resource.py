@@ -17,6 +17,7 @@ class ModelsResource(dg.ConfigurableResource):
     tracking_uri: str = "sqlite:///data/mlflow.db"
     artifact_root: str = "data/lake/mlflow-artifacts"
     s3_endpoint_url: str | None = None  # the lake's S3-compatible endpoint, for artifacts on s3://
+    s3_region: str | None = None  # the lake's region (EDGE_S3_REGION) when it is on S3
     min_history_days: int = 60
     holdout_days: int = 14
     label_horizon_days: int = 4
@@ -38,6 +39,7 @@ def build_models_resource(s: Settings | None = None) -> ModelsResource:
         tracking_uri=s.mlflow_tracking_uri,
         artifact_root=s.mlflow_artifact_root or f"{s.lake_root}/mlflow-artifacts",
         s3_endpoint_url=s.s3_endpoint_url,
+        s3_region=s.s3_region if s.is_s3 else None,
         min_history_days=s.model_min_history_days,
         holdout_days=s.model_holdout_days,
         label_horizon_days=s.model_label_horizon_days,

@@ -227,3 +227,23 @@ def test_ledger_lock_is_one_lock_per_local_lake_whatever_its_spelling(
     for thread in threads:
         thread.join(10)
     assert all(event.is_set() for event in got.values())
+
+
+def test_the_ledger_and_mlflow_sign_for_the_lakes_region(monkeypatch: pytest.MonkeyPatch) -> None:
+    """EDGE_S3_REGION reached pyarrow and DuckDB only: s3fs (the ledger) and boto3 (MLflow's
+    artifacts) signed for us-east-1, which a store pinned to another region refuses."""
+    from edge_assets.comparator_resources import AlertsResource
+    from edge_assets.ml import registry
+
+    alerts = AlertsResource(
+        lake_root="s3://bucket/lake", s3_endpoint_url="http://127.0.0.1:9", s3_region="eu-west-1"
+    )
+    assert alerts.ledger_options() == {
+        "client_kwargs": {"endpoint_url": "http://127.0.0.1:9", "region_name": "eu-west-1"}
+    }
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.delenv("MLFLOW_S3_ENDPOINT_URL", raising=False)
+    registry.use_s3_endpoint("http://127.0.0.1:9", "eu-west-1")
+    assert os.environ["AWS_DEFAULT_REGION"] == "eu-west-1"
+    registry.use_s3_endpoint("http://127.0.0.1:9", "ap-south-1")  # the user's own (or the first) stays
+    assert os.environ["AWS_DEFAULT_REGION"] == "eu-west-1"

@@ -403,6 +403,13 @@ def test_s3_partitions_round_trip(tmp_path: Path, s3_server: str) -> None:
     }
     assert "prefix/ticks/dt=2026-03-01/hour=02/part.parquet" in keys
     assert not any(k.endswith(".tmp") for k in keys)
+    # one PutObject an object (a multipart upload's ETag ends in -<parts>): nothing left half-uploaded
+    client = boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1")
+    etag = client.head_object(Bucket="edge-lake", Key="prefix/ticks/dt=2026-03-01/hour=02/part.parquet")[
+        "ETag"
+    ]
+    assert "-" not in etag
+    assert "Uploads" not in client.list_multipart_uploads(Bucket="edge-lake")
     # DuckDB reads the same lake over S3 through the offline httpfs wheel
     df = catalog.query(str(tmp_path / "s3.duckdb"), lake, "select count(*) as n, sum(value) as s from ticks")
     assert df.row(0) == (9, 0 + 1 + 2 + 10 + 11 + 12 + 20 + 21 + 22)
@@ -518,6 +525,30 @@ def test_an_input_read_with_hours_before_gets_them_where_written_and_keeps_same_
     mapping = graph.get_partition_mapping(ticks_with_two_before.key, ticks.key)
     assert not isinstance(mapping, dg.TimeWindowPartitionMapping) or mapping.start_offset == 0
     assert hours_read_before(graph, ticks_with_two_before.key, ticks.key) == 2
+
+
+def test_duckdb_s3_secret_takes_the_credentials_pyarrow_finds_without_the_variables(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, s3_server: str
+) -> None:
+    """A profile (or SSO, an instance role): the pipeline wrote through pyarrow, while DuckDB went
+    unsigned and every `edge query` failed with HTTP 403."""
+    import duckdb
+
+    lake = Lake("s3://edge-lake/profile", s3_endpoint_url=s3_server)
+    lake.write("t", HOURS[0], pl.DataFrame({"x": [1, 2, 3]}))
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    creds = tmp_path / "credentials"
+    creds.write_text("[default]\naws_access_key_id = AKIAFROMPROFILE\naws_secret_access_key = from-profile\n")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(creds))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    con = duckdb.connect()
+    catalog.configure(con, lake)
+    [(secret,)] = con.execute("select secret_string from duckdb_secrets()").fetchall()
+    assert "key_id=AKIAFROMPROFILE;" in secret and "secret=redacted" in secret
+    assert "from-profile" not in secret
+    got = con.execute(f"select sum(x) from read_parquet('{lake.glob_uri('t')}')").fetchone()
+    assert got == (6,)
 
 
 def test_duckdb_s3_secret_takes_temporary_credentials_and_quotes(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -122,7 +122,13 @@ def test_two_compactions_of_one_hour_at_once_lose_nothing(tmp_path: Path) -> Non
 
 
 def test_compaction_on_s3(s3_server: str) -> None:
+    import boto3
+
     _compaction_round_trip(Lake("s3://edge-lake/compaction", s3_endpoint_url=s3_server))
+    client = boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1")
+    keys = [o["Key"] for o in client.list_objects_v2(Bucket="edge-lake", Prefix="compaction/")["Contents"]]
+    # only the hour files: pyarrow's delete_file left a 0-byte folder marker in each compacted hour
+    assert len(keys) == 2 and all(k.endswith(".parquet") for k in keys)
 
 
 def test_the_nightly_job_compacts_closed_hours_only(tmp_path: Path) -> None:

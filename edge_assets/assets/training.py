@@ -145,6 +145,7 @@ def edge_models(
         partition_range=(days[0], days[-1]),
         cfg=cfg,
         s3_endpoint_url=models.s3_endpoint_url,
+        s3_region=models.s3_region,
     )
     context.log.info(f"edge_models: {outcome.reason}")
     # what the comparator runs on from now, against the rule on the same held-out rows

@@ -4,7 +4,6 @@
 `duckdb data/warehouse.duckdb "select ..."` works on it.
 """
 
-import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -13,6 +12,7 @@ import duckdb
 import polars as pl
 
 from edge_assets.lake.raw import RAW_TABLE, RESPONSE_KEY
+from edge_assets.lake.s3 import aws_credentials
 from edge_assets.lake.storage import Lake
 
 _IDENT = re.compile(r"[^A-Za-z0-9_]")
@@ -34,7 +34,7 @@ def _load_httpfs(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def configure(con: duckdb.DuckDBPyConnection, lake: Lake) -> None:
-    """Make the connection able to read the lake (S3 secret from the standard AWS variables)."""
+    """Make the connection able to read the lake (S3 secret: the credentials pyarrow would use)."""
     if not lake.is_s3:
         return
     _load_httpfs(con)
@@ -42,14 +42,15 @@ def configure(con: duckdb.DuckDBPyConnection, lake: Lake) -> None:
     def quoted(value: str) -> str:  # a SQL string literal: secrets may hold quotes
         return "'" + value.replace("'", "''") + "'"
 
+    creds = aws_credentials()
     opts = [
         "TYPE s3",
-        f"KEY_ID {quoted(os.environ.get('AWS_ACCESS_KEY_ID', ''))}",
-        f"SECRET {quoted(os.environ.get('AWS_SECRET_ACCESS_KEY', ''))}",
+        f"KEY_ID {quoted(creds.key_id)}",
+        f"SECRET {quoted(creds.secret)}",
         f"REGION {quoted(lake.s3_region)}",
     ]
-    if token := os.environ.get("AWS_SESSION_TOKEN"):  # temporary credentials (STS, SSO) need it
-        opts.append(f"SESSION_TOKEN {quoted(token)}")
+    if creds.token:  # temporary credentials (STS, SSO, roles) need it
+        opts.append(f"SESSION_TOKEN {quoted(creds.token)}")
     if lake.s3_endpoint_url:
         scheme, _, host = lake.s3_endpoint_url.partition("://")
         opts += [

@@ -12,7 +12,6 @@ third of a simulated backfill hour's I/O): a crashed process never loses or tear
 cut may drop the last seconds, as with any OS-buffered log. Curated partitions keep the fsync.
 """
 
-import contextlib
 import hashlib
 import re
 import threading
@@ -180,10 +179,7 @@ def merge_raw_files(lake: Lake, hour_dir: str, inputs: list[str]) -> tuple[int, 
         .sort("requested_at", "source", "url_path", "params", "sha256")
     )
     lake.write_file(merged, df)
-    for path in inputs:
-        if path != merged:
-            with contextlib.suppress(FileNotFoundError):  # a compaction beside this one was first
-                lake.fs.delete_file(path)
+    lake.delete_files([p for p in inputs if p != merged])  # gone already: a compaction beside this one
     return len(responses), df.height
 
 

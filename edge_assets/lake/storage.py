@@ -75,6 +75,10 @@ class Lake:
                 kwargs["endpoint_override"] = host or scheme
                 kwargs["scheme"] = scheme if host else "https"
             self.fs: pafs.FileSystem = pafs.S3FileSystem(**kwargs)
+            # writes only: the upload starts at close, so an object under the part size is one
+            # PutObject (a failed one leaves nothing); the eager stream's multipart uploads were
+            # 3 requests an object and left billed orphan parts when a part or the completion failed
+            self._put_fs = pafs.S3FileSystem(**kwargs, allow_delayed_open=True)
             self.base = self.root.removeprefix("s3://")
         else:
             self.fs = pafs.LocalFileSystem()
@@ -133,7 +137,7 @@ class Lake:
             # a half-written multipart upload on close, so a crash must happen before any bytes go out.
             buffer = io.BytesIO()
             serialize(buffer)
-            with self.fs.open_output_stream(path) as out:
+            with self._put_fs.open_output_stream(path) as out:
                 out.write(buffer.getvalue())
             return
         parent = path.rsplit("/", 1)[0]
@@ -149,6 +153,28 @@ class Lake:
         finally:
             if os.path.exists(tmp):
                 os.remove(tmp)
+
+    def delete_files(self, paths: Sequence[str]) -> None:
+        """Delete files that may be gone already. On S3 one DeleteObjects request per 1,000: pyarrow's
+        delete_file is a request a file and leaves a 0-byte folder marker behind in each folder."""
+        if not self.is_s3:
+            for path in paths:
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(path)
+            return
+        from edge_assets.lake.s3 import s3_client
+
+        client = s3_client(self.s3_endpoint_url, self.s3_region)
+        by_bucket: dict[str, list[str]] = {}
+        for path in paths:
+            bucket, _, key = path.partition("/")
+            by_bucket.setdefault(bucket, []).append(key)
+        for bucket, keys in by_bucket.items():
+            for i in range(0, len(keys), 1000):
+                objects = [{"Key": k} for k in keys[i : i + 1000]]
+                failed = client.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
+                if errors := failed.get("Errors"):
+                    raise OSError(f"S3 delete of {len(errors)} objects failed, first: {errors[0]}")
 
     def write_lock(self, table: str | Sequence[str]) -> contextlib.AbstractContextManager[None]:
         """This host's lock on a local table's read-merge-writes: two runs upserting one partition

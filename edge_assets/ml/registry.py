@@ -166,10 +166,11 @@ def create_sqlite_store(path: Path, artifact_location: str | None = None) -> boo
 
 
 S3_ENDPOINT_ENV = "MLFLOW_S3_ENDPOINT_URL"
+S3_REGION_ENV = "AWS_DEFAULT_REGION"
 _endpoint_we_set: str | None = None
 
 
-def use_s3_endpoint(endpoint_url: str | None) -> None:
+def use_s3_endpoint(endpoint_url: str | None, region: str | None = None) -> None:
     """Send MLflow's S3 artifact traffic to the lake's S3-compatible endpoint (EDGE_S3_ENDPOINT_URL).
 
     Why: MLflow's S3 client reads its endpoint from ``MLFLOW_S3_ENDPOINT_URL`` only; without it a
@@ -177,6 +178,9 @@ def use_s3_endpoint(endpoint_url: str | None) -> None:
     and training failed after ~15 s of connection retries. A value the user set for MLflow is kept.
     """
     global _endpoint_we_set
+    if region and not os.environ.get(S3_REGION_ENV):
+        # boto3 (MLflow's artifact client) signs for us-east-1 without it; the lake's store may not be
+        os.environ[S3_REGION_ENV] = region
     if not endpoint_url:
         return
     current = os.environ.get(S3_ENDPOINT_ENV)
@@ -190,12 +194,13 @@ def _mlflow(
     *,
     experiment: bool = False,
     s3_endpoint_url: str | None = None,
+    s3_region: str | None = None,
 ) -> Any:
     """mlflow pointed at the store; ``experiment``: the training experiment too, created with its
     artifact location when missing. Readers (champion, versions) leave it alone: an experiment
     created without the location would send every later run's artifacts to ./mlruns."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    use_s3_endpoint(s3_endpoint_url)
+    use_s3_endpoint(s3_endpoint_url, s3_region)
     import mlflow
 
     location = None
@@ -262,11 +267,15 @@ def load_error(exc: Exception) -> str:
 
 
 def load_champion(
-    tracking_uri: str, threshold: float = DEFAULT_THRESHOLD, *, s3_endpoint_url: str | None = None
+    tracking_uri: str,
+    threshold: float = DEFAULT_THRESHOLD,
+    *,
+    s3_endpoint_url: str | None = None,
+    s3_region: str | None = None,
 ) -> Champion | None:
     """Both champion models, or None when no champion alias exists yet; raises when they cannot be
     loaded (artifacts gone, a store that cannot be read, a model pickled by incompatible code)."""
-    mlflow = _mlflow(tracking_uri, None, s3_endpoint_url=s3_endpoint_url)
+    mlflow = _mlflow(tracking_uri, None, s3_endpoint_url=s3_endpoint_url, s3_region=s3_region)
     client = mlflow.MlflowClient()
     try:
         cv = client.get_model_version_by_alias(CLASSIFIER_NAME, CHAMPION)
@@ -299,10 +308,13 @@ def log_and_promote(
     partition_range: tuple[str, str],
     cfg: Comparators | None = None,
     s3_endpoint_url: str | None = None,
+    s3_region: str | None = None,
 ) -> TrainOutcome:
     """Log params/metrics/plots, register both models, move ``champion`` only if the new one wins."""
     cfg = cfg or Comparators()
-    mlflow = _mlflow(tracking_uri, artifact_root, experiment=True, s3_endpoint_url=s3_endpoint_url)
+    mlflow = _mlflow(
+        tracking_uri, artifact_root, experiment=True, s3_endpoint_url=s3_endpoint_url, s3_region=s3_region
+    )
     client = mlflow.MlflowClient()
     metrics = evaluate(models, hold, cfg)
     y = edge_target(hold, cfg.min_ev)
@@ -359,7 +371,8 @@ def log_and_promote(
         new_ll = metrics["model"]["log_loss"]
         kept_stats: dict[str, float] = {}
         try:
-            champ, problem = load_champion(tracking_uri, s3_endpoint_url=s3_endpoint_url), None
+            champ = load_champion(tracking_uri, s3_endpoint_url=s3_endpoint_url, s3_region=s3_region)
+            problem = None
         except Exception as exc:  # a broken champion must not block the run that replaces it
             champ, problem = None, load_error(exc)
         missing = champ.missing_features(hold) if champ is not None else []

@@ -28,7 +28,7 @@ class Selection(NamedTuple):
 
 
 def champion_for(
-    tracking_uri: str, threshold: float, s3_endpoint_url: str | None = None
+    tracking_uri: str, threshold: float, s3_endpoint_url: str | None = None, s3_region: str | None = None
 ) -> tuple[Any, str | None]:
     """(the cached champion (ml.registry.Champion) or None, why it could not be loaded or None).
 
@@ -39,7 +39,9 @@ def champion_for(
         from edge_assets.ml.registry import load_champion, load_error
 
         try:
-            champ = load_champion(tracking_uri, threshold, s3_endpoint_url=s3_endpoint_url)
+            champ = load_champion(
+                tracking_uri, threshold, s3_endpoint_url=s3_endpoint_url, s3_region=s3_region
+            )
             hit = (time.monotonic(), champ, None)
         except Exception as exc:
             hit = (time.monotonic(), None, load_error(exc))
@@ -66,7 +68,7 @@ def select_with_champion(features: pl.DataFrame, comparator: Any, models: Any) -
     replaces it (``log_and_promote``).
     """
     champ, problem = (
-        champion_for(models.tracking_uri, DEFAULT_THRESHOLD, models.s3_endpoint_url)
+        champion_for(models.tracking_uri, DEFAULT_THRESHOLD, models.s3_endpoint_url, models.s3_region)
         if models.confidence_by == "champion" and models.has_store()
         else (None, None)
     )
