@@ -20,13 +20,16 @@ EXPECTED_SPORTS = ("basketball_nba", "americanfootball_nfl", "icehockey_nhl", "b
 
 
 # a longer pause between monitor ticks means the daemon was down: the tables get time to catch up
+# (a daemon restart is also known by its new id; the gap covers instances that report none)
 RESTART_GAP = timedelta(minutes=10)
 
 
-def watching_since(last_tick: datetime | None, since: datetime | None, now: datetime) -> datetime:
-    """When the monitor's current spell of watching began: now on a new instance or after a pause
-    longer than RESTART_GAP, else the spell's start."""
-    if last_tick is None or since is None or now - last_tick > RESTART_GAP:
+def watching_since(
+    last_tick: datetime | None, since: datetime | None, now: datetime, *, restarted: bool = False
+) -> datetime:
+    """When the monitor's current spell of watching began: now on a new instance, after a daemon
+    restart or after a pause longer than RESTART_GAP, else the spell's start."""
+    if restarted or last_tick is None or since is None or now - last_tick > RESTART_GAP:
         return now
     return since
 

@@ -1,6 +1,7 @@
 """Freshness, completeness and schema checks, and the monitor alert sensor."""
 
 import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -223,6 +224,42 @@ def test_monitor_sensor_alerts_once_per_hour_after_the_startup_grace(
         printed = capsys.readouterr().out
         assert printed.count("edge-assets monitor failed") == 4
         assert "pm_markets_fresh" in printed and "leagues_present" in printed
+    finally:
+        get_settings.cache_clear()
+
+
+def test_a_daemon_restart_gives_the_tables_their_grace_however_short_the_pause(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`edge ui` restarted after 3 minutes down: the first tick, before any poll, alerted on the rows
+    of before the stop (only a 10-minute pause between ticks counted as a restart)."""
+    from dagster._daemon.types import DaemonHeartbeat
+
+    monkeypatch.setenv("EDGE_ALERT_CONSOLE", "true")
+    get_settings.cache_clear()
+    try:
+        settings = load_settings(lake_root=str(tmp_path / "lake"), duckdb_path=str(tmp_path / "w.db"))
+        resources = build_resources(settings)
+        defs = dg.Definitions(sensors=[automation.monitor_alerts_sensor], resources=resources)
+        sensor = defs.resolve_sensor_def("monitor_alerts_sensor")
+
+        def tick(instance: dg.DagsterInstance, daemon: str) -> tuple[str, dict]:
+            state = json.loads(_watching_for(timedelta(hours=2), last_tick_ago=timedelta(minutes=3)))
+            cursor = json.dumps({**state, "daemon": daemon})
+            with dg.build_sensor_context(
+                instance=instance, definitions=defs, resources=resources, cursor=cursor
+            ) as ctx:
+                result = sensor.evaluate_tick(ctx)
+            return result.skip_message or "", json.loads(result.cursor or "{}")
+
+        with dg.instance_for_test() as instance:
+            instance.add_daemon_heartbeat(DaemonHeartbeat(time.time(), "SENSOR", "daemon-2", None))
+            message, cursor = tick(instance, "daemon-1")  # the daemon that ticked before was another
+            assert message.startswith("no alerts; starting up, quiet for now: pm_markets_fresh")
+            assert cursor["daemon"] == "daemon-2"
+            assert datetime.now(UTC) - datetime.fromisoformat(cursor["since"]) < timedelta(minutes=1)
+            message, _ = tick(instance, "daemon-2")  # the same daemon 3 minutes later: the tables are late
+            assert message.startswith("4 monitor(s) failing: sent=4")
     finally:
         get_settings.cache_clear()
 
