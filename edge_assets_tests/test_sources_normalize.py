@@ -276,3 +276,25 @@ BOOK = {
         }
     ],
 }
+
+
+def test_null_lists_of_an_event_read_as_empty_on_both_parse_paths() -> None:
+    """The bulk parser read `"series": null` as no series; when another event of the poll sent the
+    whole poll to the models, they refused the null and the poll failed: no markets that hour."""
+    import copy
+
+    from edge_assets_tests.conftest import load_real
+
+    obs = datetime(2026, 8, 16, tzinfo=UTC)
+    real = load_real("polymarket_gamma_event_pickleball_mlp_active_2026-08-16.json")
+    nulls = copy.deepcopy(real[0]) | {"series": None, "tags": None, "teams": None}
+    alone = N.gamma_event_bodies_to_frame([json.dumps([nulls]).encode()], obs)
+    odd = copy.deepcopy(real[0])
+    odd["id"] = "999"
+    for m in odd["markets"]:
+        m["id"] += "9"
+    odd["markets"][0]["outcomes"] = '["Team [A]", "Team B"]'  # a bracket in a name: the models parse it
+    both = N.gamma_event_bodies_to_frame([json.dumps([nulls, odd]).encode()], obs)
+    assert alone.height > 0 and both.height == 2 * alone.height
+    assert_frame_equal(both.filter(pl.col("event_id") == real[0]["id"]), alone, check_row_order=False)
+    assert GammaEvent.model_validate({"id": "1", "markets": None, "teams": None}).markets == []

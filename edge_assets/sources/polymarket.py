@@ -38,6 +38,10 @@ GAMMA_BASE_URL = "https://gamma-api.polymarket.com"
 CLOB_BASE_URL = "https://clob.polymarket.com"
 
 
+def _none_as_empty(value: Any) -> Any:
+    return [] if value is None else value
+
+
 def _json_list(value: Any) -> Any:
     """Gamma serialises arrays inside strings: '["a", "b"]' → ['a', 'b']; null/'' → []."""
     if value is None or value == "":
@@ -180,10 +184,12 @@ class GammaEvent(_Wire):
     neg_risk: bool | None = None
     series_slug: str | None = None
     game_id: OptIdStr = None
-    markets: list[GammaMarket] = []
-    series: list[GammaSeries] = []
-    tags: list[GammaTag] = []
-    teams: list[GammaTeam] = []
+    # null reads as empty, as the bulk polars parser reads it: the model path (taken for a whole poll
+    # when one event defeats the fast one) must not fail the poll on an event the fast path accepts
+    markets: Annotated[list[GammaMarket], BeforeValidator(_none_as_empty)] = []
+    series: Annotated[list[GammaSeries], BeforeValidator(_none_as_empty)] = []
+    tags: Annotated[list[GammaTag], BeforeValidator(_none_as_empty)] = []
+    teams: Annotated[list[GammaTeam], BeforeValidator(_none_as_empty)] = []
     sport: GammaSport | None = None
 
     def team(self, ordering: Literal["home", "away"]) -> str | None:
