@@ -50,11 +50,16 @@ def split_by_windows(
     return [groups.get((i,), df.clear()) for i in range(len(windows))]
 
 
-def upsert_rows(old: pl.DataFrame, new: pl.DataFrame, key_cols: Sequence[str]) -> pl.DataFrame:
+def upsert_rows(
+    old: pl.DataFrame, new: pl.DataFrame, key_cols: Sequence[str], replace_by: Sequence[str] = ()
+) -> pl.DataFrame:
     """`new` merged over `old` (cast to new's columns): one row per key, new's where both have it,
-    sorted by the key."""
+    sorted by the key. ``replace_by``: columns naming a whole group (an order book: snapshot and
+    token) that a new poll replaces outright, so none of its old rows (a deeper level) survives."""
     if not old.height:
         return new.unique(subset=list(key_cols), keep="last", maintain_order=True).sort(key_cols)
     old = old.select([pl.col(c).cast(t) for c, t in new.schema.items()])
+    if replace_by and new.height:
+        old = old.join(new.select(replace_by).unique(), on=list(replace_by), how="anti", nulls_equal=True)
     merged = pl.concat([old, new]).unique(subset=list(key_cols), keep="last", maintain_order=True)
     return merged.sort(key_cols)

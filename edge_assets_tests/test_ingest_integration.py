@@ -115,6 +115,42 @@ def test_live_mode_cannot_poll_the_past(tmp_path: Path, monkeypatch: pytest.Monk
     assert "oddsapi_live is polled live" in failure.event_specific_data.error.message  # type: ignore[union-attr]
 
 
+def test_live_mode_fetches_no_books_for_a_past_hour(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A UI re-run of a past hour fetched today's books and stamped them with that hour's markets poll:
+    past signals priced on books from the future. Refused before any request (the CLOB is not even up)."""
+    from edge_assets import schemas
+
+    key_ = "live-key-0123456789abcdefghij"
+    monkeypatch.setenv("EDGE_ODDS_API_KEY", key_)
+    past = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=5)
+    row = {c: None for c in schemas.PM_MARKETS} | {
+        "observed_at": past + timedelta(minutes=50),
+        "market_id": "m1",
+        "sports_market_type": "moneyline",
+        "token_ids": ["t1", "t2"],
+        "closed": False,
+        "accepting_orders": True,
+    }
+    Lake(str(tmp_path / "lake")).write(
+        "pm_markets", hour_key(past), pl.DataFrame([row], schema=schemas.PM_MARKETS)
+    )
+    res = _resources(tmp_path, source_mode="live", odds_api_key=key_, clob_base_url="http://127.0.0.1:9")
+    with dg.instance_for_test() as instance:
+        r = dg.materialize(
+            [ingest.pm_order_book_snapshots, dg.AssetSpec("pm_markets", partitions_def=ingest.HOURLY)],
+            selection=[ingest.pm_order_book_snapshots],
+            resources=res,
+            instance=instance,
+            raise_on_error=False,
+            partition_key=hour_key(past),
+        )
+    assert not r.success
+    failure = next(e for e in r.all_events if e.is_step_failure)
+    message = failure.event_specific_data.error.message  # type: ignore[union-attr]
+    assert "pm_order_book_snapshots is polled live: hours " in message
+    assert not (tmp_path / "lake" / "pm_order_book_snapshots").exists()
+
+
 # -- loopback simulator: faults ---------------------------------------------------------------
 
 

@@ -566,3 +566,32 @@ def test_duckdb_s3_secret_takes_temporary_credentials_and_quotes(monkeypatch: py
     catalog.configure(con, Lake("s3://bucket/p", s3_endpoint_url="http://127.0.0.1:9"))
     [(secret,)] = con.execute("select secret_string from duckdb_secrets()").fetchall()
     assert "session_token" not in secret
+
+
+def test_a_re_polled_book_replaces_the_old_one_whole() -> None:
+    """Book rows are keyed by level: a shallower re-poll under the same snapshot time kept the old
+    poll's deeper levels, a book that never existed."""
+    from edge_assets.frames import upsert_rows
+
+    def book(token: str, asks: list[float]) -> pl.DataFrame:
+        return pl.DataFrame(
+            {
+                "snapshot_at": [1] * len(asks),
+                "token_id": [token] * len(asks),
+                "side": ["ask"] * len(asks),
+                "level": list(range(len(asks))),
+                "price": asks,
+            }
+        )
+
+    held = pl.concat([book("t1", [0.41, 0.42, 0.43]), book("t2", [0.60, 0.61])])
+    key = ["snapshot_at", "token_id", "side", "level"]
+    merged = upsert_rows(held, book("t1", [0.40]), key, replace_by=["snapshot_at", "token_id"])
+    assert merged.rows() == [(1, "t1", "ask", 0, 0.40), (1, "t2", "ask", 0, 0.60), (1, "t2", "ask", 1, 0.61)]
+    by_level = upsert_rows(held, book("t1", [0.40]), key)  # keyed by level alone: the old levels stay
+    assert by_level.filter(pl.col("token_id") == "t1")["price"].to_list() == [0.40, 0.42, 0.43]
+    from edge_assets.assets import ingest
+    from edge_assets.lake.io_manager import UPSERT_REPLACES
+
+    (spec,) = ingest.pm_order_book_snapshots.specs  # what the IO manager merges by at write time
+    assert spec.metadata[UPSERT_REPLACES] == ["snapshot_at", "token_id"]

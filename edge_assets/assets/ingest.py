@@ -16,7 +16,7 @@ from dagster._core.storage.tags import BACKFILL_ID_TAG
 from edge_assets.assets.common import DAILY_ROOT_POLICY, HOURLY_RUN_PARTITIONS, lake_asset
 from edge_assets.connect import DEFAULT_SIM_POLL_MINUTES
 from edge_assets.frames import latest_poll, upsert_rows
-from edge_assets.lake.io_manager import UPSERT_KEYS, LakeResource
+from edge_assets.lake.io_manager import UPSERT_KEYS, UPSERT_REPLACES, LakeResource
 from edge_assets.lake.raw import RAW_TABLE, RawStore
 from edge_assets.lake.storage import Lake
 from edge_assets.partitions import DAILY, HOURLY, hour_key, hour_start
@@ -42,6 +42,9 @@ SPORTS_TAG_ID = 1  # Gamma's "Sports" parent tag
 # the key of a polled row: a re-poll of the same instant replaces it, other polls add to it
 PM_MARKETS_KEY = ["observed_at", "market_id"]
 BOOKS_KEY = ["snapshot_at", "token_id", "side", "level"]
+# a re-poll of a book (same snapshot time: the markets poll's) replaces it whole: a shallower new book
+# kept the old poll's deeper levels, a book that never existed
+BOOK_ID = ["snapshot_at", "token_id"]
 LIVE_ODDS_KEY = ["observed_at", "event_id", "bookmaker", "market_key", "outcome_name", "point"]
 SCORES_KEY = ["observed_at", "event_id"]
 
@@ -86,13 +89,19 @@ def poll_times(
 
 
 def upsert(
-    lake: Lake, table: str, keys: list[str], new: pl.DataFrame, key_cols: list[str], schema: dict
+    lake: Lake,
+    table: str,
+    keys: list[str],
+    new: pl.DataFrame,
+    key_cols: list[str],
+    schema: dict,
+    replace_by: Sequence[str] = (),
 ) -> pl.DataFrame:
     """Merge a poll into what the partitions already hold: no duplicates, nothing lost (the IO
     manager merges it again over what they hold at write time: `upsert_keys`)."""
     held = lake.read_many(table, keys, allow_missing=True)
     old, polled = (conform(f, schema) if f.height else empty(schema) for f in (held, new))
-    return upsert_rows(old, polled, key_cols)
+    return upsert_rows(old, polled, key_cols, replace_by)
 
 
 # Per endpoint: one raw body parsed as its asset parses it (MalformedResponse on drift), to find which
@@ -156,6 +165,7 @@ def ingest_asset(
     partition_column: str = "observed_at",
     backfill_policy: dg.BackfillPolicy | None = None,
     upsert_keys: list[str] | None = None,
+    upsert_replaces: list[str] | None = None,
 ) -> Callable:
     """Ingestion assets: raw lineage upstream, otherwise the shared lake-asset shape. A polled table
     names its `upsert_keys`: the IO manager merges each partition over what it holds at write time."""
@@ -166,7 +176,11 @@ def ingest_asset(
         partition_column=partition_column,
         deps=[raw_responses],
         description=description,
-        metadata={UPSERT_KEYS: upsert_keys} if upsert_keys else None,
+        metadata={
+            **({UPSERT_KEYS: upsert_keys} if upsert_keys else {}),
+            **({UPSERT_REPLACES: upsert_replaces} if upsert_replaces else {}),
+        }
+        or None,
         **policy,
     )
 
@@ -213,6 +227,7 @@ def pm_markets(
     "one snapshot per hour (plus on-demand re-runs, which upsert).",
     partition_column="snapshot_at",
     upsert_keys=BOOKS_KEY,
+    upsert_replaces=BOOK_ID,
 )
 def pm_order_book_snapshots(
     context: dg.AssetExecutionContext, sources: SourcesResource, lake: LakeResource, pm_markets: pl.DataFrame
@@ -222,12 +237,19 @@ def pm_order_book_snapshots(
     now = _now()
     frames = []
 
+    live = not sources.config().can_time_travel
+    if live:  # a book fetched now stamped with a past hour's poll would price the past on the future
+        window = context.partition_time_window
+        poll_times(window.start, window.end, sources, now, "pm_order_book_snapshots")
+
     def fetch() -> pl.DataFrame:
         if pm_markets.height == 0:
             return empty(PM_ORDER_BOOK_SNAPSHOTS)
         latest = pm_markets.with_columns(hour=pl.col("observed_at").dt.truncate("1h")).filter(
             pl.col("observed_at") == pl.col("observed_at").max().over("hour")
         )
+        if live:  # a range reaching the current hour: only its books can be fetched now
+            latest = latest.filter(pl.col("hour") == now.replace(minute=0, second=0, microsecond=0))
         for _, group in latest.group_by(["hour"], maintain_order=True):
             at = min(cast(datetime, group["observed_at"].max()), now)  # a group has rows: never None
             tokens = (
@@ -258,6 +280,7 @@ def pm_order_book_snapshots(
         polled,
         BOOKS_KEY,
         PM_ORDER_BOOK_SNAPSHOTS,
+        BOOK_ID,
     )
     return dg.MaterializeResult(
         value=df, metadata={"dagster/row_count": df.height, "books": polled["token_id"].n_unique()}

@@ -33,6 +33,7 @@ HOURS_BEFORE = "hours_before"
 # it holds at write time, under the table's write lock (`Lake.write_lock`), so overlapping runs keep
 # each other's polls.
 UPSERT_KEYS = "upsert_keys"
+UPSERT_REPLACES = "upsert_replaces"  # columns of a group a new poll replaces whole (frames.upsert_rows)
 
 
 class LakeResource(dg.ConfigurableResource):
@@ -86,9 +87,11 @@ class ParquetLakeIOManager(dg.ConfigurableIOManager):
                 parts = [obj]
             upsert_keys = context.definition_metadata.get(UPSERT_KEYS)
             upsert_keys = getattr(upsert_keys, "value", upsert_keys)  # a list, or its metadata value
+            replaces = context.definition_metadata.get(UPSERT_REPLACES) or []
+            replaces = getattr(replaces, "value", replaces)
             if upsert_keys:
                 parts = [
-                    self._upsert(lake, path, key, part, upsert_keys)
+                    self._upsert(lake, path, key, part, upsert_keys, replaces)
                     for key, part in zip(keys, parts, strict=True)
                 ]
             else:
@@ -108,13 +111,18 @@ class ParquetLakeIOManager(dg.ConfigurableIOManager):
 
     @staticmethod
     def _upsert(
-        lake: Lake, path: Sequence[str], key: str, part: pl.DataFrame, key_cols: Sequence[str]
+        lake: Lake,
+        path: Sequence[str],
+        key: str,
+        part: pl.DataFrame,
+        key_cols: Sequence[str],
+        replace_by: Sequence[str] = (),
     ) -> pl.DataFrame:
         """Write a partition merged over what it holds now, under the table's write lock: the asset
         merged its rows over what it read, but another run may have written the partition since."""
         with lake.write_lock(path):
             if lake.exists(path, key):
-                part = upsert_rows(lake.read(path, key), part, key_cols)
+                part = upsert_rows(lake.read(path, key), part, key_cols, replace_by)
             lake.write(path, key, part)
         return part
 
