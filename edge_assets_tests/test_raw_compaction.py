@@ -172,3 +172,20 @@ def test_the_nightly_job_compacts_closed_hours_only(tmp_path: Path) -> None:
 
 def hour_of(at: datetime) -> datetime:
     return at.replace(minute=0, second=0, microsecond=0)
+
+
+def test_two_sports_answering_the_same_body_at_one_instant_are_two_files(tmp_path: Path) -> None:
+    """On a pinned simulated instant the file name (time, source, params, body) left out the sport in
+    the path: CFL's `[]` and WNBA's `[]` were one file, and one response was lost."""
+    lake = Lake(str(tmp_path / "lake"))
+    store = RawStore(lake)
+    for sport in ("americanfootball_cfl", "basketball_wnba"):
+        path = f"/v4/sports/{sport}/odds"
+        store.store(
+            RawExchange("oddsapi", "/v4/sports/{sport}/odds", path, {"regions": "us"}, H, 0.0, 200, {}, b"[]")
+        )
+    assert len(files(lake)) == 2
+    assert sorted(responses(lake)["url_path"]) == [
+        "/v4/sports/americanfootball_cfl/odds",
+        "/v4/sports/basketball_wnba/odds",
+    ]

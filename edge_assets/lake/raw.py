@@ -74,8 +74,10 @@ class RawStore:
             "parse_error": parse_error,
         }
         table = _arrow_row(row)
-        params_hash = hashlib.sha1(params.encode()).hexdigest()[:8]
-        name = f"{at:%Y%m%dT%H%M%S%fZ}-{exchange.source}-{params_hash}-{digest[:12]}.parquet"
+        # the request in the name (path and params: the sport is in the path): on a pinned simulated
+        # instant two sports answering the same body ([]) were one file name, and one was lost
+        request_hash = hashlib.sha1(f"{exchange.url_path}?{params}".encode()).hexdigest()[:8]
+        name = f"{at:%Y%m%dT%H%M%S%fZ}-{exchange.source}-{request_hash}-{digest[:12]}.parquet"
         path = "/".join(
             [
                 self.lake.table_dir(RAW_TABLE),
