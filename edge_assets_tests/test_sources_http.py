@@ -342,8 +342,8 @@ def test_401_out_of_credits_is_quota_exhausted(server: ScriptedServer, rec: Reco
         "OUT_OF_USAGE_CREDITS",
         "Usage quota has been reached.",
     )
-    assert str(err) == (
-        "oddsapi /v4/sports/{sport}/odds: HTTP 401 OUT_OF_USAGE_CREDITS: Usage quota has been reached."
+    assert str(err) == (  # the sport that failed, not the path template
+        "oddsapi /v4/sports/icehockey_nhl/odds: HTTP 401 OUT_OF_USAGE_CREDITS: Usage quota has been reached."
     )
     assert server.count("/v4/sports/icehockey_nhl/odds") == 1  # 4xx is not retried
 

@@ -74,9 +74,11 @@ class RawStore:
             "parse_error": parse_error,
         }
         table = _arrow_row(row)
-        # the request in the name (path and params: the sport is in the path): on a pinned simulated
-        # instant two sports answering the same body ([]) were one file name, and one was lost
-        request_hash = hashlib.sha1(f"{exchange.url_path}?{params}".encode()).hexdigest()[:8]
+        # the request in the name (method, path, params, body: the sport is in the path, the tokens of
+        # POST /books in the body): on a pinned simulated instant two sports answering the same body
+        # ([]) were one file name, and one was lost
+        request = f"{exchange.method} {exchange.url_path}?{params}".encode() + (exchange.request_body or b"")
+        request_hash = hashlib.sha1(request).hexdigest()[:8]
         name = f"{at:%Y%m%dT%H%M%S%fZ}-{exchange.source}-{request_hash}-{digest[:12]}.parquet"
         path = "/".join(
             [

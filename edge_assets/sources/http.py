@@ -514,11 +514,12 @@ class HttpSource:
     ) -> RawExchange:
         """Send with retries; return the (key-free) exchange of the first 2xx; typed errors otherwise.
 
-        `endpoint` is the path template used in errors and RawExchange; `path` the concrete path.
+        `endpoint` is the path template RawExchange records; `path` the concrete path errors name.
         """
         sent_params = self._clean_params(params)
         public_params = self._public_params(sent_params)
         request_body = json.dumps(json_body).encode() if json_body is not None else None
+        where = path  # errors name the concrete path: which sport or market failed, not its template
         last_error = ""
         policy = self.retry
         for attempt in range(1, policy.max_attempts + 1):
@@ -545,7 +546,7 @@ class HttpSource:
                     else "connection error"
                 )
                 last_error = self.redact(f"{kind}: {type(exc).__name__}: {exc}")
-                self._back_off(endpoint, attempt, policy, last_error)
+                self._back_off(where, attempt, policy, last_error)
                 continue
             elapsed_ms = (time.perf_counter() - started) * 1000.0 if self._timed else 0.0
             for secret in self._secrets:  # a server echoing the key must not put it in the lake
@@ -577,7 +578,7 @@ class HttpSource:
                 if wait is not None and wait > policy.max_retry_after_s:
                     raise RateLimited(
                         self.source,
-                        endpoint,
+                        where,
                         status,
                         code,
                         f"{message}; Retry-After {wait:.0f}s exceeds the "
@@ -587,7 +588,7 @@ class HttpSource:
                 if attempt >= policy.max_attempts:
                     raise RateLimited(
                         self.source,
-                        endpoint,
+                        where,
                         status,
                         code,
                         f"{message}; still rate limited after {attempt} attempts",
@@ -597,7 +598,7 @@ class HttpSource:
                 log.warning(
                     "%s %s rate limited (429); waiting %.2fs (attempt %d/%d)",
                     self.source,
-                    endpoint,
+                    where,
                     delay,
                     attempt,
                     policy.max_attempts,
@@ -612,14 +613,14 @@ class HttpSource:
                 if wait is not None and wait > policy.max_retry_after_s:
                     limit = policy.max_retry_after_s
                     last_error += f"; Retry-After {wait:.0f}s exceeds the {limit:.0f}s we are willing to wait"
-                    raise RetriesExhausted(self.source, endpoint, attempt, last_error)
-                self._back_off(endpoint, attempt, policy, last_error, wait)
+                    raise RetriesExhausted(self.source, where, attempt, last_error)
+                self._back_off(where, attempt, policy, last_error, wait)
                 continue
-            error = self._map_error(self.source, endpoint, response, body)
+            error = self._map_error(self.source, where, response, body)
             error.message = self.redact(error.message)
             error.args = (self.redact(str(error)),)
             raise error
-        raise RetriesExhausted(self.source, endpoint, policy.max_attempts, last_error)
+        raise RetriesExhausted(self.source, where, policy.max_attempts, last_error)
 
     def _back_off(
         self, endpoint: str, attempt: int, policy: RetryPolicy, last_error: str, wait: float | None = None
