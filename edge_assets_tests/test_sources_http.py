@@ -485,6 +485,7 @@ def test_gamma_markets_paginates_until_empty_page(server: ScriptedServer, rec: R
     assert [r.query["offset"] for r in server.requests] == [["0"], ["100"], ["200"], ["300"]]
     for r in server.requests:
         assert r.query["closed"] == ["false"]  # always explicit
+        assert (r.query["order"], r.query["ascending"]) == (["id"], ["true"])  # pages in a stable order
         assert r.query["limit"] == ["100"]
         assert r.query["sports_market_types"] == ["moneyline", "totals"]  # repeated keys
     assert rec.exchanges[0].endpoint == "/markets"

@@ -35,6 +35,10 @@ from edge_assets.sources.http import (
 )
 
 GAMMA_BASE_URL = "https://gamma-api.polymarket.com"
+# Offset paging in an explicit order (the docs' examples page by id; the default order is not
+# documented): by id ascending, an item created while a listing is paged lands at its end instead of
+# shifting every later page by one, which skipped an item at each page edge
+STABLE_ORDER: dict[str, Any] = {"order": "id", "ascending": True}
 CLOB_BASE_URL = "https://clob.polymarket.com"
 
 
@@ -315,16 +319,16 @@ class GammaClient(HttpSource):
 
         `closed` is always sent: without it Gamma silently hides closed markets.
         """
-        return self._paged("/markets", _MARKETS, limit, {**filters, "closed": closed})
+        return self._paged("/markets", _MARKETS, limit, {**STABLE_ORDER, **filters, "closed": closed})
 
     def events(self, *, closed: bool = False, limit: int = 100, **filters: Any) -> list[GammaEvent]:
         """All events (with nested markets, teams, series, sport) matching `filters`."""
-        return self._paged("/events", _EVENTS, limit, {**filters, "closed": closed})
+        return self._paged("/events", _EVENTS, limit, {**STABLE_ORDER, **filters, "closed": closed})
 
     def events_bodies(self, *, closed: bool = False, limit: int = 100, **filters: Any) -> list[bytes]:
         """Polling path of `events`: the same page requests, stop rule, retries and raw hook, but the
         non-empty pages are returned as received for ``normalize.gamma_event_bodies_to_frame``."""
-        params = {**filters, "closed": closed}
+        params = {**STABLE_ORDER, **filters, "closed": closed}
 
         def fetch(lim: int, offset: int) -> list[bytes]:
             page = {**params, "limit": lim, "offset": offset}
