@@ -243,31 +243,26 @@ def test_a_longer_held_out_window_judges_the_champion_on_rows_it_did_not_train_o
     from sklearn.metrics import log_loss
 
     uri = f"sqlite:///{tmp_path}/mlflow.db"
-    cfg = Comparators(model_threshold=0.5)
     df = training_frame()
-    train7, hold7, cutoff7 = walk_forward_split(df, holdout_days=7)
-    fit7 = fit_models(train7, holdout_range=(cutoff7, df["observed_at"].max()), n_holdout=hold7.height)
-    log_and_promote(
-        fit7,
-        hold7,
-        tracking_uri=uri,
-        artifact_root=str(tmp_path / "art"),
-        partition_range=("a", "b"),
-        cfg=cfg,
-    )
+
+    def nightly(holdout_days: int) -> tuple[Any, pl.DataFrame, datetime, registry.TrainOutcome]:
+        train, hold, cutoff = walk_forward_split(df, holdout_days=holdout_days)
+        fitted = fit_models(train, holdout_range=(cutoff, df["observed_at"].max()), n_holdout=hold.height)
+        outcome = log_and_promote(
+            fitted,
+            hold,
+            tracking_uri=uri,
+            artifact_root=str(tmp_path / "art"),
+            partition_range=("a", "b"),
+            cfg=Comparators(model_threshold=0.5),
+        )
+        return fitted, hold, cutoff, outcome
+
+    _, _, cutoff7, _ = nightly(7)
     champ = load_champion(uri)
     assert champ is not None and champ.unseen_from == cutoff7
-    train10, hold10, cutoff10 = walk_forward_split(df, holdout_days=10)
+    fit10, hold10, cutoff10, second = nightly(10)
     assert cutoff10 < cutoff7
-    fit10 = fit_models(train10, holdout_range=(cutoff10, df["observed_at"].max()), n_holdout=hold10.height)
-    second = log_and_promote(
-        fit10,
-        hold10,
-        tracking_uri=uri,
-        artifact_root=str(tmp_path / "art"),
-        partition_range=("a", "b"),
-        cfg=cfg,
-    )
     fair = candidate_mask(hold10) & (hold10["observed_at"] >= cutoff7).to_numpy()
     y = edge_target(hold10, 0.03)[fair]
     old_ll = log_loss(y, np.clip(champ.score(hold10)[0][fair], 1e-6, 1 - 1e-6), labels=[0, 1])
