@@ -73,6 +73,7 @@ __all__ = [
     "SIGNAL_COLUMNS",
     "edge_id",
     "merge_signals",
+    "merge_signals_at_write",
     "passes_checks",
     "rule_confidence",
     "select_signals",
@@ -318,3 +319,10 @@ def merge_signals(old: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
             pl.col("signal_id").replace_strict(prior["signal_id"], prior["alert_status"], default=None),
         )
     )
+
+
+def merge_signals_at_write(held: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
+    """``merge_signals`` as the IO manager runs it (UPSERT_MERGE), over what the partition holds at
+    write time: a comparator run and a poll run pricing one hour at once keep each other's rows."""
+    merged = merge_signals(held, new)
+    return merged.sort("created_at", maintain_order=True) if merged.height else merged

@@ -434,3 +434,43 @@ def test_a_sent_signal_keeps_the_price_it_was_alerted_at_through_the_hours_re_ru
     sent_trade = trades.filter(pl.col("edge_id") == "sent-edge").row(0, named=True)
     assert sent_trade["placed_at"].minute == 5 and sent_trade["entry_price"] == pytest.approx(0.41, abs=1e-12)
     assert merge_signals(stored.clear(), rerun).equals(rerun)
+
+
+def test_a_comparator_run_beside_another_keeps_its_signals_at_write_time(tmp_path: Path) -> None:
+    """Two runs pricing one hour: each merged its signals over what it had read, and the later write
+    dropped the other's rows (a sent one too: its paper trade was gone). The IO manager now merges
+    again over what the partition holds when it writes (UPSERT_MERGE)."""
+    import dagster as dg
+    from dagster_duckdb import DuckDBResource
+
+    from edge_assets.assets.comparator import signals as signals_asset
+    from edge_assets.lake import Lake
+    from edge_assets.lake.io_manager import LakeResource, ParquetLakeIOManager
+    from edge_assets.partitions import HOURLY
+
+    d0 = datetime(2026, 11, 1, tzinfo=UTC)
+    status = pl.lit(None, pl.String).alias("alert_status")
+    lake = Lake(str(tmp_path / "lake"))
+    manager = ParquetLakeIOManager(
+        lake_resource=LakeResource(root=str(tmp_path / "lake")),
+        catalog_db=DuckDBResource(database=str(tmp_path / "w.duckdb")),
+    )
+    (spec,) = signals_asset.specs
+
+    def write(df: pl.DataFrame) -> None:
+        context = dg.build_output_context(
+            asset_key="signals",
+            partition_key="2026-11-01-10:00",
+            asset_partitions_def=HOURLY,
+            definition_metadata=dict(spec.metadata),
+        )
+        manager.handle_output(context, df)
+
+    sent_by_a = frame([signal("a-edge", d0 + timedelta(hours=10, minutes=5), vwap=0.40)]).with_columns(
+        alert_status=pl.lit("sent")
+    )
+    write(sent_by_a)  # run A wrote first; run B had read the hour before that
+    by_b = frame([signal("b-edge", d0 + timedelta(hours=10, minutes=6), vwap=0.30)]).with_columns(status)
+    write(by_b)
+    held = lake.read("signals", "2026-11-01-10:00")
+    assert held.select("edge_id", "alert_status").rows() == [("a-edge", "sent"), ("b-edge", None)]

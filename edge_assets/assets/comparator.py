@@ -16,7 +16,7 @@ from edge_assets.assets.common import (
 from edge_assets.comparator_resources import AlertsResource, ComparatorResource
 from edge_assets.features.history import build_features
 from edge_assets.features.latest import features_latest_for_hours
-from edge_assets.lake.io_manager import LakeResource
+from edge_assets.lake.io_manager import UPSERT_MERGE, LakeResource
 from edge_assets.models_resource import build_models_resource, lookback_features
 from edge_assets.schemas import PM_ORDER_BOOK_SNAPSHOTS, empty
 from edge_assets.signals import merge_signals
@@ -58,7 +58,12 @@ def features_latest(
     "comparator",
     partition_column="created_at",
     # 24 h of features_latest from the lake (history features); one alert ledger for every hour
-    metadata={READS_EARLIER_HOURS: True, SINGLE_WRITER: True, RUN_HOURS: 120},
+    metadata={
+        READS_EARLIER_HOURS: True,
+        SINGLE_WRITER: True,
+        RUN_HOURS: 120,
+        UPSERT_MERGE: "edge_assets.signals:merge_signals_at_write",
+    },
     check_specs=[
         dg.AssetCheckSpec(
             "champion_decides",

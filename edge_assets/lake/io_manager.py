@@ -4,9 +4,11 @@ Unlike UPathIOManager it accepts an output covering many partitions (a single-ru
 splits the frame by each partition's time window, so a 168-hour backfill is one run.
 """
 
-from collections.abc import Sequence
+import functools
+import importlib
+from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import cast
+from typing import Any, cast
 
 import dagster as dg
 import polars as pl
@@ -34,6 +36,16 @@ HOURS_BEFORE = "hours_before"
 # each other's polls.
 UPSERT_KEYS = "upsert_keys"
 UPSERT_REPLACES = "upsert_replaces"  # columns of a group a new poll replaces whole (frames.upsert_rows)
+# "module:function" merging (held, new) -> partition, for a table whose rows merge by rule, not by key
+# (signals: a sent row stays as it was sent); run at write time under the lock like `upsert_keys`
+UPSERT_MERGE = "upsert_merge"
+
+
+def _merge_function(ref: str) -> Callable[[pl.DataFrame, pl.DataFrame], pl.DataFrame]:
+    module, _, name = ref.partition(":")
+    return cast(
+        Callable[[pl.DataFrame, pl.DataFrame], pl.DataFrame], getattr(importlib.import_module(module), name)
+    )
 
 
 class LakeResource(dg.ConfigurableResource):
@@ -85,21 +97,27 @@ class ParquetLakeIOManager(dg.ConfigurableIOManager):
                 parts = split_by_windows(obj, column, [(w.start, w.end) for w in windows])
             else:
                 parts = [obj]
-            upsert_keys = context.definition_metadata.get(UPSERT_KEYS)
-            upsert_keys = getattr(upsert_keys, "value", upsert_keys)  # a list, or its metadata value
-            replaces = context.definition_metadata.get(UPSERT_REPLACES) or []
-            replaces = getattr(replaces, "value", replaces)
-            if upsert_keys:
+            meta: dict[str, Any] = {
+                k: getattr(v, "value", v)  # a list or str, or its metadata value
+                for k, v in context.definition_metadata.items()
+                if k in (UPSERT_KEYS, UPSERT_REPLACES, UPSERT_MERGE)
+            }
+            merge: Callable[[pl.DataFrame, pl.DataFrame], pl.DataFrame] | None = None
+            if UPSERT_MERGE in meta:
+                merge = _merge_function(meta[UPSERT_MERGE])
+            elif upsert_keys := meta.get(UPSERT_KEYS):
+                replaces = meta.get(UPSERT_REPLACES) or []
+                merge = functools.partial(upsert_rows, key_cols=upsert_keys, replace_by=replaces)
+            if merge is not None:
                 parts = [
-                    self._upsert(lake, path, key, part, upsert_keys, replaces)
-                    for key, part in zip(keys, parts, strict=True)
+                    self._upsert(lake, path, key, part, merge) for key, part in zip(keys, parts, strict=True)
                 ]
             else:
                 for key, part in zip(keys, parts, strict=True):
                     lake.write(path, key, part)
             written = len(keys)
             _JUST_WRITTEN[(lake.root, "/".join(path))] = dict(zip(keys, parts, strict=True))
-            obj = pl.concat(parts) if upsert_keys else obj
+            obj = pl.concat(parts) if merge is not None else obj
         context.add_output_metadata(
             {
                 "dagster/row_count": obj.height,
@@ -115,14 +133,13 @@ class ParquetLakeIOManager(dg.ConfigurableIOManager):
         path: Sequence[str],
         key: str,
         part: pl.DataFrame,
-        key_cols: Sequence[str],
-        replace_by: Sequence[str] = (),
+        merge: Callable[[pl.DataFrame, pl.DataFrame], pl.DataFrame],
     ) -> pl.DataFrame:
         """Write a partition merged over what it holds now, under the table's write lock: the asset
         merged its rows over what it read, but another run may have written the partition since."""
         with lake.write_lock(path):
             if lake.exists(path, key):
-                part = upsert_rows(lake.read(path, key), part, key_cols, replace_by)
+                part = merge(lake.read(path, key), part)
             lake.write(path, key, part)
         return part
 
