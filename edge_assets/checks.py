@@ -10,7 +10,7 @@ from edge_assets.assets import ingest, trading, training
 from edge_assets.lake.io_manager import LakeResource
 from edge_assets.lake.storage import Lake
 from edge_assets.models_resource import ModelsResource
-from edge_assets.partitions import hour_key, hours_between
+from edge_assets.partitions import hour_key, hour_start, hours_between
 from edge_assets.schemas import ODDS_QUOTES, PM_MARKETS, PM_ORDER_BOOK_SNAPSHOTS
 from edge_assets.sources_resource import SourcesResource
 
@@ -34,8 +34,7 @@ def run_hours(context: dg.AssetCheckExecutionContext) -> list[str] | None:
     )
     if not (first and last):
         return None
-    start, end = (datetime.strptime(k, "%Y-%m-%d-%H:%M").replace(tzinfo=UTC) for k in (first, last))
-    return hours_between(start, end + timedelta(hours=1))
+    return hours_between(hour_start(first), hour_start(last) + timedelta(hours=1))
 
 
 def judged(context: dg.AssetCheckExecutionContext, lake: Lake, table: str, now: datetime) -> pl.DataFrame:

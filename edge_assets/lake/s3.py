@@ -1,12 +1,12 @@
-"""Credentials and clients for the lake on S3 beyond pyarrow's own filesystem.
+"""Credentials for the lake on S3 beyond pyarrow's own filesystem.
 
 pyarrow finds credentials the AWS SDK's ways (variables, profiles, SSO, instance and task roles);
-DuckDB's secret and boto3 calls must get the same ones, or they go unsigned (HTTP 403) on setups
+DuckDB's secret must get the same ones, or they go unsigned (HTTP 403) on setups
 without the two AWS_* variables.
 """
 
 import os
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 
 class AwsCredentials(NamedTuple):
@@ -27,10 +27,3 @@ def aws_credentials() -> AwsCredentials:
         return AwsCredentials("", "", None)
     frozen = found.get_frozen_credentials()
     return AwsCredentials(frozen.access_key, frozen.secret_key, frozen.token or None)
-
-
-def s3_client(endpoint_url: str | None, region: str) -> Any:
-    """A boto3 S3 client for the lake's endpoint and region (credentials: the default chain)."""
-    import boto3
-
-    return boto3.client("s3", endpoint_url=endpoint_url, region_name=region)

@@ -162,9 +162,9 @@ class Lake:
                 with contextlib.suppress(FileNotFoundError):
                     os.remove(path)
             return
-        from edge_assets.lake.s3 import s3_client
+        import boto3  # dagster-aws's dependency; batch deletes only
 
-        client = s3_client(self.s3_endpoint_url, self.s3_region)
+        client = boto3.client("s3", endpoint_url=self.s3_endpoint_url, region_name=self.s3_region)
         by_bucket: dict[str, list[str]] = {}
         for path in paths:
             bucket, _, key = path.partition("/")

@@ -401,10 +401,10 @@ def log_and_promote(
             kept_stats = accepted_stats(hold, p_champ, champ.threshold_for(cfg.model_threshold), cfg)
             # a longer held-out window than the champion's (EDGE_MODEL_HOLDOUT_DAYS raised) holds rows
             # it trained on: both are judged on the rows neither saw
-            cand = candidate_mask(hold)
+            cand, unseen = candidate_mask(hold), champ.unseen(hold)
             window = "the same held-out window"
-            if (cand & ~champ.unseen(hold)).any() and (cand & champ.unseen(hold)).any():
-                cand = cand & champ.unseen(hold)
+            if (cand & ~unseen).any() and (cand & unseen).any():
+                cand = cand & unseen
                 p_new = np.clip(predict(models, hold)[0][cand], 1e-6, 1 - 1e-6)
                 new_ll = float(log_loss(y[cand], p_new, labels=[0, 1]))
                 window = (
